@@ -1,0 +1,148 @@
+"""`parley serve | check | chat`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from parley.bots.loader import discover, load_bot, load_global_actions
+from parley.bots.models import BrokenBot
+from parley.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from parley.http.app import create_app
+
+    settings = Settings.from_env(args.data, host=args.host, port=args.port)
+    logging.basicConfig(level=os.environ.get("PARLEY_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers > 1:
+        os.environ["PARLEY_DATA"] = str(settings.data_dir)
+        uvicorn.run("parley.http.factory:app", factory=True, host=settings.host, port=settings.port,
+                    workers=args.workers, access_log=False, log_level="warning")
+    else:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False,
+                    log_level="warning")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    data = Path(args.data or os.environ.get("PARLEY_DATA") or "data")
+    if not (data / "bots").is_dir():
+        print(f"{data}: no bots/ folder", file=sys.stderr)
+        return 2
+    _, problems, skipped = load_global_actions(data)
+    failed = bool(problems)
+    for p in problems:
+        print(f"ERROR {p}")
+    for s in skipped:
+        print(f"SKIPPED {s} (JavaScript cannot run in parley)")
+    logging.disable(logging.WARNING)
+    for folder in discover(data):
+        bot = load_bot(folder)
+        if isinstance(bot, BrokenBot):
+            failed = True
+            print(f"BROKEN {bot.id}")
+            for p in bot.problems:
+                print(f"  ERROR {p}")
+            continue
+        print(f"OK {bot.id}: {len(bot.flows)} flows, {len(bot.content)} content elements, "
+              f"{len(bot.intents)} intents, {len(bot.qna)} QnA, {len(bot.actions)} Python actions")
+        for w in bot.warnings:
+            print(f"  WARNING {w}")
+        for s in bot.skipped:
+            print(f"  SKIPPED {s} (JavaScript cannot run in parley)")
+    return 1 if failed else 0
+
+
+def format_payload(p: dict[str, Any]) -> str:
+    kind = p.get("type")
+    if kind == "typing":
+        return ""
+    if kind == "text":
+        return f"bot> {p.get('text', '')}"
+    if kind == "single-choice":
+        lines = [f"bot> {p.get('text', '')}"]
+        for i, c in enumerate(p.get("choices") or [], start=1):
+            lines.append(f"     {i}. {c.get('title')}")
+        return "\n".join(lines)
+    if kind in ("image", "audio", "video", "file"):
+        return f"bot> [{kind}] {p.get('title') or ''} {p.get(kind, '')}".rstrip()
+    if kind == "card":
+        actions = ", ".join(str(a.get("title")) for a in p.get("actions") or [])
+        return f"bot> [card] {p.get('title')} — {p.get('subtitle') or ''} [{actions}]"
+    if kind == "carousel":
+        return "\n".join(format_payload({"type": "card", **item}) for item in p.get("items") or [])
+    import json
+
+    return f"bot> {json.dumps(p, ensure_ascii=False)}"
+
+
+async def _chat_loop(args: argparse.Namespace) -> int:
+    from parley.bots.registry import BotRegistry
+    from parley.bots.models import Bot
+    from parley.conversations import Conversations
+    from parley.http.converse import shape_responses
+    from parley.store.sql import open_store
+
+    settings = Settings.from_env(args.data)
+    registry = BotRegistry(settings.data_dir)
+    registry.load_all()
+    bot = registry.get(args.bot)
+    if not isinstance(bot, Bot):
+        reason = bot.reason if isinstance(bot, BrokenBot) else "no such bot"
+        print(f"cannot chat with {args.bot}: {reason}", file=sys.stderr)
+        return 2
+    store = open_store(settings.database_url)
+    await store.open()
+    conversations = Conversations(settings, registry, store)
+    print(f"Talking to {bot.id} as {args.user}. Ctrl-D to quit.")
+    try:
+        while True:
+            try:
+                text = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                print()
+                return 0
+            if not text.strip():
+                continue
+            result = await conversations.converse(bot, args.user, {"type": "text", "text": text})
+            for p in shape_responses(result.responses):
+                line = format_payload(p)
+                if line:
+                    print(line)
+    finally:
+        await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="parley", description="Botpress v12 bots, served by Python")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve every bot of a data folder over HTTP")
+    serve.add_argument("--data", help="the data folder (default $PARLEY_DATA or ./data)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1)
+    check = sub.add_parser("check", help="validate a data folder; exit 1 if a bot is broken")
+    check.add_argument("--data")
+    chat = sub.add_parser("chat", help="talk to a bot in the terminal")
+    chat.add_argument("bot")
+    chat.add_argument("--data")
+    chat.add_argument("--user", default="terminal")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "check":
+        return _check(args)
+    return asyncio.run(_chat_loop(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The per-conversation turn: lock, load, run, save.
+
+This is the only place that joins the engine to the store. A conversation's turns never overlap
+(the lock), state is loaded fresh for each turn, and the new state is written in one transaction
+before the answer leaves, so an answer the user saw is always remembered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+from parley.bots.models import Bot
+from parley.bots.registry import BotRegistry
+from parley.engine.durations import parse_duration
+from parley.engine.runtime import EngineOptions
+from parley.engine.state import JSONDict, Memory, new_session
+from parley.engine.turn import TurnResult, Understand, run_timeout, run_turn
+from parley.settings import Settings
+from parley.store.base import ConversationKey, Loaded, Saved, Store
+from parley.store.locks import LocalLocks
+
+log = logging.getLogger("parley.conversations")
+
+DEFAULT_CONTEXT_TIMEOUT = "25m"
+DEFAULT_SESSION_TIMEOUT = "30m"
+DEFAULT_CONVERSE_TIMEOUT = "5s"
+
+
+class Conversations:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: BotRegistry,
+        store: Store,
+        locks: LocalLocks | None = None,
+        understand: Understand | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.locks = locks or LocalLocks()
+        self.understand = understand
+        self.rng = rng or random.Random()
+
+    # ------------------------------------------------------------------------------- configuration
+
+    def config(self, bot: Bot, *path: str) -> Any:
+        """A bot value, else the global one. Like Botpress, a falsy bot value falls back."""
+        return bot.config.get(*path) or self.settings.global_value(*path)
+
+    def seconds(self, bot: Bot, *path: str, default: str) -> float:
+        value = parse_duration(self.config(bot, *path))
+        return value if value is not None and value > 0 else float(parse_duration(default) or 0)
+
+    def options(self, bot: Bot) -> EngineOptions:
+        return EngineOptions(
+            action_timeout=self.seconds(bot, "converse", "timeout", default=DEFAULT_CONVERSE_TIMEOUT),
+            external_url=self.settings.external_url,
+            no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
+        )
+
+    def max_message_length(self, bot: Bot) -> int:
+        value = self.config(bot, "converse", "maxMessageLength")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 360
+
+    # ------------------------------------------------------------------------------------- turns
+
+    def _expiries(self, bot: Bot, now: float) -> tuple[float, float]:
+        context = self.seconds(bot, "dialog", "timeoutInterval", default=DEFAULT_CONTEXT_TIMEOUT)
+        session = self.seconds(bot, "dialog", "sessionTimeoutInterval", default=DEFAULT_SESSION_TIMEOUT)
+        return now + context, now + session
+
+    @staticmethod
+    def _fresh(loaded: Loaded, now: float) -> Memory:
+        memory = loaded.memory
+        if loaded.session_expiry is not None and loaded.session_expiry < now:
+            memory.context, memory.session, memory.temp = {}, new_session(), {}
+        return memory
+
+    async def converse(
+        self,
+        bot: Bot,
+        user_id: str,
+        payload: JSONDict,
+        *,
+        included_contexts: list[str] | None = None,
+        credentials: Any = None,
+        channel: str = "api",
+    ) -> TurnResult:
+        key = ConversationKey(bot.id, channel, user_id)
+        options = self.options(bot)
+        async with self.locks.hold(key.session_id):
+            now = time.time()
+            loaded = await self.store.load(key)
+            memory = self._fresh(loaded, now)
+            if memory.context and loaded.context_expiry is not None and loaded.context_expiry < now:
+                # The janitor has not fired this timeout yet: fire it now, before the new message.
+                timed_out = await run_timeout(bot, memory, user_id=user_id, options=options, rng=self.rng)
+                memory = timed_out.memory
+                self._log_proactive(key, timed_out)
+            result = await run_turn(
+                bot,
+                memory,
+                payload,
+                user_id=user_id,
+                included_contexts=included_contexts,
+                credentials=credentials,
+                options=options,
+                understand=self.understand,
+                rng=self.rng,
+            )
+            context_expiry, session_expiry = self._expiries(bot, time.time())
+            events = [
+                {"eventId": result.event_id, "direction": "incoming", "payload": payload},
+                {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},
+            ]
+            await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events))
+            result.memory.bot_kv_writes = {}
+            return result
+
+    @staticmethod
+    def _log_proactive(key: ConversationKey, result: TurnResult) -> None:
+        if result.responses:
+            log.info("%s: timeout handler produced %d message(s) outside a request", key.session_id,
+                     len(result.responses))
+
+    # ----------------------------------------------------------------------------------- janitor
+
+    async def fire_timeouts(self, now: float | None = None) -> int:
+        """Run the timeout handler of every conversation whose context expired. Returns how many."""
+        now = time.time() if now is None else now
+        await self.store.delete_expired_sessions(now)
+        fired = 0
+        for key in await self.store.expired_contexts(now):
+            bot = self.registry.get(key.bot_id)
+            if not isinstance(bot, Bot):
+                continue
+            async with self.locks.hold(key.session_id):
+                loaded = await self.store.load(key)
+                if not loaded.memory.context or loaded.context_expiry is None or loaded.context_expiry >= now:
+                    continue  # a message arrived meanwhile
+                result = await run_timeout(bot, loaded.memory, user_id=key.user_id, options=self.options(bot),
+                                           rng=self.rng)
+                context_expiry, session_expiry = self._expiries(bot, time.time())
+                events = [{"eventId": result.event_id, "direction": "proactive", "payload": result.responses}]
+                await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events))
+                self._log_proactive(key, result)
+                fired += 1
+        return fired
+
+    async def janitor(self, stop: asyncio.Event) -> None:
+        interval = parse_duration(self.settings.global_value("dialog", "janitorInterval")) or 10.0
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+            if stop.is_set():
+                return
+            try:
+                await self.fire_timeouts()
+            except Exception:
+                log.exception("janitor run failed")

@@ -1,0 +1,186 @@
+"""Botpress's `builtin/*` actions (SPEC §3.19), implemented natively."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import timedelta
+from typing import Any
+
+from parley.engine.actions.base import ActionFailed, NativeAction
+from parley.engine.durations import parse_duration
+from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
+from parley.engine.state import SESSION_KEEP_KEYS
+
+SCOPES = ("user", "session", "temp")
+CONVERSATION_COUNTER = "numberOfConversations"
+DEFAULT_CONTEXT_TTL = 1000
+
+
+def _scope_name(args: dict[str, Any]) -> str:
+    scope = str(args.get("type") or "")
+    if scope not in (*SCOPES, "bot"):
+        raise ActionFailed(f"Unknown variable type {scope!r} (expected user, session, temp or bot)")
+    return scope
+
+
+def _set_bot_global(turn: Turn, name: str, value: Any) -> None:
+    current = dict(turn.memory.bot_kv.get("global") or {})
+    current[name] = value
+    turn.memory.bot_kv["global"] = current
+    turn.memory.bot_kv_writes["global"] = current
+    turn.state["bot"] = current
+
+
+async def set_variable(turn: Turn, args: dict[str, Any]) -> None:
+    scope, name = _scope_name(args), str(args.get("name") or "")
+    if not name:
+        raise ActionFailed("setVariable needs a `name`")
+    value = args.get("value")
+    if scope == "bot":
+        _set_bot_global(turn, name, value)
+    elif value is None or value in ("null", ""):
+        turn.state[scope].pop(name, None)
+    else:
+        turn.state[scope][name] = value
+
+
+async def remove_variable(turn: Turn, args: dict[str, Any]) -> None:
+    scope, name = _scope_name(args), str(args.get("name") or "")
+    if scope == "bot":
+        _set_bot_global(turn, name, "null")
+    else:
+        turn.state[scope].pop(name, None)
+
+
+def _context_names(args: dict[str, Any]) -> list[str]:
+    raw = args.get("contexts") or ""
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return [str(c).strip() for c in items if str(c).strip()]
+
+
+def _ttl(value: Any) -> int | float:
+    try:
+        ttl = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_CONTEXT_TTL
+    if math.isnan(ttl) or isinstance(value, bool):
+        return DEFAULT_CONTEXT_TTL
+    return int(ttl) if ttl.is_integer() else ttl
+
+
+async def append_context(turn: Turn, args: dict[str, Any]) -> None:
+    ttl = _ttl(args.get("ttl"))
+    contexts: list[dict[str, Any]] = list(turn.state["session"].get("nluContexts") or [])
+    for name in _context_names(args):
+        existing = next((c for c in contexts if c.get("context") == name), None)
+        if existing is None:
+            contexts.append({"context": name, "ttl": ttl})
+        elif float(existing.get("ttl") or 0) < float(ttl):
+            existing["ttl"] = ttl
+    turn.state["session"]["nluContexts"] = contexts
+
+
+async def remove_context(turn: Turn, args: dict[str, Any]) -> None:
+    names = set(_context_names(args))
+    contexts = turn.state["session"].get("nluContexts") or []
+    turn.state["session"]["nluContexts"] = [c for c in contexts if c.get("context") not in names]
+
+
+async def reset_context(turn: Turn, args: dict[str, Any]) -> None:
+    turn.state["session"]["nluContexts"] = []
+
+
+def _output(args: dict[str, Any], default: str) -> str:
+    out = args.get("output")
+    return out if isinstance(out, str) and out else default
+
+
+async def increment_conversations(turn: Turn, args: dict[str, Any]) -> None:
+    current = turn.memory.kv.get(CONVERSATION_COUNTER)
+    value = 0 if not isinstance(current, int) else current + 1
+    turn.memory.kv[CONVERSATION_COUNTER] = value
+    turn.state["temp"][_output(args, "numberOfConversations")] = value
+
+
+async def get_conversations(turn: Turn, args: dict[str, Any]) -> None:
+    value = turn.memory.kv.get(CONVERSATION_COUNTER)
+    turn.state["temp"][_output(args, "numberOfConversations")] = value if isinstance(value, int) else 0
+
+
+async def set_global_variable(turn: Turn, args: dict[str, Any]) -> None:
+    name = str(args.get("name") or "")
+    if not name:
+        raise ActionFailed("setGlobalVariable needs a `name`")
+    expiry = args.get("expiry")
+    expires_at = None
+    if isinstance(expiry, str) and expiry and expiry != "never":
+        seconds = parse_duration(expiry)
+        if seconds is not None:
+            expires_at = (turn.now + timedelta(seconds=seconds)).isoformat()
+    entry = {"value": args.get("value"), "expiresAt": expires_at}
+    turn.memory.bot_kv["var:" + name] = entry
+    turn.memory.bot_kv_writes["var:" + name] = entry
+
+
+async def get_global_variable(turn: Turn, args: dict[str, Any]) -> None:
+    name = str(args.get("name") or "")
+    entry = turn.memory.bot_kv.get("var:" + name)
+    value = None
+    if isinstance(entry, dict):
+        expires = entry.get("expiresAt")
+        if not expires or expires > turn.now.isoformat():
+            value = entry.get("value")
+    turn.state["temp"][_output(args, name)] = value
+
+
+async def reset_global_variable(turn: Turn, args: dict[str, Any]) -> None:
+    key = "var:" + str(args.get("name") or "")
+    turn.memory.bot_kv.pop(key, None)
+    turn.memory.bot_kv_writes[key] = None
+
+
+async def reset_session(turn: Turn, args: dict[str, Any]) -> None:
+    session = turn.state["session"]
+    for key in [k for k in session if k not in SESSION_KEEP_KEYS]:
+        del session[key]
+    turn.state["temp"].clear()
+    turn.flags.add(FORCE_PERSIST_STATE)
+
+
+async def switch_language(turn: Turn, args: dict[str, Any]) -> None:
+    lang = args.get("lang")
+    if isinstance(lang, str) and lang:
+        turn.state["user"]["language"] = lang.lower()
+        turn.flags.add(FORCE_PERSIST_STATE)
+
+
+async def wait(turn: Turn, args: dict[str, Any]) -> None:
+    try:
+        delay = float(args.get("delay", 1000)) / 1000
+    except (TypeError, ValueError):
+        delay = 1.0
+    await asyncio.sleep(max(0.0, min(delay, turn.options.action_timeout)))
+
+
+async def no_op(turn: Turn, args: dict[str, Any]) -> None:
+    """Actions that only matter to Botpress's admin UI (feedback, file storage)."""
+
+
+BUILTIN_ACTIONS: dict[str, NativeAction] = {
+    "builtin/setVariable": set_variable,
+    "builtin/removeVariable": remove_variable,
+    "builtin/appendContext": append_context,
+    "builtin/removeContext": remove_context,
+    "builtin/resetContext": reset_context,
+    "builtin/incrementNumberOfConversations": increment_conversations,
+    "builtin/getNumberOfConversations": get_conversations,
+    "builtin/setGlobalVariable": set_global_variable,
+    "builtin/getGlobalVariable": get_global_variable,
+    "builtin/resetGlobalVariable": reset_global_variable,
+    "builtin/resetSession": reset_session,
+    "builtin/switchLanguage": switch_language,
+    "builtin/wait": wait,
+    "builtin/sendFeedback": no_op,
+    "builtin/storeFileLocally": no_op,
+}

@@ -1,0 +1,225 @@
+"""Botpress's `basic-skills/*` actions (SPEC §3.18–3.19): the choice and slot skills and call_api."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from parley.engine.actions.base import ActionFailed, NativeAction
+from parley.engine.content import translate
+from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
+
+NUMBER_ANSWER = re.compile(r"^[#).!]?(\d{1,2})[#).!]?$")
+MAX_SLOT_RETRIES = 10
+
+
+def _suffix(args: dict[str, Any]) -> str:
+    rid = args.get("randomId")
+    return f"-{rid}" if isinstance(rid, str) and rid else ""
+
+
+def _keywords(args: dict[str, Any]) -> dict[str, list[str]]:
+    raw = args.get("keywords") or {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in raw.items()}
+
+
+def _answers(turn: Turn) -> list[str]:
+    payload = turn.event.get("payload") or {}
+    candidates = [turn.event.get("preview"), payload.get("text"), payload.get("payload")]
+    return [c.strip() for c in candidates if isinstance(c, str) and c.strip()]
+
+
+def _choice_by_number(turn: Turn, args: dict[str, Any], keywords: dict[str, list[str]]) -> str | None:
+    """`1`, `2.`, `#1`: the n-th choice of the element (Botpress misses `choices$en`; parley does not)."""
+    preview = turn.event.get("preview")
+    match = NUMBER_ANSWER.match(preview.strip()) if isinstance(preview, str) else None
+    element = turn.bot.content.get(str(args.get("contentId") or ""))
+    if match is None or element is None:
+        return None
+    form = translate(element.form_data, None, turn.user_lang or turn.bot.config.default_language,
+                     turn.bot.config.default_language)
+    choices = form.get("choices")
+    index = int(match.group(1)) - 1
+    if not isinstance(choices, list) or not 0 <= index < len(choices) or not isinstance(choices[index], dict):
+        return None
+    value = str(choices[index].get("value", ""))
+    if value in keywords:
+        return value
+    title = str(choices[index].get("title", ""))
+    for key, words in keywords.items():
+        if value in words or title in words:
+            return key
+    return value or None
+
+
+def _match_choice(turn: Turn, args: dict[str, Any]) -> str | None:
+    config = args.get("config") if isinstance(args.get("config"), dict) else {}
+    keywords = _keywords(args)
+    if config.get("matchNumbers", True) is not False:
+        by_number = _choice_by_number(turn, args, keywords)
+        if by_number is not None:
+            return by_number
+    if config.get("matchNLU", True) is not False:
+        intent = ((turn.event.get("nlu") or {}).get("intent") or {}).get("name")
+        for key, words in keywords.items():
+            if any(w == f"intent:{intent}" for w in words):
+                return key
+    answers = [a.lower() for a in _answers(turn)]
+    for key, words in keywords.items():
+        if any(w.lower() in answers for w in words):
+            return key
+    for key, words in keywords.items():
+        if any(w.strip() and w.lower() in a for w in words for a in answers):
+            return key
+    return None
+
+
+async def choice_parse_answer(turn: Turn, args: dict[str, Any]) -> None:
+    sfx = _suffix(args)
+    key = _match_choice(turn, args)
+    temp = turn.state["temp"]
+    if key is None:
+        temp[f"skill-choice-valid{sfx}"] = False
+    else:
+        temp[f"skill-choice-valid{sfx}"] = True
+        temp[f"skill-choice-ret{sfx}"] = key
+
+
+async def choice_invalid_answer(turn: Turn, args: dict[str, Any]) -> None:
+    key = f"skill-choice-invalid-count{_suffix(args)}"
+    temp = turn.state["temp"]
+    current = temp.get(key)
+    temp[key] = (current if isinstance(current, int) and not isinstance(current, bool) else 0) + 1
+
+
+# ------------------------------------------------------------------------------------------- slots
+
+
+async def slot_update_contexts(turn: Turn, args: dict[str, Any]) -> None:
+    intent = turn.bot.intents.get(str(args.get("intentName") or ""))
+    if intent is not None:
+        turn.state["session"]["nluContexts"] = [{"context": c, "ttl": 1000} for c in intent.contexts]
+    temp = turn.state["temp"]
+    temp.update({"tryFillSlotCount": 1, "extracted": False, "notExtracted": False, "alreadyExtracted": False})
+    temp.pop("valid", None)
+
+
+def _entity_names(args: dict[str, Any]) -> list[str]:
+    raw = args.get("entities") or []
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return [str(x).strip() for x in items if str(x).strip()]
+
+
+async def slot_fill(turn: Turn, args: dict[str, Any]) -> None:
+    slot_name = str(args.get("slotName") or "")
+    if not slot_name:
+        raise ActionFailed("slot_fill needs a `slotName`")
+    slots = turn.state["session"].setdefault("slots", {})
+    if slot_name in slots:
+        return
+    wanted = _entity_names(args)
+    expiry = args.get("turnExpiry", -1)
+    nlu = turn.event.get("nlu") or {}
+    found: dict[str, Any] | None = None
+    for entity in nlu.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("name") in wanted:
+            found = entity
+            break
+    value: Any = None
+    if found is not None:
+        value = (found.get("data") or {}).get("value")
+    elif "any" in wanted:
+        value = (turn.event.get("payload") or {}).get("text") or turn.event.get("preview")
+    if value is None:
+        return
+    slots[slot_name] = {
+        "name": slot_name,
+        "value": value,
+        "entity": found,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "turns": 0,
+        "overwritable": True,
+        "expiresAfterTurns": expiry if isinstance(expiry, int) else -1,
+    }
+    turn.flags.add(FORCE_PERSIST_STATE)
+
+
+async def slot_not_found(turn: Turn, args: dict[str, Any]) -> None:
+    temp = turn.state["temp"]
+    try:
+        retries = min(int(args.get("retryAttempts", 3)), MAX_SLOT_RETRIES)
+    except (TypeError, ValueError):
+        retries = 3
+    count = temp.get("tryFillSlotCount")
+    count = count if isinstance(count, int) else 0
+    if count < retries:
+        temp["tryFillSlotCount"] = count + 1
+    else:
+        temp["notExtracted"] = "true"
+
+
+async def slot_reset(turn: Turn, args: dict[str, Any]) -> None:
+    slots = turn.state["session"].get("slots") or {}
+    slots.pop(str(args.get("slotName") or ""), None)
+
+
+# ---------------------------------------------------------------------------------------- call_api
+
+
+async def call_api(turn: Turn, args: dict[str, Any]) -> None:
+    """The "Call API" skill: the answer lands in `<memory>.<variable>` as `{body, status}`."""
+    url = args.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ActionFailed(f"call_api: invalid url {url!r}")
+    method = str(args.get("method") or "get").upper()
+    headers = args.get("headers") if isinstance(args.get("headers"), dict) else {}
+    body = args.get("body")
+    content: bytes | None = None
+    if isinstance(body, str) and body:
+        content = body.encode()
+        if not args.get("invalidJson"):
+            try:
+                orjson.loads(body)
+                headers = {"Content-Type": "application/json", **headers}
+            except orjson.JSONDecodeError:
+                pass
+    elif isinstance(body, dict | list):
+        content = orjson.dumps(body)
+        headers = {"Content-Type": "application/json", **headers}
+    scope = str(args.get("memory") or "temp")
+    variable = str(args.get("variable") or "response")
+    if scope not in ("temp", "session", "user"):
+        scope = "temp"
+    try:
+        async with httpx.AsyncClient(timeout=turn.options.action_timeout) as client:
+            resp = await client.request(method, url, content=content, headers={k: str(v) for k, v in headers.items()})
+        try:
+            data: Any = resp.json()
+        except ValueError:
+            data = resp.text
+        result = {"body": data, "status": resp.status_code}
+    except httpx.HTTPError as exc:
+        result = {"body": str(exc), "status": None}
+    turn.state[scope][variable] = result
+
+
+async def send_email(turn: Turn, args: dict[str, Any]) -> None:
+    raise ActionFailed("basic-skills/send_email is not supported by parley (no mail transport configured)")
+
+
+SKILL_ACTIONS: dict[str, NativeAction] = {
+    "basic-skills/choice_parse_answer": choice_parse_answer,
+    "basic-skills/choice_invalid_answer": choice_invalid_answer,
+    "basic-skills/slot_update_contexts": slot_update_contexts,
+    "basic-skills/slot_fill": slot_fill,
+    "basic-skills/slot_not_found": slot_not_found,
+    "basic-skills/slot_reset": slot_reset,
+    "basic-skills/call_api": call_api,
+    "basic-skills/send_email": send_email,
+}

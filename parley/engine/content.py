@@ -1,0 +1,204 @@
+"""Content types and the rendering of content elements into outgoing payloads (SPEC §4).
+
+One registry holds every builtin content type: the payload `type` it produces and the schema
+properties that survive translation (Botpress keeps only schema properties, in schema order).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from parley.bots.models import Bot
+from parley.engine.templating import render, render_data
+
+JSONDict = dict[str, Any]
+
+# Keys of the rendering context that never reach a payload.
+CONTEXT_KEYS = frozenset({"event", "temp", "user", "session", "bot", "BOT_URL", "workflow"})
+
+
+class ContentError(Exception):
+    """A `say` that cannot be rendered; the dialog engine logs it and stops the turn (as Botpress does)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContentType:
+    id: str
+    payload_type: str | None  # None: renders nothing (action buttons live inside cards)
+    properties: tuple[str, ...]
+
+
+_MEDIA = ("title", "typing")
+
+CONTENT_TYPES: Mapping[str, ContentType] = {
+    t.id: t
+    for t in (
+        ContentType("builtin_text", "text", ("text", "variations", "markdown", "typing")),
+        ContentType(
+            "builtin_single-choice",
+            "single-choice",
+            (
+                "text",
+                "isDropdown",
+                "dropdownPlaceholder",
+                "choices",
+                "markdown",
+                "disableFreeText",
+                "displayInMessage",
+                "typing",
+            ),
+        ),
+        ContentType("builtin_image", "image", ("image", *_MEDIA)),
+        ContentType("builtin_card", "card", ("title", "subtitle", "image", "actions", "markdown")),
+        ContentType("builtin_carousel", "carousel", ("items", "typing")),
+        ContentType("builtin_action-button", None, ("title", "action", "text", "url", "payload")),
+        ContentType("builtin_audio", "audio", ("audio", *_MEDIA)),
+        ContentType("builtin_video", "video", ("video", *_MEDIA)),
+        ContentType("builtin_file", "file", ("file", *_MEDIA)),
+        ContentType("builtin_location", "location", ("latitude", "longitude", "address", "title")),
+        ContentType(
+            "dropdown",
+            "dropdown",
+            ("message", "options", "buttonText", "placeholderText", "allowCreation", "allowMultiple", "width",
+             "displayInKeyboard", "markdown", "typing"),
+        ),
+    )
+}
+
+
+def _js_truthy(v: Any) -> bool:
+    return v not in (None, False, "", 0) and not (isinstance(v, float) and v != v)
+
+
+def translate(form: Mapping[str, Any], ctype: ContentType | None, lang: str, default_lang: str) -> JSONDict:
+    """Pick each property's value for `lang`, falling back to the bot's default language.
+
+    Like Botpress, a falsy translation falls through to the next candidate. Unlike Botpress, a plain
+    untranslated `P` value is accepted last, so hand-written bots work without `$lang` suffixes.
+    """
+    if ctype is not None:
+        props: list[str] = list(ctype.properties)
+    else:
+        props = []
+        for key in form:
+            base = key.split("$", 1)[0]
+            if base not in props:
+                props.append(base)
+    out: JSONDict = {}
+    for p in props:
+        candidates = [form.get(f"{p}${lang}"), form.get(f"{p}${default_lang}")]
+        nested = form.get(p)
+        if isinstance(nested, Mapping):
+            candidates += [nested.get(lang), nested.get(default_lang)]
+        value = next((c for c in candidates if _js_truthy(c)), None)
+        if value is None and p in form and not isinstance(nested, Mapping):
+            value = nested
+        if value is not None:
+            out[p] = value
+    return out
+
+
+def _resolve_refs(form: JSONDict, bot: Bot, depth: int = 0) -> JSONDict:
+    """Replace `##ref(<elementId>)` strings by that element's formData (bounded, so cycles end)."""
+    if depth > 5:
+        return form
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str) and v.startswith("##ref(") and v.endswith(")"):
+            el = bot.content.get(v[6:-1])
+            return _resolve_refs(dict(el.form_data), bot, depth + 1) if el else v
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    return {k: walk(x) for k, x in form.items()}
+
+
+def _payload(ctype: ContentType, data: Mapping[str, Any]) -> list[JSONDict]:
+    if ctype.payload_type is None:
+        return []
+    payload: JSONDict = {"type": ctype.payload_type}
+    for k, v in data.items():
+        if k not in CONTEXT_KEYS and k != "type" and v is not None:
+            payload[k] = v
+    return [payload]
+
+
+Renderer = Callable[[str, JSONDict], list[JSONDict]]
+
+
+def render_content(
+    bot: Bot,
+    ref: str,
+    args: JSONDict,
+    *,
+    lang: str | None,
+    rng: random.Random,
+    external_url: str = "",
+) -> list[JSONDict]:
+    """Render `#!element-id`, `@type` (say_something node) or `type` (inline args) into payloads.
+
+    `args` holds the instruction's own arguments plus the context (`event`, `user`, `session`,
+    `temp`, `bot`). Every template is rendered exactly once: text a user typed that ends up in a
+    value is never interpreted as a template.
+    """
+    ref = ref[1:] if ref.startswith("#") else ref
+    default_lang = bot.config.default_language
+    lang = lang or default_lang
+    if ref.startswith("!"):
+        element = bot.content.get(ref[1:])
+        if element is None:
+            raise ContentError(f'Content element "{ref}" not found')
+        ctype = CONTENT_TYPES.get(element.content_type)
+        if ctype is None:
+            raise ContentError(f'Content type "{element.content_type}" is not supported')
+        form = translate(_resolve_refs(dict(element.form_data), bot), ctype, lang, default_lang)
+        form = render_data(form, args)
+        options = [form.get("text"), *(form.get("variations") or [])]
+        options = [o for o in options if isinstance(o, str) and o.strip()]
+        if options and "variations" in form:
+            form["text"] = rng.choice(options)
+        data = {**args, **form}
+    else:
+        type_id = ref[1:] if ref.startswith("@") else ref
+        ctype = CONTENT_TYPES.get(type_id)
+        if ctype is None:
+            raise ContentError(f'Content type "{type_id}" is not supported')
+        own = {k: v for k, v in args.items() if k not in CONTEXT_KEYS}
+        if ref.startswith("@"):
+            own = {**own, **translate(own, ctype, lang, default_lang)}
+        rendered = render_data(own, args)
+        data = {**args, **rendered}
+    payloads = _payload(ctype, data)
+    return [fix_urls(p, bot.id, external_url) for p in payloads] if external_url else payloads
+
+
+def fix_urls(value: Any, bot_id: str, external_url: str) -> Any:
+    """Absolutize bot media paths and the `BOT_URL` placeholder, as Botpress's messaging does."""
+    if isinstance(value, str):
+        if "BOT_URL" in value:
+            value = value.replace("BOT_URL", external_url)
+        if value.startswith("/api/v") and "/media/" in value:
+            value = external_url.rstrip("/") + value
+        return value
+    if isinstance(value, dict):
+        return {k: fix_urls(v, bot_id, external_url) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fix_urls(v, bot_id, external_url) for v in value]
+    return value
+
+
+def render_text_answer(text: str, args: JSONDict) -> JSONDict:
+    """A QnA answer: Botpress renders it as builtin_text with feedback enabled."""
+    return {
+        "type": "text",
+        "collectFeedback": True,
+        "text": render(text, args),
+        "typing": True,
+        "markdown": True,
+    }

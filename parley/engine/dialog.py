@@ -1,0 +1,374 @@
+"""The dialog engine: walks flows and nodes for one event (SPEC §3.7–3.15).
+
+It follows Botpress's rules closely, including the ones that surprise authors (a node whose
+transitions all fail ends the dialog; `temp` lives until the dialog ends), because bots written for
+Botpress rely on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from parley.bots.models import Flow, Node
+from parley.engine.actions import ActionFailed, run_action
+from parley.engine.content import ContentError, render_content
+from parley.engine.expressions import ExpressionError, evaluate_condition
+from parley.engine.instructions import Instruction, InstructionError, build_queue, parse_action, parse_say
+from parley.engine.runtime import Turn
+from parley.engine.state import JSONDict
+
+log = logging.getLogger("parley.dialog")
+
+MAIN_FLOW = "main.flow.json"
+ERROR_FLOW = "error.flow.json"
+TIMEOUT_FLOW = "timeout.flow.json"
+END_FLOW = "conversation_end.flow.json"
+LOOP_LIMIT = 3
+MAX_STEPS = 2000  # a hard bound on instructions per turn, whatever the flows do
+
+
+class FlowError(Exception):
+    pass
+
+
+class InfiniteLoopError(Exception):
+    pass
+
+
+class _Transition:
+    __slots__ = ("target",)
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
+_NONE = object()
+_WAIT = object()
+
+
+class DialogEngine:
+    def __init__(self, turn: Turn) -> None:
+        self.turn = turn
+        self.steps = 0
+
+    # ----------------------------------------------------------------------------------- helpers
+
+    @property
+    def state(self) -> JSONDict:
+        return self.turn.state
+
+    def _flow(self, name: str) -> Flow:
+        flow = self.turn.bot.find_flow(name)
+        if flow is None:
+            raise FlowError(f"Flow not found: {name}")
+        return flow
+
+    @staticmethod
+    def _node(flow: Flow, name: str) -> Node:
+        node = flow.nodes.get(name)
+        if node is None:
+            raise FlowError(f"Node not found: {name} (flow {flow.name})")
+        return node
+
+    def _push(self, flow: str, node: str) -> None:
+        self.state["__stacktrace"].append({"flow": flow, "node": node})
+
+    def _clean(self) -> None:
+        self.state["context"] = {}
+        self.state["temp"] = {}
+
+    # ------------------------------------------------------------------------------ entry points
+
+    async def process(self) -> None:
+        """Run the current node's instructions until the bot waits, the flow ends or it jumps."""
+        context = self.state["context"]
+        if not context:
+            main = self._flow(MAIN_FLOW)
+            context = {"currentFlow": main.name, "currentNode": main.start_node}
+            self.state["context"] = context
+            self._push(main.name, main.start_node)
+        flow = self._flow(context["currentFlow"])
+        node = self._node(flow, context["currentNode"])
+
+        if node.type == "skill-call" and not self._exiting_subflow(context):
+            await self._enter_subflow(flow, node)
+            return
+
+        if context.get("hasJumped"):
+            queue = build_queue(flow, node, has_jumped=True)
+            context["hasJumped"] = False
+        elif isinstance(context.get("queue"), dict):
+            queue = list(context["queue"].get("instructions") or [])
+        else:
+            queue = build_queue(flow, node)
+
+        while True:
+            if not queue:
+                await self._end_flow()
+                return
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                raise InfiniteLoopError(f"More than {MAX_STEPS} instructions in one turn")
+            instruction = queue.pop(0)
+            try:
+                result = await self._execute(instruction, flow, node)
+            except (InstructionError, ContentError, ExpressionError) as exc:
+                # Botpress logs the failure and stops the turn; the queue is left as it was.
+                log.warning("bot %s: %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
+                self.turn.add_error("dialog-engine", str(exc))
+                return
+            if result is _NONE:
+                context["queue"] = {"instructions": queue}
+                continue
+            if result is _WAIT:
+                context["queue"] = {"instructions": queue}
+                return
+            assert isinstance(result, _Transition)
+            if not result.target:
+                await self._end_flow()
+                return
+            context.pop("queue", None)
+            await self._transition_guarded(result.target)
+            return
+
+    async def jump_to(self, flow_name: str, node_name: str | None = None) -> None:
+        """Botpress's `jumpTo`: used by QnA redirects, the error flow and timeouts."""
+        flow = self._flow(flow_name)
+        node = node_name or flow.start_node
+        self._node(flow, node)
+        self._push(flow.name, node)
+        context = self.state["context"]
+        context["currentFlow"] = flow.name
+        context["currentNode"] = node
+        context.pop("queue", None)
+        context["hasJumped"] = True
+
+    # ----------------------------------------------------------------------------- instructions
+
+    async def _execute(self, ins: Instruction, flow: Flow, node: Node) -> Any:
+        kind = ins.get("type")
+        if kind == "wait":
+            return _WAIT
+        fn = str(ins.get("fn", ""))
+        if kind == "transition":
+            return _Transition(str(ins.get("node") or "")) if self._condition(fn) else _NONE
+        if fn.startswith("say "):
+            self._say(fn, ins.get("args"))
+            return _NONE
+        try:
+            name, server, args = parse_action(fn)
+            if server:
+                log.warning("bot %s: remote action server %r is not supported; skipping %s", self.turn.bot.id, server, name)
+                return _NONE
+            await run_action(self.turn, name, args, where=f"{flow.name}:{node.name}")
+        except (ActionFailed, InstructionError) as exc:
+            log.warning("bot %s: action failed in %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
+            self.turn.add_error("action-execution", str(exc))
+            target = self.state["temp"].get("onErrorFlowTo")
+            return _Transition(target if isinstance(target, str) and target else ERROR_FLOW)
+        return _NONE
+
+    def _condition(self, source: str) -> bool:
+        source = source.strip()
+        if source == "true":
+            return True
+        if source.startswith("lastNode="):
+            stack = self.state["__stacktrace"]
+            if not stack:
+                return False
+            previous = stack[-2] if len(stack) > 1 else stack[-1]
+            return bool(previous.get("node") == source[len("lastNode="):])
+        return evaluate_condition(source, self.turn.scope())
+
+    def _say(self, fn: str, node_args: Any) -> None:
+        ref, args = parse_say(fn)
+        if isinstance(node_args, dict):
+            args = {**node_args, **args}
+        self.turn.note_reply("dialogManager", ref)
+        payloads = render_content(
+            self.turn.bot,
+            ref,
+            {**args, **self.turn.scope()},
+            lang=self.turn.user_lang,
+            rng=self.turn.rng,
+            external_url=self.turn.options.external_url,
+        )
+        self.turn.say(payloads)
+
+    # ------------------------------------------------------------------------------ transitions
+
+    def _exiting_subflow(self, context: JSONDict) -> bool:
+        used = [jp for jp in context.get("jumpPoints") or [] if jp.get("used")]
+        if not used:
+            return False
+        jp = used[0]
+        return bool(
+            jp.get("flow") == context.get("currentFlow")
+            and jp.get("node") == context.get("currentNode")
+            and not jp.get("executeNode")
+        )
+
+    async def _enter_subflow(self, parent: Flow, node: Node) -> None:
+        sub = self._flow(node.flow or "")
+        context = self.state["context"]
+        jump_points = [jp for jp in context.get("jumpPoints") or [] if not jp.get("used")]
+        self.state["context"] = {
+            "currentFlow": sub.name,
+            "currentNode": sub.start_node,
+            "previousFlow": parent.name,
+            "previousNode": node.name,
+            "jumpPoints": [*jump_points, {"flow": parent.name, "node": node.name}],
+        }
+        self._push(sub.name, sub.start_node)
+        await self.process()
+
+    def _check_loop(self) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for frame in self.state["__stacktrace"]:
+            key = (frame.get("flow", ""), frame.get("node", ""))
+            counts[key] = counts.get(key, 0) + 1
+            if counts[key] >= LOOP_LIMIT:
+                path = " --> ".join(f"{f.get('flow')} ({f.get('node')})" for f in self.state["__stacktrace"])
+                raise InfiniteLoopError(f"Infinite loop detected. ({path})")
+
+    async def _transition_guarded(self, target: str) -> None:
+        try:
+            await self._transition(target)
+        except InfiniteLoopError:
+            self._clean()
+            raise
+        except FlowError as exc:
+            self.turn.add_error("dialog-transition", str(exc))
+            log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)
+            fallback = self.state["temp"].get("onErrorFlowTo")
+            await self._transition(fallback if isinstance(fallback, str) and fallback else ERROR_FLOW)
+
+    async def _transition(self, target: str) -> None:
+        self._check_loop()
+        context = self.state["context"]
+        jump_points = [jp for jp in context.get("jumpPoints") or [] if not jp.get("used")]
+        current_flow = context.get("currentFlow", MAIN_FLOW)
+        current_node = context.get("currentNode", "")
+
+        if ".flow.json" in target:
+            flow_name, _, node_name = target.partition("#")
+            flow = self._flow(flow_name)
+            node_name = node_name or flow.start_node
+            self._push(flow.name, node_name)
+            self.state["context"] = {
+                "currentFlow": flow.name,
+                "currentNode": node_name,
+                "previousFlow": current_flow,
+                "previousNode": current_node,
+                "jumpPoints": [*jump_points, {"flow": current_flow, "node": current_node}],
+            }
+        elif target.startswith("#"):
+            execute_node = target.startswith("##")
+            node_name = target[2:] if execute_node else target[1:]
+            if not jump_points:
+                log.debug("bot %s: no jump point to return to from %s", self.turn.bot.id, current_flow)
+                context["jumpPoints"] = jump_points
+                return
+            jp = jump_points[-1]
+            jp["used"] = True
+            if execute_node:
+                jp["executeNode"] = True
+            flow = self._flow(jp["flow"])
+            node_name = node_name or jp["node"]
+            node = self._node(flow, node_name)
+            queue = build_queue(flow, node, only_transitions=not execute_node)
+            self.state["context"] = {
+                **context,
+                "currentFlow": flow.name,
+                "currentNode": node_name,
+                "jumpPoints": jump_points,
+                "queue": {"instructions": queue},
+            }
+            self._push(flow.name, node_name)
+        elif target == "END":
+            await self._end_flow()
+            return
+        else:
+            self._push(current_flow, target)
+            if not current_flow.startswith("skills/"):
+                context["previousNode"] = current_node
+            context["currentNode"] = target
+            context["jumpPoints"] = jump_points
+        await self.process()
+
+    async def _end_flow(self) -> None:
+        current = str(self.state["context"].get("currentFlow", "")).lower()
+        if current == TIMEOUT_FLOW:
+            self._clean()
+            return
+        if current == END_FLOW:
+            return
+        end = self.turn.bot.find_flow(END_FLOW)
+        if end is None:
+            self._clean()
+            return
+        context = self.state["context"]
+        jump_points = [
+            *(context.get("jumpPoints") or []),
+            {"flow": context.get("currentFlow"), "node": context.get("currentNode")},
+        ]
+        self.state["context"] = {
+            **{k: v for k, v in context.items() if k != "queue"},
+            "currentFlow": end.name,
+            "currentNode": end.start_node,
+            "previousFlow": context.get("currentFlow"),
+            "previousNode": context.get("currentNode"),
+            "hasJumped": True,
+            "jumpPoints": jump_points,
+        }
+        self._push(end.name, end.start_node)
+        await self.process()
+        if len(self.state["context"].get("jumpPoints") or []) == len(jump_points):
+            self._clean()
+
+    # ---------------------------------------------------------------------------------- timeout
+
+    async def process_timeout(self) -> bool:
+        """A context timed out: run the `timeout` node or `timeout.flow.json` (SPEC §3.15).
+
+        Returns whether a timeout handler ran. Afterwards the context survives only if the handler
+        left the bot waiting for an answer.
+        """
+        context = self.state["context"]
+        context.pop("queue", None)
+        flow = self.turn.bot.find_flow(str(context.get("currentFlow", "")))
+        target: tuple[str, str] | None = None
+        if flow is not None and "timeout" in flow.nodes:
+            target = (flow.name, "timeout")
+        elif flow is not None and flow.is_skill and context.get("previousFlow"):
+            parent = self.turn.bot.find_flow(str(context["previousFlow"]))
+            if parent is not None and "timeout" in parent.nodes:
+                target = (parent.name, "timeout")
+        if target is None:
+            tflow = self.turn.bot.find_flow(TIMEOUT_FLOW)
+            if tflow is not None:
+                target = (tflow.name, tflow.start_node)
+        if target is None:
+            self._clean()
+            return False
+        jump_points = [
+            *(context.get("jumpPoints") or []),
+            {"flow": context.get("currentFlow"), "node": context.get("currentNode")},
+        ]
+        self.state["context"] = {
+            "currentFlow": target[0],
+            "currentNode": target[1],
+            "previousFlow": context.get("currentFlow"),
+            "previousNode": context.get("currentNode"),
+            "jumpPoints": jump_points,
+            "hasJumped": True,
+        }
+        self._push(*target)
+        try:
+            await self.process()
+        finally:
+            ctx = self.state["context"]
+            if not (isinstance(ctx.get("queue"), dict) and ctx["queue"].get("instructions")):
+                self._clean()
+        return True

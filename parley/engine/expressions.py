@@ -1,0 +1,924 @@
+"""Safe interpreter for the JavaScript expression subset used by Botpress flow transition conditions.
+
+Botpress evaluates conditions such as ``temp['skill-choice-ret'] == "context"`` inside a Node vm.  We
+must reproduce JavaScript semantics (loose equality, truthiness, ``undefined``) without ever executing
+host code, so this is a hand-written tokenizer and Pratt parser whose AST is compiled to closures.
+Values are plain JSON data plus ``UNDEFINED``; the only things that can ever be called are the builtin
+``_JSFunction`` values defined here, and property access never touches Python attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any, ClassVar, Final, NamedTuple
+
+MAX_SOURCE_LENGTH: Final = 2000
+MAX_DEPTH: Final = 100
+_MAX_SAFE: Final = 2**53
+_NAN: Final = math.nan
+_INF: Final = math.inf
+_JS_WS: Final = " \t\n\v\f\r\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
+)
+
+
+class _Undefined:
+    """JS ``undefined`` must stay distinct from ``None`` (null) and keep one identity through copies."""
+
+    __slots__ = ()
+    _instance: ClassVar[_Undefined | None] = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+    def __reduce__(self) -> str:
+        return "UNDEFINED"  # copy/pickle resolve the module global, preserving the singleton
+
+
+UNDEFINED: Final[_Undefined] = _Undefined()
+
+
+class ExpressionError(Exception):
+    """A JS ReferenceError/SyntaxError or other non-TypeError failure: the caller treats the
+    instruction as failed."""
+
+
+class JSTypeError(ExpressionError):
+    """Reading a property of undefined/null, calling a non-function, etc."""
+
+
+class _ShortCircuit(Exception):
+    """Unwinds an optional chain (``a?.b.c``) to its end, where it becomes ``undefined``."""
+
+
+Scope = Mapping[str, Any]
+_Fn = Callable[[Scope], Any]
+
+
+class _JSFunction(NamedTuple):
+    """The only callable values: a closed set, so expressions can never reach host functions."""
+
+    name: str
+    impl: Callable[[Any, list[Any]], Any]  # (this, args) -> result
+
+
+class _Namespace(NamedTuple):
+    """Stands in for ``Math``/``JSON``/``Object`` so that only whitelisted members are reachable."""
+
+    name: str
+    members: dict[str, _JSFunction]
+
+
+# ---------------------------------------------------------------- conversions
+
+
+def _int_result(n: int) -> int | float:
+    """JS numbers are doubles: ints beyond 2**53 lose precision, so stop pretending they are exact."""
+    if -_MAX_SAFE <= n <= _MAX_SAFE:
+        return n
+    try:
+        return float(n)
+    except OverflowError:
+        return _INF if n > 0 else -_INF
+
+
+def _norm_num(x: int | float) -> int | float:
+    """Integral results become ints so they round-trip through JSON as ``1`` rather than ``1.0``."""
+    if isinstance(x, int):
+        return _int_result(x)
+    if x.is_integer() and -_MAX_SAFE <= x <= _MAX_SAFE and (x != 0 or math.copysign(1.0, x) > 0):
+        return int(x)
+    return x
+
+
+def _tag(v: Any) -> str:
+    """The JS type of a value; Python bool must count as boolean even though it subclasses int."""
+    if v is None:
+        return "null"
+    if v is UNDEFINED:
+        return "undefined"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return "string" if isinstance(v, str) else "object"
+
+
+def js_typeof(v: Any) -> str:
+    tag = _tag(v)
+    return "function" if isinstance(v, _JSFunction) else "object" if tag == "null" else tag
+
+
+def js_truthy(value: Any) -> bool:
+    if value is True:
+        return True
+    if value is False or value is None or value is UNDEFINED:
+        return False
+    if isinstance(value, (str, int, float)):
+        return bool(value) and value == value
+    return True
+
+
+_NUM_TEXT_RE: Final = re.compile(r"[+-]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)", re.ASCII)
+_RADIX_RE: Final = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
+
+
+def _str_to_num(s: str) -> int | float:
+    s = s.strip(_JS_WS)
+    if not s:
+        return 0
+    if _NUM_TEXT_RE.fullmatch(s):
+        if s.endswith("Infinity"):
+            return -_INF if s[0] == "-" else _INF
+        return _norm_num(float(s))
+    if _RADIX_RE.fullmatch(s):
+        return _int_result(int(s[2:], {"x": 16, "o": 8, "b": 2}[s[1].lower()]))
+    return _NAN
+
+
+def js_to_number(value: Any) -> float | int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return _int_result(value)
+    if isinstance(value, float):
+        return value
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return _str_to_num(value)
+    return _NAN if value is UNDEFINED else _str_to_num(js_to_string(value))
+
+
+def _float_to_str(x: float) -> str:
+    """Number::toString: shortest round-trip digits (Python's repr) laid out by the JS rules."""
+    if x != x:
+        return "NaN"
+    if x in (_INF, -_INF):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x.is_integer() and abs(x) < _MAX_SAFE:
+        return str(int(x))
+    mantissa, _, exp = repr(abs(x)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    n = len(whole) + (int(exp) if exp else 0) - (len(whole + frac) - len(digits))
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * -n + digits
+    else:
+        body = digits[0] + ("." + digits[1:] if k > 1 else "") + ("e+" if n > 0 else "e-") + str(abs(n - 1))
+    return ("-" if x < 0 else "") + body
+
+
+def js_to_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or value is UNDEFINED:
+        return "null" if value is None else "undefined"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if -_MAX_SAFE <= value <= _MAX_SAFE else _float_to_str(_int_result(value))
+    if isinstance(value, float):
+        return _float_to_str(value)
+    if isinstance(value, list):
+        return ",".join("" if e is None or e is UNDEFINED else js_to_string(e) for e in value)
+    if isinstance(value, _JSFunction):
+        return f"function {value.name}() {{ [native code] }}"
+    return f"[object {value.name}]" if isinstance(value, _Namespace) else "[object Object]"
+
+
+def _to_primitive(v: Any) -> Any:
+    return js_to_string(v) if _tag(v) == "object" else v
+
+
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _has_astral(s: str) -> bool:
+    return not s.isascii() and _ASTRAL.search(s) is not None
+
+
+def _to_u16(s: str) -> str:
+    """JS strings are UTF-16: indices and lengths count surrogate halves, so split astral chars."""
+
+    def pair(m: re.Match[str]) -> str:
+        o = ord(m.group()) - 0x10000
+        return chr(0xD800 + (o >> 10)) + chr(0xDC00 + (o & 0x3FF))
+
+    return _ASTRAL.sub(pair, s)
+
+
+def _from_u16(s: str) -> str:
+    return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def _u16len(s: str) -> int:
+    return len(s) if s.isascii() else len(s) + len(_ASTRAL.findall(s))
+
+
+# ---------------------------------------------------------------- operators
+
+
+def js_strict_equals(a: Any, b: Any) -> bool:
+    ta = type(a)
+    if ta is type(b) and (ta is str or ta is int or ta is bool):
+        return bool(a == b)
+    tag = _tag(a)
+    if tag != _tag(b):
+        return False
+    return a is b if tag == "object" else bool(a == b)
+
+
+def js_loose_equals(a: Any, b: Any) -> bool:
+    ta = type(a)
+    if ta is type(b) and (ta is str or ta is int or ta is bool):
+        return bool(a == b)
+    tag_a, tag_b = _tag(a), _tag(b)
+    if tag_a == tag_b:
+        return js_strict_equals(a, b)
+    nullish = ("null", "undefined")
+    if tag_a in nullish or tag_b in nullish:
+        return tag_a in nullish and tag_b in nullish
+    if tag_a == "object" or tag_b == "object":
+        return js_loose_equals(_to_primitive(a), _to_primitive(b))
+    return bool(js_to_number(a) == js_to_number(b))  # number/string/boolean mixes compare as numbers
+
+
+def _concat(a: str, b: str) -> str:
+    """Joining the halves of a surrogate pair (e.g. from ``split('')``) must yield the real character."""
+    if a and b and "\ud800" <= a[-1] <= "\udbff" and "\udc00" <= b[0] <= "\udfff":
+        return _from_u16(a + b)
+    return a + b
+
+
+def _add(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int:
+        return _int_result(a + b)
+    if type(a) is str and type(b) is str:
+        return _concat(a, b)
+    a, b = _to_primitive(a), _to_primitive(b)
+    if isinstance(a, str) or isinstance(b, str):
+        return _concat(js_to_string(a), js_to_string(b))
+    return _norm_num(js_to_number(a) + js_to_number(b))
+
+
+def _div(a: Any, b: Any) -> Any:
+    x, y = js_to_number(a), js_to_number(b)
+    if y == 0:
+        return _NAN if x == 0 or x != x else math.copysign(_INF, x) * math.copysign(1.0, y)
+    if type(x) is int and type(y) is int and x % y == 0:
+        return _int_result(x // y)
+    return _norm_num(x / y)
+
+
+def _mod(a: Any, b: Any) -> Any:
+    x, y = js_to_number(a), js_to_number(b)
+    if x != x or y != y or y == 0 or x in (_INF, -_INF):
+        return _NAN
+    if y in (_INF, -_INF) or x == 0:
+        return x
+    if type(x) is int and type(y) is int:
+        return -(abs(x) % abs(y)) if x < 0 else x % abs(y)
+    return _norm_num(math.fmod(x, y))
+
+
+def _compare(a: Any, b: Any, op: Callable[[Any, Any], bool]) -> bool:
+    """Relational operators: two strings compare by UTF-16 code units, else numerically (NaN -> false)."""
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return op(a, b)
+    a, b = _to_primitive(a), _to_primitive(b)
+    if isinstance(a, str) and isinstance(b, str):
+        if _has_astral(a) or _has_astral(b):
+            return op(a.encode("utf-16-be", "surrogatepass"), b.encode("utf-16-be", "surrogatepass"))
+        return op(a, b)
+    return op(js_to_number(a), js_to_number(b))
+
+
+_BINARY: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "+": _add,
+    "-": lambda a, b: _norm_num(js_to_number(a) - js_to_number(b)),
+    "*": lambda a, b: _norm_num(js_to_number(a) * js_to_number(b)),
+    "/": _div,
+    "%": _mod,
+    "==": js_loose_equals,
+    "!=": lambda a, b: not js_loose_equals(a, b),
+    "===": js_strict_equals,
+    "!==": lambda a, b: not js_strict_equals(a, b),
+    "<": lambda a, b: _compare(a, b, lambda x, y: x < y),
+    "<=": lambda a, b: _compare(a, b, lambda x, y: x <= y),
+    ">": lambda a, b: _compare(a, b, lambda x, y: x > y),
+    ">=": lambda a, b: _compare(a, b, lambda x, y: x >= y),
+}
+
+# ---------------------------------------------------------------- builtins
+
+
+def _arg(args: list[Any], i: int) -> Any:
+    return args[i] if i < len(args) else UNDEFINED
+
+
+def _to_integer(v: Any) -> int | float:
+    """ToIntegerOrInfinity; infinities survive so that callers can clamp them."""
+    n = js_to_number(v)
+    return 0 if n != n else n if n in (_INF, -_INF) else math.trunc(n)
+
+
+def _clamp(v: Any, length: int, default: int) -> int:
+    return default if v is UNDEFINED else int(min(max(_to_integer(v), 0), length))
+
+
+def _relative(v: Any, length: int, default: int) -> int:
+    """Index argument of ``slice``: negative values count from the end."""
+    if v is UNDEFINED:
+        return default
+    n = _to_integer(v)
+    return int(max(length + n, 0) if n < 0 else min(n, length))
+
+
+def _substring(s: str, args: list[Any]) -> str:
+    start, end = _clamp(_arg(args, 0), len(s), 0), _clamp(_arg(args, 1), len(s), len(s))
+    return s[min(start, end) : max(start, end)]
+
+
+def _split(s: str, args: list[Any]) -> list[str]:
+    sep, limit = _arg(args, 0), _arg(args, 1)
+    n = 2**32 - 1 if limit is UNDEFINED else int(_to_integer(limit)) % 2**32
+    if sep is UNDEFINED:
+        return [s][:n]
+    sep = js_to_string(sep)
+    return (list(s) if sep == "" else s.split(sep))[:n]
+
+
+def _replace(s: str, args: list[Any]) -> str:
+    pattern, replacement = js_to_string(_arg(args, 0)), js_to_string(_arg(args, 1))
+    at = s.find(pattern)
+    if at < 0:
+        return s
+    after = at + len(pattern)
+    subs = {"$": "$", "&": pattern, "`": s[:at], "'": s[after:]}
+    return s[:at] + re.sub(r"\$([$&`'])", lambda m: subs[m.group(1)], replacement) + s[after:]
+
+
+_STRING_IMPLS: Final[dict[str, Callable[[str, list[Any]], Any]]] = {
+    "startsWith": lambda s, a: s.startswith(js_to_string(_arg(a, 0)), _clamp(_arg(a, 1), len(s), 0)),
+    "endsWith": lambda s, a: s.endswith(js_to_string(_arg(a, 0)), 0, _clamp(_arg(a, 1), len(s), len(s))),
+    "includes": lambda s, a: s.find(js_to_string(_arg(a, 0)), _clamp(_arg(a, 1), len(s), 0)) >= 0,
+    "indexOf": lambda s, a: s.find(js_to_string(_arg(a, 0)), _clamp(_arg(a, 1), len(s), 0)),
+    "toLowerCase": lambda s, a: s.lower(),
+    "toUpperCase": lambda s, a: s.upper(),
+    "trim": lambda s, a: s.strip(_JS_WS),
+    "slice": lambda s, a: s[_relative(_arg(a, 0), len(s), 0) : _relative(_arg(a, 1), len(s), len(s))],
+    "substring": _substring,
+    "split": _split,
+    "replace": _replace,
+}
+
+
+def _string_method(name: str, fn: Callable[[str, list[Any]], Any]) -> _JSFunction:
+    """Wraps a String.prototype method so that it sees UTF-16 units when astral chars are involved."""
+
+    def impl(this: Any, args: list[Any]) -> Any:
+        s = js_to_string(this)
+        if not (_has_astral(s) or any(isinstance(a, str) and _has_astral(a) for a in args)):
+            return fn(s, args)
+        result = fn(_to_u16(s), [_to_u16(a) if isinstance(a, str) else a for a in args])
+        if isinstance(result, list):
+            return [_from_u16(r) for r in result]
+        return _from_u16(result) if isinstance(result, str) else result
+
+    return _JSFunction(name, impl)
+
+
+def _same_value_zero(a: Any, b: Any) -> bool:
+    return js_strict_equals(a, b) or (_tag(a) == "number" == _tag(b) and a != a and b != b)
+
+
+def _join(this: Any, args: list[Any]) -> str:
+    sep = "," if _arg(args, 0) is UNDEFINED else js_to_string(args[0])
+    return sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in this)
+
+
+_STRING_METHODS: Final = {name: _string_method(name, fn) for name, fn in _STRING_IMPLS.items()}
+_ARRAY_METHODS: Final = {
+    "includes": _JSFunction("includes", lambda this, a: any(_same_value_zero(e, _arg(a, 0)) for e in this)),
+    "indexOf": _JSFunction("indexOf", lambda this, a: next(
+        (i for i, e in enumerate(this) if js_strict_equals(e, _arg(a, 0))), -1
+    )),
+    "join": _JSFunction("join", _join),
+}
+_DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+_PARSE_FLOAT_RE: Final = re.compile(_NUM_TEXT_RE.pattern, re.ASCII)
+
+
+def _parse_int(_this: Any, args: list[Any]) -> int | float:
+    s = js_to_string(_arg(args, 0)).lstrip(_JS_WS)
+    sign = -1 if s[:1] == "-" else 1
+    s = s[1:] if s[:1] in ("-", "+") else s
+    radix = _to_integer(_arg(args, 1))
+    radix = int(radix) % 2**32 if math.isfinite(radix) else 0  # ToInt32, then the spec's range check
+    radix = radix - 2**32 if radix >= 2**31 else radix
+    if radix and not 2 <= radix <= 36:
+        return _NAN
+    if radix in (0, 16) and s[:2].lower() == "0x":
+        s, radix = s[2:], 16
+    radix = radix or 10
+    end = 0
+    while end < len(s) and s[end].isascii() and 0 <= _DIGITS.find(s[end].lower()) < radix:
+        end += 1
+    if end == 0:
+        return _NAN
+    try:
+        return sign * _int_result(int(s[:end], radix))
+    except ValueError:  # more digits than Python will convert: far beyond the double range anyway
+        return sign * _INF
+
+
+def _parse_float(_this: Any, args: list[Any]) -> int | float:
+    m = _PARSE_FLOAT_RE.match(js_to_string(_arg(args, 0)).lstrip(_JS_WS))
+    return _NAN if m is None else _str_to_num(m.group())
+
+
+def _json_stringify(v: Any) -> str | None:
+    """JSON.stringify: compact; undefined and functions vanish from objects and become null in arrays."""
+    if v is None or isinstance(v, bool):
+        return js_to_string(v)
+    if isinstance(v, str):  # lone surrogates are escaped, as in well-formed JSON.stringify
+        return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(v, ensure_ascii=False))
+    if isinstance(v, (int, float)):
+        return js_to_string(v) if math.isfinite(v) else "null"
+    if isinstance(v, list):
+        return "[" + ",".join(_json_stringify(e) or "null" for e in v) + "]"
+    if isinstance(v, Mapping):
+        parts = ((json.dumps(js_to_string(k), ensure_ascii=False), _json_stringify(e)) for k, e in v.items())
+        return "{" + ",".join(f"{k}:{e}" for k, e in parts if e is not None) + "}"
+    return "{}" if isinstance(v, _Namespace) else None
+
+
+def _object_keys(_this: Any, args: list[Any]) -> list[str]:
+    v = _arg(args, 0)
+    if v is None or v is UNDEFINED:
+        raise JSTypeError("Cannot convert undefined or null to object")
+    if isinstance(v, Mapping):
+        return [js_to_string(k) for k in v]
+    return [str(i) for i in range(_u16len(v) if isinstance(v, str) else len(v) if isinstance(v, list) else 0)]
+
+
+def _math(fn: Callable[[float], Any]) -> Callable[[Any, list[Any]], Any]:
+    """Math.* on one argument; non-finite inputs pass through as in JS (floor(Infinity) is Infinity)."""
+
+    def impl(_this: Any, args: list[Any]) -> Any:
+        n = js_to_number(_arg(args, 0))
+        return _norm_num(fn(n)) if math.isfinite(n) else abs(n) if fn is abs else n
+
+    return impl
+
+
+def _extreme(pick: Callable[..., Any], empty: float) -> Callable[[Any, list[Any]], Any]:
+    def impl(_this: Any, args: list[Any]) -> Any:
+        nums = [js_to_number(a) for a in args]
+        return _NAN if any(n != n for n in nums) else pick(nums, default=empty)
+
+    return impl
+
+
+_GLOBALS: Final[dict[str, Any]] = {
+    "Number": _JSFunction("Number", lambda _t, a: js_to_number(a[0]) if a else 0),
+    "String": _JSFunction("String", lambda _t, a: js_to_string(a[0]) if a else ""),
+    "Boolean": _JSFunction("Boolean", lambda _t, a: js_truthy(_arg(a, 0))),
+    "parseInt": _JSFunction("parseInt", _parse_int),
+    "parseFloat": _JSFunction("parseFloat", _parse_float),
+    "isNaN": _JSFunction("isNaN", lambda _t, a: math.isnan(js_to_number(_arg(a, 0)))),
+    "NaN": _NAN,
+    "Infinity": _INF,
+    "Math": _Namespace("Math", {
+        "abs": _JSFunction("abs", _math(abs)),
+        "floor": _JSFunction("floor", _math(math.floor)),
+        "ceil": _JSFunction("ceil", _math(math.ceil)),
+        "round": _JSFunction("round", _math(lambda n: math.floor(n) + (n - math.floor(n) >= 0.5))),
+        "min": _JSFunction("min", _extreme(min, _INF)),
+        "max": _JSFunction("max", _extreme(max, -_INF)),
+    }),
+    "JSON": _Namespace("JSON", {
+        "stringify": _JSFunction("stringify", lambda _t, a: _json_stringify(_arg(a, 0)) or UNDEFINED),
+    }),
+    "Object": _Namespace("Object", {"keys": _JSFunction("keys", _object_keys)}),
+}
+
+
+def _array_index(key: Any) -> int | None:
+    if type(key) is int:
+        return key if key >= 0 else None
+    if type(key) is float:
+        return int(key) if key.is_integer() and key >= 0 else None
+    if isinstance(key, str) and 0 < len(key) < 16 and key.isascii() and key.isdigit():
+        return int(key) if key == "0" or key[0] != "0" else None
+    return None
+
+
+def _get_prop(obj: Any, key: Any) -> Any:
+    """Property read restricted to JSON data and the whitelisted builtins, never Python attributes."""
+    if obj is None or obj is UNDEFINED:
+        raise JSTypeError(f"Cannot read properties of {js_to_string(obj)} (reading '{js_to_string(key)}')")
+    idx = _array_index(key)
+    if not isinstance(key, str):
+        key = js_to_string(key)
+        idx = _array_index(key) if idx is None else idx
+    if isinstance(obj, Mapping):
+        return obj.get(key, UNDEFINED)
+    if isinstance(obj, str):
+        if idx is not None:
+            units = _to_u16(obj) if _has_astral(obj) else obj
+            return units[idx] if idx < len(units) else UNDEFINED
+        return _u16len(obj) if key == "length" else _STRING_METHODS.get(key, UNDEFINED)
+    if isinstance(obj, list):
+        if idx is not None:
+            return obj[idx] if idx < len(obj) else UNDEFINED
+        return len(obj) if key == "length" else _ARRAY_METHODS.get(key, UNDEFINED)
+    return obj.members.get(key, UNDEFINED) if isinstance(obj, _Namespace) else UNDEFINED
+
+
+# ---------------------------------------------------------------- tokenizer and parser
+
+
+class _Tok(NamedTuple):
+    kind: str  # "num", "str", "name", "punct", "eof"
+    value: Any
+    pos: int
+
+
+class _Node(NamedTuple):
+    """AST node.  kind: lit(value) ident(name) member(obj, prop, optional) call(callee, args, optional,
+    text) unary(op, arg) binary(op, left, right) cond(test, then, other) array(items) chain(expr)."""
+
+    kind: str
+    a: Any = None
+    b: Any = None
+    c: Any = None
+    d: Any = None
+
+
+_NUM_TOKEN_RE: Final = re.compile(r"0[xXoObB][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_IDENT_RE: Final = re.compile(r"(?:[^\W\d]|\$)(?:\w|\$)*")
+_PUNCTS: Final = ("===", "!==", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--", *"+-*/%<>!()[].,?:")
+_ESCAPES: Final = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "\n": ""}
+_BP: Final = {"??": 3, "||": 3, "&&": 4, "==": 8, "!=": 8, "===": 8, "!==": 8, "<": 9, "<=": 9, ">": 9,
+              ">=": 9, "+": 11, "-": 11, "*": 12, "/": 12, "%": 12}
+_TERNARY_BP: Final = 2
+_KEYWORD_LITERALS: Final = {"true": True, "false": False, "null": None, "undefined": UNDEFINED}
+_RESERVED: Final = frozenset(
+    "new function this class delete void in instanceof var let const return if else for while do switch "
+    "case break continue throw try catch finally yield await async import export super with typeof".split()
+)
+
+
+def _syntax_error(src: str, pos: int, what: str) -> ExpressionError:
+    return ExpressionError(f"SyntaxError: {what} at column {pos + 1}")
+
+
+def _read_string(src: str, start: int) -> tuple[str, int]:
+    quote, i, out = src[start], start + 1, []
+    while i < len(src) and src[i] not in (quote, "\n"):
+        if src[i] == "\\" and i + 1 < len(src):
+            e = src[i + 1]
+            width = 4 if e == "u" else 2 if e == "x" else 0
+            if width:
+                digits = src[i + 2 : i + 2 + width]
+                if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
+                    raise _syntax_error(src, i, "Invalid escape sequence")
+                out.append(chr(int(digits, 16)))
+            else:
+                out.append(_ESCAPES.get(e, e))
+            i += 2 + width
+        else:
+            out.append(src[i])
+            i += 1
+    if i >= len(src) or src[i] != quote:
+        raise _syntax_error(src, start, "Unterminated string")
+    return _from_u16("".join(out)), i + 1
+
+
+def _tokenize(src: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        if c in _JS_WS:
+            i += 1
+        elif "0" <= c <= "9" or (c == "." and "0" <= src[i + 1 : i + 2] <= "9"):
+            m = _NUM_TOKEN_RE.match(src, i)
+            end = m.end() if m else i
+            value = _str_to_num(src[i:end])
+            if end == i or (end < n and (src[end].isalnum() or src[end] in "_$")) or value != value:
+                raise _syntax_error(src, i, "Invalid number")
+            toks.append(_Tok("num", value, i))
+            i = end
+        elif c in "'\"":
+            text, i_next = _read_string(src, i)
+            toks.append(_Tok("str", text, i))
+            i = i_next
+        elif m := _IDENT_RE.match(src, i):
+            toks.append(_Tok("name", m.group(), i))
+            i = m.end()
+        else:
+            p = next((p for p in _PUNCTS if src.startswith(p, i)), None)
+            if p is None:
+                raise _syntax_error(src, i, f"Unexpected token '{c}'")
+            if p == "?." and src[i + 2 : i + 3].isdigit():
+                p = "?"  # `a?.5:b` is a ternary, as in JS
+            toks.append(_Tok("punct", p, i))
+            i += len(p)
+    toks.append(_Tok("eof", None, n))
+    return toks
+
+
+class _Parser:
+    def __init__(self, src: str) -> None:
+        self.src, self.toks, self.i, self.depth = src, _tokenize(src), 0, 0
+
+    def _error(self, tok: _Tok) -> ExpressionError:
+        what = {"eof": "end of input", "num": "number", "str": "string"}.get(tok.kind, f"token '{tok.value}'")
+        return _syntax_error(self.src, tok.pos, f"Unexpected {what}")
+
+    def _at(self, punct: str) -> bool:
+        tok = self.toks[self.i]
+        return tok.kind == "punct" and tok.value == punct
+
+    def _expect(self, punct: str) -> None:
+        if not self._at(punct):
+            raise self._error(self.toks[self.i])
+        self.i += 1
+
+    def _nest(self, delta: int) -> None:
+        """Bounds recursion so hostile input gets an ExpressionError instead of a RecursionError."""
+        self.depth += delta
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"SyntaxError: expression nested deeper than {MAX_DEPTH} levels")
+
+    def parse(self) -> _Node:
+        node = self._expr(0)
+        if self.toks[self.i].kind != "eof":
+            raise self._error(self.toks[self.i])
+        return node
+
+    def _expr(self, min_bp: int) -> _Node:
+        self._nest(1)
+        left = self._unary()
+        while (tok := self.toks[self.i]).kind == "punct":
+            if tok.value == "?" and _TERNARY_BP > min_bp:
+                self.i += 1
+                then = self._expr(0)
+                self._expect(":")
+                left = _Node("cond", left, then, self._expr(_TERNARY_BP - 1))  # right-associative
+                continue
+            bp = _BP.get(tok.value)
+            if bp is None or bp <= min_bp:
+                break
+            self.i += 1
+            left = _Node("binary", tok.value, left, self._expr(bp))
+        self._nest(-1)
+        return left
+
+    def _unary(self) -> _Node:
+        tok = self.toks[self.i]
+        if (tok.kind, tok.value) in (("punct", "!"), ("punct", "-"), ("punct", "+"), ("name", "typeof")):
+            self.i += 1
+            self._nest(1)
+            arg = self._unary()
+            self._nest(-1)
+            if tok.value == "-" and arg.kind == "lit" and _tag(arg.a) == "number":
+                return _Node("lit", -arg.a)
+            return _Node("unary", tok.value, arg)
+        return self._postfix(tok.pos, self._primary())
+
+    def _list(self, close: str) -> tuple[_Node, ...]:
+        items: list[_Node] = []
+        while not self._at(close):
+            items.append(self._expr(0))
+            if not self._at(","):
+                break
+            self.i += 1
+        self._expect(close)
+        return tuple(items)
+
+    def _primary(self) -> _Node:
+        tok = self.toks[self.i]
+        self.i += 1
+        if tok.kind in ("num", "str"):
+            return _Node("lit", tok.value)
+        if tok.kind == "name" and tok.value in _KEYWORD_LITERALS:
+            return _Node("lit", _KEYWORD_LITERALS[tok.value])
+        if tok.kind == "name" and tok.value not in _RESERVED:
+            return _Node("ident", tok.value)
+        if tok.kind == "punct" and tok.value == "(":
+            node = self._expr(0)
+            self._expect(")")
+            return node
+        if tok.kind == "punct" and tok.value == "[":
+            return _Node("array", self._list("]"))
+        raise self._error(tok)
+
+    def _name(self) -> _Node:
+        tok = self.toks[self.i]
+        self.i += 1
+        if tok.kind != "name":
+            raise self._error(tok)
+        return _Node("lit", tok.value)
+
+    def _postfix(self, start: int, node: _Node) -> _Node:
+        chained = False
+        while (tok := self.toks[self.i]).kind == "punct" and tok.value in ("?.", ".", "[", "("):
+            self.i += 1
+            optional = tok.value == "?."
+            chained = chained or optional
+            if tok.value == "(" or optional and self._at("("):
+                self.i += optional
+                text = self.src[start : tok.pos].strip()
+                node = _Node("call", node, self._list(")"), optional, text)
+            elif tok.value == "[" or optional and self._at("["):
+                self.i += optional
+                node = _Node("member", node, self._expr(0), optional)
+                self._expect("]")
+            else:
+                node = _Node("member", node, self._name(), optional)
+        return _Node("chain", node) if chained else node
+
+
+# ---------------------------------------------------------------- compiler
+
+
+def _nullish(v: Any) -> bool:
+    return v is None or v is UNDEFINED
+
+
+def _compile(node: _Node, depth: int) -> _Fn:
+    """Turns the AST into nested closures, which is much cheaper per evaluation than walking it."""
+    if depth > MAX_DEPTH:
+        raise ExpressionError(f"SyntaxError: expression nested deeper than {MAX_DEPTH} levels")
+    kind, sub = node.kind, depth + 1
+    if kind == "lit":
+        value = node.a
+        return lambda s: value
+    if kind == "ident":
+        name = node.a
+        if name in _GLOBALS:
+            default = _GLOBALS[name]
+            return lambda s: s.get(name, default)
+
+        def ident(s: Scope) -> Any:
+            try:
+                return s[name]
+            except KeyError:
+                raise ExpressionError(f"ReferenceError: {name} is not defined") from None
+
+        return ident
+    if kind == "member":
+        obj_fn, optional = _compile(node.a, sub), node.c
+        if node.b.kind == "lit":
+            key = node.b.a
+            dict_key = js_to_string(key)
+
+            def member(s: Scope) -> Any:
+                obj = obj_fn(s)
+                if type(obj) is dict:
+                    return obj.get(dict_key, UNDEFINED)
+                if optional and _nullish(obj):
+                    raise _ShortCircuit
+                return _get_prop(obj, key)
+
+            return member
+        key_fn = _compile(node.b, sub)
+
+        def computed(s: Scope) -> Any:
+            obj = obj_fn(s)
+            if optional and _nullish(obj):
+                raise _ShortCircuit
+            return _get_prop(obj, key_fn(s))
+
+        return computed
+    if kind == "call":
+        arg_fns, callee, optional_call, text = [_compile(a, sub) for a in node.b], node.a, node.c, node.d
+
+        def invoke(fn: Any, this: Any, s: Scope) -> Any:
+            if optional_call and _nullish(fn):
+                raise _ShortCircuit
+            if not isinstance(fn, _JSFunction):
+                raise JSTypeError(f"{text} is not a function")
+            return fn.impl(this, [a(s) for a in arg_fns])
+
+        if callee.kind != "member":
+            callee_fn = _compile(callee, sub)
+            return lambda s: invoke(callee_fn(s), UNDEFINED, s)
+        this_fn, prop_fn, optional_member = _compile(callee.a, sub), _compile(callee.b, sub), callee.c
+
+        def method_call(s: Scope) -> Any:
+            this = this_fn(s)
+            if optional_member and _nullish(this):
+                raise _ShortCircuit
+            return invoke(_get_prop(this, prop_fn(s)), this, s)
+
+        return method_call
+    if kind == "unary":
+        op, arg_fn = node.a, _compile(node.b, sub)
+        if op == "!":
+            return lambda s: not js_truthy(arg_fn(s))
+        if op == "-":
+            return lambda s: _norm_num(-js_to_number(arg_fn(s)))
+        if op == "+":
+            return lambda s: js_to_number(arg_fn(s))
+
+        def typeof(s: Scope) -> str:
+            try:
+                return js_typeof(arg_fn(s))
+            except ExpressionError:
+                if node.b.kind == "ident":  # an undeclared variable is "undefined", not a ReferenceError
+                    return "undefined"
+                raise
+
+        return typeof
+    if kind == "binary":
+        op, left, right = node.a, _compile(node.b, sub), _compile(node.c, sub)
+        if op == "&&":
+            return lambda s: right(s) if js_truthy(v := left(s)) else v
+        if op == "||":
+            return lambda s: v if js_truthy(v := left(s)) else right(s)
+        if op == "??":
+            return lambda s: right(s) if _nullish(v := left(s)) else v
+        fn = _BINARY[op]
+        if node.c.kind == "lit":
+            const = node.c.a
+            return lambda s: fn(left(s), const)
+        return lambda s: fn(left(s), right(s))
+    if kind == "cond":
+        test, then, other = _compile(node.a, sub), _compile(node.b, sub), _compile(node.c, sub)
+        return lambda s: then(s) if js_truthy(test(s)) else other(s)
+    if kind == "array":
+        item_fns = [_compile(i, sub) for i in node.a]
+        return lambda s: [f(s) for f in item_fns]
+    inner = _compile(node.a, sub)
+
+    def chain(s: Scope) -> Any:
+        try:
+            return inner(s)
+        except _ShortCircuit:
+            return UNDEFINED
+
+    return chain
+
+
+class Expression:
+    """A compiled expression; immutable, so the compile cache can share it between callers."""
+
+    __slots__ = ("source", "_fn")
+
+    def __init__(self, source: str, fn: _Fn) -> None:
+        self.source, self._fn = source, fn
+
+    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        try:
+            return self._fn(scope)
+        except ExpressionError:
+            raise
+        except RecursionError:
+            raise ExpressionError("RangeError: Maximum call stack size exceeded") from None
+        except Exception as exc:  # e.g. ints in the data too large to divide: still just a failed condition
+            raise ExpressionError(f"Error: {exc!r}") from exc
+
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> Expression:
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise ExpressionError(f"SyntaxError: expression longer than {MAX_SOURCE_LENGTH} characters")
+    return Expression(source, _compile(_Parser(source).parse(), 0))
+
+
+def evaluate_condition(source: str, scope: Mapping[str, Any]) -> bool:
+    """Botpress semantics: a TypeError (e.g. reading a property of undefined) just means "no match"."""
+    if source.strip() == "true":
+        return True
+    expression = compile_expression(source)
+    try:
+        return js_truthy(expression.evaluate(scope))
+    except JSTypeError:
+        return False

@@ -1,0 +1,76 @@
+"""The instruction queue of a node (SPEC §3.8) and the parsing of `say` / action instructions.
+
+Queues are plain dicts because Botpress persists them inside `context.queue` and the secured route
+shows them; a resumed conversation must read back exactly what was written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from parley.bots.models import Flow, Node
+
+Instruction = dict[str, Any]
+
+
+class InstructionError(Exception):
+    """An instruction that cannot run (bad JSON args, unknown content...): logged, the turn stops."""
+
+
+def build_queue(flow: Flow, node: Node, *, has_jumped: bool = False, only_transitions: bool = False) -> list[Instruction]:
+    queue: list[Instruction] = []
+    if has_jumped:
+        queue += [{"type": "transition", "fn": t.condition, "node": t.node} for t in flow.catch_all.next]
+    if not only_transitions:
+        queue += [{"type": "on-enter", "fn": fn} for fn in node.on_enter]
+        if node.on_receive is not None:
+            queue.append({"type": "wait"})
+            queue += [{"type": "on-receive", "fn": fn} for fn in (*flow.catch_all.on_receive, *node.on_receive)]
+        if node.type == "say_something" and node.content:
+            ctype = node.content.get("contentType")
+            queue.append({"type": "on-enter", "fn": f"say @{ctype}", "args": node.content.get("formData") or {}})
+    queue += [
+        {"type": "transition", "fn": t.condition, "node": t.node}
+        for t in flow.catch_all.next
+        if t.node != node.name
+    ]
+    queue += [{"type": "transition", "fn": t.condition, "node": t.node} for t in node.next]
+    return queue
+
+
+def parse_say(fn: str) -> tuple[str, dict[str, Any]]:
+    """`say #!id {"skill":"choice"}` -> ("#!id", {"skill": "choice"})."""
+    chunks = fn.split(" ")
+    if len(chunks) < 2 or not chunks[1]:
+        raise InstructionError(f"Invalid text instruction. Expected an instruction along 'say #text Something', got {fn!r}")
+    ref = chunks[1]
+    raw = " ".join(chunks[2:]).strip()
+    if not raw:
+        return ref, {}
+    try:
+        args = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InstructionError(f'Say "{ref}" has invalid arguments (not a valid JSON string): {raw}') from exc
+    if not isinstance(args, dict):
+        raise InstructionError(f'Say "{ref}" has invalid arguments (expected a JSON object): {raw}')
+    return ref, args
+
+
+def parse_action(fn: str) -> tuple[str, str | None, dict[str, Any]]:
+    """`builtin/setVariable {...}` or `server:name {...}` -> (name, server or None, args)."""
+    fn = fn.strip()
+    head, _, raw = fn.partition(" ")
+    server: str | None = None
+    if ":" in head:
+        server, _, head = head.partition(":")
+    raw = raw.strip()
+    if not raw:
+        return head, server, {}
+    try:
+        args = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InstructionError(f'Action "{head}" has invalid arguments (not a valid JSON string): {raw}') from exc
+    if not isinstance(args, dict):
+        raise InstructionError(f'Action "{head}" has invalid arguments (expected a JSON object): {raw}')
+    return head, server, args

@@ -1,0 +1,82 @@
+"""What one turn carries through the engine: the bot, the event (with its state), the memory being
+changed, and what the bot says. Built by `turn.run_turn`, read and changed by the dialog engine and
+actions, and turned into the HTTP answer by the caller.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from parley.bots.models import Bot
+from parley.engine.state import JSONDict, Memory
+
+FORCE_PERSIST_STATE = "FORCE_PERSIST_STATE"
+SKIP_DIALOG_ENGINE = "SKIP_DIALOG_ENGINE"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Per-bot knobs resolved from bot.config.json and botpress.config.json."""
+
+    action_timeout: float = 5.0
+    external_url: str = ""
+    min_confidence: float = 0.5
+    no_repeat_policy: bool = False
+    no_repeat_seconds: float = 20.0
+
+
+@dataclass
+class Turn:
+    bot: Bot
+    event: JSONDict
+    memory: Memory
+    options: EngineOptions = field(default_factory=EngineOptions)
+    rng: random.Random = field(default_factory=random.Random)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    outgoing: list[JSONDict] = field(default_factory=list)
+    errors: list[JSONDict] = field(default_factory=list)
+    flags: set[str] = field(default_factory=set)
+
+    @property
+    def state(self) -> JSONDict:
+        state: JSONDict = self.event["state"]
+        return state
+
+    @property
+    def user_lang(self) -> str | None:
+        lang = self.state["user"].get("language")
+        return lang if isinstance(lang, str) and lang else None
+
+    def scope(self) -> JSONDict:
+        """Variables visible to conditions, templates and actions."""
+        st = self.state
+        return {
+            "event": self.event,
+            "user": st["user"],
+            "session": st["session"],
+            "temp": st["temp"],
+            "bot": st.get("bot") or {},
+            "workflow": {},
+        }
+
+    def add_error(self, kind: str, message: str) -> None:
+        self.errors.append({"type": kind, "message": message})
+
+    def say(self, payloads: list[JSONDict]) -> None:
+        self.outgoing.extend(payloads)
+
+    def note_reply(self, source: str, preview: Any, confidence: float = 1) -> None:
+        """Botpress's `session.lastMessages` bookkeeping, capped when the state is saved."""
+        self.state["session"].setdefault("lastMessages", []).append(
+            {
+                "eventId": self.event["id"],
+                "incomingPreview": self.event.get("preview"),
+                "replyConfidence": confidence,
+                "replySource": source,
+                "replyDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "replyPreview": preview,
+            }
+        )

@@ -1,0 +1,195 @@
+"""One conversational turn as a function: (bot, memory, incoming payload) -> responses + new memory.
+
+This is Botpress's incoming pipeline without its queues and hooks: restore state, apply NLU
+contexts, understand, suggest, decide, run the dialog, and prepare the state to be saved. It does no
+storage and no HTTP, so every dialog rule can be tested directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley.bots.models import Bot
+from parley.engine.decision import elect, qna_suggestions, send_elected
+from parley.engine.dialog import ERROR_FLOW, DialogEngine
+from parley.engine.runtime import FORCE_PERSIST_STATE, EngineOptions, Turn
+from parley.engine.state import (
+    LAST_MESSAGES_CAP,
+    JSONDict,
+    Memory,
+    default_decision,
+    make_event,
+    make_state,
+    public_state,
+)
+
+log = logging.getLogger("parley.turn")
+
+# (bot, event) -> NLU fields to merge into event["nlu"], or None when the NLU is off.
+Understand = Callable[[Bot, JSONDict], JSONDict | None]
+
+
+@dataclass
+class TurnResult:
+    responses: list[JSONDict]
+    memory: Memory
+    nlu: JSONDict
+    suggestions: list[JSONDict]
+    decision: JSONDict
+    state: JSONDict
+    event_id: str
+    errors: list[JSONDict] = field(default_factory=list)
+
+
+def _apply_nlu_contexts(turn: Turn) -> None:
+    contexts = turn.state["session"].get("nluContexts") or []
+    names = [c.get("context") for c in contexts if isinstance(c, dict) and c.get("context")]
+    if names:
+        turn.event["nlu"]["includedContexts"] = names
+
+
+def _expire_nlu_contexts(turn: Turn) -> None:
+    session = turn.state["session"]
+    if turn.event["nlu"].get("errored") or "nluContexts" not in session:
+        return
+    kept = []
+    for c in session.get("nluContexts") or []:
+        ttl = c.get("ttl", 0)
+        ttl = (ttl if isinstance(ttl, int | float) else 0) - 1
+        if ttl > 0:
+            kept.append({**c, "ttl": ttl})
+    session["nluContexts"] = kept
+
+
+def _extract_slots(turn: Turn) -> None:
+    """Slot bookkeeping of the basic-skills hook: age slots, drop expired ones, copy NLU slots."""
+    slots = turn.state["session"].setdefault("slots", {})
+    for name in list(slots):
+        slot = slots[name]
+        if not isinstance(slot, dict):
+            continue
+        slot["turns"] = int(slot.get("turns") or 0) + 1
+        expires = slot.get("expiresAfterTurns")
+        if isinstance(expires, int) and not isinstance(expires, bool) and expires > -1 and slot["turns"] >= expires:
+            del slots[name]
+    for name, slot in (turn.event["nlu"].get("slots") or {}).items():
+        if not slot or (isinstance(slots.get(name), dict) and slots[name].get("overwritable") is False):
+            continue
+        slots[name] = {**slot, "turns": 0, "overwritable": True}
+        turn.flags.add(FORCE_PERSIST_STATE)
+
+
+def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict]) -> TurnResult:
+    session = turn.state["session"]
+    if len(session.get("lastMessages") or []) > LAST_MESSAGES_CAP:
+        session["lastMessages"] = session["lastMessages"][-LAST_MESSAGES_CAP:]
+    st = turn.state
+    memory = turn.memory
+    memory.user, memory.context, memory.session, memory.temp = st["user"], st["context"], st["session"], st["temp"]
+    return TurnResult(
+        responses=turn.outgoing,
+        memory=memory,
+        nlu=turn.event["nlu"],
+        suggestions=suggestions,
+        decision=decision,
+        state=public_state(st),
+        event_id=turn.event["id"],
+        errors=turn.errors,
+    )
+
+
+async def _run_dialog(turn: Turn, engine: DialogEngine) -> None:
+    try:
+        await engine.process()
+    except Exception as exc:  # Botpress: "An unexpected error occurred", then the error flow
+        log.warning("bot %s: dialog error, running the error flow: %s", turn.bot.id, exc)
+        turn.add_error("dialog-engine", str(exc))
+        try:
+            retry = DialogEngine(turn)
+            await retry.jump_to(ERROR_FLOW, "entry")
+            await retry.process()
+        except Exception as again:
+            log.error("bot %s: an error occurred in the error handler, abandoning: %s", turn.bot.id, again)
+            turn.add_error("dialog-engine", f"error handler failed: {again}")
+
+
+async def run_turn(
+    bot: Bot,
+    memory: Memory,
+    payload: JSONDict,
+    *,
+    user_id: str,
+    included_contexts: list[str] | None = None,
+    credentials: Any = None,
+    options: EngineOptions | None = None,
+    understand: Understand | None = None,
+    rng: random.Random | None = None,
+) -> TurnResult:
+    state = make_state(memory)
+    event = make_event(
+        bot_id=bot.id,
+        user_id=user_id,
+        payload=payload,
+        state=state,
+        included_contexts=included_contexts,
+        credentials=credentials,
+    )
+    turn = Turn(bot=bot, event=event, memory=memory, options=options or EngineOptions(), rng=rng or random.Random())
+
+    _apply_nlu_contexts(turn)
+    if understand is not None and event.get("preview"):
+        try:
+            result = understand(bot, event)
+            if result:
+                event["nlu"].update({k: v for k, v in result.items() if k != "includedContexts"})
+        except Exception as exc:  # the NLU failing must not stop the conversation
+            log.warning("bot %s: NLU failed: %s", bot.id, exc)
+            event["nlu"]["errored"] = True
+    suggestions = qna_suggestions(turn)
+    event["suggestions"] = suggestions
+    _expire_nlu_contexts(turn)
+    _extract_slots(turn)
+
+    elected = elect(turn, suggestions)
+    run_dialog = elected is None
+    engine = DialogEngine(turn)
+    if elected is not None:
+        decision = elected
+        redirect = send_elected(turn, elected)
+        if redirect is not None:
+            await engine.jump_to(*redirect)
+            run_dialog = True
+    else:
+        decision = default_decision()
+    if run_dialog:
+        await _run_dialog(turn, engine)
+    event["decision"] = decision
+    return _finish(turn, decision, suggestions)
+
+
+async def run_timeout(
+    bot: Bot,
+    memory: Memory,
+    *,
+    user_id: str,
+    options: EngineOptions | None = None,
+    rng: random.Random | None = None,
+) -> TurnResult:
+    """The context of a conversation expired: run its timeout handler (SPEC §3.15)."""
+    state = make_state(memory)
+    event = make_event(bot_id=bot.id, user_id=user_id, payload={"type": "timeout"}, state=state,
+                       event_type="timeout")
+    event["direction"] = "internal"
+    turn = Turn(bot=bot, event=event, memory=memory, options=options or EngineOptions(), rng=rng or random.Random())
+    engine = DialogEngine(turn)
+    try:
+        await engine.process_timeout()
+    except Exception as exc:
+        log.warning("bot %s: timeout handler failed: %s", bot.id, exc)
+        turn.add_error("dialog-engine", str(exc))
+        state["context"], state["temp"] = {}, {}
+    return _finish(turn, {}, [])

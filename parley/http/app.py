@@ -1,0 +1,87 @@
+"""`create_app(settings)`: builds the store, the bots and the routes; nothing is global."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from parley.bots.registry import BotRegistry
+from parley.conversations import Conversations
+from parley.http.converse import public_converse
+from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
+from parley.settings import Settings
+from parley.store.sql import open_store
+
+log = logging.getLogger("parley.http")
+
+
+async def status(request: Request) -> Response:
+    nlu = "up" if request.app.state.conversations.understand is not None else "down"
+    return json_response({"botpress": "up", "database": "up", "messaging": "up", "nlu": nlu})
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError | PlainError)
+    return error_response(exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405):
+        return not_found_page(request.method, request.url.path)
+    return error_response(ApiError(exc.status_code, "HttpError", str(exc.detail)))
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(ApiError(500, "InternalError", "An unexpected error occurred"))
+
+
+def create_app(settings: Settings) -> Starlette:
+    registry = BotRegistry(settings.data_dir)
+    store = open_store(settings.database_url)
+    conversations = Conversations(settings, registry, store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        registry.load_all()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(conversations.janitor(stop))]
+        if settings.watch:
+            tasks.append(asyncio.create_task(registry.watch(stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await store.close()
+
+    routes = [
+        Route("/status", status, methods=["GET"]),
+        Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: api_error,
+            PlainError: api_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.conversations = conversations
+    return app

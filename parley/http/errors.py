@@ -1,0 +1,83 @@
+"""Every error answer parley gives, in Botpress's JSON shape, from one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+DOCS = "https://botpress.com/docs"
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+class ApiError(Exception):
+    """An error with Botpress's fields: `{statusCode, errorCode?, type, message, details, docs}`."""
+
+    def __init__(self, status: int, type_: str, message: str, *, error_code: str | None = None,
+                 details: str = "", headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type_
+        self.message = message
+        self.error_code = error_code
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"statusCode": self.status}
+        if self.error_code:
+            out["errorCode"] = self.error_code
+        out.update({"type": self.type, "message": self.message, "details": self.details, "docs": DOCS})
+        return out
+
+
+class PlainError(Exception):
+    """Botpress answers a few refusals as plain text (HTML content type), not JSON."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+def error_response(exc: ApiError | PlainError) -> Response:
+    if isinstance(exc, PlainError):
+        return Response(exc.text, status_code=exc.status, media_type="text/html; charset=utf-8")
+    return json_response(exc.body(), exc.status, exc.headers)
+
+
+def not_found_page(method: str, path: str) -> Response:
+    """Express's default 404 page, which Botpress clients see for unknown routes."""
+    body = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
+        f"</head>\n<body>\n<pre>Cannot {method} {path}</pre>\n</body>\n</html>\n"
+    )
+    return Response(body, status_code=404, media_type="text/html; charset=utf-8")
+
+
+def unknown_bot() -> ApiError:
+    return ApiError(404, "NotFoundError", "Not Found: Invalid Bot ID", error_code="BP_0044")
+
+
+def disabled_bot() -> ApiError:
+    return ApiError(404, "NotFoundError", "Not Found: Bot is disabled", error_code="BP_0044")
+
+
+def broken_bot(bot_id: str, reason: str) -> ApiError:
+    return ApiError(503, "BotUnavailable", f"Bot {bot_id} could not be loaded: {reason}",
+                    error_code="PARLEY_0503", headers={"Retry-After": "30"})
+
+
+def invalid_payload(message: str) -> ApiError:
+    return ApiError(400, "StandardError", f"Invalid payload: {escape_html(message)}")
+
+
+def escape_html(text: str) -> str:
+    for ch, ent in (("<", "&lt;"), (">", "&gt;"), ("/", "&#x2F;"), ("\\", "&#x5C;"), ("`", "&#96;")):
+        text = text.replace(ch, ent)
+    return text

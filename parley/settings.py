@@ -1,0 +1,99 @@
+"""Settings from the environment (`PARLEY_*`) and `data/global/botpress.config.json`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("parley.settings")
+
+_ENV_REF = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
+
+
+def _substitute(text: str, data_dir: Path) -> str:
+    """Botpress's config substitutions: %BOTPRESS_DIR%, "$isProduction", and any %ENV_VAR%."""
+    production = os.environ.get("NODE_ENV", "production") == "production"
+    text = text.replace('"$isProduction"', "true" if production else "false")
+    text = text.replace('"$isDevelopment"', "false" if production else "true")
+
+    def env(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "BOTPRESS_DIR":
+            return json.dumps(str(data_dir.parent))[1:-1]
+        value = os.environ.get(name)
+        return json.dumps(value)[1:-1] if value is not None else m.group(0)
+
+    return _ENV_REF.sub(env, text)
+
+
+def load_global_config(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "global" / "botpress.config.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(_substitute(path.read_text(encoding="utf-8-sig"), data_dir))
+    except (OSError, json.JSONDecodeError) as exc:
+        log.error("%s: cannot read global config (%s); using defaults", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def lookup(config: Mapping[str, Any], *path: str) -> Any:
+    cur: Any = config
+    for key in path:
+        if not isinstance(cur, Mapping) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 3000
+    nlu_enabled: bool = True
+    watch: bool = True
+    global_config: Mapping[str, Any] = field(default_factory=dict)
+    production: bool = True
+
+    @classmethod
+    def from_env(
+        cls,
+        data_dir: str | Path | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        data = Path(data_dir or env.get("PARLEY_DATA") or "data").resolve()
+        db = env.get("PARLEY_DATABASE_URL") or f"sqlite:///{data / 'storage' / 'parley.sqlite'}"
+        return cls(
+            data_dir=data,
+            database_url=db,
+            host=host or env.get("PARLEY_HOST", "127.0.0.1"),
+            port=port or int(env.get("PARLEY_PORT", "3000")),
+            nlu_enabled=env.get("PARLEY_NLU", "on").lower() not in ("off", "0", "false", "no"),
+            watch=env.get("PARLEY_WATCH", "on").lower() not in ("off", "0", "false", "no"),
+            global_config=load_global_config(data),
+            production=env.get("NODE_ENV", "production") == "production",
+        )
+
+    def global_value(self, *path: str) -> Any:
+        return lookup(self.global_config, *path)
+
+    @property
+    def external_url(self) -> str:
+        return str(
+            os.environ.get("EXTERNAL_URL")
+            or self.global_value("httpServer", "externalUrl")
+            or f"http://{self.host}:{self.port}"
+        )

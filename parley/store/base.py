@@ -1,0 +1,53 @@
+"""The store protocol: what the conversation layer needs from any backend (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from parley.engine.state import JSONDict, Memory
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    bot_id: str
+    channel: str
+    user_id: str
+
+    @property
+    def session_id(self) -> str:
+        """Botpress's session id, `<botId>::<channel>::<target>`."""
+        return f"{self.bot_id}::{self.channel}::{self.user_id}"
+
+
+@dataclass
+class Loaded:
+    memory: Memory
+    context_expiry: float | None = None
+    session_expiry: float | None = None
+
+
+@dataclass
+class Saved:
+    """What a turn writes, all in one transaction."""
+
+    memory: Memory
+    context_expiry: float
+    session_expiry: float
+    events: list[JSONDict] = field(default_factory=list)
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def load(self, key: ConversationKey) -> Loaded: ...
+
+    async def save(self, key: ConversationKey, saved: Saved) -> None: ...
+
+    async def expired_contexts(self, now: float, limit: int = 250) -> list[ConversationKey]: ...
+
+    async def delete_expired_sessions(self, now: float) -> int: ...
+
+    async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]: ...

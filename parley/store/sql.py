@@ -1,0 +1,262 @@
+"""The embedded SQLite store.
+
+Every operation is one synchronous function run on the store's own thread, so a transaction begins
+and commits inside that function and is never held across an `await` (other coroutines cannot
+interleave statements into it). WAL mode with `BEGIN IMMEDIATE` keeps several processes on one file
+safe; writes wait for each other through SQLite's busy timeout instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from parley.engine.state import Memory, new_session
+from parley.store.base import ConversationKey, Loaded, Saved
+
+T = TypeVar("T")
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema
+    """
+    CREATE TABLE IF NOT EXISTS conversations (
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        context TEXT NOT NULL DEFAULT '{}',
+        session TEXT NOT NULL DEFAULT '{}',
+        temp TEXT NOT NULL DEFAULT '{}',
+        kv TEXT NOT NULL DEFAULT '{}',
+        context_expiry REAL,
+        session_expiry REAL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (bot_id, channel, user_id)
+    );
+    CREATE INDEX IF NOT EXISTS conversations_context_expiry ON conversations (context_expiry);
+    CREATE INDEX IF NOT EXISTS conversations_session_expiry ON conversations (session_expiry);
+    CREATE TABLE IF NOT EXISTS chat_users (
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (channel, user_id)
+    );
+    CREATE TABLE IF NOT EXISTS bot_kv (
+        bot_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (bot_id, key)
+    );
+    CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS events_conversation ON events (bot_id, channel, user_id, id);
+    """,
+]
+
+
+def _loads(raw: Any, default: Any) -> Any:
+    if raw is None:
+        return default
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return default
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class SQLiteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise RuntimeError("store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, db)
+
+    async def open(self) -> None:
+        def connect() -> sqlite3.Connection:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._migrate(db)
+            return db
+
+        loop = asyncio.get_running_loop()
+        self._db = await loop.run_in_executor(self._executor, connect)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for version, sql in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, db.close)
+        self._executor.shutdown(wait=False)
+
+    async def load(self, key: ConversationKey) -> Loaded:
+        def q(db: sqlite3.Connection) -> Loaded:
+            conv = db.execute(
+                "SELECT context, session, temp, kv, context_expiry, session_expiry FROM conversations "
+                "WHERE bot_id=? AND channel=? AND user_id=?",
+                (key.bot_id, key.channel, key.user_id),
+            ).fetchone()
+            user = db.execute(
+                "SELECT attributes FROM chat_users WHERE channel=? AND user_id=?", (key.channel, key.user_id)
+            ).fetchone()
+            kv_rows = db.execute("SELECT key, value FROM bot_kv WHERE bot_id=?", (key.bot_id,)).fetchall()
+            memory = Memory(
+                user=_loads(user[0], {}) if user else {},
+                bot_kv={k: _loads(v, None) for k, v in kv_rows},
+            )
+            if conv is None:
+                return Loaded(memory)
+            memory.context = _loads(conv[0], {})
+            memory.session = _loads(conv[1], None) or new_session()
+            memory.temp = _loads(conv[2], {})
+            memory.kv = _loads(conv[3], {})
+            return Loaded(memory, conv[4], conv[5])
+
+        return await self._run(q)
+
+    async def save(self, key: ConversationKey, saved: Saved) -> None:
+        m = saved.memory
+        now = time.time()
+        conv = (
+            key.bot_id, key.channel, key.user_id, _dumps(m.context), _dumps(m.session), _dumps(m.temp),
+            _dumps(m.kv), saved.context_expiry, saved.session_expiry, now,
+        )
+        user = (key.channel, key.user_id, _dumps(m.user), now, now)
+        kv = [(key.bot_id, k, _dumps(v)) for k, v in m.bot_kv_writes.items() if v is not None]
+        kv_deleted = [(key.bot_id, k) for k, v in m.bot_kv_writes.items() if v is None]
+        events = [
+            (key.bot_id, key.channel, key.user_id, str(e.get("eventId", "")), str(e.get("direction", "")),
+             _dumps(e.get("payload")), now)
+            for e in saved.events
+        ]
+
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, "
+                    "context_expiry, session_expiry, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (bot_id, channel, user_id) DO UPDATE SET context=excluded.context, "
+                    "session=excluded.session, temp=excluded.temp, kv=excluded.kv, "
+                    "context_expiry=excluded.context_expiry, session_expiry=excluded.session_expiry, "
+                    "updated_at=excluded.updated_at",
+                    conv,
+                )
+                db.execute(
+                    "INSERT INTO chat_users (channel, user_id, attributes, created_at, updated_at) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT (channel, user_id) DO UPDATE SET "
+                    "attributes=excluded.attributes, updated_at=excluded.updated_at",
+                    user,
+                )
+                if kv:
+                    db.executemany(
+                        "INSERT INTO bot_kv (bot_id, key, value) VALUES (?,?,?) "
+                        "ON CONFLICT (bot_id, key) DO UPDATE SET value=excluded.value",
+                        kv,
+                    )
+                if kv_deleted:
+                    db.executemany("DELETE FROM bot_kv WHERE bot_id=? AND key=?", kv_deleted)
+                if events:
+                    db.executemany(
+                        "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
+                        "VALUES (?,?,?,?,?,?,?)",
+                        events,
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._run(tx)
+
+    async def expired_contexts(self, now: float, limit: int = 250) -> list[ConversationKey]:
+        def q(db: sqlite3.Connection) -> list[ConversationKey]:
+            rows = db.execute(
+                "SELECT bot_id, channel, user_id FROM conversations WHERE context_expiry < ? "
+                "AND context != '{}' ORDER BY updated_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            return [ConversationKey(*r) for r in rows]
+
+        return await self._run(q)
+
+    async def delete_expired_sessions(self, now: float) -> int:
+        """Forget session, context and temp of idle conversations; user memory and kv survive."""
+
+        def q(db: sqlite3.Connection) -> int:
+            cur = db.execute(
+                "UPDATE conversations SET context='{}', session='{}', temp='{}', context_expiry=NULL, "
+                "session_expiry=NULL WHERE session_expiry < ?",
+                (now,),
+            )
+            return cur.rowcount
+
+        return await self._run(q)
+
+    async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]:
+        def q(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                "SELECT id, event_id, direction, payload, created_at FROM events WHERE bot_id=? AND channel=? "
+                "AND user_id=? ORDER BY id DESC LIMIT ?",
+                (key.bot_id, key.channel, key.user_id, limit),
+            ).fetchall()
+            return [
+                {"id": r[0], "eventId": r[1], "direction": r[2], "payload": _loads(r[3], None), "createdAt": r[4]}
+                for r in reversed(rows)
+            ]
+
+        return await self._run(q)
+
+
+def open_store(url: str) -> SQLiteStore:
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(Path(url[len("sqlite:///"):]))
+    if url.startswith("sqlite://"):
+        return SQLiteStore(Path(url[len("sqlite://"):]))
+    raise ValueError(f"unsupported database URL {url!r} (expected sqlite:///path; PostgreSQL comes later)")

@@ -1,0 +1,118 @@
+"""Shared fixtures: paths to ../shared and a real parley server in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+TEMPLATES = SHARED / "botpress-templates"
+TRANSCRIPTS = SHARED / "botpress-transcripts"
+REPLAY = SHARED / "tools" / "replay.py"
+EXAMPLES = REPO / "examples" / "data"
+
+ADMIN_EMAIL = "admin@parley.test"
+ADMIN_PASSWORD = "Adm1n-Passw0rd!"
+
+
+def shared_or_skip() -> None:
+    if not TEMPLATES.is_dir() or not REPLAY.is_file():
+        pytest.skip(f"../shared is absent ({SHARED}): compatibility tests need the Botpress templates")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    data: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+def make_template_data(root: Path, global_config: dict[str, object] | None = None) -> Path:
+    """The data folder the golden transcripts were recorded with (templates + a disabled bot)."""
+    data = root / "data"
+    (data / "bots").mkdir(parents=True)
+    (data / "global").mkdir()
+    for name in ("empty-bot", "welcome-bot", "small-talk"):
+        shutil.copytree(TEMPLATES / name, data / "bots" / name)
+    shutil.copytree(TEMPLATES / "empty-bot", data / "bots" / "disabled-bot")
+    cfg_path = data / "bots" / "disabled-bot" / "bot.config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["disabled"] = True
+    cfg_path.write_text(json.dumps(cfg))
+    for name in ("empty-bot", "welcome-bot", "small-talk"):
+        p = data / "bots" / name / "bot.config.json"
+        c = json.loads(p.read_text())
+        c.setdefault("converse", {})["bufferDelayMs"] = 1
+        p.write_text(json.dumps(c))
+    (data / "global" / "botpress.config.json").write_text(json.dumps(global_config or {}))
+    return data
+
+
+def start_server(data: Path, log: Path, env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "PARLEY_NLU": "off",
+        "PARLEY_WATCH": "off",
+        "PARLEY_ADMIN_EMAIL": ADMIN_EMAIL,
+        "PARLEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        **(env or {}),
+    }
+    full_env.pop("PARLEY_DATABASE_URL", None)
+    out = log.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parley", "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        env=full_env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(base + "/status", timeout=1) as resp:
+                if resp.status == 200:
+                    return Server(base, data, proc, log)
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def template_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    shared_or_skip()
+    root = tmp_path_factory.mktemp("templates")
+    data = make_template_data(root)
+    server = start_server(data, root / "server.log")
+    yield server
+    stop_server(server)

@@ -1,0 +1,948 @@
+"""Tests for the Botpress transition-condition interpreter: JS semantics must match Node's."""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+from typing import Any
+
+import pytest
+
+from parley.engine.expressions import (
+    UNDEFINED,
+    Expression,
+    ExpressionError,
+    JSTypeError,
+    compile_expression,
+    evaluate_condition,
+    js_loose_equals,
+    js_strict_equals,
+    js_to_number,
+    js_to_string,
+    js_truthy,
+)
+
+NAN = float("nan")
+INF = float("inf")
+
+
+def make_scope(**overrides: Any) -> dict[str, Any]:
+    scope: dict[str, Any] = {
+        "event": {
+            "type": "text",
+            "payload": {"type": "text", "text": "hi there"},
+            "nlu": {"intent": {"name": "hello", "confidence": 0.82}},
+        },
+        "user": {"nickname": "Bob"},
+        "session": {"greeted": "true", "slots": {"earthDate": {"value": "2020-01-01"}}},
+        "temp": {
+            "skill-choice-ret": "context",
+            "skill-choice-invalid-count": 2,
+            "skill-choice-invalid-count-x": "4",
+            "$r": 0,
+            "extracted": "true",
+            "items": [1, 2, 3],
+            "done": False,
+        },
+        "bot": {"id": "my-bot"},
+        "workflow": {},
+    }
+    scope.update(overrides)
+    return scope
+
+
+def ev(source: str, scope: dict[str, Any] | None = None) -> Any:
+    return compile_expression(source).evaluate(make_scope() if scope is None else scope)
+
+
+def same(actual: Any, expected: Any) -> bool:
+    """Equality that also distinguishes NaN, bool vs int and UNDEFINED vs None."""
+    if isinstance(expected, float) and math.isnan(expected):
+        return isinstance(actual, float) and math.isnan(actual)
+    return type(actual) is type(expected) and actual == expected
+
+
+# ---------------------------------------------------------------- conditions from real bots
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("event.nlu.intent.name === 'none'", False),
+        ("event.nlu.intent.name === 'hello'", True),
+        ("temp['skill-choice-ret'] == \"context\"", True),
+        ("user.nickname !== undefined", True),
+        ("temp.$r === 0", True),
+        ("temp.$r > 0", False),
+        ('session.greeted === "true"', True),
+        ('temp.extracted == "true"', True),
+        ("session.slots['earthDate'] && (temp.valid === undefined || temp.valid == \"true\")", True),
+        ("Number(temp['skill-choice-invalid-count-x']) > Number(3)", True),
+        ("temp['skill-choice-invalid-count'] <= undefined", False),
+        ('event.type === "field-description"', False),
+        ("event.payload.text.startsWith('hi')", True),
+        ("temp.items.length > 2", True),
+        ("!temp.done", True),
+        ("event.nlu.intent.name === 'hello' && event.nlu.intent.confidence > 0.5", True),
+        ("true", True),
+        ("  true  ", True),
+        ("false", False),
+    ],
+)
+def test_real_bot_conditions(source: str, expected: bool) -> None:
+    assert evaluate_condition(source, make_scope()) is expected
+
+
+def test_real_bot_conditions_flip_with_scope() -> None:
+    scope = make_scope()
+    scope["temp"].update({"$r": 3, "valid": "false", "skill-choice-invalid-count-x": "2"})
+    scope["user"] = {}
+    scope["event"]["nlu"]["intent"] = {"name": "none", "confidence": 0.3}
+    assert evaluate_condition("temp.$r > 0", scope)
+    assert not evaluate_condition("temp.$r === 0", scope)
+    assert not evaluate_condition("user.nickname !== undefined", scope)
+    assert evaluate_condition("event.nlu.intent.name === 'none'", scope)
+    hello = "event.nlu.intent.name === 'hello' && event.nlu.intent.confidence > 0.5"
+    assert not evaluate_condition(hello, scope)
+    assert not evaluate_condition(
+        "session.slots['earthDate'] && (temp.valid === undefined || temp.valid == \"true\")", scope
+    )
+    assert not evaluate_condition("Number(temp['skill-choice-invalid-count-x']) > Number(3)", scope)
+
+
+def test_true_fast_path_skips_parsing() -> None:
+    assert evaluate_condition("true", {}) is True
+
+
+def test_result_is_coerced_with_js_truthiness() -> None:
+    assert evaluate_condition("temp.items", make_scope()) is True
+    assert evaluate_condition("temp.$r", make_scope()) is False
+    assert evaluate_condition("temp.missing", make_scope()) is False
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "event.nothing.here",
+        "temp.missing.length",
+        "null.x",
+        "undefined.x",
+        "temp.missing.startsWith('a')",
+        "temp.foo()",
+        "temp.items.map(1)",
+        "event.payload.text.match('hi')",
+        "temp.$r()",
+        "Object.keys(temp.missing)",
+    ],
+)
+def test_type_errors_make_condition_false(source: str) -> None:
+    with pytest.raises(JSTypeError):
+        ev(source)
+    assert evaluate_condition(source, make_scope()) is False
+
+
+def test_type_error_messages_match_v8() -> None:
+    with pytest.raises(JSTypeError, match=r"Cannot read properties of undefined \(reading 'here'\)"):
+        ev("event.nothing.here")
+    with pytest.raises(JSTypeError, match="temp.foo is not a function"):
+        ev("temp.foo()")
+
+
+@pytest.mark.parametrize("source", ["state.$r", "foo", "foo == 1", "temp.x || missingVar", "typeof x.y"])
+def test_reference_errors_raise(source: str) -> None:
+    with pytest.raises(ExpressionError, match="ReferenceError") as info:
+        evaluate_condition(source, make_scope())
+    assert not isinstance(info.value, JSTypeError)
+
+
+def test_reference_error_names_the_variable() -> None:
+    with pytest.raises(ExpressionError, match="ReferenceError: state is not defined"):
+        ev("state.$r")
+
+
+def test_short_circuit_avoids_reference_error() -> None:
+    assert ev("false && nope") is False
+    assert ev("true || nope") is True
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [
+        ("temp.$r ===", 12),
+        ("(a", 3),
+        ("a b", 3),
+        ("temp. === 1", 7),
+        ("1 +* 2", 4),
+        ("'unterminated", 1),
+        ("a = 1", 3),
+        ("a; b", 2),
+        ("{}", 1),
+        ("x ? y", 6),
+        ("new Date()", 1),
+        ("`template`", 1),
+        ("a.b)", 4),
+        ("1abc", 1),
+        ("'\\u12'", 2),
+        ("", 1),
+    ],
+)
+def test_syntax_errors_report_column(source: str, column: int) -> None:
+    with pytest.raises(ExpressionError, match=rf"SyntaxError: .* at column {column}$") as info:
+        compile_expression(source)
+    assert not isinstance(info.value, JSTypeError)
+    with pytest.raises(ExpressionError):
+        evaluate_condition(source, make_scope())
+
+
+def test_source_length_limit() -> None:
+    with pytest.raises(ExpressionError, match="longer than"):
+        compile_expression("1 + " * 600 + "1")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(" * 150 + "1" + ")" * 150,
+        "!" * 150 + "true",
+        "-" * 150 + "1",
+        "a" + ".b" * 150,
+        "[" * 150 + "]" * 150,
+        " + ".join(["1"] * 150),
+        "a ? " * 150 + "1" + " : 2" * 150,
+    ],
+)
+def test_nesting_depth_limit(source: str) -> None:
+    with pytest.raises(ExpressionError, match="nested deeper"):
+        compile_expression(source)
+
+
+def test_moderate_nesting_is_fine() -> None:
+    assert ev("(" * 40 + "1" + ")" * 40) == 1
+    assert ev(" + ".join(["1"] * 50)) == 50
+
+
+# ---------------------------------------------------------------- abuse
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "__import__('os')",
+        "__import__('os').system('echo pwned')",
+        "().__class__",
+        "().__class__.__bases__[0].__subclasses__()",
+        "eval('1')",
+        "exec('import os')",
+        "open('/etc/passwd')",
+        "globals()",
+        "lambda: 1",
+        "temp.__class__.__mro__",
+        "''.__class__",
+        "[].__class__.__base__",
+        "Math.abs.__globals__",
+        "String.constructor('return process')()",
+        "Math.abs.constructor",
+        "temp.items.append(4)",
+        "event.payload.text.format()",
+        "this.constructor.constructor('return process')()",
+    ],
+)
+def test_python_escape_attempts_are_errors(source: str) -> None:
+    scope = make_scope()
+    snapshot = copy.deepcopy(scope)
+    try:
+        result = compile_expression(source).evaluate(scope)
+    except ExpressionError:
+        pass
+    else:
+        assert result is UNDEFINED, f"{source!r} produced {result!r}"
+    assert scope == snapshot
+
+
+def test_dunder_keys_are_plain_missing_keys() -> None:
+    assert ev("temp.__class__") is UNDEFINED
+    assert ev("temp['__dict__']") is UNDEFINED
+    assert ev("''.__len__") is UNDEFINED
+    assert ev("Math.__class__") is UNDEFINED
+    assert ev("temp.__class__ === undefined") is True
+    assert ev("temp.__class__", make_scope(temp={"__class__": "x"})) == "x"
+    with pytest.raises(JSTypeError, match="is not a function"):
+        ev("temp.items.__len__()")
+
+
+def test_unicode_digits_are_not_numbers() -> None:
+    assert math.isnan(js_to_number("\u0661\u0662"))
+    assert math.isnan(ev("parseFloat('\u0661')"))
+    with pytest.raises(ExpressionError, match="column 1"):
+        compile_expression("\u0661 == 1")
+
+
+def test_unexpected_python_failures_become_expression_errors() -> None:
+    class Exploding(dict[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise RuntimeError("boom")
+
+    with pytest.raises(ExpressionError, match="boom") as info:
+        evaluate_condition("temp.x", Exploding())
+    assert not isinstance(info.value, JSTypeError)
+
+
+def test_huge_integers_in_data_behave_like_doubles() -> None:
+    scope = {"big": 10**400, "n": 2**60}
+    assert compile_expression("big / 3").evaluate(scope) == INF
+    assert compile_expression("big + 1 > 0").evaluate(scope) is True
+    assert compile_expression("n + 1").evaluate(scope) == float(2**60)
+    assert compile_expression("String(n)").evaluate(scope) == "1152921504606847000"
+
+
+def test_python_objects_in_scope_are_opaque() -> None:
+    scope = {"obj": object(), "fn": print}
+    assert compile_expression("obj.__class__").evaluate(scope) is UNDEFINED
+    with pytest.raises(JSTypeError):
+        compile_expression("fn('x')").evaluate(scope)
+
+
+# ---------------------------------------------------------------- operators
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("temp.$r || 'default'", "default"),
+        ("temp['skill-choice-ret'] || 'default'", "context"),
+        ("temp.missing || null", None),
+        ("temp.items && temp.items.length", 3),
+        ("temp.$r && temp.items", 0),
+        ("'' && 1", ""),
+        ("temp.missing ?? 'fallback'", "fallback"),
+        ("null ?? 5", 5),
+        ("0 ?? 5", 0),
+        ("'' ?? 5", ""),
+        ("1 ? 'a' : 'b'", "a"),
+        ("0 ? 'a' : 'b'", "b"),
+        ("false ? 1 : null ? 2 : 3", 3),
+        ("true ? false ? 1 : 2 : 3", 2),
+        ("temp.$r === 0 ? 'zero' : 'other'", "zero"),
+    ],
+)
+def test_logical_and_conditional_return_operands(source: str, expected: Any) -> None:
+    assert same(ev(source), expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("1 + 2 * 3", 7),
+        ("(1 + 2) * 3", 9),
+        ("10 - 2 - 3", 5),
+        ("12 / 3 / 2", 2),
+        ("7 / 2", 3.5),
+        ("7 % 3", 1),
+        ("-7 % 3", -1),
+        ("7 % -3", 1),
+        ("5.5 % 2", 1.5),
+        ("0.1 + 0.2", 0.30000000000000004),
+        ("0.5 + 0.5", 1),
+        ("1 / 0", INF),
+        ("-1 / 0", -INF),
+        ("0 / 0", NAN),
+        ("5 % 0", NAN),
+        ("-'3'", -3),
+        ("+'3'", 3),
+        ("+''", 0),
+        ("+'abc'", NAN),
+        ("+true", 1),
+        ("-temp.missing", NAN),
+        ("'5' * '2'", 10),
+        ("'5' - 2", 3),
+        ("null + 1", 1),
+        ("true + true", 2),
+        ("undefined + 1", NAN),
+        ("1 - -1", 2),
+        ("2 * -3", -6),
+        ("1 < 2 == true", True),
+        ("1 + 1 === 2 && 3 > 2", True),
+        ("1 || 2 && 0", 1),
+        ("!0 === true", True),
+        ("!!'x'", True),
+        ("![]", False),
+        ("9007199254740992 + 1", 9007199254740992.0),
+    ],
+)
+def test_arithmetic_and_precedence(source: str, expected: Any) -> None:
+    assert same(ev(source), expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("'a' + 'b'", "ab"),
+        ("'n=' + 1", "n=1"),
+        ("'n=' + 1.5", "n=1.5"),
+        ("1 + 2 + 'a'", "3a"),
+        ("'a' + 1 + 2", "a12"),
+        ("'x' + null", "xnull"),
+        ("'x' + undefined", "xundefined"),
+        ("'x' + true", "xtrue"),
+        ("'x' + [1, 2]", "x1,2"),
+        ("[1] + [2]", "12"),
+        ("'x' + temp.missing", "xundefined"),
+        ("'hello ' + user.nickname", "hello Bob"),
+        ("'x' + event.nlu", "x[object Object]"),
+        ("'\\u00e9\\n\\t\\'\\\"\\\\'", "é\n\t'\"\\"),
+        ('"it\'s"', "it's"),
+        ("'\\ud83d\\ude00'", "😀"),
+    ],
+)
+def test_string_concatenation_and_escapes(source: str, expected: str) -> None:
+    assert ev(source) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("1 < 2", True),
+        ("2 <= 2", True),
+        ("3 > 2", True),
+        ("2 >= 3", False),
+        ("'a' < 'b'", True),
+        ("'10' < '9'", True),
+        ("'10' < 9", False),
+        ("'abc' < 'abd'", True),
+        ("null >= 0", True),
+        ("null > 0", False),
+        ("undefined > 0", False),
+        ("undefined < 0", False),
+        ("undefined <= undefined", False),
+        ("2 <= undefined", False),
+        ("NaN < 1", False),
+        ("NaN >= NaN", False),
+        ("'abc' < 1", False),
+        ("'abc' >= 1", False),
+        ("true > 0", True),
+        ("[2] > 1", True),
+        ("'\\uffff' < '😀'", False),
+    ],
+)
+def test_relational(source: str, expected: bool) -> None:
+    assert ev(source) is expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("typeof temp", "object"),
+        ("typeof null", "object"),
+        ("typeof temp.items", "object"),
+        ("typeof temp.missing", "undefined"),
+        ("typeof notDeclared", "undefined"),
+        ("typeof temp.$r", "number"),
+        ("typeof temp.done", "boolean"),
+        ("typeof 'x'", "string"),
+        ("typeof Number", "function"),
+        ("typeof ''.trim", "function"),
+        ("typeof Math", "object"),
+        ("typeof typeof 1", "string"),
+        ("typeof temp.missing === 'undefined'", True),
+    ],
+)
+def test_typeof(source: str, expected: Any) -> None:
+    assert ev(source) == expected
+
+
+# ---------------------------------------------------------------- equality
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "loose", "strict"),
+    [
+        ("1", 1, True, False),
+        (1, 1.0, True, True),
+        (None, UNDEFINED, True, False),
+        (None, None, True, True),
+        (UNDEFINED, UNDEFINED, True, True),
+        (0, False, True, False),
+        (1, True, True, False),
+        (2, True, False, False),
+        ("", 0, True, False),
+        ("0", False, True, False),
+        ("", False, True, False),
+        (" \n", 0, True, False),
+        ("1", True, True, False),
+        ("true", True, False, False),
+        (NAN, NAN, False, False),
+        (None, 0, False, False),
+        (UNDEFINED, 0, False, False),
+        (None, False, False, False),
+        (UNDEFINED, "", False, False),
+        ("abc", "abc", True, True),
+        ("abc", "ABC", False, False),
+        (True, True, True, True),
+        ([1, 2], "1,2", True, False),
+        ([], "", True, False),
+        ([], 0, True, False),
+        ([0], False, True, False),
+        ({}, "[object Object]", True, False),
+        ({}, {}, False, False),
+        ([], [], False, False),
+        ([], None, False, False),
+    ],
+)
+def test_equality_table(a: Any, b: Any, loose: bool, strict: bool) -> None:
+    assert js_loose_equals(a, b) is loose
+    assert js_loose_equals(b, a) is loose
+    assert js_strict_equals(a, b) is strict
+    assert js_strict_equals(b, a) is strict
+
+
+def test_objects_compare_by_identity() -> None:
+    items: list[Any] = [1]
+    assert js_strict_equals(items, items)
+    assert js_loose_equals(items, items)
+    assert ev("temp.items === temp.items") is True
+    assert ev("temp.items == [1, 2, 3]") is False
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('"1" == 1', True),
+        ('"1" === 1', False),
+        ("null == undefined", True),
+        ("null === undefined", False),
+        ("0 == false", True),
+        ("0 === false", False),
+        ('"" == 0', True),
+        ("NaN != NaN", True),
+        ("NaN == NaN", False),
+        ("1 == true", True),
+        ("1 === true", False),
+        ("temp.missing == null", True),
+        ("temp.missing === null", False),
+        ("temp.$r != '0'", False),
+        ("temp.$r !== '0'", True),
+    ],
+)
+def test_equality_operators(source: str, expected: bool) -> None:
+    assert ev(source) is expected
+
+
+# ---------------------------------------------------------------- values and conversions
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, False),
+        (0.0, False),
+        (-0.0, False),
+        ("", False),
+        (NAN, False),
+        (None, False),
+        (UNDEFINED, False),
+        (False, False),
+        ([], True),
+        ({}, True),
+        ("0", True),
+        ("false", True),
+        (" ", True),
+        (1, True),
+        (-1.5, True),
+        (INF, True),
+        (True, True),
+    ],
+)
+def test_truthiness(value: Any, expected: bool) -> None:
+    assert js_truthy(value) is expected
+    assert evaluate_condition("x", {"x": value}) is expected
+
+
+def test_undefined_singleton() -> None:
+    assert repr(UNDEFINED) == "undefined"
+    assert not UNDEFINED
+    assert type(UNDEFINED)() is UNDEFINED
+    assert copy.deepcopy({"a": UNDEFINED})["a"] is UNDEFINED
+    assert copy.copy(UNDEFINED) is UNDEFINED
+    assert pickle.loads(pickle.dumps(UNDEFINED)) is UNDEFINED
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "null"),
+        (UNDEFINED, "undefined"),
+        (True, "true"),
+        (False, "false"),
+        (1, "1"),
+        (1.0, "1"),
+        (-0.0, "0"),
+        (1.5, "1.5"),
+        (-2.25, "-2.25"),
+        (0.1, "0.1"),
+        (0.30000000000000004, "0.30000000000000004"),
+        (1e21, "1e+21"),
+        (1.5e300, "1.5e+300"),
+        (1e-7, "1e-7"),
+        (1.5e-7, "1.5e-7"),
+        (0.000001, "0.000001"),
+        (123456789012345680000.0, "123456789012345680000"),
+        (10**22, "1e+22"),
+        (NAN, "NaN"),
+        (INF, "Infinity"),
+        (-INF, "-Infinity"),
+        ("abc", "abc"),
+        ([1, "a", None, UNDEFINED, True], "1,a,,,true"),
+        ([[1, 2], [3]], "1,2,3"),
+        ([], ""),
+        ({}, "[object Object]"),
+        ({"a": 1}, "[object Object]"),
+    ],
+)
+def test_js_to_string(value: Any, expected: str) -> None:
+    assert js_to_string(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", 0),
+        (" 12 ", 12),
+        ("\n\t 12\u00a0", 12),
+        ("12.5", 12.5),
+        ("1e3", 1000),
+        (".5", 0.5),
+        ("5.", 5),
+        ("-7", -7),
+        ("+7", 7),
+        ("0x1A", 26),
+        ("0b101", 5),
+        ("0o17", 15),
+        ("Infinity", INF),
+        ("-Infinity", -INF),
+        ("abc", NAN),
+        ("12abc", NAN),
+        ("1_000", NAN),
+        ("inf", NAN),
+        ("nan", NAN),
+        ("--1", NAN),
+        ("-0x10", NAN),
+        (None, 0),
+        (UNDEFINED, NAN),
+        (True, 1),
+        (False, 0),
+        (5, 5),
+        (2.5, 2.5),
+        ([], 0),
+        (["5"], 5),
+        ([5, 6], NAN),
+        ({}, NAN),
+    ],
+)
+def test_js_to_number(value: Any, expected: Any) -> None:
+    assert same(js_to_number(value), expected)
+
+
+def test_integral_strings_become_ints() -> None:
+    assert type(js_to_number("12")) is int
+    assert type(js_to_number("1.0")) is int
+    assert type(js_to_number(True)) is int
+
+
+# ---------------------------------------------------------------- property access
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("temp.items[0]", 1),
+        ("temp.items['1']", 2),
+        ("temp.items[1.0]", 2),
+        ("temp.items[3]", UNDEFINED),
+        ("temp.items[-1]", UNDEFINED),
+        ("temp.items['01']", UNDEFINED),
+        ("temp.items.length", 3),
+        ("[].length", 0),
+        ("[1, [2, 3]][1][0]", 2),
+        ("[1, 2,].length", 2),
+        ("'abc'.length", 3),
+        ("'abc'[1]", "b"),
+        ("'abc'[5]", UNDEFINED),
+        ("'😀'.length", 2),
+        ("'a😀b'.length", 4),
+        ("'é'.length", 1),
+        ("event['nlu']['intent'].name", "hello"),
+        ("event.nlu['int' + 'ent'].name", "hello"),
+        ("obj[1]", "one"),
+        ("obj[true]", "yes"),
+        ("obj[null]", "nil"),
+        ("temp.missing", UNDEFINED),
+        ("(1).x", UNDEFINED),
+        ("true.x", UNDEFINED),
+        ("temp.$r.x", UNDEFINED),
+        ("temp.a_b$c", 7),
+        ("temp.$", "dollar"),
+        ("temp._private", "p"),
+        ("temp['with space']", "s"),
+    ],
+)
+def test_property_access(source: str, expected: Any) -> None:
+    scope = make_scope(obj={"1": "one", "true": "yes", "null": "nil"})
+    scope["temp"].update({"a_b$c": 7, "$": "dollar", "_private": "p", "with space": "s"})
+    assert same(ev(source, scope), expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("temp.missing?.x", UNDEFINED),
+        ("temp.missing?.x.y.z", UNDEFINED),
+        ("temp.missing?.['x']", UNDEFINED),
+        ("temp.missing?.startsWith('a')", UNDEFINED),
+        ("temp.missing?.()", UNDEFINED),
+        ("temp.nul?.x", UNDEFINED),
+        ("event?.nlu?.intent?.name", "hello"),
+        ("event.payload?.text.startsWith('hi')", True),
+        ("temp.fn?.()", UNDEFINED),
+        ("temp.missing?.x ?? 'd'", "d"),
+        ("temp.items?.[1]", 2),
+        ("true?.5:1", 0.5),
+    ],
+)
+def test_optional_chaining(source: str, expected: Any) -> None:
+    scope = make_scope()
+    scope["temp"]["nul"] = None
+    assert same(ev(source, scope), expected)
+
+
+def test_optional_chain_ends_at_parentheses() -> None:
+    with pytest.raises(JSTypeError):
+        ev("(temp.missing?.x).y")
+
+
+def test_non_dict_mappings_work_as_objects() -> None:
+    from types import MappingProxyType
+
+    scope = {"temp": MappingProxyType({"a": {"b": 1}})}
+    assert compile_expression("temp.a.b === 1").evaluate(scope) is True
+    assert compile_expression("temp.zz").evaluate(scope) is UNDEFINED
+
+
+# ---------------------------------------------------------------- builtins
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("Number('42')", 42),
+        ("Number('4.5')", 4.5),
+        ("Number('')", 0),
+        ("Number()", 0),
+        ("Number(temp.missing)", NAN),
+        ("Number(null)", 0),
+        ("Number(true)", 1),
+        ("String(12)", "12"),
+        ("String(null)", "null"),
+        ("String()", ""),
+        ("String([1, 2])", "1,2"),
+        ("Boolean('')", False),
+        ("Boolean('0')", True),
+        ("Boolean()", False),
+        ("parseInt('42px')", 42),
+        ("parseInt('  -12.9')", -12),
+        ("parseInt('0x1f')", 31),
+        ("parseInt('ff', 16)", 255),
+        ("parseInt('101', 2)", 5),
+        ("parseInt('z', 37)", NAN),
+        ("parseInt('abc')", NAN),
+        ("parseInt('')", NAN),
+        ("parseInt(15.99)", 15),
+        ("parseFloat('3.14abc')", 3.14),
+        ("parseFloat(' -.5e1x')", -5),
+        ("parseFloat('Infinityx')", INF),
+        ("parseFloat('x1')", NAN),
+        ("isNaN('abc')", True),
+        ("isNaN('12')", False),
+        ("isNaN(undefined)", True),
+        ("isNaN(null)", False),
+        ("Math.abs(-3)", 3),
+        ("Math.abs('-2.5')", 2.5),
+        ("Math.abs(-Infinity)", INF),
+        ("Math.floor(2.7)", 2),
+        ("Math.floor(-2.1)", -3),
+        ("Math.ceil(2.1)", 3),
+        ("Math.round(2.5)", 3),
+        ("Math.round(-2.5)", -2),
+        ("Math.round(2.4)", 2),
+        ("Math.round('x')", NAN),
+        ("Math.min(3, 1, 2)", 1),
+        ("Math.max(3, '7', 2)", 7),
+        ("Math.max()", -INF),
+        ("Math.min()", INF),
+        ("Math.max(1, NaN)", NAN),
+        ("JSON.stringify(event.nlu)", '{"intent":{"name":"hello","confidence":0.82}}'),
+        ("JSON.stringify([1, 'a', null, undefined, true, NaN])", '[1,"a",null,null,true,null]'),
+        ("JSON.stringify('q\"\\n')", '"q\\"\\n"'),
+        ("JSON.stringify(undefined)", UNDEFINED),
+        ("JSON.stringify(1.0)", "1"),
+        ("JSON.stringify('é')", '"é"'),
+        ("JSON.stringify(obj)", '{"a":1}'),
+        ("Object.keys(temp.items)", ["0", "1", "2"]),
+        ("Object.keys(event.nlu.intent)", ["name", "confidence"]),
+        ("Object.keys(event.nlu.intent).length", 2),
+        ("Object.keys(5)", []),
+        ("Object.keys('ab')", ["0", "1"]),
+    ],
+)
+def test_global_functions(source: str, expected: Any) -> None:
+    scope = make_scope(obj={"a": 1, "skip": UNDEFINED})
+    assert same(ev(source, scope), expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("event.payload.text.startsWith('hi')", True),
+        ("event.payload.text.startsWith('there', 3)", True),
+        ("event.payload.text.endsWith('there')", True),
+        ("event.payload.text.endsWith('hi', 2)", True),
+        ("event.payload.text.includes('i t')", True),
+        ("event.payload.text.includes('x')", False),
+        ("event.payload.text.indexOf('there')", 3),
+        ("event.payload.text.indexOf('nope')", -1),
+        ("event.payload.text.indexOf('h', 1)", 4),
+        ("'HeLLo'.toLowerCase()", "hello"),
+        ("'HeLLo'.toUpperCase()", "HELLO"),
+        ("'  padded \\n'.trim()", "padded"),
+        ("'a,b,,c'.split(',')", ["a", "b", "", "c"]),
+        ("'abc'.split('')", ["a", "b", "c"]),
+        ("'abc'.split()", ["abc"]),
+        ("'a-b-c'.split('-', 2)", ["a", "b"]),
+        ("'abcdef'.slice(1, 3)", "bc"),
+        ("'abcdef'.slice(-2)", "ef"),
+        ("'abcdef'.slice(2, -1)", "cde"),
+        ("'abcdef'.slice(4, 1)", ""),
+        ("'abcdef'.substring(4, 1)", "bcd"),
+        ("'abcdef'.substring(-3, 2)", "ab"),
+        ("'abcdef'.substring(3)", "def"),
+        ("'a.b.c'.replace('.', '-')", "a-b.c"),
+        ("'abc'.replace('x', 'y')", "abc"),
+        ("'abc'.replace('b', '[$&]')", "a[b]c"),
+        ("'abc'.replace('b', '$$')", "a$c"),
+        ("'😀a'.slice(2)", "a"),
+        ("'😀a'.indexOf('a')", 2),
+        ("'x😀y'.split('')[1] + 'x😀y'.split('')[2]", "😀"),
+        ("'Yes'.toLowerCase() === 'yes'", True),
+        ("'abc'.includes(undefined)", False),
+        ("'undefined'.includes()", True),
+        ("temp.items.includes(2)", True),
+        ("temp.items.includes('2')", False),
+        ("[NaN].includes(NaN)", True),
+        ("[NaN].indexOf(NaN)", -1),
+        ("temp.items.indexOf(3)", 2),
+        ("temp.items.indexOf(9)", -1),
+        ("temp.items.join()", "1,2,3"),
+        ("temp.items.join(' | ')", "1 | 2 | 3"),
+        ("[1, null, undefined, 'x'].join('-')", "1---x"),
+        ("temp.items.join('').length", 3),
+    ],
+)
+def test_methods(source: str, expected: Any) -> None:
+    assert same(ev(source), expected)
+
+
+def test_missing_arguments_are_undefined() -> None:
+    assert ev("temp.items.indexOf()") == -1
+    assert ev("[undefined].indexOf()") == 0
+    assert ev("temp.items.includes()") is False
+    assert ev("'abc'.slice()") == "abc"
+    assert ev("'abc'.replace()") == "abc"
+    assert ev("parseInt()") != ev("parseInt()")
+
+
+def test_method_on_number_is_type_error() -> None:
+    with pytest.raises(JSTypeError, match=r"temp\.\$r\.toFixed is not a function"):
+        ev("temp.$r.toFixed(2)")
+
+
+# ---------------------------------------------------------------- literals and lexing
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("42", 42),
+        ("4.25", 4.25),
+        (".5", 0.5),
+        ("1.0", 1),
+        ("1e3", 1000),
+        ("2.5E-1", 0.25),
+        ("0x10", 16),
+        ("'single'", "single"),
+        ('"double"', "double"),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("undefined", UNDEFINED),
+        ("NaN", NAN),
+        ("Infinity", INF),
+        ("-Infinity", -INF),
+        ("[1, 'a', [true]]", [1, "a", [True]]),
+        ("[]", []),
+        ("\n  1\t+\r\n1  ", 2),
+    ],
+)
+def test_literals(source: str, expected: Any) -> None:
+    assert same(ev(source), expected)
+
+
+def test_numbers_keep_int_type_where_exact() -> None:
+    assert type(ev("1 + 2")) is int
+    assert type(ev("6 / 3")) is int
+    assert type(ev("temp.$r + 1")) is int
+    assert type(ev("7 / 2")) is float
+
+
+def test_booleans_are_not_numbers() -> None:
+    scope = {"t": True, "one": 1}
+    assert compile_expression("one === t").evaluate(scope) is False
+    assert compile_expression("one == t").evaluate(scope) is True
+    assert compile_expression("typeof t").evaluate(scope) == "boolean"
+    assert compile_expression("t + 1").evaluate(scope) == 2
+    assert compile_expression("t + ''").evaluate(scope) == "true"
+    assert compile_expression("[t].includes(1)").evaluate(scope) is False
+    assert compile_expression("[1].indexOf(t)").evaluate(scope) == -1
+
+
+# ---------------------------------------------------------------- compilation and performance
+
+
+def test_compile_is_cached_and_reusable() -> None:
+    first = compile_expression("temp.$r === 0")
+    assert compile_expression("temp.$r === 0") is first
+    assert isinstance(first, Expression)
+    assert first.evaluate(make_scope()) is True
+    assert first.evaluate(make_scope(temp={"$r": 1})) is False
+
+
+def test_scope_is_not_mutated() -> None:
+    scope = make_scope()
+    snapshot = copy.deepcopy(scope)
+    ev("temp.items.join('-') + Object.keys(temp).length + JSON.stringify(event)", scope)
+    assert scope == snapshot
+
+
+def test_evaluation_is_fast() -> None:
+    import time
+
+    expression = compile_expression("temp['skill-choice-ret'] == \"context\"")
+    scope = make_scope()
+    runs = 20000
+    start = time.perf_counter()
+    for _ in range(runs):
+        expression.evaluate(scope)
+    per_call = (time.perf_counter() - start) / runs
+    assert per_call < 20e-6  # a few microseconds normally; generous bound for slow CI machines
