@@ -426,6 +426,7 @@ _ARRAY_METHODS: Final = {
     "join": _JSFunction("join", _join),
 }
 _DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _PARSE_FLOAT_RE: Final = re.compile(_NUM_TEXT_RE.pattern, re.ASCII)
 
 
@@ -462,7 +463,7 @@ def _json_stringify(v: Any) -> str | None:
     if v is None or isinstance(v, bool):
         return js_to_string(v)
     if isinstance(v, str):  # lone surrogates are escaped, as in well-formed JSON.stringify
-        return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(v, ensure_ascii=False))
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(v, ensure_ascii=False))
     if isinstance(v, (int, float)):
         return js_to_string(v) if math.isfinite(v) else "null"
     if isinstance(v, list):
@@ -578,7 +579,8 @@ class _Node(NamedTuple):
 
 _NUM_TOKEN_RE: Final = re.compile(r"0[xXoObB][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _IDENT_RE: Final = re.compile(r"(?:[^\W\d]|\$)(?:\w|\$)*")
-_PUNCTS: Final = ("===", "!==", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--", *"+-*/%<>!()[].,?:")
+_PUNCTS: Final = ("===", "!==", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--",
+                  *"+-*/%<>!()[].,?:")  # ++ and -- are recognised only to be rejected
 _ESCAPES: Final = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "\n": ""}
 _BP: Final = {"??": 3, "||": 3, "&&": 4, "==": 8, "!=": 8, "===": 8, "!==": 8, "<": 9, "<=": 9, ">": 9,
               ">=": 9, "+": 11, "-": 11, "*": 12, "/": 12, "%": 12}
