@@ -86,8 +86,8 @@ def format_payload(p: dict[str, Any]) -> str:
 
 
 async def _chat_loop(args: argparse.Namespace) -> int:
-    from parley.bots.registry import BotRegistry
     from parley.bots.models import Bot
+    from parley.bots.registry import BotRegistry
     from parley.conversations import Conversations
     from parley.http.converse import shape_responses
     from parley.store.sql import open_store

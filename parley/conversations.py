@@ -115,7 +115,7 @@ class Conversations:
                 rng=self.rng,
             )
             context_expiry, session_expiry = self._expiries(bot, time.time())
-            events = [
+            events: list[JSONDict] = [
                 {"eventId": result.event_id, "direction": "incoming", "payload": payload},
                 {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},
             ]

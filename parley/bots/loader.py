@@ -139,7 +139,7 @@ def _str_list(value: Any, parts: tuple[PathPart, ...], *, allow_null: bool) -> t
         raise _SchemaError(parts, "must be an array of strings" + (" or null" if allow_null else ""))
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise _SchemaError((*parts, i), "must be a string (an instruction such as \"say #!id\")")
+            raise _SchemaError((*parts, i), 'must be a string (an instruction such as "say #!id")')
     return tuple(value)
 
 
@@ -256,7 +256,9 @@ def _check_references(flows: Mapping[str, Flow], content: Mapping[str, ContentEl
         for node in flow.nodes.values():
             transitions.extend(node.next)
             if node.type == "skill-call" and node.flow and (node.flow + "").lower() not in flows:
-                col.warnings.append(Problem(f"flows/{flow.name}", f'node "{node.name}": skill flow "{node.flow}" not found'))
+                col.warnings.append(
+                    Problem(f"flows/{flow.name}", f'node "{node.name}": skill flow "{node.flow}" not found')
+                )
             for instr in (*node.on_enter, *(node.on_receive or ())):
                 if instr.startswith("say #!"):
                     ref = instr[6:].split(" ", 1)[0]
@@ -308,10 +310,13 @@ def _lang_lists(value: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict):
         return {}
     return {
-        lang: tuple(x for x in items if isinstance(x, str))
-        for lang, items in value.items()
-        if isinstance(items, list)
+        lang: tuple(x for x in items if isinstance(x, str)) for lang, items in value.items() if isinstance(items, list)
     }
+
+
+def _name(data: dict[str, Any], key: str, default: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) and value else default
 
 
 def _str_tuple(value: Any) -> tuple[str, ...]:
@@ -328,9 +333,11 @@ def _load_intents(folder: Path, col: _Collector) -> dict[str, Intent]:
         if not isinstance(data, dict):
             col.schema(path, _SchemaError((), "an intent must be a JSON object"))
             continue
-        name = data.get("name") if isinstance(data.get("name"), str) else path.stem
+        name = _name(data, "name", path.stem)
         slots = tuple(s for s in data.get("slots") or [] if isinstance(s, dict))
-        out[name] = Intent(name, _str_tuple(data.get("contexts")) or ("global",), _lang_lists(data.get("utterances")), slots)
+        out[name] = Intent(
+            name, _str_tuple(data.get("contexts")) or ("global",), _lang_lists(data.get("utterances")), slots
+        )
     return out
 
 
@@ -344,7 +351,7 @@ def _load_entities(folder: Path, col: _Collector) -> dict[str, Entity]:
         if not isinstance(data, dict):
             col.schema(path, _SchemaError((), "an entity must be a JSON object"))
             continue
-        name = data.get("name") if isinstance(data.get("name"), str) else path.stem
+        name = _name(data, "name", path.stem)
         out[name] = Entity(name, str(data.get("type", "list")), data)
     return out
 
@@ -360,7 +367,7 @@ def _load_qna(folder: Path, col: _Collector) -> dict[str, QnaItem]:
             col.schema(path, _SchemaError(("data",), "a QnA file needs a `data` object"))
             continue
         d = data["data"]
-        qid = data.get("id") if isinstance(data.get("id"), str) else path.stem
+        qid = _name(data, "id", path.stem)
         out[qid] = QnaItem(
             id=qid,
             questions=_lang_lists(d.get("questions")),
@@ -418,5 +425,7 @@ def _load_actions(folder: Path, col: _Collector) -> tuple[dict[str, ActionFn], l
 def load_global_actions(data_dir: Path) -> tuple[dict[str, ActionFn], list[Problem], list[str]]:
     col = _Collector(data_dir / "global")
     actions = load_python_actions(data_dir / "global" / "actions", col, namespace="__global__")
-    skipped = [col.rel(p) for p in (*_js_files(data_dir / "global" / "actions"), *_js_files(data_dir / "global" / "hooks"))]
+    skipped = [
+        col.rel(p) for p in (*_js_files(data_dir / "global" / "actions"), *_js_files(data_dir / "global" / "hooks"))
+    ]
     return actions, col.problems, skipped

@@ -30,7 +30,8 @@ def qna_suggestions(turn: Turn) -> list[JSONDict]:
             continue
         payloads: list[JSONDict] = []
         if "text" in item.action:
-            lang = turn.user_lang if turn.user_lang in item.answers else turn.bot.config.default_language
+            user_lang = turn.user_lang
+            lang = user_lang if user_lang and user_lang in item.answers else turn.bot.config.default_language
             answers = [a for a in item.answers.get(lang, ()) if a.strip()]
             if answers:
                 answer = turn.rng.choice(answers)

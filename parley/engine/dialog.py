@@ -159,7 +159,9 @@ class DialogEngine:
         try:
             name, server, args = parse_action(fn)
             if server:
-                log.warning("bot %s: remote action server %r is not supported; skipping %s", self.turn.bot.id, server, name)
+                log.warning(
+                    "bot %s: remote action server %r is not supported; skipping %s", self.turn.bot.id, server, name
+                )
                 return _NONE
             await run_action(self.turn, name, args, where=f"{flow.name}:{node.name}")
         except (ActionFailed, InstructionError) as exc:
@@ -178,7 +180,7 @@ class DialogEngine:
             if not stack:
                 return False
             previous = stack[-2] if len(stack) > 1 else stack[-1]
-            return bool(previous.get("node") == source[len("lastNode="):])
+            return bool(previous.get("node") == source[len("lastNode=") :])
         return evaluate_condition(source, self.turn.scope())
 
     def _say(self, fn: str, node_args: Any) -> None:

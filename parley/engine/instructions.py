@@ -18,7 +18,9 @@ class InstructionError(Exception):
     """An instruction that cannot run (bad JSON args, unknown content...): logged, the turn stops."""
 
 
-def build_queue(flow: Flow, node: Node, *, has_jumped: bool = False, only_transitions: bool = False) -> list[Instruction]:
+def build_queue(
+    flow: Flow, node: Node, *, has_jumped: bool = False, only_transitions: bool = False
+) -> list[Instruction]:
     queue: list[Instruction] = []
     if has_jumped:
         queue += [{"type": "transition", "fn": t.condition, "node": t.node} for t in flow.catch_all.next]
@@ -31,9 +33,7 @@ def build_queue(flow: Flow, node: Node, *, has_jumped: bool = False, only_transi
             ctype = node.content.get("contentType")
             queue.append({"type": "on-enter", "fn": f"say @{ctype}", "args": node.content.get("formData") or {}})
     queue += [
-        {"type": "transition", "fn": t.condition, "node": t.node}
-        for t in flow.catch_all.next
-        if t.node != node.name
+        {"type": "transition", "fn": t.condition, "node": t.node} for t in flow.catch_all.next if t.node != node.name
     ]
     queue += [{"type": "transition", "fn": t.condition, "node": t.node} for t in node.next]
     return queue
@@ -43,7 +43,9 @@ def parse_say(fn: str) -> tuple[str, dict[str, Any]]:
     """`say #!id {"skill":"choice"}` -> ("#!id", {"skill": "choice"})."""
     chunks = fn.split(" ")
     if len(chunks) < 2 or not chunks[1]:
-        raise InstructionError(f"Invalid text instruction. Expected an instruction along 'say #text Something', got {fn!r}")
+        raise InstructionError(
+            f"Invalid text instruction. Expected an instruction along 'say #text Something', got {fn!r}"
+        )
     ref = chunks[1]
     raw = " ".join(chunks[2:]).strip()
     if not raw:

@@ -187,6 +187,9 @@ def test_short_circuit_avoids_reference_error() -> None:
         ("a.b)", 4),
         ("1abc", 1),
         ("'\\u12'", 2),
+        ("--temp.$r", 1),
+        ("temp.$r++", 8),
+        ("1--1", 2),
         ("", 1),
     ],
 )
@@ -208,7 +211,7 @@ def test_source_length_limit() -> None:
     [
         "(" * 150 + "1" + ")" * 150,
         "!" * 150 + "true",
-        "-" * 150 + "1",
+        "- " * 150 + "1",
         "a" + ".b" * 150,
         "[" * 150 + "]" * 150,
         " + ".join(["1"] * 150),
@@ -363,6 +366,7 @@ def test_logical_and_conditional_return_operands(source: str, expected: Any) -> 
         ("true + true", 2),
         ("undefined + 1", NAN),
         ("1 - -1", 2),
+        ("- -1", 1),
         ("2 * -3", -6),
         ("1 < 2 == true", True),
         ("1 + 1 === 2 && 3 > 2", True),

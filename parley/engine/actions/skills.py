@@ -59,7 +59,8 @@ def _choice_by_number(turn: Turn, args: dict[str, Any], keywords: dict[str, list
 
 
 def _match_choice(turn: Turn, args: dict[str, Any]) -> str | None:
-    config = args.get("config") if isinstance(args.get("config"), dict) else {}
+    raw_config = args.get("config")
+    config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
     keywords = _keywords(args)
     if config.get("matchNumbers", True) is not False:
         by_number = _choice_by_number(turn, args, keywords)
@@ -178,7 +179,8 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ActionFailed(f"call_api: invalid url {url!r}")
     method = str(args.get("method") or "get").upper()
-    headers = args.get("headers") if isinstance(args.get("headers"), dict) else {}
+    raw_headers = args.get("headers")
+    headers: dict[str, Any] = raw_headers if isinstance(raw_headers, dict) else {}
     body = args.get("body")
     content: bytes | None = None
     if isinstance(body, str) and body:
