@@ -324,7 +324,6 @@ class DialogEngine:
             "hasJumped": True,
             "jumpPoints": jump_points,
         }
-        self._push(end.name, end.start_node)
         await self.process()
         if len(self.state["context"].get("jumpPoints") or []) == len(jump_points):
             self._clean()

@@ -284,8 +284,6 @@ def _div(a: Any, b: Any) -> Any:
     x, y = js_to_number(a), js_to_number(b)
     if y == 0:
         return _NAN if x == 0 or x != x else math.copysign(_INF, x) * math.copysign(1.0, y)
-    if type(x) is int and type(y) is int and x % y == 0:
-        return _int_result(x // y)
     return _norm_num(x / y)
 
 
@@ -296,8 +294,21 @@ def _mod(a: Any, b: Any) -> Any:
     if y in (_INF, -_INF) or x == 0:
         return x
     if type(x) is int and type(y) is int:
-        return -(abs(x) % abs(y)) if x < 0 else x % abs(y)
+        return (-(abs(x) % abs(y)) or -0.0) if x < 0 else x % abs(y)
     return _norm_num(math.fmod(x, y))
+
+
+def _mul(a: Any, b: Any) -> Any:
+    x, y = js_to_number(a), js_to_number(b)
+    product = x * y
+    if product == 0 and type(product) is int and (x < 0 or y < 0):
+        return -0.0  # ints have no negative zero, but 1 / (0 * -1) must still be -Infinity
+    return _norm_num(product)
+
+
+def _negate(v: Any) -> Any:
+    n = js_to_number(v)
+    return -0.0 if n == 0 and type(n) is int else _norm_num(-n)
 
 
 def _compare(a: Any, b: Any, op: Callable[[Any, Any], bool]) -> bool:
@@ -316,7 +327,7 @@ def _compare(a: Any, b: Any, op: Callable[[Any, Any], bool]) -> bool:
 _BINARY: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "+": _add,
     "-": lambda a, b: _norm_num(js_to_number(a) - js_to_number(b)),
-    "*": lambda a, b: _norm_num(js_to_number(a) * js_to_number(b)),
+    "*": _mul,
     "/": _div,
     "%": _mod,
     "==": js_loose_equals,
@@ -342,6 +353,11 @@ def _to_integer(v: Any) -> int | float:
     return 0 if n != n else n if n in (_INF, -_INF) else math.trunc(n)
 
 
+def _to_uint32(v: Any) -> int:
+    n = _to_integer(v)
+    return int(n) % 2**32 if math.isfinite(n) else 0
+
+
 def _clamp(v: Any, length: int, default: int) -> int:
     return default if v is UNDEFINED else int(min(max(_to_integer(v), 0), length))
 
@@ -361,7 +377,7 @@ def _substring(s: str, args: list[Any]) -> str:
 
 def _split(s: str, args: list[Any]) -> list[str]:
     sep, limit = _arg(args, 0), _arg(args, 1)
-    n = 2**32 - 1 if limit is UNDEFINED else int(_to_integer(limit)) % 2**32
+    n = 2**32 - 1 if limit is UNDEFINED else _to_uint32(limit)
     if sep is UNDEFINED:
         return [s][:n]
     sep = js_to_string(sep)
@@ -434,9 +450,8 @@ def _parse_int(_this: Any, args: list[Any]) -> int | float:
     s = js_to_string(_arg(args, 0)).lstrip(_JS_WS)
     sign = -1 if s[:1] == "-" else 1
     s = s[1:] if s[:1] in ("-", "+") else s
-    radix = _to_integer(_arg(args, 1))
-    radix = int(radix) % 2**32 if math.isfinite(radix) else 0  # ToInt32, then the spec's range check
-    radix = radix - 2**32 if radix >= 2**31 else radix
+    radix = _to_uint32(_arg(args, 1))
+    radix = radix - 2**32 if radix >= 2**31 else radix  # ToInt32, then the spec's range check
     if radix and not 2 <= radix <= 36:
         return _NAN
     if radix in (0, 16) and s[:2].lower() == "0x":
@@ -484,11 +499,15 @@ def _object_keys(_this: Any, args: list[Any]) -> list[str]:
 
 
 def _math(fn: Callable[[float], Any]) -> Callable[[Any, list[Any]], Any]:
-    """Math.* on one argument; non-finite inputs pass through as in JS (floor(Infinity) is Infinity)."""
+    """Math.* on one argument; non-finite inputs pass through as in JS (floor(Infinity) is Infinity),
+    and rounding a negative number to zero gives -0, which matters once it becomes a divisor."""
 
     def impl(_this: Any, args: list[Any]) -> Any:
         n = js_to_number(_arg(args, 0))
-        return _norm_num(fn(n)) if math.isfinite(n) else abs(n) if fn is abs else n
+        if not math.isfinite(n):
+            return abs(n) if fn is abs else n
+        result = fn(n)
+        return -0.0 if result == 0 and fn is not abs and math.copysign(1.0, n) < 0 else _norm_num(result)
 
     return impl
 
@@ -655,6 +674,7 @@ def _tokenize(src: str) -> list[_Tok]:
 class _Parser:
     def __init__(self, src: str) -> None:
         self.src, self.toks, self.i, self.depth = src, _tokenize(src), 0, 0
+        self.parenthesized: set[int] = set()
 
     def _error(self, tok: _Tok) -> ExpressionError:
         what = {"eof": "end of input", "num": "number", "str": "string"}.get(tok.kind, f"token '{tok.value}'")
@@ -696,8 +716,16 @@ class _Parser:
                 break
             self.i += 1
             left = _Node("binary", tok.value, left, self._expr(bp))
+            if tok.value in ("??", "||", "&&") and any(self._mixes_nullish(tok.value, n) for n in left[2:4]):
+                raise _syntax_error(self.src, tok.pos, f"Unexpected token '{tok.value}'")
         self._nest(-1)
         return left
+
+    def _mixes_nullish(self, op: str, operand: _Node) -> bool:
+        """JS forbids mixing ``??`` with ``||``/``&&`` unless one side is parenthesized."""
+        if operand.kind != "binary" or id(operand) in self.parenthesized:
+            return False
+        return (operand.a == "??") != (op == "??") and operand.a in ("??", "||", "&&")
 
     def _unary(self) -> _Node:
         tok = self.toks[self.i]
@@ -707,7 +735,7 @@ class _Parser:
             arg = self._unary()
             self._nest(-1)
             if tok.value == "-" and arg.kind == "lit" and _tag(arg.a) == "number":
-                return _Node("lit", -arg.a)
+                return _Node("lit", _negate(arg.a))
             return _Node("unary", tok.value, arg)
         return self._postfix(tok.pos, self._primary())
 
@@ -733,6 +761,7 @@ class _Parser:
         if tok.kind == "punct" and tok.value == "(":
             node = self._expr(0)
             self._expect(")")
+            self.parenthesized.add(id(node))
             return node
         if tok.kind == "punct" and tok.value == "[":
             return _Node("array", self._list("]"))
@@ -822,9 +851,10 @@ def _compile(node: _Node, depth: int) -> _Fn:
         def invoke(fn: Any, this: Any, s: Scope) -> Any:
             if optional_call and _nullish(fn):
                 raise _ShortCircuit
+            args = [a(s) for a in arg_fns]  # JS evaluates arguments before checking the callee
             if not isinstance(fn, _JSFunction):
                 raise JSTypeError(f"{text} is not a function")
-            return fn.impl(this, [a(s) for a in arg_fns])
+            return fn.impl(this, args)
 
         if callee.kind != "member":
             callee_fn = _compile(callee, sub)
@@ -843,7 +873,7 @@ def _compile(node: _Node, depth: int) -> _Fn:
         if op == "!":
             return lambda s: not js_truthy(arg_fn(s))
         if op == "-":
-            return lambda s: _norm_num(-js_to_number(arg_fn(s)))
+            return lambda s: _negate(arg_fn(s))
         if op == "+":
             return lambda s: js_to_number(arg_fn(s))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -15,8 +16,11 @@ from starlette.routing import Route
 
 from parley.bots.registry import BotRegistry
 from parley.conversations import Conversations
-from parley.http.converse import public_converse
+from parley.http.auth import login
+from parley.http.converse import public_converse, secured_converse
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
+from parley.security.service import Auth
+from parley.security.tokens import load_or_create_secret
 from parley.settings import Settings
 from parley.store.sql import open_store
 
@@ -49,11 +53,13 @@ def create_app(settings: Settings) -> Starlette:
     registry = BotRegistry(settings.data_dir)
     store = open_store(settings.database_url)
     conversations = Conversations(settings, registry, store)
+    auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         registry.load_all()
+        await auth.ensure_admin(os.environ.get("PARLEY_ADMIN_EMAIL"), os.environ.get("PARLEY_ADMIN_PASSWORD"))
         stop = asyncio.Event()
         tasks = [asyncio.create_task(conversations.janitor(stop))]
         if settings.watch:
@@ -70,6 +76,8 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/status", status, methods=["GET"]),
         Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
+        Route("/api/v1/bots/{botId}/converse/{userId}/secured", secured_converse, methods=["POST"]),
+        Route("/api/v1/auth/login/basic/{strategy}", login, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,
@@ -84,4 +92,5 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.registry = registry
     app.state.conversations = conversations
+    app.state.auth = auth
     return app

@@ -11,6 +11,7 @@ from parley.bots.models import Bot, BrokenBot
 from parley.conversations import Conversations
 from parley.engine.state import JSONDict
 from parley.engine.turn import TurnResult
+from parley.http.auth import require_user
 from parley.http.body import read_payload, utf16_length, validate_public_body
 from parley.http.errors import (
     ApiError,
@@ -48,7 +49,7 @@ def check_text(conversations: Conversations, bot: Bot, payload: JSONDict) -> Non
     limit = conversations.max_message_length(bot)
     if payload.get("type", "text") == "text":
         text = payload.get("text")
-        if not isinstance(text, str) or utf16_length(text) > limit:
+        if not isinstance(text, str) or not text or utf16_length(text) > limit:
             raise ApiError(400, "VError", f"Text must be a valid string of less than {limit} chars")
 
 
@@ -63,8 +64,9 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
     payload = {k: v for k, v in body.items() if k != "includedContexts"}
     payload.setdefault("type", "text")
     check_text(conversations, bot, payload)
-    contexts = body.get("includedContexts") or ["global"]
-    return await conversations.converse(bot, user_id, payload, included_contexts=list(contexts),
+    raw = body.get("includedContexts")
+    contexts = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else []
+    return await conversations.converse(bot, user_id, payload, included_contexts=contexts or ["global"],
                                         credentials=credentials)
 
 
@@ -74,8 +76,9 @@ async def public_converse(request: Request) -> Response:
     user_id = request.path_params["userId"]
     bot = find_bot(conversations, bot_id)
     if bot.config.private:
-        raise ApiError(401, "UnauthorizedError", "Unauthorized: Authorization header is missing",
-                       error_code="BP_0041")
+        user = await require_user(request)
+        if not user.may_access(bot.id):
+            raise no_access(bot.id)
     if bot.config.get("converse", "enableUnsecuredEndpoint") is False:
         raise PlainError(403, f"Unauthenticated Converse API is disabled for {bot.id}")
     if conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False:
@@ -86,3 +89,33 @@ async def public_converse(request: Request) -> Response:
         raise PlainError(403, 'Unauthenticated converse API can only return "responses"')
     result = await run(conversations, bot, user_id, body)
     return json_response({"responses": shape_responses(result.responses)})
+
+
+SECURED_FIELDS = ("nlu", "suggestions", "credentials", "state", "decision")
+
+
+def no_access(bot_id: str) -> ApiError:
+    return ApiError(403, "ForbiddenError", f"Forbidden: you have no access to bot {bot_id}", error_code="BP_0042")
+
+
+async def secured_converse(request: Request) -> Response:
+    """The debug route: any payload, and the NLU, state, suggestions and decision on request."""
+    conversations: Conversations = request.app.state.conversations
+    bot = find_bot(conversations, request.path_params["botId"])
+    user = await require_user(request)
+    if not user.may_access(bot.id):
+        raise no_access(bot.id)
+    body = await read_payload(request, body_limit(conversations))
+    if not isinstance(body, dict):
+        raise ApiError(400, "StandardError", "Invalid payload: the body must be a JSON object")
+    result = await run(conversations, bot, request.path_params["userId"], body)
+    include = {x.strip() for x in (request.query_params.get("include") or "").lower().split(",")}
+    full: dict[str, Any] = {
+        "responses": shape_responses(result.responses),
+        "nlu": result.nlu,
+        "suggestions": result.suggestions,
+        "credentials": None,
+        "state": result.state,
+        "decision": result.decision,
+    }
+    return json_response({k: v for k, v in full.items() if k == "responses" or (k in include and v is not None)})

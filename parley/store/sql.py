@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from parley.engine.state import Memory, new_session
+from parley.security.users import USERS_SCHEMA
 from parley.store.base import ConversationKey, Loaded, Saved
 
 T = TypeVar("T")
@@ -67,6 +68,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS events_conversation ON events (bot_id, channel, user_id, id);
     """,
+    # 2: collaborators (users who log in)
+    USERS_SCHEMA,
 ]
 
 
@@ -95,6 +98,10 @@ class SQLiteStore:
             raise RuntimeError("store is not open")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, db)
+
+    async def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a short synchronous function on the store's connection (users, admin tasks)."""
+        return await self._run(fn)
 
     async def open(self) -> None:
         def connect() -> sqlite3.Connection:

@@ -5,26 +5,45 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPLAY, TEMPLATES, TRANSCRIPTS, Server
+from tests.conftest import (
+    REPLAY,
+    TEMPLATES,
+    TRANSCRIPTS,
+    Server,
+    make_template_data,
+    shared_or_skip,
+    start_server,
+    stop_server,
+)
 
-PUBLIC_TRANSCRIPTS = ["empty-bot", "small-talk", "welcome-bot", "http-errors"]
+TRANSCRIPT_NAMES = ["empty-bot", "small-talk", "welcome-bot", "http-errors", "auth"]
 
-# Steps where parley answers differently on purpose but the transcript lacks a `divergence` marker.
-# Each one is the same documented Botpress bug as a marked step elsewhere.
+NUMBER_CHOICE = (
+    "choice by number: Botpress reads formData.choices while the element stores choices$en, so numbers never "
+    "match (marked as a divergence in welcome-bot's number-* conversations); parley picks the n-th choice"
+)
+# Steps where parley answers differently on purpose but the transcript lacks a `divergence` marker:
+# the same documented Botpress bug as a marked step elsewhere. As with marked steps, the later steps
+# of that conversation may differ too (the conversation went another way).
 UNMARKED_DIVERGENCES = {
-    "[http-errors c6 user-id-chars s1]": (
-        "choice by number '2': Botpress reads formData.choices while the element stores choices$en, "
-        "so numbers never match (marked as a divergence in welcome-bot number-2); parley picks choice 2"
-    ),
+    ("http-errors", 6, 1): NUMBER_CHOICE,  # "2"
+    ("auth", 2, 4): NUMBER_CHOICE,  # "2"
+    ("auth", 3, 2): NUMBER_CHOICE,  # "1"
+    ("auth", 4, 4): NUMBER_CHOICE,  # "2"
 }
 
-LABEL = re.compile(r"^DIFF (\[[^\]]+\])")
+LABEL = re.compile(r"^DIFF \[(\S+) c(\d+) \S+ s(\d+)")
 
 
-@pytest.mark.parametrize("name", PUBLIC_TRANSCRIPTS)
+def accepted(script: str, conv: int, step: int) -> bool:
+    return any(s == script and c == conv and st <= step for (s, c, st) in UNMARKED_DIVERGENCES)
+
+
+@pytest.mark.parametrize("name", TRANSCRIPT_NAMES)
 def test_transcript_replays(template_server: Server, name: str) -> None:
     transcript = TRANSCRIPTS / f"{name}.jsonl"
     proc = subprocess.run(
@@ -39,6 +58,24 @@ def test_transcript_replays(template_server: Server, name: str) -> None:
     unexpected = []
     for line in lines:
         m = LABEL.match(line)
-        if m and m.group(1) not in UNMARKED_DIVERGENCES:
+        if line.startswith("DIFF") and not (m and accepted(m.group(1), int(m.group(2)), int(m.group(3)))):
             unexpected.append(line)
     assert not unexpected, "\n".join(unexpected)
+
+
+def test_expired_token_transcript(tmp_path: Path) -> None:
+    """Recorded with `jwtToken.duration: "3s"`: a server configured the same way must refuse the old token."""
+    shared_or_skip()
+    root = tmp_path
+    server = start_server(make_template_data(root, {"jwtToken": {"duration": "3s"}}), root / "server.log")
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(REPLAY), "compare", "--base", server.base, "--transcript",
+             str(TRANSCRIPTS / "auth-expired.jsonl"), "--bots", str(TEMPLATES)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        stop_server(server)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1].endswith(" 0 failed"), proc.stdout

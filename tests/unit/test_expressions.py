@@ -190,6 +190,8 @@ def test_short_circuit_avoids_reference_error() -> None:
         ("--temp.$r", 1),
         ("temp.$r++", 8),
         ("1--1", 2),
+        ("temp.a || temp.b ?? 1", 18),
+        ("temp.a ?? temp.b && 1", 8),
         ("", 1),
     ],
 )
@@ -324,6 +326,8 @@ def test_python_objects_in_scope_are_opaque() -> None:
         ("temp.missing ?? 'fallback'", "fallback"),
         ("null ?? 5", 5),
         ("0 ?? 5", 0),
+        ("(temp.$r || null) ?? 'n'", "n"),
+        ("temp.$r ?? (null || 'n')", 0),
         ("'' ?? 5", ""),
         ("1 ? 'a' : 'b'", "a"),
         ("0 ? 'a' : 'b'", "b"),

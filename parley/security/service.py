@@ -1,0 +1,134 @@
+"""Login, token checks and the first admin: the security rules in one place, used by the HTTP layer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from parley.engine.durations import parse_duration
+from parley.security import tokens
+from parley.security.passwords import hash_password, needs_rehash, verify_password
+from parley.security.users import User, count_users, get_user, normalize_email, put_user
+
+log = logging.getLogger("parley.security")
+
+T = TypeVar("T")
+
+DEFAULT_TOKEN_LIFETIME = "1h"
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_CLIENT = 20
+FAILURE_WINDOW = 300.0  # seconds
+
+
+class SyncRunner(Protocol):
+    async def run_sync(self, fn: Callable[[Any], T]) -> T: ...
+
+
+class AuthError(Exception):
+    """401: the message is Botpress's (`Unauthorized: …`)."""
+
+
+class LoginThrottled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry in {retry_after}s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Window:
+    """Failed attempts per key in a sliding window; old entries fall off as time passes."""
+
+    limit: int
+    seconds: float
+    hits: dict[str, deque[float]] = field(default_factory=dict)
+
+    def blocked_for(self, key: str, now: float) -> float:
+        q = self.hits.get(key)
+        if not q:
+            return 0.0
+        while q and q[0] <= now - self.seconds:
+            q.popleft()
+        if not q:
+            self.hits.pop(key, None)
+            return 0.0
+        return q[0] + self.seconds - now if len(q) >= self.limit else 0.0
+
+    def add(self, key: str, now: float) -> None:
+        self.hits.setdefault(key, deque()).append(now)
+
+    def clear(self, key: str) -> None:
+        self.hits.pop(key, None)
+
+
+class Auth:
+    def __init__(self, store: SyncRunner, secret: str, token_duration: Any = None) -> None:
+        self.store = store
+        self.secret = secret
+        self.lifetime = parse_duration(token_duration or DEFAULT_TOKEN_LIFETIME) or 3600.0
+        self.by_email = _Window(MAX_FAILURES_PER_EMAIL, FAILURE_WINDOW)
+        self.by_client = _Window(MAX_FAILURES_PER_CLIENT, FAILURE_WINDOW)
+
+    async def ensure_admin(self, email: str | None, password: str | None) -> None:
+        """Create the first admin from the environment when no user exists yet."""
+        if not email or not password:
+            return
+        hashed = await asyncio.to_thread(hash_password, password)
+
+        def create(db: Any) -> bool:
+            if count_users(db) > 0:
+                return False
+            put_user(db, User(normalize_email(email), hashed, "admin", True, ["*"]))
+            return True
+
+        if await self.store.run_sync(create):
+            log.info("created the first admin user %s", normalize_email(email))
+
+    async def login(self, email: str, password: str, client: str) -> tuple[str, int]:
+        """Return (jwt, lifetime in ms) or raise InvalidCredentials/LoginThrottled."""
+        email = normalize_email(email)
+        now = time.monotonic()
+        wait = max(self.by_email.blocked_for(email, now), self.by_client.blocked_for(client, now))
+        if wait > 0:
+            raise LoginThrottled(int(wait) + 1)
+        user = await self.store.run_sync(lambda db: get_user(db, email))
+        # Verify against a dummy hash for unknown emails, so both cases take the same time.
+        ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+        if not ok or user is None:
+            self.by_email.add(email, now)
+            self.by_client.add(client, now)
+            raise InvalidCredentials()
+        self.by_email.clear(email)
+        if needs_rehash(user.password_hash):
+            user.password_hash = await asyncio.to_thread(hash_password, password)
+            await self.store.run_sync(lambda db: put_user(db, user))
+        token = tokens.issue(self.secret, email=user.email, token_version=user.token_version,
+                             is_super_admin=user.super_admin, lifetime=self.lifetime)
+        return token, int(self.lifetime * 1000)
+
+    async def authenticate(self, header: str | None) -> User:
+        """The collaborator behind an `Authorization: Bearer <jwt>` header (Botpress's 401 messages)."""
+        if header is None:
+            raise AuthError("Unauthorized: Authorization header is missing")
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthError(f'Unauthorized: Unknown scheme "{scheme}"')
+        token = token.strip()
+        if not token:
+            raise AuthError("Unauthorized: Authentication token is missing")
+        try:
+            claims = tokens.verify(self.secret, token)
+        except tokens.InvalidToken as exc:
+            raise AuthError("Unauthorized: Invalid authentication token") from exc
+        user = await self.store.run_sync(lambda db: get_user(db, claims.email))
+        if user is None or user.token_version != claims.token_version:
+            raise AuthError("Unauthorized: Invalid authentication token")
+        return user
+
+
+class InvalidCredentials(Exception):
+    pass
