@@ -136,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("bot")
     chat.add_argument("--data")
     chat.add_argument("--user", default="terminal")
+    from parley.security import admin
+
+    admin.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "users":
+        return admin.main(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "check":

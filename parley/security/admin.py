@@ -1,0 +1,95 @@
+"""`parley users …`: manage collaborators from the command line (passwords read from stdin only)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import Any
+
+from parley.security.passwords import hash_password
+from parley.security.users import ROLES, User, delete_user, get_user, list_users, normalize_email, put_user
+from parley.settings import Settings
+from parley.store.sql import open_store
+
+
+def add_parser(sub: Any) -> None:
+    users = sub.add_parser("users", help="manage collaborators (who may log in)")
+    users.add_argument("--data")
+    actions = users.add_subparsers(dest="users_command", required=True)
+    create = actions.add_parser("create", help="create a user; the password is read from stdin")
+    create.add_argument("email")
+    create.add_argument("--role", choices=ROLES, default="developer")
+    create.add_argument("--superadmin", action="store_true")
+    create.add_argument("--bots", default="", help="comma-separated bot ids the user may access ('*' = all)")
+    actions.add_parser("list", help="list users")
+    delete = actions.add_parser("delete", help="delete a user")
+    delete.add_argument("email")
+    setpw = actions.add_parser("set-password", help="change a password (stdin); revokes older tokens")
+    setpw.add_argument("email")
+    revoke = actions.add_parser("revoke", help="invalidate every token issued to a user so far")
+    revoke.add_argument("email")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise SystemExit("passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(args.data)
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        cmd = args.users_command
+        if cmd == "list":
+            for u in await store.run_sync(list_users):
+                flag = " superadmin" if u.super_admin else ""
+                print(f"{u.email}\t{u.role}{flag}\tbots={','.join(u.bots) or '-'}")
+            return 0
+        email = normalize_email(args.email)
+        existing = await store.run_sync(lambda db: get_user(db, email))
+        if cmd == "create":
+            if existing is not None:
+                print(f"{email} already exists", file=sys.stderr)
+                return 1
+            password = _read_password()
+            if len(password) < 8:
+                print("the password must have at least 8 characters", file=sys.stderr)
+                return 1
+            bots = [b.strip() for b in args.bots.split(",") if b.strip()]
+            user = User(email, hash_password(password), args.role, args.superadmin, bots)
+            await store.run_sync(lambda db: put_user(db, user))
+            print(f"created {email} ({args.role})")
+            return 0
+        if existing is None:
+            print(f"no user {email}", file=sys.stderr)
+            return 1
+        if cmd == "delete":
+            await store.run_sync(lambda db: delete_user(db, email))
+            print(f"deleted {email}")
+        elif cmd == "set-password":
+            password = _read_password()
+            if len(password) < 8:
+                print("the password must have at least 8 characters", file=sys.stderr)
+                return 1
+            existing.password_hash = hash_password(password)
+            existing.token_version += 1
+            await store.run_sync(lambda db: put_user(db, existing))
+            print(f"password changed for {email}; older tokens no longer work")
+        elif cmd == "revoke":
+            existing.token_version += 1
+            await store.run_sync(lambda db: put_user(db, existing))
+            print(f"every token of {email} issued so far is revoked")
+        return 0
+    finally:
+        await store.close()
+
+
+def main(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
