@@ -17,9 +17,9 @@ serve: $(STAMP)
 	$(BIN)/parley serve --data examples/data --host 127.0.0.1 --port 3000
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check parley tests
 	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check parley tests

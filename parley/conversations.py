@@ -8,6 +8,7 @@ before the answer leaves, so an answer the user saw is always remembered.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import time
@@ -97,11 +98,14 @@ class Conversations:
         async with self.locks.hold(key.session_id):
             now = time.time()
             loaded = await self.store.load(key)
+            user_before = copy.deepcopy(loaded.memory.user)
             memory = self._fresh(loaded, now)
+            events: list[JSONDict] = []
             if memory.context and loaded.context_expiry is not None and loaded.context_expiry < now:
                 # The janitor has not fired this timeout yet: fire it now, before the new message.
                 timed_out = await run_timeout(bot, memory, user_id=user_id, options=options, rng=self.rng)
                 memory = timed_out.memory
+                events.append({"eventId": timed_out.event_id, "direction": "proactive", "payload": timed_out.responses})
                 self._log_proactive(key, timed_out)
             result = await run_turn(
                 bot,
@@ -115,11 +119,11 @@ class Conversations:
                 rng=self.rng,
             )
             context_expiry, session_expiry = self._expiries(bot, time.time())
-            events: list[JSONDict] = [
+            events += [
                 {"eventId": result.event_id, "direction": "incoming", "payload": payload},
                 {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},
             ]
-            await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events))
+            await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events, user_before))
             result.memory.bot_kv_writes = {}
             return result
 
@@ -142,13 +146,14 @@ class Conversations:
                 continue
             async with self.locks.hold(key.session_id):
                 loaded = await self.store.load(key)
+                user_before = copy.deepcopy(loaded.memory.user)
                 if not loaded.memory.context or loaded.context_expiry is None or loaded.context_expiry >= now:
                     continue  # a message arrived meanwhile
                 result = await run_timeout(bot, loaded.memory, user_id=key.user_id, options=self.options(bot),
                                            rng=self.rng)
                 context_expiry, session_expiry = self._expiries(bot, time.time())
                 events = [{"eventId": result.event_id, "direction": "proactive", "payload": result.responses}]
-                await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events))
+                await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events, user_before))
                 self._log_proactive(key, result)
                 fired += 1
         return fired

@@ -118,11 +118,13 @@ class DialogEngine:
                 log.warning("bot %s: %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
                 self.turn.add_error("dialog-engine", str(exc))
                 return
+            # The saved queue is a copy: if a later instruction of this node fails, the saved queue
+            # still holds it, so the next message retries it (Botpress copies its queue the same way).
             if result is _NONE:
-                context["queue"] = {"instructions": queue}
+                context["queue"] = {"instructions": list(queue)}
                 continue
             if result is _WAIT:
-                context["queue"] = {"instructions": queue}
+                context["queue"] = {"instructions": list(queue)}
                 return
             assert isinstance(result, _Transition)
             if not result.target:
@@ -156,15 +158,17 @@ class DialogEngine:
         if fn.startswith("say "):
             self._say(fn, ins.get("args"))
             return _NONE
+        # Unreadable arguments stop the turn like any faulty instruction; only running the action
+        # (unknown name, exception, timeout) leads to the error flow.
+        name, server, args = parse_action(fn)
         try:
-            name, server, args = parse_action(fn)
             if server:
                 log.warning(
                     "bot %s: remote action server %r is not supported; skipping %s", self.turn.bot.id, server, name
                 )
                 return _NONE
             await run_action(self.turn, name, args, where=f"{flow.name}:{node.name}")
-        except (ActionFailed, InstructionError) as exc:
+        except ActionFailed as exc:
             log.warning("bot %s: action failed in %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
             self.turn.add_error("action-execution", str(exc))
             target = self.state["temp"].get("onErrorFlowTo")

@@ -63,6 +63,8 @@ def parse_json(raw: bytes) -> Any:
         json.loads(text)
     except json.JSONDecodeError as exc:
         raise _parse_error(text, exc) from exc
+    except RecursionError as exc:  # deeper than orjson's limit (1024): refuse rather than crash
+        raise ApiError(400, "entity.parse.failed", "request body is nested too deeply") from exc
     raise ApiError(400, "entity.parse.failed", "Unexpected token in JSON")
 
 

@@ -35,6 +35,16 @@ class Saved:
     context_expiry: float
     session_expiry: float
     events: list[JSONDict] = field(default_factory=list)
+    # The user attributes as the turn loaded them. When given, only the attributes the turn changed
+    # are written, so turns of other bots for the same user (other locks, other workers) keep theirs.
+    user_before: JSONDict | None = None
+
+
+def user_changes(before: JSONDict, after: JSONDict) -> tuple[JSONDict, list[str]]:
+    """Top-level user attributes set (or changed) and removed by a turn."""
+    changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
+    removed = [k for k in before if k not in after]
+    return changed, removed
 
 
 class Store(Protocol):

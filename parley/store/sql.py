@@ -20,7 +20,7 @@ import orjson
 
 from parley.engine.state import Memory, new_session
 from parley.security.users import USERS_SCHEMA
-from parley.store.base import ConversationKey, Loaded, Saved
+from parley.store.base import ConversationKey, Loaded, Saved, user_changes
 
 T = TypeVar("T")
 
@@ -175,6 +175,7 @@ class SQLiteStore:
             _dumps(m.kv), saved.context_expiry, saved.session_expiry, now,
         )
         user = (key.channel, key.user_id, _dumps(m.user), now, now)
+        changes = None if saved.user_before is None else user_changes(saved.user_before, m.user)
         kv = [(key.bot_id, k, _dumps(v)) for k, v in m.bot_kv_writes.items() if v is not None]
         kv_deleted = [(key.bot_id, k) for k, v in m.bot_kv_writes.items() if v is None]
         events = [
@@ -195,12 +196,10 @@ class SQLiteStore:
                     "updated_at=excluded.updated_at",
                     conv,
                 )
-                db.execute(
-                    "INSERT INTO chat_users (channel, user_id, attributes, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?) ON CONFLICT (channel, user_id) DO UPDATE SET "
-                    "attributes=excluded.attributes, updated_at=excluded.updated_at",
-                    user,
-                )
+                if changes is None:
+                    self._write_user(db, user)
+                else:
+                    self._merge_user(db, key, *changes, now)
                 if kv:
                     db.executemany(
                         "INSERT INTO bot_kv (bot_id, key, value) VALUES (?,?,?) "
@@ -221,6 +220,33 @@ class SQLiteStore:
                 raise
 
         await self._run(tx)
+
+    @staticmethod
+    def _write_user(db: sqlite3.Connection, user: tuple[Any, ...]) -> None:
+        db.execute(
+            "INSERT INTO chat_users (channel, user_id, attributes, created_at, updated_at) "
+            "VALUES (?,?,?,?,?) ON CONFLICT (channel, user_id) DO UPDATE SET "
+            "attributes=excluded.attributes, updated_at=excluded.updated_at",
+            user,
+        )
+
+    @staticmethod
+    def _merge_user(db: sqlite3.Connection, key: ConversationKey, changed: dict[str, Any], removed: list[str],
+                    now: float) -> None:
+        """Apply a turn's attribute changes to the row as it is now (inside the write transaction), so
+        a concurrent turn of another bot for the same user keeps what it wrote."""
+        row = db.execute(
+            "SELECT attributes FROM chat_users WHERE channel=? AND user_id=?", (key.channel, key.user_id)
+        ).fetchone()
+        if row is not None and not changed and not removed:
+            return
+        current = _loads(row[0], {}) if row else {}
+        if not isinstance(current, dict):
+            current = {}
+        for k in removed:
+            current.pop(k, None)
+        current.update(changed)
+        SQLiteStore._write_user(db, (key.channel, key.user_id, _dumps(current), now, now))
 
     async def expired_contexts(self, now: float, limit: int = 250) -> list[ConversationKey]:
         def q(db: sqlite3.Connection) -> list[ConversationKey]:
