@@ -274,7 +274,8 @@ class DialogEngine:
             node_name = target[2:] if execute_node else target[1:]
             if not jump_points:
                 log.debug("bot %s: no jump point to return to from %s", self.turn.bot.id, current_flow)
-                context["jumpPoints"] = jump_points
+                if "jumpPoints" in context:
+                    context["jumpPoints"] = jump_points
                 return
             jp = jump_points[-1]
             jp["used"] = True
@@ -300,7 +301,8 @@ class DialogEngine:
             if not current_flow.startswith("skills/"):
                 context["previousNode"] = current_node
             context["currentNode"] = target
-            context["jumpPoints"] = jump_points
+            if "jumpPoints" in context:  # Botpress leaves it undefined when no flow was entered
+                context["jumpPoints"] = jump_points
         await self.process()
 
     async def _end_flow(self) -> None:
@@ -341,6 +343,8 @@ class DialogEngine:
         left the bot waiting for an answer.
         """
         context = self.state["context"]
+        if not context.get("currentFlow"):
+            return False  # no conversation in progress: Botpress finds no flow and runs nothing
         context.pop("queue", None)
         flow = self.turn.bot.find_flow(str(context.get("currentFlow", "")))
         target: tuple[str, str] | None = None

@@ -9,6 +9,7 @@ from typing import Any
 
 from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.durations import parse_duration
+from parley.engine.expressions import UNDEFINED, js_to_number
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 from parley.engine.state import SESSION_KEEP_KEYS
 
@@ -39,7 +40,8 @@ async def set_variable(turn: Turn, args: dict[str, Any]) -> None:
     value = args.get("value")
     if scope == "bot":
         _set_bot_global(turn, name, value)
-    elif value is None or value in ("null", ""):
+    elif "value" not in args or value in ("null", ""):
+        # Botpress erases on the string "null", "" or a missing value; a JSON null is stored as null.
         turn.state[scope].pop(name, None)
     else:
         turn.state[scope][name] = value
@@ -60,17 +62,15 @@ def _context_names(args: dict[str, Any]) -> list[str]:
 
 
 def _ttl(value: Any) -> int | float:
-    try:
-        ttl = float(value)
-    except (TypeError, ValueError):
-        return DEFAULT_CONTEXT_TTL
-    if math.isnan(ttl) or isinstance(value, bool):
+    """JavaScript's `isNaN(Number(ttl)) ? 1000 : Number(ttl)`: "" and null count as 0, "2" as 2."""
+    ttl = float(js_to_number(value))
+    if not math.isfinite(ttl):
         return DEFAULT_CONTEXT_TTL
     return int(ttl) if ttl.is_integer() else ttl
 
 
 async def append_context(turn: Turn, args: dict[str, Any]) -> None:
-    ttl = _ttl(args.get("ttl"))
+    ttl = _ttl(args["ttl"] if "ttl" in args else UNDEFINED)
     contexts: list[dict[str, Any]] = list(turn.state["session"].get("nluContexts") or [])
     for name in _context_names(args):
         existing = next((c for c in contexts if c.get("context") == name), None)

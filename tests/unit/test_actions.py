@@ -1,0 +1,517 @@
+"""Builtin actions, the choice and slot skills, and a bot's own Python actions (SPEC §3.17–3.19, §2.8)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from parley.bots.models import Bot
+from tests.unit.botfactory import (
+    ERROR_FLOW,
+    Chat,
+    action,
+    choice_skill,
+    flow,
+    make_bot,
+    nlu,
+    node,
+    say,
+    set_var,
+)
+
+JSONDict = dict[str, Any]
+
+
+def _waiting_bot(tmp_path: Path, *on_enter: str, receive: list[str] | None = None, **kw: Any) -> Bot:
+    """One node that runs `on_enter`, then waits and runs `receive` on every message."""
+    return make_bot(tmp_path, flows={"main": flow(
+        node("entry", *on_enter, receive=receive or [], next=[("true", "loop")]),
+        node("loop", receive=receive or [], next=[("true", "loop")]),
+    )}, **kw)
+
+
+# -------------------------------------------------------------------------------- setVariable
+
+
+async def test_set_variable_in_every_scope(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, set_var("user", "u", "U"), set_var("session", "s", 2),
+                             set_var("temp", "t", {"deep": True}), set_var("bot", "b", "B")))
+    await chat.send()
+    assert chat.user["u"] == "U"
+    assert chat.session["s"] == 2
+    assert chat.temp["t"] == {"deep": True}
+    assert chat.memory.bot_kv["global"] == {"b": "B"}
+    assert chat.memory.bot_kv_writes["global"] == {"b": "B"}
+
+
+async def test_set_variable_null_or_empty_deletes(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", set_var("user", "a", "1"), set_var("user", "b", "2"), set_var("user", "c", "3"),
+             receive=[action("builtin/setVariable", {"type": "user", "name": "a"}), set_var("user", "b", ""),
+                      set_var("user", "c", "null")],
+             next=[("true", "show")]),
+        node("show", say("a={{user.a}} b={{user.b}} c={{user.c}}")),
+    )})
+    chat = Chat(bot)
+    await chat.send()
+    assert chat.user == {"a": "1", "b": "2", "c": "3"}
+    assert await chat.send() == ["a= b= c="]
+    assert chat.user == {}
+
+
+async def test_set_variable_json_null_stores_null(tmp_path: Path) -> None:
+    """As in Botpress: only the string "null", "" or no value erase; `null` is a value."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", set_var("temp", "x", "1"), set_var("temp", "x", None),
+             next=[("temp.x === null", "is-null"), ("true", "other")]),
+        node("is-null", say("null")), node("other", say("other")),
+    )})
+    assert await Chat(bot).send() == ["null"]
+
+
+async def test_bot_variables_are_visible_to_every_user(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", say("motd={{bot.motd}}"), set_var("bot", "motd", "sunny")))})
+    first = Chat(bot, user_id="a")
+    assert await first.send() == ["motd="]
+    second = Chat(bot, user_id="b")
+    second.memory.bot_kv = first.memory.bot_kv
+    assert await second.send() == ["motd=sunny"]
+
+
+async def test_set_variable_value_is_a_template(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, receive=[set_var("session", "last", "{{event.preview}}!")]))
+    await chat.send("one")
+    await chat.send("two")
+    assert chat.session["last"] == "two!"
+
+
+async def test_remove_variable(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, set_var("session", "x", "1"),
+                             action("builtin/removeVariable", {"type": "session", "name": "x"})))
+    await chat.send()
+    assert "x" not in chat.session
+
+
+# ------------------------------------------------------------------------------ NLU contexts
+
+
+def _contexts(chat: Chat) -> list[JSONDict]:
+    return list(chat.session.get("nluContexts") or [])
+
+
+async def test_append_context_ttl_rules(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(
+        tmp_path,
+        action("builtin/appendContext", {"contexts": "a,b", "ttl": "1"}),
+        action("builtin/appendContext", {"contexts": "c", "ttl": "soon"}),
+        action("builtin/appendContext", {"contexts": "d"}),
+        action("builtin/appendContext", {"contexts": "a", "ttl": 5}),
+        action("builtin/appendContext", {"contexts": "b", "ttl": 0}),
+        action("builtin/appendContext", {"contexts": "e", "ttl": ""}),
+    ))
+    await chat.send()
+    assert _contexts(chat) == [
+        {"context": "a", "ttl": 5},  # the higher ttl wins
+        {"context": "b", "ttl": 1},  # a lower one does not replace it
+        {"context": "c", "ttl": 1000},  # not a number: the default
+        {"context": "d", "ttl": 1000},  # no ttl: the default
+        {"context": "e", "ttl": 0},  # Number("") is 0 in JavaScript
+    ]
+    await chat.send()
+    assert chat.last is not None and chat.last.nlu["includedContexts"] == ["a", "b", "c", "d", "e"]
+    assert [c["context"] for c in _contexts(chat)] == ["a", "c", "d"]
+
+
+async def test_remove_and_reset_context(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(
+        tmp_path,
+        action("builtin/appendContext", {"contexts": "a,b,c", "ttl": 3}),
+        action("builtin/removeContext", {"contexts": "a,c"}),
+    ))
+    await chat.send()
+    assert _contexts(chat) == [{"context": "b", "ttl": 3}]
+
+    reset = Chat(_waiting_bot(tmp_path / "r", action("builtin/appendContext", {"contexts": "a"}),
+                              action("builtin/resetContext", {})))
+    await reset.send()
+    assert _contexts(reset) == []
+
+
+async def test_nlu_contexts_override_included_contexts_and_expire(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, action("builtin/appendContext", {"contexts": "shop,help", "ttl": 2})))
+    await chat.send("one", included_contexts=["global"])
+    assert chat.last is not None and chat.last.nlu["includedContexts"] == ["global"]
+
+    await chat.send("two", included_contexts=["global"])
+    assert chat.last.nlu["includedContexts"] == ["shop", "help"]
+    assert _contexts(chat) == [{"context": "shop", "ttl": 1}, {"context": "help", "ttl": 1}]
+
+    await chat.send("three", included_contexts=["global"])
+    assert chat.last.nlu["includedContexts"] == ["shop", "help"]
+    assert _contexts(chat) == []
+
+    await chat.send("four", included_contexts=["global"])
+    assert chat.last.nlu["includedContexts"] == ["global"]
+
+
+async def test_included_contexts_choose_which_qna_can_answer(tmp_path: Path) -> None:
+    """What an NLU sees: the contexts a flow appended, not those of the request."""
+    seen: list[list[str]] = []
+
+    def understand(bot: Bot, event: JSONDict) -> JSONDict:
+        seen.append(list(event["nlu"]["includedContexts"]))
+        return {}
+
+    chat = Chat(_waiting_bot(tmp_path, action("builtin/appendContext", {"contexts": "pets"})), understand=understand)
+    await chat.send("a")
+    await chat.send("b")
+    assert seen == [["global"], ["pets"]]
+
+
+# ------------------------------------------------------------------------------ conversations
+
+
+async def test_increment_number_of_conversations_counts_from_zero(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(node(
+        "entry", action("builtin/incrementNumberOfConversations", {"output": "n"}),
+        say("visit {{temp.n}}"), next=[("true", "END")]))})
+    chat = Chat(bot)
+    assert [(await chat.send())[0] for _ in range(3)] == ["visit 0", "visit 1", "visit 2"]
+
+
+async def test_get_number_of_conversations(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(node(
+        "entry", action("builtin/getNumberOfConversations", {"output": "n"}), say("n={{temp.n}}"),
+        action("builtin/incrementNumberOfConversations", {"output": "m"}), next=[("true", "END")]))})
+    chat = Chat(bot)
+    assert await chat.send() == ["n=0"]
+    assert await chat.send() == ["n=0"]
+    assert await chat.send() == ["n=1"]
+
+
+async def test_reset_session_keeps_only_the_bookkeeping(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(
+        tmp_path, set_var("session", "a", "1"), set_var("temp", "t", "1"), set_var("user", "u", "1"),
+        action("builtin/appendContext", {"contexts": "x"}), say("hello"),
+        receive=[action("builtin/resetSession", {})],
+    ))
+    await chat.send()
+    await chat.send()
+    assert "a" not in chat.session
+    assert chat.temp == {}
+    assert chat.user == {"u": "1"}
+    assert chat.session["nluContexts"] == [{"context": "x", "ttl": 999}]
+    assert chat.session["lastMessages"][0]["replyPreview"] == "#builtin_text"
+
+
+async def test_global_variables_with_expiry(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(
+        tmp_path,
+        action("builtin/setGlobalVariable", {"name": "k", "value": "v", "expiry": "1h"}),
+        action("builtin/getGlobalVariable", {"name": "k", "output": "got"}),
+        action("builtin/setGlobalVariable", {"name": "old", "value": "v", "expiry": "-1h"}),
+        action("builtin/resetGlobalVariable", {"name": "k"}),
+        action("builtin/getGlobalVariable", {"name": "k", "output": "after"}),
+    ))
+    await chat.send()
+    assert chat.temp["got"] == "v"
+    assert chat.temp["after"] is None
+
+
+# ------------------------------------------------------------------------------------ choice
+
+CHOICE = {"id": "builtin_single-choice-q", "formData": {
+    "text$en": "Which one?",
+    "choices$en": [{"title": "Red apple", "value": "red"}, {"title": "Green pear", "value": "green"}],
+}}
+SORRY = {"id": "builtin_text-sorry", "formData": {"text$en": "Sorry, I did not get that."}}
+
+
+def _choice_bot(tmp_path: Path, *, max_retries: int = 1) -> Bot:
+    return make_bot(
+        tmp_path,
+        flows={
+            "main": flow(
+                node("ask", type="skill-call", skill="choice", flow="skills/choice-abc.flow.json", next=[
+                    ("temp['skill-choice-ret-abc'] == \"red\"", "red"),
+                    ("temp['skill-choice-ret-abc'] == \"green\"", "green"),
+                    {"caption": "On failure", "condition": "true", "node": "failed"},
+                ]),
+                node("red", say("You chose red")),
+                node("green", say("You chose green")),
+                node("failed", say("Giving up")),
+            ),
+            "skills/choice-abc": choice_skill(
+                random_id="abc", content_id="builtin_single-choice-q", invalid_content_id="builtin_text-sorry",
+                keywords={"red": ["red", "Red apple", "crimson"], "green": ["green", "Green pear"]},
+                max_retries=max_retries,
+            ),
+        },
+        content={"builtin_single-choice": [CHOICE], "builtin_text": [SORRY]},
+    )
+
+
+async def _answer(tmp_path: Path, answer: str) -> list[str]:
+    chat = Chat(_choice_bot(tmp_path))
+    assert await chat.send() == ["Which one?"]
+    assert chat.last is not None and chat.last.responses[0]["skill"] == "choice"
+    return await chat.send(answer)
+
+
+async def test_choice_keyword_matches(tmp_path: Path) -> None:
+    for i, (answer, expected) in enumerate([
+        ("red", "You chose red"),
+        ("GREEN PEAR", "You chose green"),  # exact, case-insensitive
+        ("I'd like the crimson one", "You chose red"),  # substring
+        ("green", "You chose green"),
+    ]):
+        assert await _answer(tmp_path / str(i), answer) == [expected], answer
+
+
+async def test_choice_number_answers_pick_the_nth_choice(tmp_path: Path) -> None:
+    for i, (answer, expected) in enumerate([("1", "You chose red"), ("2.", "You chose green"),
+                                            ("#1", "You chose red"), ("2)", "You chose green")]):
+        assert await _answer(tmp_path / str(i), answer) == [expected], answer
+
+
+async def test_choice_out_of_range_number_is_invalid(tmp_path: Path) -> None:
+    chat = Chat(_choice_bot(tmp_path))
+    await chat.send()
+    assert await chat.send("3") == ["Sorry, I did not get that."]
+    assert chat.temp["skill-choice-valid-abc"] is False
+    assert chat.temp["skill-choice-invalid-count-abc"] == 1
+
+
+async def test_choice_retries_then_fails(tmp_path: Path) -> None:
+    chat = Chat(_choice_bot(tmp_path, max_retries=2))
+    await chat.send()
+    assert await chat.send("blue") == ["Sorry, I did not get that."]
+    assert await chat.send("purple") == ["Sorry, I did not get that."]
+    assert await chat.send("black") == ["Giving up"]
+    assert chat.context == {}
+
+
+async def test_choice_valid_after_a_retry(tmp_path: Path) -> None:
+    chat = Chat(_choice_bot(tmp_path))
+    await chat.send()
+    assert await chat.send("blue") == ["Sorry, I did not get that."]
+    assert await chat.send("Red apple") == ["You chose red"]
+
+
+async def test_choice_by_intent(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("ask", type="skill-call", skill="choice", flow="skills/choice-i.flow.json",
+                          next=[("temp['skill-choice-ret-i'] == \"yes\"", "yes"), ("true", "no")]),
+                     node("yes", say("yes!")), node("no", say("no!"))),
+        "skills/choice-i": choice_skill(random_id="i", content_id="builtin_single-choice-q",
+                                        keywords={"yes": ["intent:affirm"], "no": ["no"]}),
+    }, content={"builtin_single-choice": [CHOICE]})
+    chat = Chat(bot)
+    await chat.send()
+    assert await chat.send("sure thing", understand=nlu(("affirm", 0.9))) == ["yes!"]
+
+
+# -------------------------------------------------------------------------------------- slots
+
+
+def _slot_bot(tmp_path: Path, entities: str, retries: int = 2) -> Bot:
+    fill = action("basic-skills/slot_fill", {"slotName": "city", "entities": entities, "turnExpiry": -1})
+    extracted = "session.slots['city'] && (temp.valid === undefined || temp.valid == \"true\")"
+    return make_bot(
+        tmp_path,
+        flows={
+            "main": flow(
+                node("book", type="skill-call", skill="Slot", flow="skills/slot-1.flow.json", next=[
+                    ("temp.extracted == \"true\"", "got"),
+                    ("temp.notExtracted == \"true\"", "gaveup"),
+                    ("temp.alreadyExtracted == \"true\"", "known"),
+                ]),
+                node("got", say("Going to {{session.slots.city.value}}")),
+                node("known", say("Still {{session.slots.city.value}}")),
+                node("gaveup", say("No city then")),
+            ),
+            "skills/slot-1": flow(
+                node("check-if-extracted", action("basic-skills/slot_update_contexts", {"intentName": "book"}),
+                     next=[("session.slots['city'] !== undefined", "already-extracted"), ("true", "slot-extract")]),
+                node("slot-extract", say("Which city?"), receive=[fill],
+                     next=[(extracted, "extracted"), ("true", "not-extracted")]),
+                node("extracted", set_var("temp", "extracted", "true"), next=[("true", "#")]),
+                node("not-extracted", action("basic-skills/slot_not_found", {"retryAttempts": retries}),
+                     say("Sorry, which city?"), set_var("temp", "valid", "true"), receive=[fill],
+                     next=[(extracted, "extracted"), ("temp.notExtracted == \"true\"", "#"),
+                           ("true", "not-extracted")]),
+                node("already-extracted", set_var("temp", "alreadyExtracted", "true"), next=[("true", "#")]),
+            ),
+        },
+        files={"intents/book.json": json.dumps({"name": "book", "contexts": ["travel"], "utterances": {"en": []},
+                                               "slots": [{"name": "city", "entities": ["any"]}]})},
+    )
+
+
+async def test_slot_fill_with_any_takes_the_whole_text(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "any"))
+    assert await chat.send("book a trip") == ["Which city?"]
+    assert chat.session["nluContexts"] == [{"context": "travel", "ttl": 1000}]
+    assert await chat.send("New York") == ["Going to New York"]
+    assert chat.session["slots"]["city"]["value"] == "New York"
+    # The slot is kept in the session: next time it is already extracted.
+    assert await chat.send("again") == ["Still New York"]
+
+
+async def test_slot_fill_from_an_nlu_entity(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "city"))
+    await chat.send("book")
+    entity = {"name": "city", "type": "list", "meta": {}, "data": {"value": "Paris", "unit": "city"}}
+    assert await chat.send("to paris please", understand=nlu(("book", 0.9), entities=[entity])) == ["Going to Paris"]
+
+
+async def test_slot_not_found_retries_then_gives_up(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "city", retries=2))
+    assert await chat.send("book") == ["Which city?"]
+    assert await chat.send("hmm") == ["Sorry, which city?"]
+    assert chat.temp["tryFillSlotCount"] == 2
+    assert await chat.send("dunno") == ["Sorry, which city?"]
+    assert chat.temp["notExtracted"] == "true"
+    assert await chat.send("whatever") == ["No city then"]
+    assert "city" not in chat.session["slots"]
+
+
+# ------------------------------------------------------------------------------ Python actions
+
+ECHO_PARAMS = """
+async def run(args, temp):
+    temp["received"] = sorted(args)
+    temp["greeting"] = "Hello " + args["name"]
+"""
+
+DECLARES_ALL = """
+async def run(event, user, session, temp, bot, args, reply):
+    temp["preview"] = event["preview"]
+    temp["bot_motd"] = bot.get("motd")
+"""
+
+ONLY_KWARGS = """
+async def run(**kwargs):
+    kwargs["temp"]["names"] = sorted(kwargs)
+"""
+
+REPLIES = """
+async def run(reply, user):
+    await reply({"text": "plain"}, {"type": "image", "image": "https://x/y.png"})
+    await reply([{"type": "text", "text": "from a list", "markdown": False}])
+    user["replied"] = True
+"""
+
+MUTATES = """
+async def run(user, session, temp):
+    user["visits"] = user.get("visits", 0) + 1
+    session["seen"] = True
+    temp["count"] = temp.get("count", 0) + 1
+"""
+
+
+async def test_python_action_receives_only_declared_parameters(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, action("echo", {"name": "{{event.preview}}"}), "all", "kw",
+                             say("{{temp.greeting}}"), actions={"echo": ECHO_PARAMS, "all": DECLARES_ALL,
+                                                               "kw": ONLY_KWARGS}))
+    chat.memory.bot_kv["global"] = {"motd": "hi all"}
+    assert await chat.send("Ann") == ["Hello Ann"]
+    assert chat.temp["received"] == ["name"]
+    assert chat.temp["preview"] == "Ann"
+    assert chat.temp["bot_motd"] == "hi all"
+    assert chat.temp["names"] == ["args", "bot", "event", "reply", "session", "temp", "user"]
+
+
+async def test_python_action_replies_in_order(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, say("before"), "talk", say("after"), actions={"talk": REPLIES}))
+    await chat.send()
+    assert chat.last is not None
+    assert chat.last.responses == [
+        {"type": "text", "text": "before"},
+        {"type": "text", "text": "plain"},
+        {"type": "image", "image": "https://x/y.png"},
+        {"type": "text", "text": "from a list", "markdown": False},
+        {"type": "text", "text": "after"},
+    ]
+    assert chat.user["replied"] is True
+
+
+async def test_python_action_mutations_persist_into_the_next_turn(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", "count", receive=["count"], next=[("true", "show")]),
+        node("show", say("visits={{user.visits}} count={{temp.count}} seen={{session.seen}}")),
+    )}, actions={"count": MUTATES})
+    chat = Chat(bot)
+    await chat.send()
+    assert chat.temp == {"count": 1}
+    assert await chat.send() == ["visits=2 count=2 seen=true"]
+    assert chat.user["visits"] == 2 and chat.session["seen"] is True
+
+
+async def test_python_action_in_a_subfolder(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, "tools/shout", say("{{temp.loud}}"), actions={"tools/shout": """
+        async def run(event, temp):
+            temp["loud"] = event["preview"].upper()
+    """}))
+    assert await chat.send("hey") == ["HEY"]
+
+
+async def test_python_action_that_replies_badly_runs_the_error_flow(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(node("entry", "bad")), "error": ERROR_FLOW}, actions={"bad": """
+        async def run(reply):
+            await reply("just a string")
+    """})
+    assert await Chat(bot).send() == ["Oops, error"]
+
+
+async def test_remote_action_server_is_skipped(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, 'myserver:doit {"a":1}', say("after")))
+    assert await chat.send() == ["after"]
+
+
+async def test_action_arguments_see_the_state(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, set_var("temp", "first", "Jo"),
+                             set_var("temp", "full", "{{temp.first}} {{user.last}}")))
+    chat.memory.user["last"] = "O'Neil"
+    await chat.send()
+    assert chat.temp["full"] == "Jo O'Neil"
+
+
+async def test_switch_language(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, action("builtin/switchLanguage", {"lang": "DE"})))
+    await chat.send()
+    assert chat.user["language"] == "de"
+
+
+async def test_slot_expires_after_its_turns(tmp_path: Path) -> None:
+    bot = _slot_bot(tmp_path, "any")
+    chat = Chat(bot)
+    await chat.send("book")
+    assert await chat.send("Rome") == ["Going to Rome"]
+    chat.session["slots"]["city"]["expiresAfterTurns"] = 1
+    assert await chat.send("book again") == ["Which city?"]  # the slot was forgotten before the flow ran
+
+
+async def test_slot_already_filled_by_the_nlu(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "city"))
+    slot = {"name": "city", "value": "Oslo", "source": "oslo", "entity": None, "confidence": 1, "start": 8, "end": 12}
+    assert await chat.send("book to oslo", understand=nlu(("book", 0.9), slots={"city": slot})) == ["Still Oslo"]
+
+
+async def test_choice_exact_match_wins_over_an_earlier_substring(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("ask", type="skill-call", skill="choice", flow="skills/choice-s.flow.json",
+                          next=[("temp['skill-choice-ret-s'] == \"red\"", "red"),
+                                ("temp['skill-choice-ret-s'] == \"other\"", "other")]),
+                     node("red", say("red")), node("other", say("other"))),
+        "skills/choice-s": choice_skill(random_id="s", content_id="builtin_single-choice-q",
+                                        keywords={"red": ["red"], "other": ["not red"]}),
+    }, content={"builtin_single-choice": [CHOICE]})
+    chat = Chat(bot)
+    await chat.send()
+    assert await chat.send("Not Red") == ["other"]
+    again = Chat(bot)
+    await again.send()
+    assert await again.send("reddish") == ["red"]
