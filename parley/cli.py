@@ -24,7 +24,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=os.environ.get("PARLEY_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.workers > 1:
-        os.environ["PARLEY_DATA"] = str(settings.data_dir)
+        # each worker builds its own Settings from the environment: give it what the command line said
+        os.environ.update(PARLEY_DATA=str(settings.data_dir), PARLEY_HOST=settings.host, PARLEY_PORT=str(settings.port))
         uvicorn.run("parley.http.factory:app", factory=True, host=settings.host, port=settings.port,
                     workers=args.workers, access_log=False, log_level="warning")
     else:
@@ -33,25 +34,40 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _js_files(folder: Path) -> list[str]:
+    """A bot's JavaScript actions and hooks, named like the loader names them (`<folder>/actions/x.js`)."""
+    found = [p for sub in ("actions", "hooks") if (folder / sub).is_dir() for p in (folder / sub).rglob("*.js")]
+    return [p.relative_to(folder.parent).as_posix() for p in sorted(found)]
+
+
 def _check(args: argparse.Namespace) -> int:
     data = Path(args.data or os.environ.get("PARLEY_DATA") or "data")
     if not (data / "bots").is_dir():
         print(f"{data}: no bots/ folder", file=sys.stderr)
         return 2
-    _, problems, skipped = load_global_actions(data)
+    global_actions, problems, skipped = load_global_actions(data)
     failed = bool(problems)
     for p in problems:
         print(f"ERROR {p}")
     for s in skipped:
         print(f"SKIPPED {s} (JavaScript cannot run in parley)")
     logging.disable(logging.WARNING)
+    seen: dict[str, Path] = {}
     for folder in discover(data):
-        bot = load_bot(folder)
+        bot = load_bot(folder, global_actions)
+        if bot.id in seen:  # the server serves the first folder and ignores this one
+            failed = True
+            print(f"ERROR {folder.name}: bot id {bot.id!r} is already used by {seen[bot.id].name}; "
+                  "this folder would be ignored")
+            continue
+        seen[bot.id] = folder
         if isinstance(bot, BrokenBot):
             failed = True
             print(f"BROKEN {bot.id}")
             for p in bot.problems:
                 print(f"  ERROR {p}")
+            for js in _js_files(folder):
+                print(f"  SKIPPED {js} (JavaScript cannot run in parley)")
             continue
         print(f"OK {bot.id}: {len(bot.flows)} flows, {len(bot.content)} content elements, "
               f"{len(bot.intents)} intents, {len(bot.qna)} QnA, {len(bot.actions)} Python actions")
@@ -102,8 +118,10 @@ async def _chat_loop(args: argparse.Namespace) -> int:
         return 2
     store = open_store(settings.database_url)
     await store.open()
-    conversations = Conversations(settings, registry, store)
+    locks = store.locks()  # shared with the other processes serving this data folder
+    conversations = Conversations(settings, registry, store, locks=locks)
     print(f"Talking to {bot.id} as {args.user}. Ctrl-D to quit.")
+    interactive = sys.stdin.isatty()
     try:
         while True:
             try:
@@ -111,6 +129,8 @@ async def _chat_loop(args: argparse.Namespace) -> int:
             except EOFError:
                 print()
                 return 0
+            if not interactive:  # piped input is not echoed: show it, so the transcript reads well
+                print(text)
             if not text.strip():
                 continue
             result = await conversations.converse(bot, args.user, {"type": "text", "text": text})
@@ -120,6 +140,7 @@ async def _chat_loop(args: argparse.Namespace) -> int:
                     print(line)
     finally:
         await store.close()
+        locks.close()
 
 
 def main(argv: list[str] | None = None) -> int:

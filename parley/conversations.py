@@ -22,7 +22,7 @@ from parley.engine.state import JSONDict, Memory, new_session
 from parley.engine.turn import TurnResult, Understand, run_timeout, run_turn
 from parley.settings import Settings
 from parley.store.base import ConversationKey, Loaded, Saved, Store
-from parley.store.locks import LocalLocks
+from parley.store.locks import LocalLocks, Locks
 
 log = logging.getLogger("parley.conversations")
 
@@ -37,14 +37,14 @@ class Conversations:
         settings: Settings,
         registry: BotRegistry,
         store: Store,
-        locks: LocalLocks | None = None,
+        locks: Locks | None = None,
         understand: Understand | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.store = store
-        self.locks = locks or LocalLocks()
+        self.locks: Locks = locks or LocalLocks()
         self.understand = understand
         self.rng = rng or random.Random()
 
@@ -136,7 +136,10 @@ class Conversations:
     # ----------------------------------------------------------------------------------- janitor
 
     async def fire_timeouts(self, now: float | None = None) -> int:
-        """Run the timeout handler of every conversation whose context expired. Returns how many."""
+        """Run the timeout handler of every conversation whose context expired. Returns how many.
+
+        One conversation failing (a handler or its memory that cannot be saved) is logged and
+        does not keep the others from timing out."""
         now = time.time() if now is None else now
         await self.store.delete_expired_sessions(now)
         fired = 0
@@ -144,19 +147,25 @@ class Conversations:
             bot = self.registry.get(key.bot_id)
             if not isinstance(bot, Bot):
                 continue
-            async with self.locks.hold(key.session_id):
-                loaded = await self.store.load(key)
-                user_before = copy.deepcopy(loaded.memory.user)
-                if not loaded.memory.context or loaded.context_expiry is None or loaded.context_expiry >= now:
-                    continue  # a message arrived meanwhile
-                result = await run_timeout(bot, loaded.memory, user_id=key.user_id, options=self.options(bot),
-                                           rng=self.rng)
-                context_expiry, session_expiry = self._expiries(bot, time.time())
-                events = [{"eventId": result.event_id, "direction": "proactive", "payload": result.responses}]
-                await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events, user_before))
-                self._log_proactive(key, result)
-                fired += 1
+            try:
+                fired += await self._fire_timeout(bot, key, now)
+            except Exception:
+                log.exception("%s: the timeout handler failed", key.session_id)
         return fired
+
+    async def _fire_timeout(self, bot: Bot, key: ConversationKey, now: float) -> int:
+        async with self.locks.hold(key.session_id):
+            loaded = await self.store.load(key)
+            user_before = copy.deepcopy(loaded.memory.user)
+            if not loaded.memory.context or loaded.context_expiry is None or loaded.context_expiry >= now:
+                return 0  # a message arrived meanwhile
+            result = await run_timeout(bot, loaded.memory, user_id=key.user_id, options=self.options(bot),
+                                       rng=self.rng)
+            context_expiry, session_expiry = self._expiries(bot, time.time())
+            events = [{"eventId": result.event_id, "direction": "proactive", "payload": result.responses}]
+            await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events, user_before))
+            self._log_proactive(key, result)
+            return 1
 
     async def janitor(self, stop: asyncio.Event) -> None:
         interval = parse_duration(self.settings.global_value("dialog", "janitorInterval")) or 10.0

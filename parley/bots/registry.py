@@ -55,6 +55,10 @@ class BotRegistry:
                 log.info("bot %s removed", old_id)
             return None
         bot = load_bot(folder, self.global_actions)
+        owner = next((f for f, bot_id in self.folders.items() if bot_id == bot.id), None)
+        if owner is not None:  # as at start-up: the first folder keeps the id
+            log.error("%s: bot id %r is already used by %s; ignored", folder, bot.id, owner)
+            return None
         self.bots[bot.id] = bot
         self.folders[folder] = bot.id
         self._report(bot, reloaded=True)

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley.bots.registry import BotRegistry
 from parley.conversations import Conversations
@@ -25,6 +27,23 @@ from parley.settings import Settings
 from parley.store.sql import open_store
 
 log = logging.getLogger("parley.http")
+
+
+class NonStrictRouting:
+    """Express routes match with one trailing slash too (`/status/` is `/status`); Starlette would
+    answer a redirect instead, which clients posting to the converse route do not expect."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path[:-1], ORIGINAL_PATH: path}
+        await self.app(scope, receive, send)
+
+
+ORIGINAL_PATH = "parley.original_path"
 
 
 async def status(request: Request) -> Response:
@@ -40,7 +59,7 @@ async def api_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (404, 405):
-        return not_found_page(request.method, request.url.path)
+        return not_found_page(request.method, request.scope.get(ORIGINAL_PATH) or request.url.path)
     return error_response(ApiError(exc.status_code, "HttpError", str(exc.detail)))
 
 
@@ -52,7 +71,8 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     registry = BotRegistry(settings.data_dir)
     store = open_store(settings.database_url)
-    conversations = Conversations(settings, registry, store)
+    locks = store.locks()  # shared with the other processes serving this data folder
+    conversations = Conversations(settings, registry, store, locks=locks)
     auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
 
     @contextlib.asynccontextmanager
@@ -72,6 +92,7 @@ def create_app(settings: Settings) -> Starlette:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
+            locks.close()
 
     routes = [
         Route("/status", status, methods=["GET"]),
@@ -82,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(NonStrictRouting)],
         exception_handlers={
             ApiError: api_error,
             PlainError: api_error,

@@ -45,16 +45,23 @@ def _parse_error(text: str, exc: json.JSONDecodeError) -> ApiError:
     return ApiError(400, "entity.parse.failed", message)
 
 
+JSON_WHITESPACE = " \t\n\r"
+
+
 def parse_json(raw: bytes) -> Any:
-    if not raw.strip():
-        return {}
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, "encoding.unsupported", "request body is not valid UTF-8") from exc
-    first = text.lstrip()[:1]
-    if first not in ("{", "["):
-        return _raise_strict(text)
+    if text.startswith("\ufeff"):  # body-parser decodes with iconv-lite, which drops a byte order mark
+        text, raw = text[1:], raw[3:]
+    body = text.lstrip(JSON_WHITESPACE)
+    if not body:
+        return {}
+    if body[0] not in ("{", "["):
+        # body-parser's strict mode: only objects and arrays, reported at the offending character
+        raise ApiError(400, "entity.parse.failed",
+                       f"Unexpected token {body[0]} in JSON at position {len(text) - len(body)}")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -66,11 +73,6 @@ def parse_json(raw: bytes) -> Any:
     except RecursionError as exc:  # deeper than orjson's limit (1024): refuse rather than crash
         raise ApiError(400, "entity.parse.failed", "request body is nested too deeply") from exc
     raise ApiError(400, "entity.parse.failed", "Unexpected token in JSON")
-
-
-def _raise_strict(text: str) -> Any:
-    pos = len(text) - len(text.lstrip())
-    raise ApiError(400, "entity.parse.failed", f"Unexpected token {text[pos]} in JSON at position 0")
 
 
 def parse_form(raw: bytes) -> dict[str, Any]:

@@ -95,7 +95,7 @@ SECURED_FIELDS = ("nlu", "suggestions", "credentials", "state", "decision")
 
 
 def no_access(bot_id: str) -> ApiError:
-    return ApiError(403, "ForbiddenError", f"Forbidden: you have no access to bot {bot_id}", error_code="BP_0042")
+    return ApiError(403, "ForbiddenError", f"Forbidden: you have no access to bot {bot_id}", error_code="BP_0043")
 
 
 async def secured_converse(request: Request) -> Response:

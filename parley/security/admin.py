@@ -16,19 +16,23 @@ from parley.store.sql import open_store
 
 def add_parser(sub: Any) -> None:
     users = sub.add_parser("users", help="manage collaborators (who may log in)")
-    users.add_argument("--data")
+    users.add_argument("--data", help="the data folder (default $PARLEY_DATA or ./data)")
+    # `--data` is accepted after the action too (`parley users create EMAIL --data DIR`).
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", default=argparse.SUPPRESS, help="the data folder")
     actions = users.add_subparsers(dest="users_command", required=True)
-    create = actions.add_parser("create", help="create a user; the password is read from stdin")
+    create = actions.add_parser("create", parents=[data], help="create a user; the password is read from stdin")
     create.add_argument("email")
     create.add_argument("--role", choices=ROLES, default="developer")
     create.add_argument("--superadmin", action="store_true")
     create.add_argument("--bots", default="", help="comma-separated bot ids the user may access ('*' = all)")
-    actions.add_parser("list", help="list users")
-    delete = actions.add_parser("delete", help="delete a user")
+    actions.add_parser("list", parents=[data], help="list users")
+    delete = actions.add_parser("delete", parents=[data], help="delete a user")
     delete.add_argument("email")
-    setpw = actions.add_parser("set-password", help="change a password (stdin); revokes older tokens")
+    setpw = actions.add_parser("set-password", parents=[data],
+                               help="change a password (stdin); revokes older tokens")
     setpw.add_argument("email")
-    revoke = actions.add_parser("revoke", help="invalidate every token issued to a user so far")
+    revoke = actions.add_parser("revoke", parents=[data], help="invalidate every token issued to a user so far")
     revoke.add_argument("email")
 
 
@@ -38,7 +42,7 @@ def _read_password() -> str:
         if getpass.getpass("Again: ") != first:
             raise SystemExit("passwords differ")
         return first
-    return sys.stdin.readline().rstrip("\n")
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -66,6 +70,9 @@ async def _run(args: argparse.Namespace) -> int:
             user = User(email, hash_password(password), args.role, args.superadmin, bots)
             await store.run_sync(lambda db: put_user(db, user))
             print(f"created {email} ({args.role})")
+            if not args.superadmin and not bots:
+                print(f"note: {email} may not use any bot yet (give --bots BOT,… or '*', or --superadmin)",
+                      file=sys.stderr)
             return 0
         if existing is None:
             print(f"no user {email}", file=sys.stderr)

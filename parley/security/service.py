@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from parley.engine.durations import parse_duration
 from parley.security import tokens
@@ -46,6 +46,7 @@ class _Window:
     limit: int
     seconds: float
     hits: dict[str, deque[float]] = field(default_factory=dict)
+    MAX_KEYS: ClassVar[int] = 10_000
 
     def blocked_for(self, key: str, now: float) -> float:
         q = self.hits.get(key)
@@ -56,20 +57,54 @@ class _Window:
         if not q:
             self.hits.pop(key, None)
             return 0.0
-        return q[0] + self.seconds - now if len(q) >= self.limit else 0.0
+        # Blocked until enough attempts fall out of the window to leave room for one more.
+        return q[len(q) - self.limit] + self.seconds - now if len(q) >= self.limit else 0.0
 
     def add(self, key: str, now: float) -> None:
+        if len(self.hits) >= self.MAX_KEYS:
+            self._sweep(now)
         self.hits.setdefault(key, deque()).append(now)
+
+    def discard(self, key: str, at: float) -> None:
+        """Forget one attempt made at `at` (it turned out to be a success)."""
+        q = self.hits.get(key)
+        if q is not None:
+            try:
+                q.remove(at)
+            except ValueError:
+                pass
+            if not q:
+                self.hits.pop(key, None)
 
     def clear(self, key: str) -> None:
         self.hits.pop(key, None)
+
+    def _sweep(self, now: float) -> None:
+        """Drop keys whose attempts are all out of the window, so random emails cannot grow memory forever."""
+        for key in [k for k, q in self.hits.items() if not q or q[-1] <= now - self.seconds]:
+            del self.hits[key]
+
+
+def token_lifetime(duration: Any) -> float:
+    """Seconds from `jwtToken.duration`: a string as `ms` reads it ("1h"), a number as seconds (as
+    jsonwebtoken's `expiresIn` reads it); anything unusable or not positive gives the 1h default."""
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        seconds: float | None = float(duration)
+    else:
+        seconds = parse_duration(duration or DEFAULT_TOKEN_LIFETIME)
+    if seconds is None or seconds <= 0:
+        if duration is not None:
+            log.warning("jwtToken.duration %r is not a usable duration; tokens last %s", duration,
+                        DEFAULT_TOKEN_LIFETIME)
+        return 3600.0
+    return seconds
 
 
 class Auth:
     def __init__(self, store: SyncRunner, secret: str, token_duration: Any = None) -> None:
         self.store = store
         self.secret = secret
-        self.lifetime = parse_duration(token_duration or DEFAULT_TOKEN_LIFETIME) or 3600.0
+        self.lifetime = token_lifetime(token_duration)
         self.by_email = _Window(MAX_FAILURES_PER_EMAIL, FAILURE_WINDOW)
         self.by_client = _Window(MAX_FAILURES_PER_CLIENT, FAILURE_WINDOW)
 
@@ -95,14 +130,17 @@ class Auth:
         wait = max(self.by_email.blocked_for(email, now), self.by_client.blocked_for(client, now))
         if wait > 0:
             raise LoginThrottled(int(wait) + 1)
+        # Count the attempt as failed before the first await, and take it back on success: otherwise
+        # many concurrent guesses would all pass the check above before any failure is recorded.
+        self.by_email.add(email, now)
+        self.by_client.add(client, now)
         user = await self.store.run_sync(lambda db: get_user(db, email))
         # Verify against a dummy hash for unknown emails, so both cases take the same time.
         ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if not ok or user is None:
-            self.by_email.add(email, now)
-            self.by_client.add(client, now)
             raise InvalidCredentials()
         self.by_email.clear(email)
+        self.by_client.discard(client, now)
         if needs_rehash(user.password_hash):
             user.password_hash = await asyncio.to_thread(hash_password, password)
             await self.store.run_sync(lambda db: put_user(db, user))
@@ -112,7 +150,7 @@ class Auth:
 
     async def authenticate(self, header: str | None) -> User:
         """The collaborator behind an `Authorization: Bearer <jwt>` header (Botpress's 401 messages)."""
-        if header is None:
+        if header is None or not header.strip():  # Express treats an empty header as a missing one
             raise AuthError("Unauthorized: Authorization header is missing")
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer":

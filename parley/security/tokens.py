@@ -7,18 +7,28 @@ password change or a revocation invalidates every token issued before.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
 ALGORITHM = "HS256"
 AUDIENCE = "collaborators"
 SECRET_FILE = ".parley-secret"
+
+log = logging.getLogger("parley.security")
 
 
 class InvalidToken(Exception):
@@ -66,26 +76,65 @@ def verify(secret: str, token: str) -> TokenClaims:
 
 
 def load_or_create_secret(data_dir: Path) -> str:
-    """`PARLEY_SECRET`, else a random key generated once and kept in the data folder (mode 0600)."""
+    """`PARLEY_SECRET`, else a random key generated once and kept in the data folder (mode 0600).
+
+    Workers starting together agree on one key: creation happens under an exclusive lock of the data
+    folder, and the file appears atomically (written under a temporary name, then renamed), so it is
+    never read half-written. An empty file is replaced, never used as a key.
+    """
     env = os.environ.get("PARLEY_SECRET")
     if env:
         return env
     path = data_dir / SECRET_FILE
-    try:
-        existing = path.read_text().strip()
+    existing = _read_secret(path)
+    if existing:
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(data_dir):
+        existing = _read_secret(path)  # another worker may have created it meanwhile
         if existing:
             return existing
-    except FileNotFoundError:
-        pass
-    secret = secrets.token_urlsafe(48)
-    data_dir.mkdir(parents=True, exist_ok=True)
+        if existing == "":
+            log.warning("%s is empty; generating a new signing key", path)
+        secret = secrets.token_urlsafe(48)
+        tmp = data_dir / f"{SECRET_FILE}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            try:
+                os.write(fd, secret.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return secret
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    if fcntl is None:  # pragma: no cover - Windows: one process per data folder
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker created it first
-        time.sleep(0.05)
-        return path.read_text().strip()
-    try:
-        os.write(fd, secret.encode())
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        os.close(fd)
-    return secret
+        os.close(fd)  # releases the lock
+
+
+def _read_secret(path: Path) -> str | None:
+    """The key in `path`, "" when the file is empty, None when there is no file."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    mode = path.stat().st_mode & 0o077
+    if text and mode:
+        log.warning("%s can be read by other users; restricting it to its owner", path)
+        try:
+            path.chmod(0o600)
+        except OSError as exc:
+            log.warning("cannot restrict %s: %s", path, exc)
+    return text

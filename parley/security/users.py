@@ -2,11 +2,13 @@
 
 Users live in the same database as conversations. The email is the identity (lower-cased, as
 Botpress does); the password is kept only as an argon2id hash; `token_version` grows when the
-password changes or tokens are revoked.
+password changes or tokens are revoked. A new user's version starts at a random number, so the
+tokens of a deleted user never work for a user re-created later with the same email.
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -29,6 +31,10 @@ CREATE TABLE IF NOT EXISTS collaborators (
 """
 
 
+def new_token_version() -> int:
+    return secrets.randbelow(2**30) + 1  # leaves room to grow within a 32-bit INTEGER column
+
+
 @dataclass
 class User:
     email: str
@@ -36,7 +42,7 @@ class User:
     role: str = "admin"
     super_admin: bool = False
     bots: list[str] = field(default_factory=list)  # "*" means every bot
-    token_version: int = 1
+    token_version: int = field(default_factory=new_token_version)
 
     def may_access(self, bot_id: str) -> bool:
         return self.super_admin or "*" in self.bots or bot_id in self.bots

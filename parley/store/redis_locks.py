@@ -109,7 +109,7 @@ class RedisLocks:
         acquired = False
         try:
             while True:
-                head = await self.redis.lindex(queue, 0)
+                head = str(await self.redis.lindex(queue, 0) or "") or None
                 if head == ticket:
                     acquired = True
                     break

@@ -21,6 +21,7 @@ import orjson
 from parley.engine.state import Memory, new_session
 from parley.security.users import USERS_SCHEMA
 from parley.store.base import ConversationKey, Loaded, Saved, user_changes
+from parley.store.locks import FileLocks
 
 T = TypeVar("T")
 
@@ -91,6 +92,11 @@ class SQLiteStore:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._executor_closed = False
+
+    def locks(self) -> FileLocks:
+        """Conversation locks shared by every process using this file (`serve --workers N`, `chat`)."""
+        return FileLocks(self.path.with_name(self.path.name + ".locks"))
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self._db
@@ -113,6 +119,9 @@ class SQLiteStore:
             self._migrate(db)
             return db
 
+        if self._executor_closed:  # opened again after close()
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
+            self._executor_closed = False
         loop = asyncio.get_running_loop()
         self._db = await loop.run_in_executor(self._executor, connect)
 
@@ -141,6 +150,7 @@ class SQLiteStore:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=False)
+        self._executor_closed = True
 
     async def load(self, key: ConversationKey) -> Loaded:
         def q(db: sqlite3.Connection) -> Loaded:
