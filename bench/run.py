@@ -1,69 +1,315 @@
-"""A first converse benchmark: a real `parley serve` on loopback, a simple load loop, figures printed.
+"""parley's benchmark suite: `make bench` (never part of `make test`).
 
-Run with `make bench` (never part of `make test`). It serves the welcome-bot template (from
-../shared) and the example bots with the NLU off, sends conversations of several turns from one
-client, and reports requests/s and latency percentiles. The full suite (wrk, echo ceiling, CPU per
-turn) is tracked in its own issue.
+Everything runs on this machine over loopback with wrk as the load generator. The machine is shared
+and noisy, so each figure is also given as a ratio to a bare Starlette + uvicorn echo endpoint
+measured in the same run with the same wrk script (the ceiling). Server CPU time comes from the
+server processes' own accounting (/proc), not from wall time.
+
+Prints a table and writes the same figures to bench/results/latest.json.
 """
 
 from __future__ import annotations
 
-import http.client
+import argparse
+import asyncio
 import json
-import statistics
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(REPO))
 
-from tests.conftest import EXAMPLES, TEMPLATES, make_template_data, start_server, stop_server  # noqa: E402
+from tests.conftest import EXAMPLES, TEMPLATES, make_template_data  # noqa: E402
 
-CONVERSATION = ["hello", "memory", "Ada", "hi", "context", "monkey"]
+PY = sys.executable
+WRK_SCRIPT = BENCH / "converse.lua"
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def run(base: str, bot: str, users: int) -> dict[str, float]:
-    host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port))
-    latencies: list[float] = []
-    start = time.perf_counter()
-    for u in range(users):
-        for text in CONVERSATION:
-            body = json.dumps({"type": "text", "text": text})
-            t0 = time.perf_counter()
-            conn.request("POST", f"/api/v1/bots/{bot}/converse/bench-{u}", body, {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            resp.read()
-            latencies.append((time.perf_counter() - t0) * 1000)
-            assert resp.status == 200, resp.status
-    elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "req_per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies),
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
-    }
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    out = [pid]
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for k in kids:
+        out += _children(int(k))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and all its descendants (uvicorn workers)."""
+    total = 0
+    for p in _children(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for p in _children(pid):
+        try:
+            m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text())
+            total += int(m.group(1)) if m else 0
+        except OSError:
+            continue
+    return total / 1024
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited during start-up")
+        try:
+            with urllib.request.urlopen(base + "/status", timeout=1) as r:
+                if r.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("server not ready")
+
+
+@contextmanager
+def server(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    port = free_port()
+    full = [*cmd, "--port", str(port)]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(full, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc)
+        yield base, proc, time.monotonic() - t0
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def parley_cmd(data: Path, workers: int = 1) -> list[str]:
+    return [PY, "-m", "parley", "serve", "--data", str(data), "--host", "127.0.0.1", "--workers", str(workers)]
+
+
+def echo_cmd() -> list[str]:
+    return [PY, "-m", "uvicorn", "--app-dir", str(BENCH), "echo_app:app", "--host", "127.0.0.1",
+            "--no-access-log", "--log-level", "warning"]
+
+
+def wrk(base: str, *, bot: str, connections: int, seconds: float, users: int, texts: str) -> dict[str, Any]:
+    env = {**os.environ, "BOT": bot, "USERS": str(users), "TEXTS": texts}
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(WRK_SCRIPT), base],
+        env=env, capture_output=True, text=True, timeout=seconds + 60,
+    ).stdout
+    m = re.search(r"WRKJSON (\{.*\})", out)
+    if not m:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    r: dict[str, Any] = json.loads(m.group(1))
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
+def load(base: str, proc: subprocess.Popen[bytes], *, bot: str, connections: int, seconds: float,
+         users: int = 1000, texts: str = "hello|memory|Ada|hi|context|monkey") -> dict[str, Any]:
+    wrk(base, bot=bot, connections=connections, seconds=min(2.0, seconds), users=users, texts=texts)  # warm-up
+    cpu0 = cpu_seconds(proc.pid)
+    r = wrk(base, bot=bot, connections=connections, seconds=seconds, users=users, texts=texts)
+    r["cpu_us_per_req"] = (cpu_seconds(proc.pid) - cpu0) / max(1, r["requests"]) * 1e6
+    return r
+
+
+# ------------------------------------------------------------------------------------------------ stages
+
+
+def stage_profile(data: Path, turns: int) -> dict[str, float]:
+    """Mean µs per stage over many in-process turns (no HTTP): where a turn's time goes."""
+    from parley.bots.registry import BotRegistry
+    from parley.conversations import Conversations
+    from parley.engine import decision, dialog, turn
+    from parley.settings import Settings
+    from parley.store.sql import open_store
+
+    totals: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        if asyncio.iscoroutinefunction(fn):
+            async def awrapper(*a: Any, **k: Any) -> Any:
+                t = time.perf_counter()
+                try:
+                    return await fn(*a, **k)
+                finally:
+                    totals[name] = totals.get(name, 0.0) + time.perf_counter() - t
+            return awrapper
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                totals[name] = totals.get(name, 0.0) + time.perf_counter() - t
+        return wrapper
+
+    async def main() -> None:
+        settings = Settings.from_env(data, env={"PARLEY_NLU": "off"})
+        registry = BotRegistry(settings.data_dir)
+        registry.load_all()
+        store = open_store(f"sqlite:///{data / 'storage' / 'profile.sqlite'}")
+        await store.open()
+        store.load = timed("store load", store.load)  # type: ignore[method-assign]
+        store.save = timed("store save", store.save)  # type: ignore[method-assign]
+        dialog.DialogEngine.process = timed("dialog (incl. render)", dialog.DialogEngine.process)  # type: ignore[method-assign]
+        turn.elect = timed("decision", decision.elect)
+        turn.qna_suggestions = timed("suggestions", decision.qna_suggestions)
+        import parley.engine.dialog as dmod
+        dmod.render_content = timed("render", dmod.render_content)
+        conv = Conversations(settings, registry, store, rng=random.Random(1))
+        conv.converse = timed("whole turn", conv.converse)  # type: ignore[method-assign]
+        bot = registry.get("welcome-bot")
+        texts = ["hello", "memory", "Ada", "hi", "context", "monkey"]
+        for i in range(turns):
+            await conv.converse(bot, f"p{i % 200}", {"type": "text", "text": texts[(i // 200) % len(texts)]})  # type: ignore[arg-type]
+        await store.close()
+
+    asyncio.run(main())
+    return {k: v / turns * 1e6 for k, v in totals.items()}
+
+
+# -------------------------------------------------------------------------------------------- the run
+
+
+def fmt_row(cells: list[Any], widths: list[int]) -> str:
+    return "".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=8.0, help="duration of each wrk run")
+    ap.add_argument("--quick", action="store_true", help="short runs (smoke test of the suite)")
+    args = ap.parse_args()
+    seconds = 2.0 if args.quick else args.seconds
     if not TEMPLATES.is_dir():
-        sys.exit("../shared/botpress-templates is needed for the benchmark")
+        sys.exit("../shared/botpress-templates is needed (welcome-bot, small-talk)")
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (make bench installs it from Debian's packages)")
+
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
+                   f"{platform.python_version()}",
+        "load_generator": "wrk -t1 (same machine, loopback)",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         data = make_template_data(Path(tmp))
-        server = start_server(data, Path(tmp) / "server.log")
-        try:
-            run(server.base, "welcome-bot", 20)  # warm-up
-            result = run(server.base, "welcome-bot", 300)
-        finally:
-            stop_server(server)
-    print(f"{'bot':<14}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'welcome-bot':<14}{result['requests']:>10.0f}{result['req_per_s']:>10.0f}"
-          f"{result['p50_ms']:>10.2f}{result['p99_ms']:>10.2f}")
-    out = Path(__file__).parent / "results"
+        shutil.copytree(EXAMPLES / "bots" / "pizza-bot", data / "bots" / "pizza-bot")
+        env = {"PARLEY_NLU": os.environ.get("PARLEY_NLU", "on"), "PARLEY_WATCH": "off"}
+
+        rows: list[dict[str, Any]] = []
+        with server(echo_cmd()) as (base, proc, _):
+            for c in (1, 32):
+                r = load(base, proc, bot="welcome-bot", connections=c, seconds=seconds)
+                rows.append({"target": "echo (ceiling)", "clients": c, **r})
+        ceiling = {r["clients"]: r for r in rows}
+
+        with server(parley_cmd(data), env) as (base, proc, ready_s):
+            results["startup_seconds"] = round(ready_s, 3)
+            results["rss_mb_after_start"] = round(rss_mb(proc.pid), 1)
+            for bot, texts in (("welcome-bot", "hello|memory|Ada|hi|context|monkey"),
+                               ("small-talk", "hello|how are you|tell me a joke|bye"),
+                               ("pizza-bot", "hi|large|Ada|yes")):
+                for c in (1, 32):
+                    r = load(base, proc, bot=bot, connections=c, seconds=seconds, texts=texts)
+                    rows.append({"target": f"parley {bot}", "clients": c, **r})
+            # 10,000 distinct conversations, then memory and storage per conversation.
+            wrk(base, bot="welcome-bot", connections=32, seconds=max(seconds, 10), users=10_000, texts="hello")
+            results["rss_mb_after_10k_conversations"] = round(rss_mb(proc.pid), 1)
+        db = data / "storage" / "parley.sqlite"
+        with sqlite3.connect(db) as conn:
+            n = conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+            size = sum(conn.execute(
+                "SELECT SUM(LENGTH(context)+LENGTH(session)+LENGTH(temp)+LENGTH(kv)) FROM conversations"
+            ).fetchone()[0:1] or [0])
+        results["conversations_stored"] = n
+        results["bytes_per_conversation"] = round(size / max(1, n))
+
+        scaling = []
+        redis_url = os.environ.get("PARLEY_REDIS_URL") or os.environ.get("PARLEY_TEST_REDIS_URL")
+        for workers in (1, 2, 4):
+            if workers > 1 and not redis_url:
+                break
+            wenv = {**env, **({"PARLEY_REDIS_URL": redis_url} if redis_url else {})}
+            with server(parley_cmd(data, workers), wenv) as (base, proc, _):
+                r = load(base, proc, bot="welcome-bot", connections=32, seconds=seconds)
+                scaling.append({"workers": workers, "rps": round(r["rps"]), "p50_ms": r["p50_us"] / 1000,
+                                "p99_ms": r["p99_us"] / 1000, "server_cpu_us_per_req": round(r["cpu_us_per_req"])})
+        results["scaling"] = scaling
+        results["stages_us"] = {k: round(v, 1) for k, v in
+                                stage_profile(data, 600 if args.quick else 3000).items()}
+
+    for r in rows:
+        ceil = ceiling[r["clients"]]
+        r["cpu_ratio_to_echo"] = round(r["cpu_us_per_req"] / max(1e-9, ceil["cpu_us_per_req"]), 2)
+        r["rps_ratio_to_echo"] = round(r["rps"] / max(1e-9, ceil["rps"]), 2)
+    results["converse"] = [
+        {"target": r["target"], "clients": r["clients"], "rps": round(r["rps"]), "p50_ms": r["p50_us"] / 1000,
+         "p99_ms": r["p99_us"] / 1000, "p999_ms": r["p999_us"] / 1000, "errors": r["errors"],
+         "server_cpu_us_per_req": round(r["cpu_us_per_req"]), "cpu_ratio_to_echo": r["cpu_ratio_to_echo"],
+         "rps_ratio_to_echo": r["rps_ratio_to_echo"]}
+        for r in rows
+    ]
+
+    widths = [24, 8, 9, 9, 9, 10, 9, 10, 10]
+    print(f"parley benchmark — {results['date']} — {results['machine']} — load: {results['load_generator']}")
+    print(fmt_row(["target", "clients", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "CPU µs/req",
+                   "CPU ×echo"], widths))
+    for r in results["converse"]:
+        print(fmt_row([r["target"], r["clients"], r["rps"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+                       f"{r['p999_ms']:.2f}", r["errors"], r["server_cpu_us_per_req"], r["cpu_ratio_to_echo"]],
+                      widths))
+    print(f"\nstart to ready: {results['startup_seconds']} s; RSS after start {results['rss_mb_after_start']} MB, "
+          f"after 10k conversations {results['rss_mb_after_10k_conversations']} MB; "
+          f"{results['bytes_per_conversation']} bytes stored per conversation ({results['conversations_stored']})")
+    print("\ntime per stage inside a turn (µs, in-process, welcome-bot, SQLite):")
+    for k, v in results["stages_us"].items():
+        print(f"  {k:<24}{v:>10.1f}")
+    if scaling:
+        print("\nscaling (welcome-bot, 32 clients; wrk shares the 2 cores):")
+        for s in scaling:
+            print(f"  {s['workers']} worker(s): {s['rps']} req/s, p50 {s['p50_ms']:.2f} ms, "
+                  f"p99 {s['p99_ms']:.2f} ms, {s['server_cpu_us_per_req']} CPU µs/req")
+    out = BENCH / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps({"welcome-bot": result, "examples": str(EXAMPLES)}, indent=2))
+    (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"\nwritten to {out / 'latest.json'}")
 
 
 if __name__ == "__main__":

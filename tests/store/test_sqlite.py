@@ -1,0 +1,335 @@
+"""The embedded SQLite store and the conversation locks, used directly."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from parley.engine.state import Memory, new_session
+from parley.store.base import ConversationKey, Saved
+from parley.store.locks import FileLocks
+from parley.store.sql import MIGRATIONS, SQLiteStore, open_store
+
+KEY = ConversationKey("bot-a", "api", "user-1")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "storage" / "parley.sqlite")
+    await s.open()
+    yield s
+    await s.close()
+
+
+def memory(**kw: object) -> Memory:
+    m = Memory(
+        user={"name": "Ada", "tags": ["a", "é", "😀"]},
+        context={"currentFlow": "main.flow.json", "currentNode": "entry", "queue": {"instructions": []}},
+        session={"lastMessages": [{"user": "hi"}], "workflows": {}, "custom": 1.5},
+        temp={"n": 3, "nested": {"x": None, "y": True}},
+        kv={"numberOfConversations": 2},
+    )
+    for k, v in kw.items():
+        setattr(m, k, v)
+    return m
+
+
+def saved(m: Memory, *, context_expiry: float | None = None, session_expiry: float | None = None,
+          events: list[dict[str, object]] | None = None) -> Saved:
+    now = time.time()
+    return Saved(m, context_expiry or now + 60, session_expiry or now + 120, events or [])
+
+
+# ------------------------------------------------------------------------------------ round trip
+
+
+async def test_a_new_conversation_loads_empty(store: SQLiteStore) -> None:
+    loaded = await store.load(KEY)
+    assert loaded.memory.user == {} and loaded.memory.context == {} and loaded.memory.temp == {}
+    assert loaded.memory.session == new_session()
+    assert loaded.context_expiry is None and loaded.session_expiry is None
+
+
+async def test_save_then_load_round_trips_every_part(store: SQLiteStore) -> None:
+    m = memory()
+    m.bot_kv_writes = {"global": {"open": True}, "var:x": {"value": 1, "expiresAt": None}}
+    events = [{"eventId": "1", "direction": "incoming", "payload": {"type": "text", "text": "hi"}},
+              {"eventId": "1", "direction": "outgoing", "payload": [{"type": "text", "text": "Hello"}]}]
+    await store.save(KEY, Saved(m, 1000.5, 2000.25, events))
+
+    loaded = await store.load(KEY)
+    assert loaded.memory.user == m.user
+    assert loaded.memory.context == m.context
+    assert loaded.memory.session == m.session
+    assert loaded.memory.temp == m.temp
+    assert loaded.memory.kv == m.kv
+    assert loaded.memory.bot_kv == {"global": {"open": True}, "var:x": {"value": 1, "expiresAt": None}}
+    assert (loaded.context_expiry, loaded.session_expiry) == (1000.5, 2000.25)
+    assert [(e["eventId"], e["direction"], e["payload"]) for e in await store.events(KEY)] == [
+        ("1", "incoming", {"type": "text", "text": "hi"}),
+        ("1", "outgoing", [{"type": "text", "text": "Hello"}]),
+    ]
+
+
+async def test_bot_kv_is_per_bot_and_deleted_by_none(store: SQLiteStore) -> None:
+    m = memory()
+    m.bot_kv_writes = {"a": 1, "b": 2}
+    await store.save(KEY, saved(m))
+    other_bot = ConversationKey("bot-b", "api", "user-1")
+    assert (await store.load(other_bot)).memory.bot_kv == {}
+    assert (await store.load(ConversationKey("bot-a", "api", "someone"))).memory.bot_kv == {"a": 1, "b": 2}
+    m.bot_kv_writes = {"a": None}
+    await store.save(KEY, saved(m))
+    assert (await store.load(KEY)).memory.bot_kv == {"b": 2}
+
+
+async def test_user_memory_is_per_channel_and_user_not_per_bot(store: SQLiteStore) -> None:
+    await store.save(KEY, saved(memory()))
+    assert (await store.load(ConversationKey("bot-b", "api", "user-1"))).memory.user["name"] == "Ada"
+    assert (await store.load(ConversationKey("bot-b", "web", "user-1"))).memory.user == {}
+    other = await store.load(ConversationKey("bot-b", "api", "user-1"))
+    assert other.memory.context == {} and other.memory.kv == {}
+
+
+async def test_user_changes_merge_with_concurrent_writers(store: SQLiteStore) -> None:
+    """Two turns loaded the same attributes; each writes only what it changed."""
+    base = memory(user={"name": "Ada", "city": "Paris", "old": 1})
+    await store.save(KEY, saved(base))
+    before = {"name": "Ada", "city": "Paris", "old": 1}
+    first = memory(user={"name": "Ada", "city": "London", "old": 1})
+    second = memory(user={"name": "Ada L.", "city": "Paris"})
+    other_key = ConversationKey("bot-b", "api", "user-1")
+    await store.save(KEY, Saved(first, time.time() + 60, time.time() + 60, [], dict(before)))
+    await store.save(other_key, Saved(second, time.time() + 60, time.time() + 60, [], dict(before)))
+    assert (await store.load(KEY)).memory.user == {"name": "Ada L.", "city": "London"}
+
+
+# --------------------------------------------------------------------------------- expiry queries
+
+
+async def test_expired_contexts_and_sessions(store: SQLiteStore) -> None:
+    now = time.time()
+    await store.save(KEY, saved(memory(), context_expiry=now - 1, session_expiry=now + 100))
+    idle = ConversationKey("bot-a", "api", "idle")
+    await store.save(idle, saved(memory(), context_expiry=now - 1, session_expiry=now - 1))
+    fresh = ConversationKey("bot-a", "api", "fresh")
+    await store.save(fresh, saved(memory(), context_expiry=now + 100, session_expiry=now + 100))
+    no_context = ConversationKey("bot-a", "api", "no-context")
+    await store.save(no_context, saved(memory(context={}), context_expiry=now - 1, session_expiry=now + 100))
+
+    assert set(await store.expired_contexts(now)) == {KEY, idle}
+    assert await store.delete_expired_sessions(now) == 1
+    forgotten = await store.load(idle)
+    assert forgotten.memory.context == {} and forgotten.memory.temp == {}
+    assert forgotten.memory.session == new_session()
+    assert forgotten.memory.user["name"] == "Ada", "user memory outlives the session"
+    assert forgotten.memory.kv == {"numberOfConversations": 2}, "so does the conversation counter"
+    assert await store.expired_contexts(now) == [KEY]
+
+
+# ---------------------------------------------------------------------------------------- schema
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as db:
+        return [r[0] for r in db.execute("SELECT version FROM schema_version ORDER BY version")]
+
+
+async def test_open_creates_the_schema_and_reopening_keeps_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "parley.sqlite"
+    s = SQLiteStore(path)
+    await s.open()
+    await s.save(KEY, saved(memory()))
+    await s.close()
+    assert {"conversations", "chat_users", "bot_kv", "events", "schema_version"} <= _tables(path)
+    assert _versions(path) == list(range(1, len(MIGRATIONS) + 1))
+    for _ in range(2):  # migrations are idempotent
+        again = SQLiteStore(path)
+        await again.open()
+        assert (await again.load(KEY)).memory.user["name"] == "Ada"
+        await again.close()
+    assert _versions(path) == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_a_closed_store_can_be_opened_again(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "parley.sqlite")
+    await s.open()
+    await s.save(KEY, saved(memory()))
+    await s.close()
+    await s.open()
+    try:
+        assert (await s.load(KEY)).memory.user["name"] == "Ada"
+    finally:
+        await s.close()
+
+
+async def test_an_older_database_is_migrated_forward(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite"
+    with sqlite3.connect(path) as db:  # a file written by the first release: schema version 1 only
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in MIGRATIONS[0].split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (1)")
+        db.execute("INSERT INTO chat_users VALUES ('api', 'user-1', '{\"name\":\"Old\"}', 0, 0)")
+    s = SQLiteStore(path)
+    await s.open()
+    try:
+        assert (await s.load(KEY)).memory.user == {"name": "Old"}
+    finally:
+        await s.close()
+    assert _versions(path) == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_open_store_reads_sqlite_urls(tmp_path: Path) -> None:
+    assert open_store(f"sqlite:///{tmp_path}/a.sqlite").path == tmp_path / "a.sqlite"
+    with pytest.raises(ValueError):
+        open_store("mysql://localhost/parley")
+
+
+# ------------------------------------------------------------------------------------- atomicity
+
+
+async def test_a_value_that_cannot_be_serialized_changes_nothing(store: SQLiteStore) -> None:
+    await store.save(KEY, saved(memory(), events=[{"eventId": "1", "direction": "incoming", "payload": {}}]))
+    broken = memory(user={"name": "Bob"}, temp={"t": 1})
+    broken.bot_kv_writes = {"fine": 1, "bad": {1, 2, 3}}  # a set is not JSON
+    with pytest.raises(TypeError):
+        await store.save(KEY, saved(broken, events=[{"eventId": "2", "direction": "incoming", "payload": {}}]))
+    loaded = await store.load(KEY)
+    assert loaded.memory.user["name"] == "Ada"
+    assert loaded.memory.temp == memory().temp
+    assert loaded.memory.bot_kv == {}
+    assert [e["eventId"] for e in await store.events(KEY)] == ["1"]
+
+
+async def test_a_failure_mid_transaction_rolls_back_every_write(store: SQLiteStore) -> None:
+    m = memory()
+    m.bot_kv_writes = {"global": {"v": 1}}
+    await store.save(KEY, saved(m, events=[{"eventId": "1", "direction": "incoming", "payload": "ok"}]))
+
+    def add_trigger(db: sqlite3.Connection) -> None:  # fails on the last statement of the transaction
+        db.execute(
+            "CREATE TRIGGER no_boom BEFORE INSERT ON events WHEN NEW.payload LIKE '%boom%' "
+            "BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
+        )
+
+    await store.run_sync(add_trigger)
+    changed = memory(user={"name": "Changed"}, context={"currentFlow": "other.flow.json"}, temp={})
+    changed.bot_kv_writes = {"global": {"v": 2}, "extra": 1}
+    with pytest.raises(sqlite3.DatabaseError, match="boom refused"):
+        await store.save(KEY, saved(changed, events=[{"eventId": "2", "direction": "incoming", "payload": "boom"}]))
+
+    loaded = await store.load(KEY)
+    assert loaded.memory.user["name"] == "Ada"
+    assert loaded.memory.context["currentFlow"] == "main.flow.json"
+    assert loaded.memory.temp == memory().temp
+    assert loaded.memory.bot_kv == {"global": {"v": 1}}
+    assert [e["eventId"] for e in await store.events(KEY)] == ["1"]
+    # and the store still works afterwards
+    await store.save(KEY, saved(changed))
+    assert (await store.load(KEY)).memory.user["name"] == "Changed"
+
+
+# ----------------------------------------------------------------------------- several processes
+
+
+async def test_two_stores_on_one_file_see_each_others_writes(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite"
+    a, b = SQLiteStore(path), SQLiteStore(path)
+    await asyncio.gather(a.open(), b.open())
+    try:
+        await a.save(KEY, saved(memory()))
+        assert (await b.load(KEY)).memory.user["name"] == "Ada"
+        m = memory(user={"name": "Grace"})
+        m.bot_kv_writes = {"from-b": True}
+        await b.save(KEY, saved(m))
+        loaded = await a.load(KEY)
+        assert loaded.memory.user["name"] == "Grace" and loaded.memory.bot_kv == {"from-b": True}
+
+        # many writes from both at once: none fails with "database is locked", none is lost
+        async def write(store: SQLiteStore, who: str, i: int) -> None:
+            await store.save(ConversationKey("bot-a", "api", f"{who}-{i}"),
+                             saved(memory(), events=[{"eventId": str(i), "direction": "incoming", "payload": i}]))
+
+        await asyncio.gather(*(write(s, name, i) for i in range(25) for s, name in ((a, "a"), (b, "b"))))
+        for i in range(25):
+            for s, name in ((a, "b"), (b, "a")):
+                assert (await s.load(ConversationKey("bot-a", "api", f"{name}-{i}"))).memory.context
+    finally:
+        await a.close()
+        await b.close()
+
+
+HOLDER = """
+import asyncio, sys
+from pathlib import Path
+from parley.store.locks import FileLocks
+
+async def main():
+    locks = FileLocks(Path(sys.argv[1]))
+    async with locks.hold(sys.argv[2]):
+        print("locked", flush=True)
+        sys.stdin.readline()
+
+asyncio.run(main())
+"""
+
+
+async def _acquires(locks: FileLocks, key: str, within: float) -> bool:
+    async def take() -> None:
+        async with locks.hold(key):
+            pass
+
+    try:
+        await asyncio.wait_for(take(), within)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def test_file_locks_exclude_other_processes_and_die_with_them(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite.locks"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), "bot::api::u1"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    locks = FileLocks(path)
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.to_thread(holder.stdout.readline) == "locked\n"
+        assert await _acquires(locks, "bot::api::u2", 2.0), "another conversation is free"
+        assert not await _acquires(locks, "bot::api::u1", 0.3), "the other process holds this one"
+        holder.kill()  # a worker that dies mid-turn releases its locks
+        await asyncio.to_thread(holder.wait)
+        assert await _acquires(locks, "bot::api::u1", 2.0)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        locks.close()
+
+
+async def test_file_locks_keep_arrival_order_within_a_process(tmp_path: Path) -> None:
+    locks = FileLocks(tmp_path / "x.locks")
+    order: list[int] = []
+
+    async def turn(i: int) -> None:
+        async with locks.hold("k"):
+            await asyncio.sleep(0)
+            order.append(i)
+
+    await asyncio.gather(*(turn(i) for i in range(20)))
+    locks.close()
+    assert order == list(range(20))
+    assert locks.waiting("k") == 0
