@@ -7,14 +7,18 @@ previous state intact. JSON goes in `json` columns encoded by orjson.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import orjson
 
-from parley.engine.state import Memory, new_session
-from parley.store.base import ConversationKey, Loaded, Saved
+from parley.engine.state import JSONDict, Memory, new_session
+from parley.security.users import User, normalize_email
+from parley.store.base import ConversationKey, Loaded, Saved, user_changes
+from parley.store.locks import LocalLocks
 
 MIGRATIONS: list[str] = [
     """
@@ -92,6 +96,9 @@ class PostgresStore:
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        # Advisory locks hold a connection for a whole turn: a separate pool, so that turns waiting
+        # for a lock can never starve the turn that holds it of a connection to save with.
+        self._lock_pool: asyncpg.Pool | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -112,10 +119,16 @@ class PostgresStore:
                     await conn.execute(sql)
                     await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
 
+    async def lock_pool(self) -> asyncpg.Pool:
+        if self._lock_pool is None:
+            self._lock_pool = await asyncpg.create_pool(self.url, min_size=0, max_size=64)
+        return self._lock_pool
+
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        pools, self._pool, self._lock_pool = (self._pool, self._lock_pool), None, None
+        for pool in pools:
+            if pool is not None:
+                await pool.close()
 
     async def load(self, key: ConversationKey) -> Loaded:
         async with self.pool.acquire() as conn:
@@ -151,12 +164,7 @@ class PostgresStore:
                 key.bot_id, key.channel, key.user_id, m.context, m.session, m.temp, m.kv,
                 saved.context_expiry, saved.session_expiry, now,
             )
-            await conn.execute(
-                "INSERT INTO chat_users (channel, user_id, attributes, created_at, updated_at) "
-                "VALUES ($1,$2,$3,$4,$4) ON CONFLICT (channel, user_id) DO UPDATE SET "
-                "attributes=excluded.attributes, updated_at=excluded.updated_at",
-                key.channel, key.user_id, m.user, now,
-            )
+            await self._write_user(conn, key, m.user, saved.user_before, now)
             for k, v in m.bot_kv_writes.items():
                 if v is None:
                     await conn.execute("DELETE FROM bot_kv WHERE bot_id=$1 AND key=$2", key.bot_id, k)
@@ -176,6 +184,31 @@ class PostgresStore:
                         for e in saved.events
                     ],
                 )
+
+    @staticmethod
+    async def _write_user(conn: asyncpg.Connection, key: ConversationKey, user: JSONDict,
+                          before: JSONDict | None, now: float) -> None:
+        """Write only what the turn changed, onto the row as it is now (locked), so a concurrent turn
+        of another bot for the same user keeps its own changes."""
+        if before is not None:
+            changed, removed = user_changes(before, user)
+            row = await conn.fetchval(
+                "SELECT attributes FROM chat_users WHERE channel=$1 AND user_id=$2 FOR UPDATE",
+                key.channel, key.user_id,
+            )
+            if row is not None and not changed and not removed:
+                return
+            current = dict(row) if isinstance(row, dict) else {}
+            for k in removed:
+                current.pop(k, None)
+            current.update(changed)
+            user = current
+        await conn.execute(
+            "INSERT INTO chat_users (channel, user_id, attributes, created_at, updated_at) "
+            "VALUES ($1,$2,$3,$4,$4) ON CONFLICT (channel, user_id) DO UPDATE SET "
+            "attributes=excluded.attributes, updated_at=excluded.updated_at",
+            key.channel, key.user_id, user, now,
+        )
 
     async def expired_contexts(self, now: float, limit: int = 250) -> list[ConversationKey]:
         rows = await self.pool.fetch(
@@ -204,3 +237,92 @@ class PostgresStore:
              "createdAt": r["created_at"]}
             for r in reversed(rows)
         ]
+
+    # ------------------------------------------------------------------------------ collaborators
+
+    @staticmethod
+    def _user(r: asyncpg.Record) -> User:
+        return User(r["email"], r["password_hash"], r["role"], bool(r["super_admin"]),
+                    [str(b) for b in orjson.loads(r["bots"] or "[]")], int(r["token_version"]))
+
+    async def get_user(self, email: str) -> User | None:
+        r = await self.pool.fetchrow(
+            "SELECT email, password_hash, role, super_admin, bots, token_version FROM collaborators WHERE email=$1",
+            normalize_email(email),
+        )
+        return self._user(r) if r else None
+
+    async def list_users(self) -> list[User]:
+        rows = await self.pool.fetch(
+            "SELECT email, password_hash, role, super_admin, bots, token_version FROM collaborators ORDER BY email"
+        )
+        return [self._user(r) for r in rows]
+
+    async def put_user(self, user: User) -> None:
+        await self._put_user(self.pool, user)
+
+    @staticmethod
+    async def _put_user(conn: Any, user: User) -> None:
+        now = time.time()
+        await conn.execute(
+            "INSERT INTO collaborators (email, password_hash, role, super_admin, bots, token_version, created_at, "
+            "updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$7) ON CONFLICT (email) DO UPDATE SET "
+            "password_hash=excluded.password_hash, role=excluded.role, super_admin=excluded.super_admin, "
+            "bots=excluded.bots, token_version=excluded.token_version, updated_at=excluded.updated_at",
+            normalize_email(user.email), user.password_hash, user.role, int(user.super_admin),
+            _dumps(user.bots), user.token_version, now,
+        )
+
+    async def delete_user(self, email: str) -> bool:
+        status = await self.pool.execute("DELETE FROM collaborators WHERE email=$1", normalize_email(email))
+        return bool(status.endswith(" 1"))
+
+    async def create_first_user(self, user: User) -> bool:
+        """Create `user` only if no user exists yet (several workers may start at once)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE collaborators IN EXCLUSIVE MODE")
+            if await conn.fetchval("SELECT COUNT(*) FROM collaborators"):
+                return False
+            await self._put_user(conn, user)
+            return True
+
+    # ------------------------------------------------------------------------------------- locks
+
+    def locks(self) -> PgLocks:
+        return PgLocks(self)
+
+
+class PgLocks:
+    """Per-conversation locks for several processes sharing one PostgreSQL, when there is no Redis.
+
+    Within a process, `LocalLocks` queues turns in arrival order; across processes, the holder takes
+    a session-level advisory lock on its own connection. PostgreSQL wakes the next waiter as soon as
+    the lock is released, and releases it by itself if the holder's process dies.
+    """
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+        self.local = LocalLocks()
+
+    @staticmethod
+    def lock_id(key: str) -> int:
+        import hashlib
+
+        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        pool = await self.store.lock_pool()
+        async with self.local.hold(key), pool.acquire() as conn:
+            lock_id = self.lock_id(key)
+            await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
+
+    def waiting(self, key: str) -> int:
+        return self.local.waiting(key)
+
+    def close(self) -> None:
+        pass

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import orjson
 
 from parley.engine.state import Memory, new_session
-from parley.security.users import USERS_SCHEMA
+from parley.security import users as collaborators
+from parley.security.users import USERS_SCHEMA, User
 from parley.store.base import ConversationKey, Loaded, Saved, user_changes
 from parley.store.locks import FileLocks
 
@@ -297,9 +298,47 @@ class SQLiteStore:
         return await self._run(q)
 
 
-def open_store(url: str) -> SQLiteStore:
+    # ---------------------------------------------------------------------------- collaborators
+
+    async def get_user(self, email: str) -> User | None:
+        return await self._run(lambda db: collaborators.get_user(db, email))
+
+    async def list_users(self) -> list[User]:
+        return await self._run(collaborators.list_users)
+
+    async def put_user(self, user: User) -> None:
+        await self._run(lambda db: collaborators.put_user(db, user))
+
+    async def delete_user(self, email: str) -> bool:
+        return await self._run(lambda db: collaborators.delete_user(db, email))
+
+    async def create_first_user(self, user: User) -> bool:
+        """Create `user` only if no user exists yet (several workers may start at once)."""
+
+        def tx(db: sqlite3.Connection) -> bool:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if collaborators.count_users(db) > 0:
+                    db.execute("ROLLBACK")
+                    return False
+                collaborators.put_user(db, user)
+                db.execute("COMMIT")
+                return True
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        return await self._run(tx)
+
+
+def open_store(url: str) -> Any:
+    """The store for a database URL: `sqlite:///path` (embedded) or `postgresql://…` (production)."""
     if url.startswith("sqlite:///"):
         return SQLiteStore(Path(url[len("sqlite:///"):]))
     if url.startswith("sqlite://"):
         return SQLiteStore(Path(url[len("sqlite://"):]))
-    raise ValueError(f"unsupported database URL {url!r} (expected sqlite:///path; PostgreSQL comes later)")
+    if url.startswith(("postgresql://", "postgres://")):
+        from parley.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(f"unsupported database URL {url!r} (expected sqlite:///path or postgresql://…)")
