@@ -57,6 +57,7 @@ def lookup(config: Mapping[str, Any], *path: str) -> Any:
 class Settings:
     data_dir: Path
     database_url: str
+    redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 3000
     nlu_enabled: bool = True
@@ -79,6 +80,7 @@ class Settings:
         return cls(
             data_dir=data,
             database_url=db,
+            redis_url=env.get("PARLEY_REDIS_URL") or None,
             host=host or env.get("PARLEY_HOST", "127.0.0.1"),
             port=port or int(env.get("PARLEY_PORT", "3000")),
             nlu_enabled=env.get("PARLEY_NLU", "on").lower() not in ("off", "0", "false", "no"),

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from parley.http.errors import ApiError, PlainError, error_response, json_respon
 from parley.security.service import Auth
 from parley.security.tokens import load_or_create_secret
 from parley.settings import Settings
+from parley.store.redis_locks import RedisLocks
 from parley.store.sql import open_store
 
 log = logging.getLogger("parley.http")
@@ -71,13 +73,17 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     registry = BotRegistry(settings.data_dir)
     store = open_store(settings.database_url)
-    locks = store.locks()  # shared with the other processes serving this data folder
+    # Redis when configured (workers on several hosts); otherwise locks the store's backend shares
+    # between the processes of one machine (a lock file for SQLite, advisory locks for PostgreSQL).
+    locks: Any = RedisLocks(settings.redis_url) if settings.redis_url else store.locks()
     conversations = Conversations(settings, registry, store, locks=locks)
     auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if isinstance(locks, RedisLocks):
+            await locks.open()
         registry.load_all()
         await auth.ensure_admin(os.environ.get("PARLEY_ADMIN_EMAIL"), os.environ.get("PARLEY_ADMIN_PASSWORD"))
         stop = asyncio.Event()
@@ -92,7 +98,10 @@ def create_app(settings: Settings) -> Starlette:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
-            locks.close()
+            if isinstance(locks, RedisLocks):
+                await locks.close()
+            else:
+                locks.close()
 
     routes = [
         Route("/status", status, methods=["GET"]),
