@@ -92,11 +92,19 @@ class Conversations:
         included_contexts: list[str] | None = None,
         credentials: Any = None,
         channel: str = "api",
+        message_id: str | None = None,
     ) -> TurnResult:
+        """Run one turn. With a `message_id`, a retry of a message already answered gets the stored
+        answer again instead of running the turn twice (also across workers: the check is made under
+        the conversation's lock, and the answer is saved in the turn's transaction)."""
         key = ConversationKey(bot.id, channel, user_id)
         options = self.options(bot)
         async with self.locks.hold(key.session_id):
             now = time.time()
+            if message_id is not None:
+                stored = await self.store.find_answer(key, message_id)
+                if stored is not None:
+                    return TurnResult.from_answer(stored)
             loaded = await self.store.load(key)
             user_before = copy.deepcopy(loaded.memory.user)
             memory = self._fresh(loaded, now)
@@ -123,7 +131,10 @@ class Conversations:
                 {"eventId": result.event_id, "direction": "incoming", "payload": payload},
                 {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},
             ]
-            await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events, user_before))
+            answer = result.answer() if message_id is not None else None
+            await self.store.save(
+                key, Saved(result.memory, context_expiry, session_expiry, events, user_before, message_id, answer)
+            )
             result.memory.bot_kv_writes = {}
             return result
 

@@ -43,6 +43,25 @@ class TurnResult:
     state: JSONDict
     event_id: str
     errors: list[JSONDict] = field(default_factory=list)
+    replayed: bool = False
+
+    def answer(self) -> JSONDict:
+        """What a client saw of this turn, kept for retries of the same message."""
+        return {"eventId": self.event_id, "responses": self.responses, "nlu": self.nlu,
+                "suggestions": self.suggestions, "decision": self.decision, "state": self.state}
+
+    @classmethod
+    def from_answer(cls, answer: JSONDict) -> TurnResult:
+        return cls(
+            responses=list(answer.get("responses") or []),
+            memory=Memory(),
+            nlu=dict(answer.get("nlu") or {}),
+            suggestions=list(answer.get("suggestions") or []),
+            decision=dict(answer.get("decision") or {}),
+            state=dict(answer.get("state") or {}),
+            event_id=str(answer.get("eventId", "")),
+            replayed=True,
+        )
 
 
 def _apply_nlu_contexts(turn: Turn) -> None:

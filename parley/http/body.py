@@ -16,6 +16,8 @@ from starlette.requests import Request
 from parley.http.errors import ApiError, invalid_payload
 
 DEFAULT_BODY_LIMIT = 10 * 1024 * 1024
+# parley extension: a client message id makes retries safe (the same id gets the same answer).
+MAX_MESSAGE_ID = 128
 
 
 def _too_large() -> ApiError:
@@ -139,10 +141,16 @@ def validate_public_body(body: Any) -> dict[str, Any]:
                     f'child "includedContexts" fails because ["includedContexts" at position {i} fails '
                     f'because ["{i}" must be a string]]'
                 )
+    if "messageId" in body:
+        mid = body["messageId"]
+        if not isinstance(mid, str):
+            raise child("messageId", "must be a string")
+        if not 0 < len(mid) <= MAX_MESSAGE_ID:
+            raise child("messageId", f"length must be between 1 and {MAX_MESSAGE_ID} characters")
     if "metadata" in body and not isinstance(body["metadata"], dict):
         raise child("metadata", "must be an object")
     for key in body:
-        if key not in ("type", "text", "includedContexts", "metadata"):
+        if key not in ("type", "text", "includedContexts", "metadata", "messageId"):
             raise invalid_payload(f'"{key}" is not allowed')
     return body
 

@@ -12,7 +12,7 @@ from parley.conversations import Conversations
 from parley.engine.state import JSONDict
 from parley.engine.turn import TurnResult
 from parley.http.auth import require_user
-from parley.http.body import read_payload, utf16_length, validate_public_body
+from parley.http.body import MAX_MESSAGE_ID, read_payload, utf16_length, validate_public_body
 from parley.http.errors import (
     ApiError,
     PlainError,
@@ -59,15 +59,26 @@ def body_limit(conversations: Conversations) -> int:
     return parse_size(conversations.settings.global_value("httpServer", "bodyLimit"), default=10 * 1024 * 1024)
 
 
+def message_id_of(request: Request, body: JSONDict) -> str | None:
+    """`messageId` in the body, else the `Idempotency-Key` header (parley's retry-safe messages)."""
+    mid = body.get("messageId")
+    if isinstance(mid, str) and mid:
+        return mid
+    header = request.headers.get("idempotency-key", "").strip()
+    if len(header) > MAX_MESSAGE_ID:
+        raise ApiError(400, "StandardError", f"Idempotency-Key is longer than {MAX_MESSAGE_ID} characters")
+    return header or None
+
+
 async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDict,
-              credentials: Any = None) -> TurnResult:
-    payload = {k: v for k, v in body.items() if k != "includedContexts"}
+              credentials: Any = None, message_id: str | None = None) -> TurnResult:
+    payload = {k: v for k, v in body.items() if k not in ("includedContexts", "messageId")}
     payload.setdefault("type", "text")
     check_text(conversations, bot, payload)
     raw = body.get("includedContexts")
     contexts = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else []
     return await conversations.converse(bot, user_id, payload, included_contexts=contexts or ["global"],
-                                        credentials=credentials)
+                                        credentials=credentials, message_id=message_id)
 
 
 async def public_converse(request: Request) -> Response:
@@ -87,7 +98,7 @@ async def public_converse(request: Request) -> Response:
     include = request.query_params.get("include")
     if include and include.lower() != "responses":
         raise PlainError(403, 'Unauthenticated converse API can only return "responses"')
-    result = await run(conversations, bot, user_id, body)
+    result = await run(conversations, bot, user_id, body, message_id=message_id_of(request, body))
     return json_response({"responses": shape_responses(result.responses)})
 
 
@@ -108,7 +119,8 @@ async def secured_converse(request: Request) -> Response:
     body = await read_payload(request, body_limit(conversations))
     if not isinstance(body, dict):
         raise ApiError(400, "StandardError", "Invalid payload: the body must be a JSON object")
-    result = await run(conversations, bot, request.path_params["userId"], body)
+    result = await run(conversations, bot, request.path_params["userId"], body,
+                       message_id=message_id_of(request, body))
     include = {x.strip() for x in (request.query_params.get("include") or "").lower().split(",")}
     full: dict[str, Any] = {
         "responses": shape_responses(result.responses),

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from parley.security.passwords import hash_password
-from parley.security.users import ROLES, User, delete_user, get_user, list_users, normalize_email, put_user
+from parley.security.users import ROLES, User, normalize_email
 from parley.settings import Settings
 from parley.store.sql import open_store
 
@@ -52,12 +52,12 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         cmd = args.users_command
         if cmd == "list":
-            for u in await store.run_sync(list_users):
+            for u in await store.list_users():
                 flag = " superadmin" if u.super_admin else ""
                 print(f"{u.email}\t{u.role}{flag}\tbots={','.join(u.bots) or '-'}")
             return 0
         email = normalize_email(args.email)
-        existing = await store.run_sync(lambda db: get_user(db, email))
+        existing = await store.get_user(email)
         if cmd == "create":
             if existing is not None:
                 print(f"{email} already exists", file=sys.stderr)
@@ -68,7 +68,7 @@ async def _run(args: argparse.Namespace) -> int:
                 return 1
             bots = [b.strip() for b in args.bots.split(",") if b.strip()]
             user = User(email, hash_password(password), args.role, args.superadmin, bots)
-            await store.run_sync(lambda db: put_user(db, user))
+            await store.put_user(user)
             print(f"created {email} ({args.role})")
             if not args.superadmin and not bots:
                 print(f"note: {email} may not use any bot yet (give --bots BOT,… or '*', or --superadmin)",
@@ -78,7 +78,7 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"no user {email}", file=sys.stderr)
             return 1
         if cmd == "delete":
-            await store.run_sync(lambda db: delete_user(db, email))
+            await store.delete_user(email)
             print(f"deleted {email}")
         elif cmd == "set-password":
             password = _read_password()
@@ -87,11 +87,11 @@ async def _run(args: argparse.Namespace) -> int:
                 return 1
             existing.password_hash = hash_password(password)
             existing.token_version += 1
-            await store.run_sync(lambda db: put_user(db, existing))
+            await store.put_user(existing)
             print(f"password changed for {email}; older tokens no longer work")
         elif cmd == "revoke":
             existing.token_version += 1
-            await store.run_sync(lambda db: put_user(db, existing))
+            await store.put_user(existing)
             print(f"every token of {email} issued so far is revoked")
         return 0
     finally:

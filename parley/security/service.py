@@ -6,18 +6,15 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 from parley.engine.durations import parse_duration
 from parley.security import tokens
 from parley.security.passwords import hash_password, needs_rehash, verify_password
-from parley.security.users import User, count_users, get_user, normalize_email, put_user
+from parley.security.users import User, normalize_email
 
 log = logging.getLogger("parley.security")
-
-T = TypeVar("T")
 
 DEFAULT_TOKEN_LIFETIME = "1h"
 MAX_FAILURES_PER_EMAIL = 5
@@ -25,8 +22,14 @@ MAX_FAILURES_PER_CLIENT = 20
 FAILURE_WINDOW = 300.0  # seconds
 
 
-class SyncRunner(Protocol):
-    async def run_sync(self, fn: Callable[[Any], T]) -> T: ...
+class UserStore(Protocol):
+    """What security needs from a store (SQLite or PostgreSQL)."""
+
+    async def get_user(self, email: str) -> User | None: ...
+
+    async def put_user(self, user: User) -> None: ...
+
+    async def create_first_user(self, user: User) -> bool: ...
 
 
 class AuthError(Exception):
@@ -101,7 +104,7 @@ def token_lifetime(duration: Any) -> float:
 
 
 class Auth:
-    def __init__(self, store: SyncRunner, secret: str, token_duration: Any = None) -> None:
+    def __init__(self, store: UserStore, secret: str, token_duration: Any = None) -> None:
         self.store = store
         self.secret = secret
         self.lifetime = token_lifetime(token_duration)
@@ -113,14 +116,7 @@ class Auth:
         if not email or not password:
             return
         hashed = await asyncio.to_thread(hash_password, password)
-
-        def create(db: Any) -> bool:
-            if count_users(db) > 0:
-                return False
-            put_user(db, User(normalize_email(email), hashed, "admin", True, ["*"]))
-            return True
-
-        if await self.store.run_sync(create):
+        if await self.store.create_first_user(User(normalize_email(email), hashed, "admin", True, ["*"])):
             log.info("created the first admin user %s", normalize_email(email))
 
     async def login(self, email: str, password: str, client: str) -> tuple[str, int]:
@@ -134,7 +130,7 @@ class Auth:
         # many concurrent guesses would all pass the check above before any failure is recorded.
         self.by_email.add(email, now)
         self.by_client.add(client, now)
-        user = await self.store.run_sync(lambda db: get_user(db, email))
+        user = await self.store.get_user(email)
         # Verify against a dummy hash for unknown emails, so both cases take the same time.
         ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if not ok or user is None:
@@ -143,7 +139,7 @@ class Auth:
         self.by_client.discard(client, now)
         if needs_rehash(user.password_hash):
             user.password_hash = await asyncio.to_thread(hash_password, password)
-            await self.store.run_sync(lambda db: put_user(db, user))
+            await self.store.put_user(user)
         token = tokens.issue(self.secret, email=user.email, token_version=user.token_version,
                              is_super_admin=user.super_admin, lifetime=self.lifetime)
         return token, int(self.lifetime * 1000)
@@ -162,7 +158,7 @@ class Auth:
             claims = tokens.verify(self.secret, token)
         except tokens.InvalidToken as exc:
             raise AuthError("Unauthorized: Invalid authentication token") from exc
-        user = await self.store.run_sync(lambda db: get_user(db, claims.email))
+        user = await self.store.get_user(claims.email)
         if user is None or user.token_version != claims.token_version:
             raise AuthError("Unauthorized: Invalid authentication token")
         return user

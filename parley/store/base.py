@@ -38,6 +38,9 @@ class Saved:
     # The user attributes as the turn loaded them. When given, only the attributes the turn changed
     # are written, so turns of other bots for the same user (other locks, other workers) keep theirs.
     user_before: JSONDict | None = None
+    # A client's message id: the answer is kept so that a retry of the same message gets it again.
+    message_id: str | None = None
+    answer: JSONDict | None = None
 
 
 def user_changes(before: JSONDict, after: JSONDict) -> tuple[JSONDict, list[str]]:
@@ -61,3 +64,5 @@ class Store(Protocol):
     async def delete_expired_sessions(self, now: float) -> int: ...
 
     async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    async def find_answer(self, key: ConversationKey, message_id: str) -> JSONDict | None: ...

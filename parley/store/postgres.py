@@ -75,6 +75,18 @@ MIGRATIONS: list[str] = [
         updated_at DOUBLE PRECISION NOT NULL
     );
     """,
+    """
+    CREATE TABLE IF NOT EXISTS turn_answers (
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        answer JSON NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (bot_id, channel, user_id, message_id)
+    );
+    CREATE INDEX IF NOT EXISTS turn_answers_created ON turn_answers (created_at);
+    """,
 ]
 
 # Serialises concurrent migrations of several workers starting at once.
@@ -174,6 +186,12 @@ class PostgresStore:
                         "ON CONFLICT (bot_id, key) DO UPDATE SET value=excluded.value",
                         key.bot_id, k, v,
                     )
+            if saved.message_id is not None:
+                await conn.execute(
+                    "INSERT INTO turn_answers (bot_id, channel, user_id, message_id, answer, created_at) "
+                    "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
+                    key.bot_id, key.channel, key.user_id, saved.message_id, saved.answer, now,
+                )
             if saved.events:
                 await conn.executemany(
                     "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
@@ -237,6 +255,13 @@ class PostgresStore:
              "createdAt": r["created_at"]}
             for r in reversed(rows)
         ]
+
+    async def find_answer(self, key: ConversationKey, message_id: str) -> JSONDict | None:
+        value = await self.pool.fetchval(
+            "SELECT answer FROM turn_answers WHERE bot_id=$1 AND channel=$2 AND user_id=$3 AND message_id=$4",
+            key.bot_id, key.channel, key.user_id, message_id,
+        )
+        return value if isinstance(value, dict) else None
 
     # ------------------------------------------------------------------------------ collaborators
 

@@ -72,6 +72,19 @@ MIGRATIONS: list[str] = [
     """,
     # 2: collaborators (users who log in)
     USERS_SCHEMA,
+    # 3: answers of turns that carried a client message id (retry-safe messages)
+    """
+    CREATE TABLE IF NOT EXISTS turn_answers (
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (bot_id, channel, user_id, message_id)
+    );
+    CREATE INDEX IF NOT EXISTS turn_answers_created ON turn_answers (created_at);
+    """,
 ]
 
 
@@ -219,6 +232,12 @@ class SQLiteStore:
                     )
                 if kv_deleted:
                     db.executemany("DELETE FROM bot_kv WHERE bot_id=? AND key=?", kv_deleted)
+                if saved.message_id is not None:
+                    db.execute(
+                        "INSERT INTO turn_answers (bot_id, channel, user_id, message_id, answer, created_at) "
+                        "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                        (key.bot_id, key.channel, key.user_id, saved.message_id, _dumps(saved.answer), now),
+                    )
                 if events:
                     db.executemany(
                         "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
@@ -297,6 +316,17 @@ class SQLiteStore:
 
         return await self._run(q)
 
+
+    async def find_answer(self, key: ConversationKey, message_id: str) -> dict[str, Any] | None:
+        def q(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute(
+                "SELECT answer FROM turn_answers WHERE bot_id=? AND channel=? AND user_id=? AND message_id=?",
+                (key.bot_id, key.channel, key.user_id, message_id),
+            ).fetchone()
+            value = _loads(row[0], None) if row else None
+            return value if isinstance(value, dict) else None
+
+        return await self._run(q)
 
     # ---------------------------------------------------------------------------- collaborators
 
