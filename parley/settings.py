@@ -53,11 +53,19 @@ def lookup(config: Mapping[str, Any], *path: str) -> Any:
     return cur
 
 
+def _duration(value: str | None, default: float) -> float:
+    from parley.engine.durations import parse_duration
+
+    seconds = parse_duration(value) if value else None
+    return seconds if seconds and seconds > 0 else default
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
     redis_url: str | None = None
+    lock_ttl: float = 10.0  # seconds before the lock of a dead worker expires
     host: str = "127.0.0.1"
     port: int = 3000
     nlu_enabled: bool = True
@@ -81,6 +89,7 @@ class Settings:
             data_dir=data,
             database_url=db,
             redis_url=env.get("PARLEY_REDIS_URL") or None,
+            lock_ttl=_duration(env.get("PARLEY_LOCK_TTL"), 10.0),
             host=host or env.get("PARLEY_HOST", "127.0.0.1"),
             port=port or int(env.get("PARLEY_PORT", "3000")),
             nlu_enabled=env.get("PARLEY_NLU", "on").lower() not in ("off", "0", "false", "no"),

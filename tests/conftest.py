@@ -69,15 +69,15 @@ def make_template_data(root: Path, global_config: dict[str, object] | None = Non
 
 def start_server(data: Path, log: Path, env: dict[str, str] | None = None) -> Server:
     port = free_port()
+    inherited = {k: v for k, v in os.environ.items() if k not in ("PARLEY_DATABASE_URL", "PARLEY_REDIS_URL")}
     full_env = {
-        **os.environ,
+        **inherited,
         "PARLEY_NLU": "off",
         "PARLEY_WATCH": "off",
         "PARLEY_ADMIN_EMAIL": ADMIN_EMAIL,
         "PARLEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
         **(env or {}),
     }
-    full_env.pop("PARLEY_DATABASE_URL", None)
     out = log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "parley", "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port)],

@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> Starlette:
     store = open_store(settings.database_url)
     # Redis when configured (workers on several hosts); otherwise locks the store's backend shares
     # between the processes of one machine (a lock file for SQLite, advisory locks for PostgreSQL).
-    locks: Any = RedisLocks(settings.redis_url) if settings.redis_url else store.locks()
+    locks: Any = RedisLocks(settings.redis_url, ttl=settings.lock_ttl) if settings.redis_url else store.locks()
     conversations = Conversations(settings, registry, store, locks=locks)
     auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
 
