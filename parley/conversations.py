@@ -29,6 +29,9 @@ log = logging.getLogger("parley.conversations")
 DEFAULT_CONTEXT_TIMEOUT = "25m"
 DEFAULT_SESSION_TIMEOUT = "30m"
 DEFAULT_CONVERSE_TIMEOUT = "5s"
+DEFAULT_LOG_RETENTION = "1 week"
+PRUNE_INTERVAL = 3600.0
+ANSWER_RETENTION = 86400.0  # a retry of a message is answered from storage for a day
 
 
 class Conversations:
@@ -154,7 +157,9 @@ class Conversations:
         now = time.time() if now is None else now
         await self.store.delete_expired_sessions(now)
         fired = 0
-        for key in await self.store.expired_contexts(now):
+        # Only bots being served: conversations of a removed or broken bot must not crowd out the rest.
+        served = [b.id for b in self.registry.bots.values() if isinstance(b, Bot)]
+        for key in await self.store.expired_contexts(now, bot_ids=served):
             bot = self.registry.get(key.bot_id)
             if not isinstance(bot, Bot):
                 continue
@@ -178,8 +183,19 @@ class Conversations:
             self._log_proactive(key, result)
             return 1
 
+    async def prune(self, now: float | None = None) -> int:
+        """Apply the retention of the event log (`logs.expiration`, bot then global, default 1 week)
+        and of stored retry answers (one day)."""
+        now = time.time() if now is None else now
+        removed = 0
+        for bot in [b for b in self.registry.bots.values() if isinstance(b, Bot)]:
+            keep = self.seconds(bot, "logs", "expiration", default=DEFAULT_LOG_RETENTION)
+            removed += await self.store.prune(bot.id, now - keep, now - ANSWER_RETENTION)
+        return removed
+
     async def janitor(self, stop: asyncio.Event) -> None:
         interval = parse_duration(self.settings.global_value("dialog", "janitorInterval")) or 10.0
+        last_prune = 0.0
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
@@ -189,5 +205,8 @@ class Conversations:
                 return
             try:
                 await self.fire_timeouts()
+                if time.monotonic() - last_prune > PRUNE_INTERVAL:
+                    last_prune = time.monotonic()
+                    await self.prune()
             except Exception:
                 log.exception("janitor run failed")

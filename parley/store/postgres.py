@@ -228,13 +228,24 @@ class PostgresStore:
             key.channel, key.user_id, user, now,
         )
 
-    async def expired_contexts(self, now: float, limit: int = 250) -> list[ConversationKey]:
+    async def expired_contexts(self, now: float, limit: int = 250,
+                               bot_ids: list[str] | None = None) -> list[ConversationKey]:
         rows = await self.pool.fetch(
             "SELECT bot_id, channel, user_id FROM conversations WHERE context_expiry < $1 "
-            "AND context::text <> '{}' ORDER BY updated_at LIMIT $2",
-            now, limit,
+            "AND context::text <> '{}' AND ($3::text[] IS NULL OR bot_id = ANY($3::text[])) "
+            "ORDER BY updated_at LIMIT $2",
+            now, limit, bot_ids,
         )
         return [ConversationKey(r["bot_id"], r["channel"], r["user_id"]) for r in rows]
+
+    async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
+        """Retention: drop a bot's old event log entries and stored retry answers."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            a = await conn.execute("DELETE FROM events WHERE bot_id=$1 AND created_at < $2", bot_id, events_before)
+            b = await conn.execute(
+                "DELETE FROM turn_answers WHERE bot_id=$1 AND created_at < $2", bot_id, answers_before
+            )
+        return int(a.split()[-1]) + int(b.split()[-1])
 
     async def delete_expired_sessions(self, now: float) -> int:
         status = await self.pool.execute(

@@ -278,14 +278,38 @@ class SQLiteStore:
         current.update(changed)
         SQLiteStore._write_user(db, (key.channel, key.user_id, _dumps(current), now, now))
 
-    async def expired_contexts(self, now: float, limit: int = 250) -> list[ConversationKey]:
+    async def expired_contexts(self, now: float, limit: int = 250,
+                               bot_ids: list[str] | None = None) -> list[ConversationKey]:
         def q(db: sqlite3.Connection) -> list[ConversationKey]:
+            only = ""
+            params: list[Any] = [now]
+            if bot_ids is not None:
+                only = f" AND bot_id IN ({','.join('?' * len(bot_ids))})" if bot_ids else " AND 0"
+                params += bot_ids
             rows = db.execute(
                 "SELECT bot_id, channel, user_id FROM conversations WHERE context_expiry < ? "
-                "AND context != '{}' ORDER BY updated_at LIMIT ?",
-                (now, limit),
+                f"AND context != '{{}}'{only} ORDER BY updated_at LIMIT ?",
+                (*params, limit),
             ).fetchall()
             return [ConversationKey(*r) for r in rows]
+
+        return await self._run(q)
+
+    async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
+        """Retention: drop a bot's old event log entries and stored retry answers."""
+
+        def q(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                n = db.execute("DELETE FROM events WHERE bot_id=? AND created_at < ?", (bot_id, events_before)).rowcount
+                n += db.execute(
+                    "DELETE FROM turn_answers WHERE bot_id=? AND created_at < ?", (bot_id, answers_before)
+                ).rowcount
+                db.execute("COMMIT")
+                return int(n)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
         return await self._run(q)
 
