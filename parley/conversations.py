@@ -12,6 +12,7 @@ import copy
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from parley.bots.models import Bot
@@ -34,6 +35,24 @@ PRUNE_INTERVAL = 3600.0
 ANSWER_RETENTION = 86400.0  # a retry of a message is answered from storage for a day
 
 
+@dataclass
+class TurnStats:
+    """Counters of this process: how long turns waited for their conversation's lock, and ran."""
+
+    turns: int = 0
+    lock_wait_seconds: float = 0.0
+    turn_seconds: float = 0.0
+
+    def record(self, waited: float, ran: float) -> None:
+        self.turns += 1
+        self.lock_wait_seconds += waited
+        self.turn_seconds += ran
+
+    def as_dict(self) -> dict[str, float]:
+        return {"turns": self.turns, "lockWaitSeconds": round(self.lock_wait_seconds, 6),
+                "turnSeconds": round(self.turn_seconds, 6)}
+
+
 class Conversations:
     def __init__(
         self,
@@ -50,6 +69,7 @@ class Conversations:
         self.locks: Locks = locks or LocalLocks()
         self.understand = understand
         self.rng = rng or random.Random()
+        self.stats = TurnStats()
 
     # ------------------------------------------------------------------------------- configuration
 
@@ -102,44 +122,54 @@ class Conversations:
         the conversation's lock, and the answer is saved in the turn's transaction)."""
         key = ConversationKey(bot.id, channel, user_id)
         options = self.options(bot)
+        asked = time.perf_counter()
         async with self.locks.hold(key.session_id):
-            now = time.time()
-            if message_id is not None:
-                stored = await self.store.find_answer(key, message_id)
-                if stored is not None:
-                    return TurnResult.from_answer(stored)
-            loaded = await self.store.load(key)
-            user_before = copy.deepcopy(loaded.memory.user)
-            memory = self._fresh(loaded, now)
-            events: list[JSONDict] = []
-            if memory.context and loaded.context_expiry is not None and loaded.context_expiry < now:
-                # The janitor has not fired this timeout yet: fire it now, before the new message.
-                timed_out = await run_timeout(bot, memory, user_id=user_id, options=options, rng=self.rng)
-                memory = timed_out.memory
-                events.append({"eventId": timed_out.event_id, "direction": "proactive", "payload": timed_out.responses})
-                self._log_proactive(key, timed_out)
-            result = await run_turn(
-                bot,
-                memory,
-                payload,
-                user_id=user_id,
-                included_contexts=included_contexts,
-                credentials=credentials,
-                options=options,
-                understand=self.understand,
-                rng=self.rng,
-            )
-            context_expiry, session_expiry = self._expiries(bot, time.time())
-            events += [
-                {"eventId": result.event_id, "direction": "incoming", "payload": payload},
-                {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},
-            ]
-            answer = result.answer() if message_id is not None else None
-            await self.store.save(
-                key, Saved(result.memory, context_expiry, session_expiry, events, user_before, message_id, answer)
-            )
-            result.memory.bot_kv_writes = {}
-            return result
+            started = time.perf_counter()
+            try:
+                return await self._turn(bot, key, payload, options, included_contexts, credentials, message_id)
+            finally:
+                self.stats.record(started - asked, time.perf_counter() - started)
+
+    async def _turn(self, bot: Bot, key: ConversationKey, payload: JSONDict, options: EngineOptions,
+                    included_contexts: list[str] | None, credentials: Any, message_id: str | None) -> TurnResult:
+        user_id = key.user_id
+        now = time.time()
+        if message_id is not None:
+            stored = await self.store.find_answer(key, message_id)
+            if stored is not None:
+                return TurnResult.from_answer(stored)
+        loaded = await self.store.load(key)
+        user_before = copy.deepcopy(loaded.memory.user)
+        memory = self._fresh(loaded, now)
+        events: list[JSONDict] = []
+        if memory.context and loaded.context_expiry is not None and loaded.context_expiry < now:
+            # The janitor has not fired this timeout yet: fire it now, before the new message.
+            timed_out = await run_timeout(bot, memory, user_id=user_id, options=options, rng=self.rng)
+            memory = timed_out.memory
+            events.append({"eventId": timed_out.event_id, "direction": "proactive", "payload": timed_out.responses})
+            self._log_proactive(key, timed_out)
+        result = await run_turn(
+            bot,
+            memory,
+            payload,
+            user_id=user_id,
+            included_contexts=included_contexts,
+            credentials=credentials,
+            options=options,
+            understand=self.understand,
+            rng=self.rng,
+        )
+        context_expiry, session_expiry = self._expiries(bot, time.time())
+        events += [
+            {"eventId": result.event_id, "direction": "incoming", "payload": payload},
+            {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},
+        ]
+        answer = result.answer() if message_id is not None else None
+        await self.store.save(
+            key, Saved(result.memory, context_expiry, session_expiry, events, user_before, message_id, answer)
+        )
+        result.memory.bot_kv_writes = {}
+        return result
 
     @staticmethod
     def _log_proactive(key: ConversationKey, result: TurnResult) -> None:

@@ -53,6 +53,12 @@ async def status(request: Request) -> Response:
     return json_response({"botpress": "up", "database": "up", "messaging": "up", "nlu": nlu})
 
 
+async def metrics(request: Request) -> Response:
+    """Counters of the process that answers (with several workers, each answers for itself)."""
+    conversations = request.app.state.conversations
+    return json_response({"pid": os.getpid(), "turns": conversations.stats.as_dict()})
+
+
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError | PlainError)
     return error_response(exc)
@@ -105,6 +111,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         Route("/status", status, methods=["GET"]),
+        Route("/api/v1/metrics", metrics, methods=["GET"]),
         Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/secured", secured_converse, methods=["POST"]),
         Route("/api/v1/auth/login/basic/{strategy}", login, methods=["POST"]),

@@ -89,6 +89,57 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+_LOAD = """
+SELECT c.bot_id IS NOT NULL AS found, c.context, c.session, c.temp, c.kv, c.context_expiry, c.session_expiry,
+       (SELECT attributes FROM chat_users WHERE channel = $2 AND user_id = $3) AS attributes,
+       (SELECT json_object_agg(key, value) FROM bot_kv WHERE bot_id = $1) AS bot_kv
+FROM (SELECT 1) AS one
+LEFT JOIN conversations c ON c.bot_id = $1 AND c.channel = $2 AND c.user_id = $3
+"""
+
+# $11 attributes (all, or only the changed ones when $12 merge), $13 removed attribute names,
+# $14 bot key/values to set, $15 to delete, $16 events, $17/$18 retry answer.
+_SAVE = """
+WITH conv AS (
+    INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, context_expiry,
+                               session_expiry, updated_at)
+    VALUES ($1, $2, $3, $4::text::json, $5::text::json, $6::text::json, $7::text::json, $8, $9, $10)
+    ON CONFLICT (bot_id, channel, user_id) DO UPDATE SET context = excluded.context,
+        session = excluded.session, temp = excluded.temp, kv = excluded.kv,
+        context_expiry = excluded.context_expiry, session_expiry = excluded.session_expiry,
+        updated_at = excluded.updated_at
+    RETURNING 1
+), usr AS (
+    INSERT INTO chat_users (channel, user_id, attributes, created_at, updated_at)
+    VALUES ($2, $3, $11::text::json, $10, $10)
+    ON CONFLICT (channel, user_id) DO UPDATE SET
+        attributes = CASE WHEN $12::bool
+            THEN ((chat_users.attributes::jsonb - $13::text[]) || $11::text::jsonb)::json
+            ELSE excluded.attributes END,
+        updated_at = excluded.updated_at
+    WHERE NOT $12::bool OR cardinality($13::text[]) > 0 OR $11::text::jsonb <> '{}'::jsonb
+    RETURNING 1
+), kv_set AS (
+    INSERT INTO bot_kv (bot_id, key, value)
+    SELECT $1, k, v FROM json_each($14::text::json) AS t(k, v)
+    ON CONFLICT (bot_id, key) DO UPDATE SET value = excluded.value
+    RETURNING 1
+), kv_del AS (
+    DELETE FROM bot_kv WHERE bot_id = $1 AND key = ANY($15::text[]) RETURNING 1
+), ev AS (
+    INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at)
+    SELECT $1, $2, $3, e->>'eventId', e->>'direction', e->'payload', $10
+    FROM json_array_elements($16::text::json) AS e
+    RETURNING 1
+), answer AS (
+    INSERT INTO turn_answers (bot_id, channel, user_id, message_id, answer, created_at)
+    SELECT $1, $2, $3, $17::text, $18::text::json, $10 WHERE $17::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT 1
+"""
+
 # Serialises concurrent migrations of several workers starting at once.
 MIGRATION_LOCK_ID = 0x7061726C6579
 
@@ -143,89 +194,43 @@ class PostgresStore:
                 await pool.close()
 
     async def load(self, key: ConversationKey) -> Loaded:
-        async with self.pool.acquire() as conn:
-            conv = await conn.fetchrow(
-                "SELECT context, session, temp, kv, context_expiry, session_expiry FROM conversations "
-                "WHERE bot_id=$1 AND channel=$2 AND user_id=$3",
-                key.bot_id, key.channel, key.user_id,
-            )
-            user = await conn.fetchval(
-                "SELECT attributes FROM chat_users WHERE channel=$1 AND user_id=$2", key.channel, key.user_id
-            )
-            kv_rows = await conn.fetch("SELECT key, value FROM bot_kv WHERE bot_id=$1", key.bot_id)
-        memory = Memory(user=user or {}, bot_kv={r["key"]: r["value"] for r in kv_rows})
-        if conv is None:
+        """One round trip: the conversation row, the user's attributes and the bot's key/values."""
+        row = await self.pool.fetchrow(_LOAD, key.bot_id, key.channel, key.user_id)
+        memory = Memory(user=row["attributes"] or {}, bot_kv=row["bot_kv"] or {})
+        if not row["found"]:
             return Loaded(memory)
-        memory.context = conv["context"] or {}
-        memory.session = conv["session"] or new_session()
-        memory.temp = conv["temp"] or {}
-        memory.kv = conv["kv"] or {}
-        return Loaded(memory, conv["context_expiry"], conv["session_expiry"])
+        memory.context = row["context"] or {}
+        memory.session = row["session"] or new_session()
+        memory.temp = row["temp"] or {}
+        memory.kv = row["kv"] or {}
+        return Loaded(memory, row["context_expiry"], row["session_expiry"])
 
     async def save(self, key: ConversationKey, saved: Saved) -> None:
+        """One statement, so one round trip and one implicit transaction: the conversation row, the
+        user's changed attributes (merged onto the row as it is now, so another bot's concurrent
+        turn keeps its own), bot key/values, the event log and a retry answer all commit together."""
         m = saved.memory
-        now = time.time()
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, context_expiry, "
-                "session_expiry, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
-                "ON CONFLICT (bot_id, channel, user_id) DO UPDATE SET context=excluded.context, "
-                "session=excluded.session, temp=excluded.temp, kv=excluded.kv, "
-                "context_expiry=excluded.context_expiry, session_expiry=excluded.session_expiry, "
-                "updated_at=excluded.updated_at",
-                key.bot_id, key.channel, key.user_id, m.context, m.session, m.temp, m.kv,
-                saved.context_expiry, saved.session_expiry, now,
-            )
-            await self._write_user(conn, key, m.user, saved.user_before, now)
-            for k, v in m.bot_kv_writes.items():
-                if v is None:
-                    await conn.execute("DELETE FROM bot_kv WHERE bot_id=$1 AND key=$2", key.bot_id, k)
-                else:
-                    await conn.execute(
-                        "INSERT INTO bot_kv (bot_id, key, value) VALUES ($1,$2,$3) "
-                        "ON CONFLICT (bot_id, key) DO UPDATE SET value=excluded.value",
-                        key.bot_id, k, v,
-                    )
-            if saved.message_id is not None:
-                await conn.execute(
-                    "INSERT INTO turn_answers (bot_id, channel, user_id, message_id, answer, created_at) "
-                    "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
-                    key.bot_id, key.channel, key.user_id, saved.message_id, saved.answer, now,
-                )
-            if saved.events:
-                await conn.executemany(
-                    "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
-                    "VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                    [
-                        (key.bot_id, key.channel, key.user_id, str(e.get("eventId", "")),
-                         str(e.get("direction", "")), e.get("payload"), now)
-                        for e in saved.events
-                    ],
-                )
-
-    @staticmethod
-    async def _write_user(conn: asyncpg.Connection, key: ConversationKey, user: JSONDict,
-                          before: JSONDict | None, now: float) -> None:
-        """Write only what the turn changed, onto the row as it is now (locked), so a concurrent turn
-        of another bot for the same user keeps its own changes."""
-        if before is not None:
-            changed, removed = user_changes(before, user)
-            row = await conn.fetchval(
-                "SELECT attributes FROM chat_users WHERE channel=$1 AND user_id=$2 FOR UPDATE",
-                key.channel, key.user_id,
-            )
-            if row is not None and not changed and not removed:
-                return
-            current = dict(row) if isinstance(row, dict) else {}
-            for k in removed:
-                current.pop(k, None)
-            current.update(changed)
-            user = current
-        await conn.execute(
-            "INSERT INTO chat_users (channel, user_id, attributes, created_at, updated_at) "
-            "VALUES ($1,$2,$3,$4,$4) ON CONFLICT (channel, user_id) DO UPDATE SET "
-            "attributes=excluded.attributes, updated_at=excluded.updated_at",
-            key.channel, key.user_id, user, now,
+        removed: list[str] = []
+        if saved.user_before is None:
+            merge, attributes = False, m.user
+        else:
+            changed, removed = user_changes(saved.user_before, m.user)
+            merge, attributes = True, changed
+        kv_set = {k: v for k, v in m.bot_kv_writes.items() if v is not None}
+        kv_del = [k for k, v in m.bot_kv_writes.items() if v is None]
+        events = [
+            {"eventId": str(e.get("eventId", "")), "direction": str(e.get("direction", "")),
+             "payload": e.get("payload")}
+            for e in saved.events
+        ]
+        await self.pool.execute(
+            _SAVE,
+            key.bot_id, key.channel, key.user_id,
+            _dumps(m.context), _dumps(m.session), _dumps(m.temp), _dumps(m.kv),
+            saved.context_expiry, saved.session_expiry, time.time(),
+            _dumps(attributes), merge, removed,
+            _dumps(kv_set), kv_del, _dumps(events),
+            saved.message_id, _dumps(saved.answer),
         )
 
     async def expired_contexts(self, now: float, limit: int = 250,

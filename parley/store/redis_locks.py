@@ -26,7 +26,33 @@ log = logging.getLogger("parley.locks")
 
 PREFIX = "parley:lock:"
 
-# Pop the head if it is `ticket`, then wake the new head. Atomic, so two releasers never race.
+# KEYS: queue, wake prefix, alive prefix. Each script is one round trip and atomic.
+
+# Take a ticket: mark it alive, queue it, and return the head (our own ticket: the lock is ours).
+_ENQUEUE = """
+local q, ticket, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
+redis.call('SET', KEYS[3] .. ticket, '1', 'PX', ttl)
+redis.call('RPUSH', q, ticket)
+return redis.call('LINDEX', q, 0)
+"""
+# Return the head; a head whose `alive` key expired belongs to a dead process: drop it and wake
+# the next ticket (repeatedly, if several died).
+_HEAD = """
+local q, ttl = KEYS[1], tonumber(ARGV[1])
+local head = redis.call('LINDEX', q, 0)
+while head and redis.call('EXISTS', KEYS[3] .. head) == 0 do
+  redis.call('LPOP', q)
+  head = redis.call('LINDEX', q, 0)
+  if head then
+    redis.call('RPUSH', KEYS[2] .. head, '1')
+    redis.call('PEXPIRE', KEYS[2] .. head, ttl)
+  end
+end
+return head
+"""
+
+# Leave: pop our ticket if it is the head and wake the next one (else just drop it from the queue),
+# and forget our keys.
 _RELEASE = """
 local q, ticket, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
 if redis.call('LINDEX', q, 0) == ticket then
@@ -36,25 +62,11 @@ if redis.call('LINDEX', q, 0) == ticket then
     redis.call('RPUSH', KEYS[2] .. nxt, '1')
     redis.call('PEXPIRE', KEYS[2] .. nxt, ttl)
   end
-  return 1
+else
+  redis.call('LREM', q, 0, ticket)
 end
-redis.call('LREM', q, 0, ticket)
-return 0
-"""
-
-# Remove a dead head (its `alive` key expired) and wake the next ticket.
-_REAP = """
-local q, head, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
-if redis.call('LINDEX', q, 0) == head and redis.call('EXISTS', KEYS[3] .. head) == 0 then
-  redis.call('LPOP', q)
-  local nxt = redis.call('LINDEX', q, 0)
-  if nxt then
-    redis.call('RPUSH', KEYS[2] .. nxt, '1')
-    redis.call('PEXPIRE', KEYS[2] .. nxt, ttl)
-  end
-  return 1
-end
-return 0
+redis.call('DEL', KEYS[3] .. ticket, KEYS[2] .. ticket)
+return 1
 """
 
 
@@ -66,8 +78,9 @@ class RedisLocks:
         self.ttl = ttl
         self._tickets: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._enqueue: Any = self.redis.register_script(_ENQUEUE)
+        self._head: Any = self.redis.register_script(_HEAD)
         self._release: Any = self.redis.register_script(_RELEASE)
-        self._reap: Any = self.redis.register_script(_REAP)
 
     async def open(self) -> None:
         await self.redis.ping()
@@ -99,34 +112,25 @@ class RedisLocks:
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         queue = f"{PREFIX}q:{key}"
+        keys = [queue, f"{PREFIX}wake:", f"{PREFIX}alive:"]
         ticket = secrets.token_hex(12)
         ms = int(self.ttl * 1000)
-        wake = f"{PREFIX}wake:"
-        alive = f"{PREFIX}alive:"
         self._tickets.add(ticket)
-        await self.redis.set(alive + ticket, "1", px=ms)
-        await self.redis.rpush(queue, ticket)
         acquired = False
         try:
-            while True:
-                head = str(await self.redis.lindex(queue, 0) or "") or None
-                if head == ticket:
-                    acquired = True
-                    break
-                if head is None:  # our ticket vanished (reaped after a long stall): queue again
-                    await self.redis.rpush(queue, ticket)
-                    continue
-                if not await self.redis.exists(alive + head):
-                    await self._reap(keys=[queue, wake, alive], args=[head, ms])
+            head = await self._enqueue(keys=keys, args=[ticket, ms])
+            while head != ticket:
+                if head is None:  # our ticket was dropped (we stalled past the TTL): queue again
+                    head = await self._enqueue(keys=keys, args=[ticket, ms])
                     continue
                 # Wait for our wake-up; the timeout only bounds how long a dead head can block us.
-                await self.redis.blpop([wake + ticket], timeout=self.ttl / 2)
-            await self.redis.delete(wake + ticket)
+                await self.redis.blpop([keys[1] + ticket], timeout=self.ttl / 2)
+                head = await self._head(keys=keys, args=[ms])
+            acquired = True
             yield
         finally:
             self._tickets.discard(ticket)
             try:
-                await asyncio.shield(self._release(keys=[queue, wake, alive], args=[ticket, ms]))
-                await self.redis.delete(alive + ticket, wake + ticket)
+                await asyncio.shield(self._release(keys=keys, args=[ticket, ms]))
             except Exception:  # the lock then expires through its TTL
                 log.warning("releasing lock %s failed (acquired=%s)", key, acquired, exc_info=True)
