@@ -78,15 +78,25 @@ class Conversations:
         return bot.config.get(*path) or self.settings.global_value(*path)
 
     def seconds(self, bot: Bot, *path: str, default: str) -> float:
-        value = parse_duration(self.config(bot, *path))
-        return value if value is not None and value > 0 else float(parse_duration(default) or 0)
+        key = ("seconds", path, default)
+        cached = bot.cache.get(key)
+        if cached is None:
+            value = parse_duration(self.config(bot, *path))
+            cached = value if value is not None and value > 0 else float(parse_duration(default) or 0)
+            bot.cache[key] = cached
+        return float(cached)
 
     def options(self, bot: Bot) -> EngineOptions:
-        return EngineOptions(
-            action_timeout=self.seconds(bot, "converse", "timeout", default=DEFAULT_CONVERSE_TIMEOUT),
-            external_url=self.settings.external_url,
-            no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
-        )
+        options = bot.cache.get("options")
+        if options is None:
+            options = EngineOptions(
+                action_timeout=self.seconds(bot, "converse", "timeout", default=DEFAULT_CONVERSE_TIMEOUT),
+                external_url=self.settings.external_url,
+                no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
+            )
+            bot.cache["options"] = options
+        assert isinstance(options, EngineOptions)
+        return options
 
     def max_message_length(self, bot: Bot) -> int:
         value = self.config(bot, "converse", "maxMessageLength")

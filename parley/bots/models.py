@@ -59,6 +59,9 @@ class ContentElement:
     id: str
     content_type: str
     form_data: Mapping[str, JSON]
+    # Per-language translations computed on first use: a bot never changes once loaded, so the
+    # hot path does not translate (or scan for templates) the same element on every message.
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,8 @@ class Bot:
     actions: Mapping[str, Any] = field(default_factory=dict)
     skipped: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    # Values derived from the bot and the server settings (durations, engine options), computed once.
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def find_flow(self, name: str) -> Flow | None:
         """Botpress adds `.flow.json` when missing and compares names case-insensitively."""

@@ -7,7 +7,7 @@ properties that survive translation (Botpress keeps only schema properties, in s
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,8 +157,14 @@ def render_content(
         ctype = CONTENT_TYPES.get(element.content_type)
         if ctype is None:
             raise ContentError(f'Content type "{element.content_type}" is not supported')
-        form = translate(_resolve_refs(dict(element.form_data), bot), ctype, lang, default_lang)
-        form = render_data(form, args)
+        cached = element.cache.get(lang)
+        if cached is None:
+            translated = translate(_resolve_refs(dict(element.form_data), bot), ctype, lang, default_lang)
+            cached = (translated, _has_templates(translated), _has_url_markers(translated))
+            element.cache[lang] = cached
+        translated, dynamic, urls = cached
+        form = render_data(translated, args) if dynamic else dict(translated)
+        urls = urls or dynamic  # a rendered value may be a bot media path
         options = [form.get("text"), *(form.get("variations") or [])]
         options = [o for o in options if isinstance(o, str) and o.strip()]
         if options and "variations" in form:
@@ -174,8 +180,30 @@ def render_content(
             own = {**own, **translate(own, ctype, lang, default_lang)}
         rendered = render_data(own, args)
         data = {**args, **rendered}
+        urls = True
     payloads = _payload(ctype, data)
-    return [fix_urls(p, bot.id, external_url) for p in payloads] if external_url else payloads
+    if external_url and urls:
+        return [fix_urls(p, bot.id, external_url) for p in payloads]
+    return payloads
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _has_templates(form: JSONDict) -> bool:
+    return any("{{" in s for s in _strings(form))
+
+
+def _has_url_markers(form: JSONDict) -> bool:
+    return any("BOT_URL" in s or s.startswith("/api/v") for s in _strings(form))
 
 
 def fix_urls(value: Any, bot_id: str, external_url: str) -> Any:

@@ -106,6 +106,7 @@ class SQLiteStore:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._executor_closed = False
 
     def locks(self) -> FileLocks:
@@ -138,6 +139,10 @@ class SQLiteStore:
             self._executor_closed = False
         loop = asyncio.get_running_loop()
         self._db = await loop.run_in_executor(self._executor, connect)
+        # Reads run right on the event loop: in WAL mode a reader never waits for a writer, and a
+        # query of one row costs less than the hand-off to the store's thread would.
+        self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._reader.execute("PRAGMA query_only=ON")
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -159,6 +164,9 @@ class SQLiteStore:
             raise
 
     async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
         db, self._db = self._db, None
         if db is not None:
             loop = asyncio.get_running_loop()
@@ -189,7 +197,9 @@ class SQLiteStore:
             memory.kv = _loads(conv[3], {})
             return Loaded(memory, conv[4], conv[5])
 
-        return await self._run(q)
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        return q(self._reader)
 
     async def save(self, key: ConversationKey, saved: Saved) -> None:
         m = saved.memory
