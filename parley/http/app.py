@@ -21,7 +21,9 @@ from parley.bots.registry import BotRegistry
 from parley.conversations import Conversations
 from parley.http.auth import login
 from parley.http.converse import public_converse, secured_converse
+from parley.http.cors import BotCors
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
+from parley.http.limits import RateLimiter
 from parley.security.service import Auth
 from parley.security.tokens import load_or_create_secret
 from parley.settings import Settings
@@ -83,6 +85,7 @@ def create_app(settings: Settings) -> Starlette:
     # between the processes of one machine (a lock file for SQLite, advisory locks for PostgreSQL).
     locks: Any = RedisLocks(settings.redis_url, ttl=settings.lock_ttl) if settings.redis_url else store.locks()
     conversations = Conversations(settings, registry, store, locks=locks)
+    limiter = RateLimiter(settings.redis_url)
     auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
 
     @contextlib.asynccontextmanager
@@ -104,6 +107,7 @@ def create_app(settings: Settings) -> Starlette:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
+            await limiter.close()
             if isinstance(locks, RedisLocks):
                 await locks.close()
             else:
@@ -119,7 +123,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(NonStrictRouting)],
+        middleware=[Middleware(BotCors), Middleware(NonStrictRouting)],
         exception_handlers={
             ApiError: api_error,
             PlainError: api_error,
@@ -131,4 +135,5 @@ def create_app(settings: Settings) -> Starlette:
     app.state.registry = registry
     app.state.conversations = conversations
     app.state.auth = auth
+    app.state.limiter = limiter
     return app

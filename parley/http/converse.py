@@ -21,6 +21,7 @@ from parley.http.errors import (
     json_response,
     unknown_bot,
 )
+from parley.http.limits import DEFAULT_MAX_QUEUED_TURNS, Rate, parse_rate, too_many
 
 
 def shape_responses(payloads: list[JSONDict]) -> list[JSONDict]:
@@ -81,6 +82,26 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
                                         credentials=credentials, message_id=message_id)
 
 
+async def admit(request: Request, conversations: Conversations, bot: Bot, user_id: str) -> None:
+    """The per-bot switch and the throttles, before any turn runs."""
+    if conversations.config(bot, "converse", "enabled") is False or bot.config.get("converse", "enabled") is False:
+        raise ApiError(403, "ForbiddenError", f"The Converse API is disabled for bot {bot.id}", error_code="BP_0043")
+    limits = bot.cache.get("rate-limits")
+    if limits is None:
+        def rate(name: str) -> Rate | None:
+            return parse_rate(bot.config.get("converse", "rateLimit", name)
+                              or conversations.settings.global_value("converse", "rateLimit", name))
+
+        queued = conversations.config(bot, "converse", "maxQueuedTurns")
+        limits = (rate("perUser"), rate("perBot"),
+                  queued if isinstance(queued, int) and queued > 0 else DEFAULT_MAX_QUEUED_TURNS)
+        bot.cache["rate-limits"] = limits
+    per_user, per_bot, max_queued = limits
+    await request.app.state.limiter.check(bot.id, user_id, per_user, per_bot)
+    if conversations.locks.waiting(f"{bot.id}::api::{user_id}") >= max_queued:
+        raise too_many(1, f"more than {max_queued} messages of this user are already waiting")
+
+
 async def public_converse(request: Request) -> Response:
     conversations: Conversations = request.app.state.conversations
     bot_id = request.path_params["botId"]
@@ -94,6 +115,7 @@ async def public_converse(request: Request) -> Response:
         raise PlainError(403, f"Unauthenticated Converse API is disabled for {bot.id}")
     if conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False:
         raise PlainError(403, "Unauthenticated Converse API is disabled for all bots")
+    await admit(request, conversations, bot, user_id)
     body = validate_public_body(await read_payload(request, body_limit(conversations)))
     include = request.query_params.get("include")
     if include and include.lower() != "responses":
@@ -116,6 +138,7 @@ async def secured_converse(request: Request) -> Response:
     user = await require_user(request)
     if not user.may_access(bot.id):
         raise no_access(bot.id)
+    await admit(request, conversations, bot, request.path_params["userId"])
     body = await read_payload(request, body_limit(conversations))
     if not isinstance(body, dict):
         raise ApiError(400, "StandardError", "Invalid payload: the body must be a JSON object")

@@ -30,6 +30,10 @@ except ImportError:  # pragma: no cover - Windows: one process per data folder
 class Locks(Protocol):
     def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...
 
+    def waiting(self, key: str) -> int:
+        """Turns of this process holding or waiting for `key` (bounds a user's queue)."""
+        ...
+
 
 class LocalLocks:
     def __init__(self) -> None:

@@ -77,6 +77,7 @@ class RedisLocks:
         self.redis: Redis = Redis.from_url(url, decode_responses=True, max_connections=512)
         self.ttl = ttl
         self._tickets: set[str] = set()
+        self._local: dict[str, int] = {}  # turns of this process holding or waiting, per key
         self._heartbeat: asyncio.Task[None] | None = None
         self._enqueue: Any = self.redis.register_script(_ENQUEUE)
         self._head: Any = self.redis.register_script(_HEAD)
@@ -116,6 +117,7 @@ class RedisLocks:
         ticket = secrets.token_hex(12)
         ms = int(self.ttl * 1000)
         self._tickets.add(ticket)
+        self._local[key] = self._local.get(key, 0) + 1
         acquired = False
         try:
             head = await self._enqueue(keys=keys, args=[ticket, ms])
@@ -130,7 +132,16 @@ class RedisLocks:
             yield
         finally:
             self._tickets.discard(ticket)
+            left = self._local.get(key, 1) - 1
+            if left > 0:
+                self._local[key] = left
+            else:
+                self._local.pop(key, None)
             try:
                 await asyncio.shield(self._release(keys=keys, args=[ticket, ms]))
             except Exception:  # the lock then expires through its TTL
                 log.warning("releasing lock %s failed (acquired=%s)", key, acquired, exc_info=True)
+
+    def waiting(self, key: str) -> int:
+        """Turns of this process holding or waiting for `key`."""
+        return self._local.get(key, 0)
