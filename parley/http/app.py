@@ -24,6 +24,7 @@ from parley.http.converse import public_converse, secured_converse
 from parley.http.cors import BotCors
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
 from parley.http.limits import RateLimiter
+from parley.http.openapi import docs, openapi_json
 from parley.security.service import Auth
 from parley.security.tokens import load_or_create_secret
 from parley.settings import Settings
@@ -116,6 +117,8 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/status", status, methods=["GET"]),
         Route("/api/v1/metrics", metrics, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
         Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/secured", secured_converse, methods=["POST"]),
         Route("/api/v1/auth/login/basic/{strategy}", login, methods=["POST"]),

@@ -1,0 +1,336 @@
+"""The OpenAPI 3.1 document of every route parley serves, and a readable page of it at /docs.
+
+Routes are described here, next to each other, rather than derived from code: the Converse API's
+shapes are Botpress's, and a test checks that this document and the routes the app serves agree.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+JSON = "application/json"
+
+ERROR = {
+    "type": "object",
+    "required": ["statusCode", "type", "message"],
+    "properties": {
+        "statusCode": {"type": "integer"},
+        "errorCode": {"type": "string", "examples": ["BP_0044"]},
+        "type": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"type": "string"},
+        "docs": {"type": "string"},
+    },
+}
+
+PAYLOAD = {
+    "type": "object",
+    "description": "An outgoing payload (text, single-choice, image, card, carousel, …) or a typing "
+    'indicator `{"type":"typing","value":true}` before a payload shown with typing.',
+    "required": ["type"],
+    "properties": {"type": {"type": "string"}},
+    "additionalProperties": True,
+}
+
+CONVERSE_BODY = {
+    "type": "object",
+    "required": ["text"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"type": "string", "enum": ["text"]},
+        "text": {
+            "type": "string",
+            "minLength": 1,
+            "description": "At most converse.maxMessageLength (360) UTF-16 units",
+        },
+        "includedContexts": {"type": "array", "items": {"type": "string"}},
+        "metadata": {"type": "object"},
+        "messageId": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "A retry with the same id gets the stored answer (parley extension)",
+        },
+    },
+}
+
+ANSWER = {
+    "type": "object",
+    "required": ["responses"],
+    "properties": {"responses": {"type": "array", "items": {"$ref": "#/components/schemas/Payload"}}},
+}
+
+SECURED_ANSWER = {
+    "type": "object",
+    "required": ["responses"],
+    "properties": {
+        "responses": {"type": "array", "items": {"$ref": "#/components/schemas/Payload"}},
+        "nlu": {"type": "object"},
+        "suggestions": {"type": "array", "items": {"type": "object"}},
+        "state": {
+            "type": "object",
+            "properties": {
+                "__stacktrace": {"type": "array"},
+                "user": {"type": "object"},
+                "context": {"type": "object"},
+                "session": {"type": "object"},
+                "temp": {"type": "object"},
+                "bot": {"type": "object"},
+            },
+        },
+        "decision": {"type": "object"},
+        "credentials": {"type": "object"},
+    },
+}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+BOT_USER = [
+    {"name": "botId", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}},
+]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+THROTTLED = _err("Throttled (rate limit or too many waiting messages); see Retry-After")
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/status": {
+        "get": {
+            "summary": "Health: 200 once the bots are loaded",
+            "responses": {
+                "200": {
+                    "description": "up",
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    k: {"type": "string"} for k in ("botpress", "database", "messaging", "nlu")
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    },
+    "/api/v1/metrics": {
+        "get": {
+            "summary": "Turn counters of the process that answers",
+            "responses": {"200": {"description": "counters", "content": {JSON: {"schema": {"type": "object"}}}}},
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}},
+        }
+    },
+    "/docs": {"get": {"summary": "This document, readable", "responses": {"200": _text("HTML")}}},
+    "/api/v1/auth/login/basic/{strategy}": {
+        "post": {
+            "summary": "Collaborator login: a JWT for the secured routes",
+            "parameters": [
+                {"name": "strategy", "in": "path", "required": True, "schema": {"type": "string", "enum": ["default"]}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+                        }
+                    },
+                    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "logged in",
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["status", "message", "payload"],
+                                "properties": {
+                                    "status": {"const": "success"},
+                                    "message": {"type": "string"},
+                                    "payload": {
+                                        "type": "object",
+                                        "properties": {"jwt": {"type": "string"}, "exp": {"type": "integer"}},
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _err("Invalid credentials (BP_0009) or a malformed body"),
+                "413": _err("Body too large"),
+                "429": _err("Too many failed logins; see Retry-After"),
+            },
+        }
+    },
+    "/api/v1/bots/{botId}/converse/{userId}": {
+        "post": {
+            "summary": "Send a user's message to a bot; get the bot's answer",
+            "parameters": [
+                *BOT_USER,
+                {
+                    "name": "include",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["responses"]},
+                },
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 128},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/ConverseBody"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "the bot's answer",
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/Answer"}}},
+                },
+                "400": _err("Invalid payload, or text longer than converse.maxMessageLength"),
+                "401": _err("The bot is private and no valid token was given"),
+                "403": {
+                    "description": "The public route is disabled, or include asked for more than responses",
+                    "content": {
+                        "text/html": {"schema": {"type": "string"}},
+                        JSON: {"schema": {"$ref": "#/components/schemas/Error"}},
+                    },
+                },
+                "404": {
+                    "description": "Unknown or disabled bot",
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+                "413": _err("Body larger than httpServer.bodyLimit"),
+                "429": THROTTLED,
+                "503": _err("The bot's files are broken (the reason names the file and line)"),
+            },
+        }
+    },
+    "/api/v1/bots/{botId}/converse/{userId}/secured": {
+        "post": {
+            "summary": "The debug route: any payload, plus the NLU, state, suggestions and decision",
+            "security": BEARER,
+            "parameters": [
+                *BOT_USER,
+                {
+                    "name": "include",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Comma-separated: nlu, state, suggestions, decision, credentials",
+                },
+            ],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+            "responses": {
+                "200": {
+                    "description": "the answer and what was asked for",
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/SecuredAnswer"}}},
+                },
+                "400": _err("Invalid payload"),
+                "401": _err("Missing, malformed, expired or revoked token (BP_0041)"),
+                "403": _err("The token's user has no access to this bot, or the API is off for it"),
+                "404": _err("Unknown or disabled bot"),
+                "413": _err("Body too large"),
+                "429": THROTTLED,
+                "503": _err("The bot's files are broken"),
+            },
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "parley",
+            "version": "0.1.0",
+            "description": "Botpress v12's Converse API, served by parley.",
+        },
+        "paths": PATHS,
+        "components": {
+            "schemas": {
+                "Error": ERROR,
+                "Payload": PAYLOAD,
+                "ConverseBody": CONVERSE_BODY,
+                "Answer": ANSWER,
+                "SecuredAnswer": SECURED_ANSWER,
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+_DOCUMENT_BYTES: bytes | None = None
+
+
+async def openapi_json(request: Request) -> Response:
+    global _DOCUMENT_BYTES
+    if _DOCUMENT_BYTES is None:
+        _DOCUMENT_BYTES = orjson.dumps(document())
+    return Response(_DOCUMENT_BYTES, media_type="application/json; charset=utf-8")
+
+
+async def docs(request: Request) -> Response:
+    """A self-contained page (no scripts or assets from elsewhere) listing every route."""
+    doc = document()
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>parley API</title>",
+        "<style>body{font:15px system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "h2{font-size:1.05rem;border-top:1px solid #ddd;padding-top:1rem}code{background:#f4f4f4;"
+        "padding:0 .2rem}pre{background:#f7f7f7;padding:.6rem;overflow:auto;font-size:12px}</style></head><body>",
+        f"<h1>{html.escape(doc['info']['title'])} API</h1><p>{html.escape(doc['info']['description'])} "
+        "Machine-readable: <a href='/api/v1/openapi.json'>/api/v1/openapi.json</a>.</p>",
+    ]
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            parts.append(
+                f"<h2><code>{method.upper()} {html.escape(path)}</code></h2><p>{html.escape(op.get('summary', ''))}</p>"
+            )
+            if op.get("security"):
+                parts.append("<p>Needs <code>Authorization: Bearer &lt;jwt&gt;</code>.</p>")
+            for p in op.get("parameters", []):
+                parts.append(
+                    f"<div>{p['in']} <code>{html.escape(p['name'])}</code>"
+                    f"{' (required)' if p.get('required') else ''}</div>"
+                )
+            body = op.get("requestBody", {}).get("content", {})
+            for ctype, spec in body.items():
+                schema = spec["schema"]
+                if "$ref" in schema:
+                    schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+                parts.append(
+                    f"<div>body ({html.escape(ctype)}):</div><pre>"
+                    f"{html.escape(orjson.dumps(schema, option=orjson.OPT_INDENT_2).decode())}</pre>"
+                )
+            parts.append(
+                "<ul>"
+                + "".join(
+                    f"<li><b>{code}</b> {html.escape(r['description'])}</li>" for code, r in op["responses"].items()
+                )
+                + "</ul>"
+            )
+    parts.append("</body></html>")
+    return HTMLResponse("".join(parts))
