@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 	  (echo "wrk is needed: install it from your distribution's packages" && exit 1)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz.py 300
 
 clean:
 	rm -rf $(VENV)

@@ -98,8 +98,8 @@ def _text(description: str) -> dict[str, Any]:
 
 
 BOT_USER = [
-    {"name": "botId", "in": "path", "required": True, "schema": {"type": "string"}},
-    {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "botId", "in": "path", "required": True, "schema": {"type": "string"}, "example": "welcome-bot"},
+    {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}, "example": "alice"},
 ]
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 THROTTLED = _err("Throttled (rate limit or too many waiting messages); see Retry-After")
