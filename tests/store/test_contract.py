@@ -1,11 +1,13 @@
-"""The store contract on a real PostgreSQL (PARLEY_TEST_DATABASE_URL), in a schema of its own."""
+"""The store contract, run on both backends: SQLite (a file in tmp) and PostgreSQL
+(PARLEY_TEST_DATABASE_URL, in a schema of its own; skipped when it is not set)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,38 +16,43 @@ from parley.engine.state import Memory
 from parley.security.users import User
 from parley.store.base import ConversationKey, Saved
 from parley.store.postgres import PostgresStore
+from parley.store.sql import SQLiteStore
+from tests.reliability.counting import pg_schema
 
 DATABASE_URL = os.environ.get("PARLEY_TEST_DATABASE_URL")
-pytestmark = pytest.mark.skipif(not DATABASE_URL, reason="PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
+needs_pg = pytest.mark.skipif(not DATABASE_URL, reason="PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
 
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    """A fresh schema per test; asyncpg passes unknown DSN parameters on as server settings."""
-    assert DATABASE_URL
-    schema = f"parley_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(DATABASE_URL)
-    await conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in DATABASE_URL else "?"
-    try:
-        yield f"{DATABASE_URL}{sep}search_path={schema}"
-    finally:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        await conn.close()
+    if not DATABASE_URL:
+        pytest.skip("PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
+    async with pg_schema(DATABASE_URL) as url:
+        yield url
 
 
-@pytest.fixture
-async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    s = PostgresStore(pg_url)
-    await s.open()
-    yield s
-    await s.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """The same tests on each backend."""
+    if request.param == "sqlite":
+        s: Any = SQLiteStore(tmp_path / "parley.sqlite")
+        await s.open()
+        yield s
+        await s.close()
+        return
+    if not DATABASE_URL:
+        pytest.skip("PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
+    async with pg_schema(DATABASE_URL) as url:
+        s = PostgresStore(url)
+        await s.open()
+        yield s
+        await s.close()
 
 
 KEY = ConversationKey("bot", "api", "alice")
 
 
-async def test_a_saved_conversation_loads_back_with_key_order(store: PostgresStore) -> None:
+async def test_a_saved_conversation_loads_back_with_key_order(store: Any) -> None:
     loaded = await store.load(KEY)
     assert loaded.memory.context == {} and loaded.context_expiry is None
     m = loaded.memory
@@ -83,7 +90,7 @@ async def test_reopening_runs_no_migration_twice(pg_url: str) -> None:
     assert [r["version"] for r in versions] == list(range(1, len(versions) + 1))
 
 
-async def test_a_failing_save_leaves_the_previous_state(store: PostgresStore) -> None:
+async def test_a_failing_save_leaves_the_previous_state(store: Any) -> None:
     m = Memory(user={"n": 1}, context={"currentFlow": "a"})
     await store.save(KEY, Saved(m, 1.0, 2.0))
     broken = Memory(user={"n": 2}, context={"currentFlow": "b"})
@@ -94,7 +101,7 @@ async def test_a_failing_save_leaves_the_previous_state(store: PostgresStore) ->
     assert after.memory.context == {"currentFlow": "a"} and after.memory.user == {"n": 1}
 
 
-async def test_turns_of_two_bots_keep_each_others_user_attributes(store: PostgresStore) -> None:
+async def test_turns_of_two_bots_keep_each_others_user_attributes(store: Any) -> None:
     a, b = ConversationKey("a", "api", "u"), ConversationKey("b", "api", "u")
     la, lb = await store.load(a), await store.load(b)
     before_a, before_b = dict(la.memory.user), dict(lb.memory.user)
@@ -105,13 +112,13 @@ async def test_turns_of_two_bots_keep_each_others_user_attributes(store: Postgre
     assert (await store.load(a)).memory.user == {"from_a": 1, "from_b": 2}
 
 
-async def test_a_stored_answer_is_found_by_message_id(store: PostgresStore) -> None:
+async def test_a_stored_answer_is_found_by_message_id(store: Any) -> None:
     await store.save(KEY, Saved(Memory(), 1.0, 2.0, message_id="m-1", answer={"responses": [{"type": "text"}]}))
     assert await store.find_answer(KEY, "m-1") == {"responses": [{"type": "text"}]}
     assert await store.find_answer(KEY, "m-2") is None
 
 
-async def test_collaborators(store: PostgresStore) -> None:
+async def test_collaborators(store: Any) -> None:
     assert await store.create_first_user(User("Admin@X.io", "h", "admin", True, ["*"]))
     assert not await store.create_first_user(User("other@x.io", "h"))
     user = await store.get_user("ADMIN@x.io")
