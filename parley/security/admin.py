@@ -34,6 +34,13 @@ def add_parser(sub: Any) -> None:
     setpw.add_argument("email")
     revoke = actions.add_parser("revoke", parents=[data], help="invalidate every token issued to a user so far")
     revoke.add_argument("email")
+    update = actions.add_parser("update", parents=[data], help="change a user's role, bots or superadmin flag")
+    update.add_argument("email")
+    update.add_argument("--role", choices=ROLES)
+    update.add_argument("--bots", help="comma-separated bot ids the user may access ('*' = all); replaces the list")
+    flag = update.add_mutually_exclusive_group()
+    flag.add_argument("--superadmin", dest="superadmin", action="store_true", default=None)
+    flag.add_argument("--no-superadmin", dest="superadmin", action="store_false")
 
 
 def _read_password() -> str:
@@ -89,6 +96,16 @@ async def _run(args: argparse.Namespace) -> int:
             existing.token_version += 1
             await store.put_user(existing)
             print(f"password changed for {email}; older tokens no longer work")
+        elif cmd == "update":
+            if args.role is not None:
+                existing.role = args.role
+            if args.bots is not None:
+                existing.bots = [b.strip() for b in args.bots.split(",") if b.strip()]
+            if args.superadmin is not None:
+                existing.super_admin = args.superadmin
+            await store.put_user(existing)
+            flag = " superadmin" if existing.super_admin else ""
+            print(f"{email}: {existing.role}{flag}, bots={','.join(existing.bots) or '-'}")
         elif cmd == "revoke":
             existing.token_version += 1
             await store.put_user(existing)

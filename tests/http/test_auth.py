@@ -818,3 +818,21 @@ def test_real_server_logs_no_secret_at_debug(tmp_path: Path) -> None:
     for secret in (PASSWORD, "wrong-Passw0rd-secret", token, token.split(".")[2], hashed, SECRET):
         assert secret not in text
 
+
+
+async def test_users_update_changes_which_bots_a_user_may_open(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PARLEY_ADMIN_EMAIL")
+    email, password = "dev@parley.test", "dev-Passw0rd!"
+    assert users_cli(data, "create", email, "--role", "developer", password=password).returncode == 0
+    async with running_cli_db(data) as srv:
+        token = await srv.token(email, password)
+        assert (await srv.secured(token)).status_code == 403  # no bot yet
+        updated = users_cli(data, "update", email, "--bots", BOT, "--role", "viewer")
+        assert updated.returncode == 0, updated.stderr
+        assert "viewer" in updated.stdout and BOT in updated.stdout
+        assert (await srv.secured(token)).status_code == 200  # same token: access is read at each request
+        assert users_cli(data, "update", email, "--bots", "other-bot").returncode == 0
+        assert (await srv.secured(token)).status_code == 403
+        assert users_cli(data, "update", email, "--superadmin").returncode == 0
+        assert (await srv.secured(token)).status_code == 200
+    assert users_cli(data, "update", "nobody@parley.test", "--role", "admin").returncode == 1
