@@ -14,6 +14,8 @@ from parley.bots.loader import discover, load_bot, load_global_actions
 from parley.bots.models import BrokenBot
 from parley.settings import Settings
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -23,14 +25,17 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(args.data, host=args.host, port=args.port)
     logging.basicConfig(level=os.environ.get("PARLEY_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Open event streams never end by themselves: at shutdown they are closed after this many seconds
+    # (clients reconnect elsewhere with Last-Event-ID); turns still running get as long to finish.
+    graceful = GRACEFUL_SHUTDOWN_SECONDS
     if args.workers > 1:
         # each worker builds its own Settings from the environment: give it what the command line said
         os.environ.update(PARLEY_DATA=str(settings.data_dir), PARLEY_HOST=settings.host, PARLEY_PORT=str(settings.port))
         uvicorn.run("parley.http.factory:app", factory=True, host=settings.host, port=settings.port,
-                    workers=args.workers, access_log=False, log_level="warning")
+                    workers=args.workers, access_log=False, log_level="warning", timeout_graceful_shutdown=graceful)
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False,
-                    log_level="warning")
+                    log_level="warning", timeout_graceful_shutdown=graceful)
     return 0
 
 

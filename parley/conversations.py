@@ -3,6 +3,10 @@
 This is the only place that joins the engine to the store. A conversation's turns never overlap
 (the lock), state is loaded fresh for each turn, and the new state is written in one transaction
 before the answer leaves, so an answer the user saw is always remembered.
+
+Turns that no request waits for (a timeout handler, a proactive event, a message an action scheduled
+for later) put what the bot says in the conversation's outbox, in that same transaction; once it is
+committed, `on_outbox` hears of it (to wake streams and call webhooks).
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ import copy
 import logging
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from parley.bots.models import Bot
 from parley.bots.registry import BotRegistry
 from parley.engine.durations import parse_duration
 from parley.engine.runtime import EngineOptions
-from parley.engine.state import JSONDict, Memory, new_session
-from parley.engine.turn import TurnResult, Understand, run_timeout, run_turn
+from parley.engine.state import JSONDict, Memory, new_event_id, new_session
+from parley.engine.turn import TurnResult, Understand, run_proactive, run_timeout, run_turn
+from parley.outbox import SOURCE_EVENT, SOURCE_SCHEDULED, SOURCE_TIMEOUT, new_entry
 from parley.settings import Settings
 from parley.store.base import ConversationKey, Loaded, Saved, Store
 from parley.store.locks import LocalLocks, Locks
@@ -33,6 +39,12 @@ DEFAULT_CONVERSE_TIMEOUT = "5s"
 DEFAULT_LOG_RETENTION = "1 week"
 PRUNE_INTERVAL = 3600.0
 ANSWER_RETENTION = 86400.0  # a retry of a message is answered from storage for a day
+TIMER_HORIZON = 3600.0  # scheduled messages due sooner get a timer in this process; later ones, the janitor
+TIMER_SLACK = 0.05  # a timer may fire a little before the wall clock reaches the due time
+
+# Called with the outbox entries (with their ids) a turn committed, right after the commit; it must
+# not block (it notifies streams and queues webhook deliveries).
+OutboxListener = Callable[[Bot, ConversationKey, list[JSONDict]], None]
 
 
 @dataclass
@@ -53,6 +65,25 @@ class TurnStats:
                 "turnSeconds": round(self.turn_seconds, 6)}
 
 
+@dataclass
+class _Outgoing:
+    """What a turn writes besides its memory: event log entries, outbox entries, scheduled messages."""
+
+    events: list[JSONDict] = field(default_factory=list)
+    outbox: list[JSONDict] = field(default_factory=list)
+    schedule: list[JSONDict] = field(default_factory=list)
+
+    def proactive(self, source: str, event_id: str, payloads: list[JSONDict]) -> None:
+        """Payloads sent outside a request: logged, and kept in the outbox (when there are any)."""
+        self.events.append({"eventId": event_id, "direction": "proactive", "payload": payloads})
+        if payloads:
+            self.outbox.append(new_entry(source, event_id, payloads, time.time()))
+
+    def later(self, result: TurnResult) -> None:
+        now = time.time()
+        self.schedule += [{"due": now + delay, "payloads": payloads} for delay, payloads in result.later]
+
+
 class Conversations:
     def __init__(
         self,
@@ -62,6 +93,7 @@ class Conversations:
         locks: Locks | None = None,
         understand: Understand | None = None,
         rng: random.Random | None = None,
+        on_outbox: OutboxListener | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -70,6 +102,9 @@ class Conversations:
         self.understand = understand
         self.rng = rng or random.Random()
         self.stats = TurnStats()
+        self.on_outbox = on_outbox
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------------------- configuration
 
@@ -150,14 +185,8 @@ class Conversations:
                 return TurnResult.from_answer(stored)
         loaded = await self.store.load(key)
         user_before = copy.deepcopy(loaded.memory.user)
-        memory = self._fresh(loaded, now)
-        events: list[JSONDict] = []
-        if memory.context and loaded.context_expiry is not None and loaded.context_expiry < now:
-            # The janitor has not fired this timeout yet: fire it now, before the new message.
-            timed_out = await run_timeout(bot, memory, user_id=user_id, options=options, rng=self.rng)
-            memory = timed_out.memory
-            events.append({"eventId": timed_out.event_id, "direction": "proactive", "payload": timed_out.responses})
-            self._log_proactive(key, timed_out)
+        out = _Outgoing()
+        memory = await self._lazy_timeout(bot, key, loaded, now, options, out)
         result = await run_turn(
             bot,
             memory,
@@ -170,22 +199,171 @@ class Conversations:
             rng=self.rng,
         )
         context_expiry, session_expiry = self._expiries(bot, time.time())
-        events += [
+        out.events += [
             {"eventId": result.event_id, "direction": "incoming", "payload": payload},
             {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},
         ]
+        out.later(result)
         answer = result.answer() if message_id is not None else None
-        await self.store.save(
-            key, Saved(result.memory, context_expiry, session_expiry, events, user_before, message_id, answer)
-        )
+        await self._save(bot, key, Saved(result.memory, context_expiry, session_expiry, out.events, user_before,
+                                         message_id, answer, out.outbox, out.schedule))
         result.memory.bot_kv_writes = {}
         return result
+
+    async def _lazy_timeout(self, bot: Bot, key: ConversationKey, loaded: Loaded, now: float,
+                            options: EngineOptions, out: _Outgoing) -> Memory:
+        """The memory a turn starts from. When the context expired and the janitor has not fired its
+        timeout yet, the handler runs now, before the turn; what it says goes to the outbox (it is
+        not part of the answer to the message that follows)."""
+        memory = self._fresh(loaded, now)
+        if memory.context and loaded.context_expiry is not None and loaded.context_expiry < now:
+            timed_out = await run_timeout(bot, memory, user_id=key.user_id, options=options, rng=self.rng)
+            out.proactive(SOURCE_TIMEOUT, timed_out.event_id, timed_out.responses)
+            out.later(timed_out)
+            self._log_proactive(key, timed_out)
+            return timed_out.memory
+        return memory
+
+    async def _save(self, bot: Bot, key: ConversationKey, saved: Saved) -> list[JSONDict]:
+        """Write a turn (one transaction), then announce its outbox entries and arm the timers of
+        the messages it scheduled. Returns the outbox entries with their ids."""
+        ids = await self.store.save(key, saved)
+        entries = [{**entry, "id": i} for entry, i in zip(saved.outbox, ids, strict=True)]
+        if entries and self.on_outbox is not None:
+            try:
+                self.on_outbox(bot, key, entries)
+            except Exception:  # delivery problems never undo or fail a committed turn
+                log.exception("%s: announcing outbox entries failed", key.session_id)
+        for due in sorted({float(s["due"]) for s in saved.schedule}):
+            self._arm(bot.id, key, due)
+        return entries
 
     @staticmethod
     def _log_proactive(key: ConversationKey, result: TurnResult) -> None:
         if result.responses:
             log.info("%s: timeout handler produced %d message(s) outside a request", key.session_id,
                      len(result.responses))
+
+    # ------------------------------------------------------------------------ proactive messages
+
+    async def send_event(
+        self,
+        bot: Bot,
+        user_id: str,
+        *,
+        payloads: list[JSONDict] | None = None,
+        flow: str | None = None,
+        node: str | None = None,
+        payload: JSONDict | None = None,
+    ) -> JSONDict:
+        """A turn the bot starts (parley's `POST …/events`), under the conversation's lock like any
+        turn: deliver `payloads` as they are, or jump to `flow`/`node` and run the dialog there with
+        `payload` as `event.payload`. What the bot says goes to the outbox; the entry is returned
+        (with `"id": None` when it said nothing)."""
+        key = ConversationKey(bot.id, "api", user_id)
+        options = self.options(bot)
+        asked = time.perf_counter()
+        async with self.locks.hold(key.session_id):
+            started = time.perf_counter()
+            try:
+                now = time.time()
+                loaded = await self.store.load(key)
+                user_before = copy.deepcopy(loaded.memory.user)
+                out = _Outgoing()
+                if flow is None:
+                    # Payloads only: the conversation's memory and expiries are left as they are.
+                    memory = loaded.memory
+                    event_id = new_event_id()
+                    responses = list(payloads or [])
+                    context_expiry, session_expiry = loaded.context_expiry, loaded.session_expiry
+                else:
+                    memory = await self._lazy_timeout(bot, key, loaded, now, options, out)
+                    result = await run_proactive(bot, memory, dict(payload or {}), user_id=user_id, flow=flow,
+                                                 node=node, options=options, rng=self.rng)
+                    memory, event_id, responses = result.memory, result.event_id, result.responses
+                    out.later(result)
+                    context_expiry, session_expiry = self._expiries(bot, time.time())
+                out.proactive(SOURCE_EVENT, event_id, responses)  # the last outbox entry, if any
+                entries = await self._save(bot, key, Saved(memory, context_expiry, session_expiry, out.events,
+                                                           user_before, outbox=out.outbox, schedule=out.schedule))
+                memory.bot_kv_writes = {}
+                if not responses:
+                    return {"id": None, **new_entry(SOURCE_EVENT, event_id, [], time.time())}
+                return entries[-1]
+            finally:
+                self.stats.record(started - asked, time.perf_counter() - started)
+
+    async def deliver_due(self, bot: Bot, key: ConversationKey, now: float | None = None) -> int:
+        """Deliver the conversation's scheduled messages that are due, under its lock: each becomes
+        an outbox entry and leaves the schedule in the same transaction, so it is delivered once
+        even when several workers (timers, janitors) try at the same time. Returns how many."""
+        async with self.locks.hold(key.session_id):
+            due = await self.store.due_messages(key, time.time() if now is None else now)
+            if not due:
+                return 0
+            loaded = await self.store.load(key)
+            out = _Outgoing()
+            for _, payloads in due:
+                out.proactive(SOURCE_SCHEDULED, new_event_id(), payloads)
+            await self._save(bot, key, Saved(loaded.memory, loaded.context_expiry, loaded.session_expiry,
+                                             out.events, copy.deepcopy(loaded.memory.user), outbox=out.outbox,
+                                             unschedule=[i for i, _ in due]))
+            return len(due)
+
+    async def deliver_scheduled(self, now: float | None = None) -> int:
+        """The janitor's pass over scheduled messages: every due one, of every served bot (those
+        whose timer was lost with a restart, or too far ahead to get one). Returns how many."""
+        now = time.time() if now is None else now
+        served = [b.id for b in self.registry.bots.values() if isinstance(b, Bot)]
+        delivered = 0
+        for key in await self.store.due_conversations(now, bot_ids=served):
+            bot = self.registry.get(key.bot_id)
+            if not isinstance(bot, Bot):
+                continue
+            try:
+                delivered += await self.deliver_due(bot, key, now)
+            except Exception:
+                log.exception("%s: delivering scheduled messages failed", key.session_id)
+        return delivered
+
+    def _arm(self, bot_id: str, key: ConversationKey, due: float) -> None:
+        """A timer in this process for a scheduled message due soon (the janitor is the fallback)."""
+        delay = due - time.time()
+        if delay > TIMER_HORIZON:
+            return
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
+
+        def fire() -> None:
+            if handle is not None:
+                self._timers.discard(handle)
+            self._spawn(self._on_timer(bot_id, key))
+
+        handle = loop.call_later(max(0.0, delay), fire)
+        self._timers.add(handle)
+
+    async def _on_timer(self, bot_id: str, key: ConversationKey) -> None:
+        bot = self.registry.get(bot_id)
+        if not isinstance(bot, Bot):
+            return
+        try:
+            await self.deliver_due(bot, key, time.time() + TIMER_SLACK)
+        except Exception:  # the janitor will try again
+            log.exception("%s: delivering scheduled messages failed", key.session_id)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Stop this process's timers (their messages stay scheduled in the store for any janitor)."""
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # ----------------------------------------------------------------------------------- janitor
 
@@ -218,8 +396,11 @@ class Conversations:
             result = await run_timeout(bot, loaded.memory, user_id=key.user_id, options=self.options(bot),
                                        rng=self.rng)
             context_expiry, session_expiry = self._expiries(bot, time.time())
-            events = [{"eventId": result.event_id, "direction": "proactive", "payload": result.responses}]
-            await self.store.save(key, Saved(result.memory, context_expiry, session_expiry, events, user_before))
+            out = _Outgoing()
+            out.proactive(SOURCE_TIMEOUT, result.event_id, result.responses)
+            out.later(result)
+            await self._save(bot, key, Saved(result.memory, context_expiry, session_expiry, out.events, user_before,
+                                             outbox=out.outbox, schedule=out.schedule))
             self._log_proactive(key, result)
             return 1
 
@@ -245,6 +426,7 @@ class Conversations:
                 return
             try:
                 await self.fire_timeouts()
+                await self.deliver_scheduled()
                 if time.monotonic() - last_prune > PRUNE_INTERVAL:
                     last_prune = time.monotonic()
                     await self.prune()

@@ -39,6 +39,9 @@ class Turn:
     outgoing: list[JSONDict] = field(default_factory=list)
     errors: list[JSONDict] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
+    # Messages an action asked to send later: (delay in seconds, payloads). The conversation layer
+    # stores them with the turn and delivers them through the outbox when they are due.
+    later: list[tuple[float, list[JSONDict]]] = field(default_factory=list)
 
     @property
     def state(self) -> JSONDict:

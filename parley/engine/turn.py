@@ -15,7 +15,7 @@ from typing import Any
 
 from parley.bots.models import Bot
 from parley.engine.decision import elect, qna_suggestions, send_elected
-from parley.engine.dialog import ERROR_FLOW, DialogEngine
+from parley.engine.dialog import ERROR_FLOW, DialogEngine, FlowError
 from parley.engine.runtime import FORCE_PERSIST_STATE, EngineOptions, Turn
 from parley.engine.state import (
     LAST_MESSAGES_CAP,
@@ -44,6 +44,8 @@ class TurnResult:
     event_id: str
     errors: list[JSONDict] = field(default_factory=list)
     replayed: bool = False
+    # Messages actions scheduled for later: (delay in seconds, payloads).
+    later: list[tuple[float, list[JSONDict]]] = field(default_factory=list)
 
     def answer(self) -> JSONDict:
         """What a client saw of this turn, kept for retries of the same message."""
@@ -118,6 +120,7 @@ def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict]) -> Turn
         state=public_state(st),
         event_id=turn.event["id"],
         errors=turn.errors,
+        later=turn.later,
     )
 
 
@@ -211,4 +214,31 @@ async def run_timeout(
         log.warning("bot %s: timeout handler failed: %s", bot.id, exc)
         turn.add_error("dialog-engine", str(exc))
         state["context"], state["temp"] = {}, {}
+    return _finish(turn, {}, [])
+
+
+async def run_proactive(
+    bot: Bot,
+    memory: Memory,
+    payload: JSONDict,
+    *,
+    user_id: str,
+    flow: str,
+    node: str | None = None,
+    options: EngineOptions | None = None,
+    rng: random.Random | None = None,
+) -> TurnResult:
+    """A turn the bot starts: jump to `flow` (at `node`, else its start node) and run the dialog
+    there, with no user message. The flow sees `event.type == "proactive"` and `event.payload`."""
+    state = make_state(memory)
+    event = make_event(bot_id=bot.id, user_id=user_id, payload=payload, state=state, event_type="proactive")
+    turn = Turn(bot=bot, event=event, memory=memory, options=options or EngineOptions(), rng=rng or random.Random())
+    engine = DialogEngine(turn)
+    try:
+        await engine.jump_to(flow, node)
+    except FlowError as exc:  # the bot changed since the request was checked
+        log.warning("bot %s: proactive event: %s", bot.id, exc)
+        turn.add_error("dialog-engine", str(exc))
+        return _finish(turn, {}, [])
+    await _run_dialog(turn, engine)
     return _finish(turn, {}, [])

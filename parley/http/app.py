@@ -25,6 +25,8 @@ from parley.http.cors import BotCors
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
 from parley.http.limits import RateLimiter
 from parley.http.openapi import docs, openapi_json
+from parley.http.proactive import StreamSettings, messages, send_event, stream
+from parley.outbox import Delivery
 from parley.security.service import Auth
 from parley.security.tokens import load_or_create_secret
 from parley.settings import Settings
@@ -85,7 +87,8 @@ def create_app(settings: Settings) -> Starlette:
     # Redis when configured (workers on several hosts); otherwise locks the store's backend shares
     # between the processes of one machine (a lock file for SQLite, advisory locks for PostgreSQL).
     locks: Any = RedisLocks(settings.redis_url, ttl=settings.lock_ttl) if settings.redis_url else store.locks()
-    conversations = Conversations(settings, registry, store, locks=locks)
+    delivery = Delivery(settings)  # outbox entries: wake streams (Redis pub/sub across workers), webhooks
+    conversations = Conversations(settings, registry, store, locks=locks, on_outbox=delivery)
     limiter = RateLimiter(settings.redis_url)
     auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
 
@@ -94,6 +97,7 @@ def create_app(settings: Settings) -> Starlette:
         await store.open()
         if isinstance(locks, RedisLocks):
             await locks.open()
+        await delivery.open()
         registry.load_all()
         await auth.ensure_admin(os.environ.get("PARLEY_ADMIN_EMAIL"), os.environ.get("PARLEY_ADMIN_PASSWORD"))
         stop = asyncio.Event()
@@ -107,6 +111,8 @@ def create_app(settings: Settings) -> Starlette:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await conversations.close()
+            await delivery.close()
             await store.close()
             await limiter.close()
             if isinstance(locks, RedisLocks):
@@ -121,6 +127,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/docs", docs, methods=["GET"]),
         Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/secured", secured_converse, methods=["POST"]),
+        Route("/api/v1/bots/{botId}/converse/{userId}/events", send_event, methods=["POST"]),
+        Route("/api/v1/bots/{botId}/converse/{userId}/stream", stream, methods=["GET"]),
+        Route("/api/v1/bots/{botId}/converse/{userId}/messages", messages, methods=["GET"]),
         Route("/api/v1/auth/login/basic/{strategy}", login, methods=["POST"]),
     ]
     app = Starlette(
@@ -139,4 +148,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.conversations = conversations
     app.state.auth = auth
     app.state.limiter = limiter
+    app.state.delivery = delivery
+    app.state.stream = StreamSettings()
     return app

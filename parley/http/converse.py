@@ -22,17 +22,10 @@ from parley.http.errors import (
     unknown_bot,
 )
 from parley.http.limits import DEFAULT_MAX_QUEUED_TURNS, Rate, parse_rate, too_many
+from parley.outbox import shape_responses as shape_responses  # re-exported (parley chat)
+from parley.security.tokens import conversation_token
 
-
-def shape_responses(payloads: list[JSONDict]) -> list[JSONDict]:
-    """Converse API payloads: `{"type":"typing","value":true}` before a payload that has typing,
-    and no rendering leftovers (`typing`, `workflow`) inside payloads."""
-    out: list[JSONDict] = []
-    for p in payloads:
-        if p.get("typing") is True:
-            out.append({"type": "typing", "value": True})
-        out.append({k: v for k, v in p.items() if k not in ("typing", "workflow")})
-    return out
+TOKEN_HEADER = "X-Conversation-Token"
 
 
 def find_bot(conversations: Conversations, bot_id: str) -> Bot:
@@ -82,10 +75,29 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
                                         credentials=credentials, message_id=message_id)
 
 
-async def admit(request: Request, conversations: Conversations, bot: Bot, user_id: str) -> None:
-    """The per-bot switch and the throttles, before any turn runs."""
+def check_enabled(conversations: Conversations, bot: Bot) -> None:
+    """`converse.enabled: false` (bot, else global) turns the whole Converse API off for a bot."""
     if conversations.config(bot, "converse", "enabled") is False or bot.config.get("converse", "enabled") is False:
         raise ApiError(403, "ForbiddenError", f"The Converse API is disabled for bot {bot.id}", error_code="BP_0043")
+
+
+def public_route_open(conversations: Conversations, bot: Bot) -> bool:
+    """Whether anyone may talk to the bot without a collaborator token."""
+    return not (
+        bot.config.private
+        or bot.config.get("converse", "enableUnsecuredEndpoint") is False
+        or conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False
+    )
+
+
+def token_header(request: Request, bot_id: str, user_id: str) -> dict[str, str]:
+    """The conversation token that opens this user's stream and poll routes."""
+    return {TOKEN_HEADER: conversation_token(request.app.state.auth.secret, bot_id, user_id)}
+
+
+async def admit(request: Request, conversations: Conversations, bot: Bot, user_id: str) -> None:
+    """The per-bot switch and the throttles, before any turn runs."""
+    check_enabled(conversations, bot)
     limits = bot.cache.get("rate-limits")
     if limits is None:
         def rate(name: str) -> Rate | None:
@@ -121,7 +133,8 @@ async def public_converse(request: Request) -> Response:
     if include and include.lower() != "responses":
         raise PlainError(403, 'Unauthenticated converse API can only return "responses"')
     result = await run(conversations, bot, user_id, body, message_id=message_id_of(request, body))
-    return json_response({"responses": shape_responses(result.responses)})
+    return json_response({"responses": shape_responses(result.responses)},
+                         headers=token_header(request, bot.id, user_id))
 
 
 SECURED_FIELDS = ("nlu", "suggestions", "credentials", "state", "decision")
@@ -153,4 +166,5 @@ async def secured_converse(request: Request) -> Response:
         "state": result.state,
         "decision": result.decision,
     }
-    return json_response({k: v for k, v in full.items() if k == "responses" or (k in include and v is not None)})
+    return json_response({k: v for k, v in full.items() if k == "responses" or (k in include and v is not None)},
+                         headers=token_header(request, bot.id, request.path_params["userId"]))

@@ -89,6 +89,79 @@ SECURED_ANSWER = {
 }
 
 
+PROACTIVE_EVENT = {
+    "description": "Either payloads delivered as they are, or a jump into a flow (at `node`, else its start "
+    "node) so that the bot speaks first; the flow sees `event.type` \"proactive\" and `event.payload`.",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["payloads"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "enum": ["proactive"]},
+                "payloads": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 50,
+                    "items": {"$ref": "#/components/schemas/Payload"},
+                },
+            },
+        },
+        {
+            "type": "object",
+            "required": ["flow"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "enum": ["proactive"]},
+                "flow": {"type": "string", "minLength": 1, "examples": ["main.flow.json"]},
+                "node": {"type": "string", "minLength": 1, "examples": ["entry"]},
+                "payload": {"type": "object"},
+            },
+        },
+    ],
+}
+
+OUTBOX_MESSAGE = {
+    "type": "object",
+    "description": "A message the bot sent outside a request, as kept in the conversation's outbox.",
+    "required": ["id", "botId", "userId", "source", "eventId", "createdAt", "responses"],
+    "properties": {
+        "id": {
+            "type": ["integer", "null"],
+            "description": "Outbox id: grows with every message; null when a proactive event said nothing",
+        },
+        "botId": {"type": "string"},
+        "userId": {"type": "string"},
+        "source": {"type": "string", "enum": ["timeout", "event", "scheduled"]},
+        "eventId": {"type": "string"},
+        "createdAt": {"type": ["string", "null"], "format": "date-time"},
+        "responses": {"type": "array", "items": {"$ref": "#/components/schemas/Payload"}},
+    },
+}
+
+OUTBOX_EVENT = {
+    "type": "object",
+    "description": "One Server-Sent Event of the stream: `id` is the outbox id, `data` an OutboxMessage as JSON "
+    "(events without data, `retry:` and `: keep-alive` comments, carry no message).",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "event": {"const": "message"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/OutboxMessage"},
+        },
+        "retry": {"type": "integer"},
+    },
+}
+
+CONVERSATION_TOKEN = {
+    "description": "Opens this user's stream and poll routes (parley extension)",
+    "schema": {"type": "string"},
+}
+
+
 def _err(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -102,7 +175,23 @@ BOT_USER = [
     {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}, "example": "alice"},
 ]
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+READER: list[dict[str, list[str]]] = [{"conversationToken": []}, {"conversationTokenQuery": []}, {"bearer": []}]
 THROTTLED = _err("Throttled (rate limit or too many waiting messages); see Retry-After")
+READ_ERRORS = {
+    "400": _err("A cursor (after, limit, Last-Event-ID) that is not a whole number"),
+    "401": _err("No conversation token or collaborator token, or an invalid one (another user's token)"),
+    "403": _err("The collaborator has no access to this bot, the bot only accepts collaborator tokens, "
+                "or the Converse API is off for it"),
+    "404": _err("Unknown or disabled bot"),
+    "503": _err("The bot's files are broken"),
+}
+TOKEN_PARAMETER = {
+    "name": "token",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The conversation token, for clients that cannot set headers (EventSource)",
+}
 
 PATHS: dict[str, dict[str, Any]] = {
     "/status": {
@@ -207,6 +296,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {
                 "200": {
                     "description": "the bot's answer",
+                    "headers": {"X-Conversation-Token": CONVERSATION_TOKEN},
                     "content": {JSON: {"schema": {"$ref": "#/components/schemas/Answer"}}},
                 },
                 "400": _err("Invalid payload, or text longer than converse.maxMessageLength"),
@@ -246,6 +336,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {
                 "200": {
                     "description": "the answer and what was asked for",
+                    "headers": {"X-Conversation-Token": CONVERSATION_TOKEN},
                     "content": {JSON: {"schema": {"$ref": "#/components/schemas/SecuredAnswer"}}},
                 },
                 "400": _err("Invalid payload"),
@@ -255,6 +346,76 @@ PATHS: dict[str, dict[str, Any]] = {
                 "413": _err("Body too large"),
                 "429": THROTTLED,
                 "503": _err("The bot's files are broken"),
+            },
+        }
+    },
+    "/api/v1/bots/{botId}/converse/{userId}/events": {
+        "post": {
+            "summary": "Proactive message: the bot speaks first (payloads as they are, or a jump into a flow). "
+            "The messages go to the user's outbox (stream, poll, webhook) and are also returned here",
+            "security": BEARER,
+            "parameters": BOT_USER,
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/ProactiveEvent"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "what the bot said, as stored in the outbox",
+                    "headers": {"X-Conversation-Token": CONVERSATION_TOKEN},
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/OutboxMessage"}}},
+                },
+                "400": _err("Invalid event (unknown flow or node, malformed payloads)"),
+                "401": _err("Missing, malformed, expired or revoked token (BP_0041)"),
+                "403": _err("The token's user has no access to this bot, or the API is off for it"),
+                "404": _err("Unknown or disabled bot"),
+                "413": _err("Body too large"),
+                "429": THROTTLED,
+                "503": _err("The bot's files are broken"),
+            },
+        }
+    },
+    "/api/v1/bots/{botId}/converse/{userId}/stream": {
+        "get": {
+            "summary": "Live stream (Server-Sent Events) of the user's outbox: each message as `id: <outbox id>` "
+            "and `data: <OutboxMessage JSON>`; `: keep-alive` comments when idle. Resumes after Last-Event-ID, "
+            "else after `after`, else from now on",
+            "security": READER,
+            "parameters": [
+                *BOT_USER,
+                {"name": "Last-Event-ID", "in": "header", "required": False,
+                 "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+                {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+                TOKEN_PARAMETER,
+            ],
+            "responses": {
+                "200": {
+                    "description": "an endless event stream; the schema describes each event",
+                    "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/OutboxEvent"}}},
+                },
+                **READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/bots/{botId}/converse/{userId}/messages": {
+        "get": {
+            "summary": "Poll the user's outbox: messages with an id above `after` (default 0), oldest first",
+            "security": READER,
+            "parameters": [
+                *BOT_USER,
+                {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+                TOKEN_PARAMETER,
+            ],
+            "responses": {
+                "200": {
+                    "description": "the messages",
+                    "content": {
+                        JSON: {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/OutboxMessage"}}}
+                    },
+                },
+                **READ_ERRORS,
             },
         }
     },
@@ -277,8 +438,15 @@ def document() -> dict[str, Any]:
                 "ConverseBody": CONVERSE_BODY,
                 "Answer": ANSWER,
                 "SecuredAnswer": SECURED_ANSWER,
+                "ProactiveEvent": PROACTIVE_EVENT,
+                "OutboxMessage": OUTBOX_MESSAGE,
+                "OutboxEvent": OUTBOX_EVENT,
             },
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "conversationToken": {"type": "apiKey", "in": "header", "name": "X-Conversation-Token"},
+                "conversationTokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
+            },
         },
     }
 
@@ -309,7 +477,11 @@ async def docs(request: Request) -> Response:
             parts.append(
                 f"<h2><code>{method.upper()} {html.escape(path)}</code></h2><p>{html.escape(op.get('summary', ''))}</p>"
             )
-            if op.get("security"):
+            schemes = {name for requirement in op.get("security", []) for name in requirement}
+            if "conversationToken" in schemes:
+                parts.append("<p>Needs the conversation token (<code>X-Conversation-Token</code> header or "
+                             "<code>?token=</code>) or <code>Authorization: Bearer &lt;jwt&gt;</code>.</p>")
+            elif schemes:
                 parts.append("<p>Needs <code>Authorization: Bearer &lt;jwt&gt;</code>.</p>")
             for p in op.get("parameters", []):
                 parts.append(

@@ -7,6 +7,10 @@ password change or a revocation invalidates every token issued before.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import os
 import secrets
@@ -73,6 +77,22 @@ def verify(secret: str, token: str) -> TokenClaims:
     if not isinstance(email, str) or not isinstance(version, int) or isinstance(version, bool):
         raise InvalidToken("token lacks email or tokenVersion")
     return TokenClaims(email, version, bool(claims.get("isSuperAdmin")), claims)
+
+
+CONVERSATION_TOKEN_PREFIX = "ct1."
+
+
+def conversation_token(secret: str, bot_id: str, user_id: str) -> str:
+    """The token that lets the holder read one conversation's outbox (stream, poll): an HMAC-SHA256
+    of the bot and user ids with a key derived from the server secret (so it can never be mistaken
+    for, or help forge, a collaborator JWT). It does not expire; changing the secret revokes all."""
+    key = hmac.new(secret.encode(), b"parley conversation token", hashlib.sha256).digest()
+    mac = hmac.new(key, json.dumps([bot_id, user_id]).encode(), hashlib.sha256).digest()
+    return CONVERSATION_TOKEN_PREFIX + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def check_conversation_token(secret: str, bot_id: str, user_id: str, token: str) -> bool:
+    return hmac.compare_digest(conversation_token(secret, bot_id, user_id).encode(), token.encode())
 
 
 def load_or_create_secret(data_dir: Path) -> str:

@@ -32,8 +32,9 @@ class Saved:
     """What a turn writes, all in one transaction."""
 
     memory: Memory
-    context_expiry: float
-    session_expiry: float
+    # None keeps no expiry (a delivery of payloads to a conversation that has none yet).
+    context_expiry: float | None
+    session_expiry: float | None
     events: list[JSONDict] = field(default_factory=list)
     # The user attributes as the turn loaded them. When given, only the attributes the turn changed
     # are written, so turns of other bots for the same user (other locks, other workers) keep theirs.
@@ -41,6 +42,13 @@ class Saved:
     # A client's message id: the answer is kept so that a retry of the same message gets it again.
     message_id: str | None = None
     answer: JSONDict | None = None
+    # Messages produced outside a request, for the conversation's outbox: `{"eventId", "source",
+    # "responses", "createdAt"}`. `save` returns their outbox ids, in order.
+    outbox: list[JSONDict] = field(default_factory=list)
+    # Messages a Python action scheduled for later: `{"due": epoch seconds, "payloads": [...]}`.
+    schedule: list[JSONDict] = field(default_factory=list)
+    # Ids of scheduled messages delivered by this write (removed from the schedule).
+    unschedule: list[int] = field(default_factory=list)
 
 
 def user_changes(before: JSONDict, after: JSONDict) -> tuple[JSONDict, list[str]]:
@@ -57,7 +65,9 @@ class Store(Protocol):
 
     async def load(self, key: ConversationKey) -> Loaded: ...
 
-    async def save(self, key: ConversationKey, saved: Saved) -> None: ...
+    async def save(self, key: ConversationKey, saved: Saved) -> list[int]:
+        """Write a turn in one transaction; return the outbox ids of `saved.outbox`."""
+        ...
 
     async def expired_contexts(self, now: float, limit: int = 250,
                                bot_ids: list[str] | None = None) -> list[ConversationKey]: ...
@@ -69,3 +79,21 @@ class Store(Protocol):
     async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]: ...
 
     async def find_answer(self, key: ConversationKey, message_id: str) -> JSONDict | None: ...
+
+    async def outbox(self, key: ConversationKey, after: int = 0, limit: int = 100) -> list[JSONDict]:
+        """The conversation's outbox entries with an id above `after`, oldest first:
+        `{"id", "eventId", "source", "createdAt", "responses"}`."""
+        ...
+
+    async def last_outbox_id(self, key: ConversationKey) -> int:
+        """The id of the conversation's newest outbox entry (0 when it has none)."""
+        ...
+
+    async def due_conversations(self, now: float, limit: int = 250,
+                                bot_ids: list[str] | None = None) -> list[ConversationKey]:
+        """Conversations that have a scheduled message due at `now`."""
+        ...
+
+    async def due_messages(self, key: ConversationKey, now: float) -> list[tuple[int, list[JSONDict]]]:
+        """The conversation's scheduled messages due at `now`: (id, payloads), in due order."""
+        ...

@@ -87,6 +87,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS turn_answers_created ON turn_answers (created_at);
     """,
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        id BIGSERIAL PRIMARY KEY,
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        responses JSON NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (bot_id, channel, user_id, id);
+    CREATE INDEX IF NOT EXISTS outbox_created ON outbox (bot_id, created_at);
+    CREATE TABLE IF NOT EXISTS scheduled (
+        id BIGSERIAL PRIMARY KEY,
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        due_at DOUBLE PRECISION NOT NULL,
+        payloads JSON NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS scheduled_due ON scheduled (due_at);
+    CREATE INDEX IF NOT EXISTS scheduled_conversation ON scheduled (bot_id, channel, user_id, due_at);
+    """,
 ]
 
 _LOAD = """
@@ -98,7 +123,8 @@ LEFT JOIN conversations c ON c.bot_id = $1 AND c.channel = $2 AND c.user_id = $3
 """
 
 # $11 attributes (all, or only the changed ones when $12 merge), $13 removed attribute names,
-# $14 bot key/values to set, $15 to delete, $16 events, $17/$18 retry answer.
+# $14 bot key/values to set, $15 to delete, $16 events, $17/$18 retry answer, $19 outbox entries,
+# $20 messages to schedule, $21 ids of scheduled messages delivered. Returns the new outbox ids.
 _SAVE = """
 WITH conv AS (
     INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, context_expiry,
@@ -136,8 +162,22 @@ WITH conv AS (
     SELECT $1, $2, $3, $17::text, $18::text::json, $10 WHERE $17::text IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING 1
+), ob AS (
+    INSERT INTO outbox (bot_id, channel, user_id, event_id, source, responses, created_at)
+    SELECT $1, $2, $3, o->>'eventId', o->>'source', o->'responses', COALESCE((o->>'createdAt')::float8, $10)
+    FROM json_array_elements($19::text::json) WITH ORDINALITY AS t(o, n)
+    ORDER BY n
+    RETURNING id
+), sched AS (
+    INSERT INTO scheduled (bot_id, channel, user_id, due_at, payloads, created_at)
+    SELECT $1, $2, $3, (s->>'due')::float8, s->'payloads', $10
+    FROM json_array_elements($20::text::json) AS s
+    RETURNING 1
+), unsched AS (
+    DELETE FROM scheduled WHERE bot_id = $1 AND channel = $2 AND user_id = $3 AND id = ANY($21::bigint[])
+    RETURNING 1
 )
-SELECT 1
+SELECT COALESCE(array_agg(id ORDER BY id), '{}'::bigint[]) FROM ob
 """
 
 # Serialises concurrent migrations of several workers starting at once.
@@ -205,10 +245,11 @@ class PostgresStore:
         memory.kv = row["kv"] or {}
         return Loaded(memory, row["context_expiry"], row["session_expiry"])
 
-    async def save(self, key: ConversationKey, saved: Saved) -> None:
+    async def save(self, key: ConversationKey, saved: Saved) -> list[int]:
         """One statement, so one round trip and one implicit transaction: the conversation row, the
         user's changed attributes (merged onto the row as it is now, so another bot's concurrent
-        turn keeps its own), bot key/values, the event log and a retry answer all commit together."""
+        turn keeps its own), bot key/values, the event log, a retry answer, outbox entries and
+        scheduled messages all commit together."""
         m = saved.memory
         removed: list[str] = []
         if saved.user_before is None:
@@ -223,7 +264,13 @@ class PostgresStore:
              "payload": e.get("payload")}
             for e in saved.events
         ]
-        await self.pool.execute(
+        outbox = [
+            {"eventId": str(o.get("eventId", "")), "source": str(o.get("source", "")),
+             "responses": o.get("responses") or [], "createdAt": o.get("createdAt")}
+            for o in saved.outbox
+        ]
+        schedule = [{"due": float(s["due"]), "payloads": s.get("payloads") or []} for s in saved.schedule]
+        ids = await self.pool.fetchval(
             _SAVE,
             key.bot_id, key.channel, key.user_id,
             _dumps(m.context), _dumps(m.session), _dumps(m.temp), _dumps(m.kv),
@@ -231,7 +278,9 @@ class PostgresStore:
             _dumps(attributes), merge, removed,
             _dumps(kv_set), kv_del, _dumps(events),
             saved.message_id, _dumps(saved.answer),
+            _dumps(outbox), _dumps(schedule), list(saved.unschedule),
         )
+        return [int(i) for i in ids or []]
 
     async def expired_contexts(self, now: float, limit: int = 250,
                                bot_ids: list[str] | None = None) -> list[ConversationKey]:
@@ -244,13 +293,14 @@ class PostgresStore:
         return [ConversationKey(r["bot_id"], r["channel"], r["user_id"]) for r in rows]
 
     async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
-        """Retention: drop a bot's old event log entries and stored retry answers."""
+        """Retention: drop a bot's old event log and outbox entries and stored retry answers."""
         async with self.pool.acquire() as conn, conn.transaction():
             a = await conn.execute("DELETE FROM events WHERE bot_id=$1 AND created_at < $2", bot_id, events_before)
             b = await conn.execute(
                 "DELETE FROM turn_answers WHERE bot_id=$1 AND created_at < $2", bot_id, answers_before
             )
-        return int(a.split()[-1]) + int(b.split()[-1])
+            c = await conn.execute("DELETE FROM outbox WHERE bot_id=$1 AND created_at < $2", bot_id, events_before)
+        return int(a.split()[-1]) + int(b.split()[-1]) + int(c.split()[-1])
 
     async def delete_expired_sessions(self, now: float) -> int:
         status = await self.pool.execute(
@@ -278,6 +328,45 @@ class PostgresStore:
             key.bot_id, key.channel, key.user_id, message_id,
         )
         return value if isinstance(value, dict) else None
+
+    # ------------------------------------------------------------------------ outbox, schedule
+
+    async def outbox(self, key: ConversationKey, after: int = 0, limit: int = 100) -> list[JSONDict]:
+        rows = await self.pool.fetch(
+            "SELECT id, event_id, source, created_at, responses FROM outbox WHERE bot_id=$1 AND channel=$2 "
+            "AND user_id=$3 AND id > $4 ORDER BY id LIMIT $5",
+            key.bot_id, key.channel, key.user_id, after, limit,
+        )
+        return [
+            {"id": r["id"], "eventId": r["event_id"], "source": r["source"], "createdAt": r["created_at"],
+             "responses": r["responses"]}
+            for r in rows
+        ]
+
+    async def last_outbox_id(self, key: ConversationKey) -> int:
+        value = await self.pool.fetchval(
+            "SELECT MAX(id) FROM outbox WHERE bot_id=$1 AND channel=$2 AND user_id=$3",
+            key.bot_id, key.channel, key.user_id,
+        )
+        return int(value or 0)
+
+    async def due_conversations(self, now: float, limit: int = 250,
+                                bot_ids: list[str] | None = None) -> list[ConversationKey]:
+        rows = await self.pool.fetch(
+            "SELECT bot_id, channel, user_id, MIN(due_at) AS due FROM scheduled WHERE due_at <= $1 "
+            "AND ($3::text[] IS NULL OR bot_id = ANY($3::text[])) GROUP BY bot_id, channel, user_id "
+            "ORDER BY due LIMIT $2",
+            now, limit, bot_ids,
+        )
+        return [ConversationKey(r["bot_id"], r["channel"], r["user_id"]) for r in rows]
+
+    async def due_messages(self, key: ConversationKey, now: float) -> list[tuple[int, list[JSONDict]]]:
+        rows = await self.pool.fetch(
+            "SELECT id, payloads FROM scheduled WHERE bot_id=$1 AND channel=$2 AND user_id=$3 AND due_at <= $4 "
+            "ORDER BY due_at, id",
+            key.bot_id, key.channel, key.user_id, now,
+        )
+        return [(int(r["id"]), r["payloads"] or []) for r in rows]
 
     # ------------------------------------------------------------------------------ collaborators
 

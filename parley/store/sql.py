@@ -85,6 +85,32 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS turn_answers_created ON turn_answers (created_at);
     """,
+    # 4: the outbox (messages produced outside a request) and messages scheduled by actions
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        responses TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (bot_id, channel, user_id, id);
+    CREATE INDEX IF NOT EXISTS outbox_created ON outbox (bot_id, created_at);
+    CREATE TABLE IF NOT EXISTS scheduled (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        payloads TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS scheduled_due ON scheduled (due_at);
+    CREATE INDEX IF NOT EXISTS scheduled_conversation ON scheduled (bot_id, channel, user_id, due_at);
+    """,
 ]
 
 
@@ -128,7 +154,7 @@ class SQLiteStore:
         def connect() -> sqlite3.Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
             self._migrate(db)
@@ -143,6 +169,19 @@ class SQLiteStore:
         # query of one row costs less than the hand-off to the store's thread would.
         self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._reader.execute("PRAGMA query_only=ON")
+
+    @staticmethod
+    def _enable_wal(db: sqlite3.Connection) -> None:
+        """Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked"
+        at once (without waiting for the busy timeout) when another process is doing the same."""
+        for attempt in range(100):
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -201,7 +240,7 @@ class SQLiteStore:
             raise RuntimeError("store is not open")
         return q(self._reader)
 
-    async def save(self, key: ConversationKey, saved: Saved) -> None:
+    async def save(self, key: ConversationKey, saved: Saved) -> list[int]:
         m = saved.memory
         now = time.time()
         conv = (
@@ -217,8 +256,16 @@ class SQLiteStore:
              _dumps(e.get("payload")), now)
             for e in saved.events
         ]
+        conversation = (key.bot_id, key.channel, key.user_id)
+        outbox = [
+            (*conversation, str(o.get("eventId", "")), str(o.get("source", "")), _dumps(o.get("responses") or []),
+             float(o.get("createdAt") or now))
+            for o in saved.outbox
+        ]
+        schedule = [(*conversation, float(s["due"]), _dumps(s.get("payloads") or []), now) for s in saved.schedule]
+        unschedule = [(*conversation, i) for i in saved.unschedule]
 
-        def tx(db: sqlite3.Connection) -> None:
+        def tx(db: sqlite3.Connection) -> list[int]:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(
@@ -254,12 +301,30 @@ class SQLiteStore:
                         "VALUES (?,?,?,?,?,?,?)",
                         events,
                     )
+                ids = [
+                    int(db.execute(
+                        "INSERT INTO outbox (bot_id, channel, user_id, event_id, source, responses, created_at) "
+                        "VALUES (?,?,?,?,?,?,?) RETURNING id",
+                        o,
+                    ).fetchone()[0])
+                    for o in outbox
+                ]
+                if schedule:
+                    db.executemany(
+                        "INSERT INTO scheduled (bot_id, channel, user_id, due_at, payloads, created_at) "
+                        "VALUES (?,?,?,?,?,?)",
+                        schedule,
+                    )
+                if unschedule:
+                    db.executemany("DELETE FROM scheduled WHERE bot_id=? AND channel=? AND user_id=? AND id=?",
+                                   unschedule)
                 db.execute("COMMIT")
+                return ids
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
 
-        await self._run(tx)
+        return await self._run(tx)
 
     @staticmethod
     def _write_user(db: sqlite3.Connection, user: tuple[Any, ...]) -> None:
@@ -306,7 +371,7 @@ class SQLiteStore:
         return await self._run(q)
 
     async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
-        """Retention: drop a bot's old event log entries and stored retry answers."""
+        """Retention: drop a bot's old event log and outbox entries and stored retry answers."""
 
         def q(db: sqlite3.Connection) -> int:
             db.execute("BEGIN IMMEDIATE")
@@ -314,6 +379,9 @@ class SQLiteStore:
                 n = db.execute("DELETE FROM events WHERE bot_id=? AND created_at < ?", (bot_id, events_before)).rowcount
                 n += db.execute(
                     "DELETE FROM turn_answers WHERE bot_id=? AND created_at < ?", (bot_id, answers_before)
+                ).rowcount
+                n += db.execute(
+                    "DELETE FROM outbox WHERE bot_id=? AND created_at < ?", (bot_id, events_before)
                 ).rowcount
                 db.execute("COMMIT")
                 return int(n)
@@ -361,6 +429,57 @@ class SQLiteStore:
             return value if isinstance(value, dict) else None
 
         return await self._run(q)
+
+    # ------------------------------------------------------------------------ outbox, schedule
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read on the event loop (WAL: never waits for a writer), like `load`."""
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        return fn(self._reader)
+
+    async def outbox(self, key: ConversationKey, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, event_id, source, created_at, responses FROM outbox WHERE bot_id=? AND channel=? "
+            "AND user_id=? AND id > ? ORDER BY id LIMIT ?",
+            (key.bot_id, key.channel, key.user_id, after, limit),
+        ).fetchall())
+        return [
+            {"id": r[0], "eventId": r[1], "source": r[2], "createdAt": r[3], "responses": _loads(r[4], [])}
+            for r in rows
+        ]
+
+    async def last_outbox_id(self, key: ConversationKey) -> int:
+        row = self._read(lambda db: db.execute(
+            "SELECT MAX(id) FROM outbox WHERE bot_id=? AND channel=? AND user_id=?",
+            (key.bot_id, key.channel, key.user_id),
+        ).fetchone())
+        return int(row[0] or 0)
+
+    async def due_conversations(self, now: float, limit: int = 250,
+                                bot_ids: list[str] | None = None) -> list[ConversationKey]:
+        def q(db: sqlite3.Connection) -> list[ConversationKey]:
+            only = ""
+            params: list[Any] = [now]
+            if bot_ids is not None:
+                only = f" AND bot_id IN ({','.join('?' * len(bot_ids))})" if bot_ids else " AND 0"
+                params += bot_ids
+            rows = db.execute(
+                f"SELECT bot_id, channel, user_id, MIN(due_at) AS due FROM scheduled WHERE due_at <= ?{only} "
+                "GROUP BY bot_id, channel, user_id ORDER BY due LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            return [ConversationKey(r[0], r[1], r[2]) for r in rows]
+
+        return self._read(q)
+
+    async def due_messages(self, key: ConversationKey, now: float) -> list[tuple[int, list[dict[str, Any]]]]:
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, payloads FROM scheduled WHERE bot_id=? AND channel=? AND user_id=? AND due_at <= ? "
+            "ORDER BY due_at, id",
+            (key.bot_id, key.channel, key.user_id, now),
+        ).fetchall())
+        return [(int(r[0]), _loads(r[1], [])) for r in rows]
 
     # ---------------------------------------------------------------------------- collaborators
 

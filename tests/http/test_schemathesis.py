@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Server
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPO, Server
 
 CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
@@ -39,6 +39,8 @@ def run_schemathesis(base: str, examples: int, seed: int = 1) -> subprocess.Comp
     return subprocess.run(
         [
             st,
+            "--config-file",
+            str(REPO / "schemathesis.toml"),
             "run",
             f"{base}/api/v1/openapi.json",
             "-n",

@@ -421,7 +421,7 @@ async def test_python_action_receives_only_declared_parameters(tmp_path: Path) -
     assert chat.temp["received"] == ["name"]
     assert chat.temp["preview"] == "Ann"
     assert chat.temp["bot_motd"] == "hi all"
-    assert chat.temp["names"] == ["args", "bot", "event", "reply", "session", "temp", "user"]
+    assert chat.temp["names"] == ["args", "bot", "event", "reply", "send_later", "session", "temp", "user"]
 
 
 async def test_python_action_replies_in_order(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """A bot's own Python actions (`<bot>/actions/<name>.py`).
 
 An action module defines `async def run(...)`. parley passes, by keyword, whichever of these the
-function declares: `event`, `user`, `session`, `temp`, `bot`, `args`, and `reply` (an async function
-that sends payloads, like Botpress's `bp.events.replyToEvent`). It changes `user`, `session` and
-`temp` in place, exactly as a Botpress action mutates them. It runs at most `converse.timeout`;
-raising or running late sends the conversation to the error flow.
+function declares: `event`, `user`, `session`, `temp`, `bot`, `args`, `reply` (an async function
+that sends payloads, like Botpress's `bp.events.replyToEvent`) and `send_later` (an async function
+that schedules payloads to be sent after a delay, outside any request, through the conversation's
+outbox). It changes `user`, `session` and `temp` in place, exactly as a Botpress action mutates
+them. It runs at most `converse.timeout`; raising or running late sends the conversation to the
+error flow.
 """
 
 from __future__ import annotations
@@ -15,11 +17,36 @@ import logging
 from typing import Any
 
 from parley.engine.actions.base import ActionFailed
+from parley.engine.durations import parse_duration
 from parley.engine.runtime import Turn
 
 log = logging.getLogger("parley.actions")
 
-PARAMETERS = ("event", "user", "session", "temp", "bot", "args", "reply")
+PARAMETERS = ("event", "user", "session", "temp", "bot", "args", "reply", "send_later")
+MAX_DELAY = 366 * 86400.0  # a year: anything later is a mistake, not a reminder
+MAX_LATER_PER_TURN = 20
+
+
+def _payloads(payloads: tuple[Any, ...], what: str) -> list[dict[str, Any]]:
+    items: list[Any] = []
+    for p in payloads:
+        items.extend(p if isinstance(p, list) else [p])
+    out = []
+    for p in items:
+        if not isinstance(p, dict):
+            raise TypeError(f"{what}() takes payload dicts such as {{'type': 'text', 'text': 'Hi'}}")
+        out.append({"type": "text", **p} if "type" not in p else dict(p))
+    return out
+
+
+def delay_seconds(delay: Any) -> float:
+    """`send_later`'s delay: a number of seconds, or a duration string such as "15m" or "2h"."""
+    if isinstance(delay, bool):
+        raise TypeError("send_later(): delay must be a number of seconds or a duration such as '15m'")
+    seconds = float(delay) if isinstance(delay, int | float) else parse_duration(delay)
+    if seconds is None or not 0 <= seconds <= MAX_DELAY:  # also refuses NaN
+        raise ValueError(f"send_later(): delay must be between 0 and {MAX_DELAY:g} seconds, got {delay!r}")
+    return seconds
 
 
 def _accepted(fn: Any) -> tuple[set[str], bool]:
@@ -30,13 +57,19 @@ def _accepted(fn: Any) -> tuple[set[str], bool]:
 
 async def run_user_action(turn: Turn, name: str, fn: Any, args: dict[str, Any]) -> None:
     async def reply(*payloads: Any) -> None:
-        items: list[Any] = []
-        for p in payloads:
-            items.extend(p if isinstance(p, list) else [p])
-        for p in items:
-            if not isinstance(p, dict):
-                raise TypeError("reply() takes payload dicts such as {'type': 'text', 'text': 'Hi'}")
-            turn.say([{"type": "text", **p} if "type" not in p else dict(p)])
+        turn.say(_payloads(payloads, "reply"))
+
+    async def send_later(payloads: Any, delay: Any = 0) -> None:
+        """Send `payloads` (a dict or a list of dicts) in `delay` seconds (or "15m"), as a proactive
+        message: kept in the store with the turn, then delivered through the conversation's outbox
+        (stream, poll, webhook)."""
+        items = _payloads((payloads,), "send_later")
+        seconds = delay_seconds(delay)
+        if not items:
+            return
+        if len(turn.later) >= MAX_LATER_PER_TURN:
+            raise ValueError(f"send_later(): at most {MAX_LATER_PER_TURN} scheduled messages per turn")
+        turn.later.append((seconds, items))
 
     available = {
         "event": turn.event,
@@ -46,6 +79,7 @@ async def run_user_action(turn: Turn, name: str, fn: Any, args: dict[str, Any]) 
         "bot": turn.state.get("bot") or {},
         "args": args,
         "reply": reply,
+        "send_later": send_later,
     }
     names, var_kw = _accepted(fn)
     kwargs = {k: v for k, v in available.items() if var_kw or k in names}
