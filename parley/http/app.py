@@ -24,6 +24,7 @@ from parley.http.converse import public_converse, secured_converse
 from parley.http.cors import BotCors
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
 from parley.http.limits import RateLimiter
+from parley.http.media import media
 from parley.http.openapi import docs, openapi_json
 from parley.http.proactive import StreamSettings, messages, send_event, stream
 from parley.outbox import Delivery
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/bots/{botId}/converse/{userId}/stream", stream, methods=["GET"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/messages", messages, methods=["GET"]),
         Route("/api/v1/auth/login/basic/{strategy}", login, methods=["POST"]),
+        Route("/api/v1/bots/{botId}/media/{file}", media, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,

@@ -91,7 +91,7 @@ SECURED_ANSWER = {
 
 PROACTIVE_EVENT = {
     "description": "Either payloads delivered as they are, or a jump into a flow (at `node`, else its start "
-    "node) so that the bot speaks first; the flow sees `event.type` \"proactive\" and `event.payload`.",
+    'node) so that the bot speaks first; the flow sees `event.type` "proactive" and `event.payload`.',
     "oneOf": [
         {
             "type": "object",
@@ -180,8 +180,10 @@ THROTTLED = _err("Throttled (rate limit or too many waiting messages); see Retry
 READ_ERRORS = {
     "400": _err("A cursor (after, limit, Last-Event-ID) that is not a whole number"),
     "401": _err("No conversation token or collaborator token, or an invalid one (another user's token)"),
-    "403": _err("The collaborator has no access to this bot, the bot only accepts collaborator tokens, "
-                "or the Converse API is off for it"),
+    "403": _err(
+        "The collaborator has no access to this bot, the bot only accepts collaborator tokens, "
+        "or the Converse API is off for it"
+    ),
     "404": _err("Unknown or disabled bot"),
     "503": _err("The bot's files are broken"),
 }
@@ -227,6 +229,28 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     "/docs": {"get": {"summary": "This document, readable", "responses": {"200": _text("HTML")}}},
+    "/api/v1/bots/{botId}/media/{file}": {
+        "get": {
+            "summary": "A file of the bot's media folder (images, files referenced by content elements)",
+            "parameters": [
+                {
+                    "name": "botId",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "example": "welcome-bot",
+                },
+                {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "the file",
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "404": _err("Unknown or disabled bot, or no such file"),
+            },
+        }
+    },
     "/api/v1/auth/login/basic/{strategy}": {
         "post": {
             "summary": "Collaborator login: a JWT for the secured routes",
@@ -383,8 +407,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "security": READER,
             "parameters": [
                 *BOT_USER,
-                {"name": "Last-Event-ID", "in": "header", "required": False,
-                 "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                },
                 {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
                 TOKEN_PARAMETER,
             ],
@@ -404,8 +432,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "parameters": [
                 *BOT_USER,
                 {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
-                {"name": "limit", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                },
                 TOKEN_PARAMETER,
             ],
             "responses": {
@@ -479,8 +511,10 @@ async def docs(request: Request) -> Response:
             )
             schemes = {name for requirement in op.get("security", []) for name in requirement}
             if "conversationToken" in schemes:
-                parts.append("<p>Needs the conversation token (<code>X-Conversation-Token</code> header or "
-                             "<code>?token=</code>) or <code>Authorization: Bearer &lt;jwt&gt;</code>.</p>")
+                parts.append(
+                    "<p>Needs the conversation token (<code>X-Conversation-Token</code> header or "
+                    "<code>?token=</code>) or <code>Authorization: Bearer &lt;jwt&gt;</code>.</p>"
+                )
             elif schemes:
                 parts.append("<p>Needs <code>Authorization: Bearer &lt;jwt&gt;</code>.</p>")
             for p in op.get("parameters", []):
