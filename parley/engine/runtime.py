@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from parley.bots.models import Bot
-from parley.engine.state import JSONDict, Memory
+from parley.engine.state import JSONDict, Memory, iso_now
 
 FORCE_PERSIST_STATE = "FORCE_PERSIST_STATE"
 SKIP_DIALOG_ENGINE = "SKIP_DIALOG_ENGINE"
@@ -79,7 +79,7 @@ class Turn:
                 "incomingPreview": self.event.get("preview"),
                 "replyConfidence": confidence,
                 "replySource": source,
-                "replyDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "replyDate": iso_now(),
                 "replyPreview": preview,
             }
         )

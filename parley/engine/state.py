@@ -11,7 +11,7 @@ import copy
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 JSONDict = dict[str, Any]
@@ -60,9 +60,19 @@ def new_event_id() -> str:
     return str(_last_id)
 
 
+_second: list[Any] = [-1, ""]
+
+
 def iso_now(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    """`2026-11-25T17:56:54.393Z`, as JavaScript's toISOString. Stamped on every reply, so the
+    formatting of the current second is kept and only the milliseconds are added."""
+    if now is not None:
+        return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    t = time.time()
+    sec = int(t)
+    if sec != _second[0]:
+        _second[0], _second[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    return f"{_second[1]}.{int((t - sec) * 1000):03d}Z"
 
 
 @dataclass

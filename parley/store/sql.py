@@ -123,6 +123,12 @@ def _loads(raw: Any, default: Any) -> Any:
         return default
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """The write lock is held by another connection (BEGIN IMMEDIATE did not get it at once)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -133,6 +139,7 @@ class SQLiteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
         self._db: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
         self._executor_closed = False
 
     def locks(self) -> FileLocks:
@@ -169,6 +176,12 @@ class SQLiteStore:
         # query of one row costs less than the hand-off to the store's thread would.
         self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._reader.execute("PRAGMA query_only=ON")
+        # A turn's save also runs on the loop when the write lock is free at once (always, with one
+        # process): the hand-off to the store's thread costs more than the transaction. When another
+        # connection holds the lock, the save goes to the thread, which waits without blocking the loop.
+        self._writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._writer.execute("PRAGMA busy_timeout=0")
+        self._writer.execute("PRAGMA synchronous=NORMAL")  # per connection, like the store thread's
 
     @staticmethod
     def _enable_wal(db: sqlite3.Connection) -> None:
@@ -203,9 +216,10 @@ class SQLiteStore:
             raise
 
     async def close(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.close()
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                conn.close()
+        self._reader = self._writer = None
         db, self._db = self._db, None
         if db is not None:
             loop = asyncio.get_running_loop()
@@ -324,6 +338,12 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
 
+        if self._writer is not None:
+            try:
+                return tx(self._writer)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
         return await self._run(tx)
 
     @staticmethod
