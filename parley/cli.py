@@ -165,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     from parley.security import admin
 
     admin.add_parser(sub)
+    from parley.nlu import eval as nlu_eval
+
+    nlu_eval.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "nlu-eval":
+        return nlu_eval.main(args)
     if args.command == "users":
         return admin.main(args)
     if args.command == "serve":

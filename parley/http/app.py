@@ -56,7 +56,10 @@ ORIGINAL_PATH = "parley.original_path"
 
 async def status(request: Request) -> Response:
     nlu = "up" if request.app.state.conversations.understand is not None else "down"
-    return json_response({"botpress": "up", "database": "up", "messaging": "up", "nlu": nlu})
+    body: dict[str, Any] = {"botpress": "up", "database": "up", "messaging": "up", "nlu": nlu}
+    if request.app.state.nlu is not None:  # bot id -> "ready" | "training" | "failed: …" | "disabled"
+        body["bots"] = request.app.state.nlu.status()
+    return json_response(body)
 
 
 async def metrics(request: Request) -> Response:
@@ -89,7 +92,13 @@ def create_app(settings: Settings) -> Starlette:
     # between the processes of one machine (a lock file for SQLite, advisory locks for PostgreSQL).
     locks: Any = RedisLocks(settings.redis_url, ttl=settings.lock_ttl) if settings.redis_url else store.locks()
     delivery = Delivery(settings)  # outbox entries: wake streams (Redis pub/sub across workers), webhooks
-    conversations = Conversations(settings, registry, store, locks=locks, on_outbox=delivery)
+    nlu = None
+    if settings.nlu_enabled:  # imported only when used: numpy and friends cost a server start ~0.5 s
+        from parley.nlu.service import NluService
+
+        nlu = NluService(settings.data_dir / "storage" / "nlu")
+    conversations = Conversations(settings, registry, store, locks=locks, on_outbox=delivery,
+                                  understand=nlu.understand if nlu is not None else None)
     limiter = RateLimiter(settings.redis_url)
     auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
 
@@ -100,6 +109,9 @@ def create_app(settings: Settings) -> Starlette:
             await locks.open()
         await delivery.open()
         registry.load_all()
+        if nlu is not None:  # trained (or loaded from the cache) before /status answers
+            await nlu.train_all(list(registry.bots.values()))
+            registry.listeners.append(nlu.on_reload)
         await auth.ensure_admin(os.environ.get("PARLEY_ADMIN_EMAIL"), os.environ.get("PARLEY_ADMIN_PASSWORD"))
         stop = asyncio.Event()
         tasks = [asyncio.create_task(conversations.janitor(stop))]
@@ -113,6 +125,8 @@ def create_app(settings: Settings) -> Starlette:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await conversations.close()
+            if nlu is not None:
+                nlu.close()
             await delivery.close()
             await store.close()
             await limiter.close()
@@ -148,6 +162,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.registry = registry
     app.state.conversations = conversations
+    app.state.nlu = nlu
     app.state.auth = auth
     app.state.limiter = limiter
     app.state.delivery = delivery

@@ -207,7 +207,11 @@ PATHS: dict[str, dict[str, Any]] = {
                             "schema": {
                                 "type": "object",
                                 "properties": {
-                                    k: {"type": "string"} for k in ("botpress", "database", "messaging", "nlu")
+                                    **{k: {"type": "string"} for k in ("botpress", "database", "messaging", "nlu")},
+                                    "bots": {  # with the NLU on: each bot's training status
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                    },
                                 },
                             }
                         }

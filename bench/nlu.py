@@ -1,0 +1,133 @@
+"""NLU benchmark: `python bench/nlu.py [--quick]` (never part of `make test`).
+
+Runs `parley nlu-eval` (in-process) on the sets the issue targets, prints one line per set next to
+Botpress's published score and writes everything to bench/results/nlu-latest.json:
+
+- CLINC150, 20 training utterances per intent (bitfan seed 42), tested on CLINC `val` + `oos_val`;
+- CLINC150 full `train` + `oos_train`, tested on `val` + `oos_val` (training time target: 30 s);
+- bitfan bpds A/B (en, fr) and the few-shot / imbalanced variants, against Botpress's mean of 3 seeds;
+- the `small-talk` template: training time (target 1 s) and prediction latency.
+
+The datasets live in ../shared/datasets (see its README); the machine is shared, so times vary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(REPO))
+
+from parley.nlu.eval import evaluate, load_samples  # noqa: E402
+
+DATASETS = REPO.parent / "shared" / "datasets"
+BITFAN = DATASETS / "bitfan" / "intent"
+SCORES = DATASETS / "bitfan" / "botpress_nlu_current_scores"
+
+
+def botpress_accuracy(problem: str) -> float | None:
+    """Botpress's accuracy on a bitfan problem (mean over its seeds), from its published scores."""
+    out = []
+    for name in ("bpds-intent.json", "clinc150.json"):
+        path = SCORES / name
+        if path.is_file():
+            for s in json.loads(path.read_text())["scores"]:
+                if s["problem"] == problem and s["metric"] == "accuracy":
+                    out.append(float(s["score"]))
+    return round(statistics.mean(out), 3) if out else None
+
+
+def run_set(name: str, train: str, test: str, botpress: str | None, seed: int = 42) -> dict[str, Any]:
+    train_items, train_lang = load_samples(train)
+    test_items, test_lang = load_samples(test)
+    result = evaluate(train_items, test_items, train_lang or test_lang or "en", seed)
+    result["set"] = name
+    result["botpress_accuracy"] = botpress_accuracy(botpress) if botpress else None
+    return result
+
+
+def small_talk() -> dict[str, Any]:
+    from parley.bots.loader import load_bot
+    from parley.bots.models import Bot
+    from parley.engine.state import default_nlu
+    from parley.nlu.service import NluService
+
+    bot = load_bot(REPO.parent / "shared" / "botpress-templates" / "small-talk")
+    assert isinstance(bot, Bot)
+    with tempfile.TemporaryDirectory() as cache:
+        service = NluService(Path(cache))
+        service.build(bot)  # warm-ups (language identifier, dates) are not the bot's training
+        service = NluService(Path(cache) / "fresh")
+        started = time.perf_counter()
+        asyncio.run(service.train(bot))
+        train_seconds = time.perf_counter() - started
+        texts = ["hey there", "what do you do for fun", "who built you", "what is the capital of france",
+                 "tell me a joke", "you are annoying", "where are you", "bye"] * 50
+        times = []
+        for text in texts:
+            event = {"type": "text", "preview": text, "payload": {"text": text}, "state": {"user": {}},
+                     "nlu": default_nlu()}
+            t0 = time.perf_counter()
+            service.understand(bot, event)
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        return {"set": "small-talk template", "train_seconds": round(train_seconds, 3),
+                "understand_ms_p50": round(times[len(times) // 2], 3),
+                "understand_ms_p99": round(times[int(len(times) * 0.99)], 3)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the full CLINC150 training (≈20–40 s)")
+    args = parser.parse_args()
+    dev = DATASETS / "clinc150" / "data_dev.json"
+    clinc20 = str(BITFAN / "clinc150_20_42-train.en.ds.json")
+    sets: list[tuple[str, str, str, str | None]] = [
+        ("clinc150 20/intent", clinc20, f"{dev}:val+oos_val", "clinc150, 20 utt/intent, seed 42"),
+    ]
+    if not args.quick:
+        sets.append(("clinc150 full", f"{dev}:train+oos_train", f"{dev}:val+oos_val", None))
+    for train, test, problem in [
+        ("A-train.en", "A-test.en", "bpsd A-en"), ("A-train.fr", "A-test.fr", "bpsd A-fr"),
+        ("B-train.en", "B-test.en", "bpds B"),
+        ("A-fewshot-train.en", "A-test.en", "bpds A fewshot-en"),
+        ("A-fewshot-train.fr", "A-test.fr", "bpds A fewshot-fr"),
+        ("A-imbalanced-train.en", "A-test.en", "bpds A imbalanced-en"),
+        ("A-imbalanced-train.fr", "A-test.fr", "bpds A imbalanced-fr"),
+    ]:
+        sets.append((f"bpds {train}", str(BITFAN / "bpds" / f"{train}.ds.json"),
+                     str(BITFAN / "bpds" / f"{test}.ds.json"), problem))
+    results: list[dict[str, Any]] = []
+    print(f"{'set':28} {'acc':>6} {'botpress':>8} {'in-scope':>8} {'oos rec':>7} {'train s':>7} {'p50 ms':>7} "
+          f"{'p99 ms':>7}")
+    for name, train, test, problem in sets:
+        r = run_set(name, train, test, problem)
+        results.append(r)
+        print(f"{name:28} {r['accuracy']:6.3f} {r['botpress_accuracy'] or '':>8} "
+              f"{r['in_scope_accuracy'] or 0:8.3f} {r['oos_recall'] or 0:7.3f} {r['train_seconds']:7.2f} "
+              f"{r['predict_ms_p50']:7.3f} {r['predict_ms_p99']:7.3f}", flush=True)
+    st = small_talk()
+    results.append(st)
+    print(f"{st['set']:28} train {st['train_seconds']} s, understand p50 {st['understand_ms_p50']} ms, "
+          f"p99 {st['understand_ms_p99']} ms")
+    out = BENCH / "results" / "nlu-latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"date": datetime.now(UTC).isoformat(), "machine": platform.node(),
+                               "python": platform.python_version(), "results": results}, indent=2))
+    print(f"written to {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Botpress v12's "natural" election (`modules/nlu/src/backend/election`), SPEC §3.4.
+
+Given the per-context predictions, pick the most confident context among the included ones (all
+contexts when none of them exists), add a `none` candidate carrying that context's out-of-scope
+score, keep the two best candidates and rescale them so they sum to 1. The elected intent brings its
+slots; the result is ambiguous when every rescaled confidence lies within ±0.1 of 1/n.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+NONE = "none"
+AMBIGUITY_RANGE = 0.1
+
+JSONDict = dict[str, Any]
+
+
+def _rescale(candidates: list[JSONDict]) -> list[JSONDict]:
+    total = sum(float(c["confidence"]) for c in candidates)
+    if total <= 0:
+        n = len(candidates)
+        return [{**c, "confidence": 1 / n} for c in candidates]
+    return [{**c, "confidence": float(c["confidence"]) / total} for c in candidates]
+
+
+def is_ambiguous(intents: Sequence[JSONDict]) -> bool:
+    if len(intents) <= 1:
+        return False
+    ideal = 1 / len(intents)
+    lo, hi = ideal - AMBIGUITY_RANGE, ideal + AMBIGUITY_RANGE
+    others = intents[1:] if intents[0]["name"] == NONE else intents
+    return all(lo <= float(i["confidence"]) <= hi for i in others)
+
+
+def elect(predictions: Mapping[str, JSONDict], included: Sequence[str]) -> JSONDict:
+    """`intent`, `intents`, `ambiguous` and `slots` from `predictions` ({ctx: {confidence, oos, intents}})."""
+    if not predictions:
+        none = {"name": NONE, "context": "global", "confidence": 1.0}
+        return {"intent": none, "intents": [none], "ambiguous": False, "slots": {}}
+    pool = [c for c in included if c in predictions] or list(predictions)
+    context = max(pool, key=lambda c: float(predictions[c].get("confidence", 0)))
+    ctx = predictions[context]
+    best = heapq.nlargest(2, ctx.get("intents") or [], key=lambda i: float(i["confidence"]))
+    candidates = [
+        {"name": i["label"], "context": context, "confidence": float(i["confidence"]), "_slots": i.get("slots") or {}}
+        for i in best
+    ]
+    candidates.append({"name": NONE, "context": context, "confidence": float(ctx.get("oos", 0)), "_slots": {}})
+    candidates.sort(key=lambda c: -c["confidence"])
+    top = _rescale(candidates[:2])
+    slots = top[0]["_slots"]
+    intents = [{k: v for k, v in c.items() if k != "_slots"} for c in top]
+    return {"intent": intents[0], "intents": intents, "ambiguous": is_ambiguous(intents), "slots": slots}

@@ -1,0 +1,103 @@
+"""Sentence vectors from a static token-embedding table that ships on PyPI.
+
+The table is WordLlama's `l2_supercat_256` (MIT licence, in the `wordllama` wheel): 32,000 Llama-2
+tokenizer pieces × 256 dimensions, trained so that the mean of a sentence's token vectors is a good
+sentence embedding. A sentence costs one tokenizer call and one mean: tens of microseconds, no torch,
+nothing downloaded. Without the package the NLU still works on TF-IDF features alone (less accurate
+on paraphrases).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+log = logging.getLogger("parley.nlu")
+
+F32 = NDArray[np.float32]
+
+_WEIGHTS = "weights/l2_supercat_256.safetensors"
+_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
+
+
+@dataclass(frozen=True)
+class Embedder:
+    table: F32  # (vocabulary, dim)
+    tokenizer: Any  # tokenizers.Tokenizer
+    identity: str  # names the table in model ids: a different table means different models
+
+    @property
+    def dim(self) -> int:
+        return int(self.table.shape[1])
+
+    def _vector(self, ids: list[int]) -> F32:
+        if not ids:
+            return np.zeros(self.dim, np.float32)
+        v: F32 = self.table[ids].mean(axis=0)
+        norm = float(np.linalg.norm(v))
+        if norm > 0:
+            v /= np.float32(norm)
+        return v
+
+    def encode(self, texts: list[str]) -> F32:
+        """Unit-length sentence vectors (zeros for an empty text), one row per text."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch([" ".join(t.lower().split()) for t in texts],
+                                                add_special_tokens=False)
+        for i, enc in enumerate(encodings):
+            out[i] = self._vector(enc.ids)
+        return out
+
+    def encode_one(self, text: str) -> F32:
+        return self._vector(self.tokenizer.encode(" ".join(text.lower().split()), add_special_tokens=False).ids)
+
+
+_lock = threading.Lock()
+_loaded: dict[str, Embedder | None] = {}
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def load_embedder() -> Embedder | None:
+    """The shared table (loaded once per process, ≈0.1 s), or None when unavailable or turned off
+    with `PARLEY_NLU_EMBEDDINGS=off`."""
+    if os.environ.get("PARLEY_NLU_EMBEDDINGS", "on").lower() in ("off", "0", "false", "no"):
+        return None
+    with _lock:
+        if "wordllama" in _loaded:
+            return _loaded["wordllama"]
+        embedder: Embedder | None = None
+        try:
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+
+            root = _package_dir("wordllama")
+            if root is None:
+                raise ImportError("the wordllama package is not installed")
+            weights, tok = root / _WEIGHTS, root / _TOKENIZER
+            table = load_file(str(weights))["embedding.weight"].astype(np.float32)
+            tokenizer = Tokenizer.from_file(str(tok))
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            digest = hashlib.md5(weights.read_bytes()[:1 << 20]).hexdigest()[:8]
+            embedder = Embedder(np.ascontiguousarray(table), tokenizer, f"wordllama-l2-256-{digest}")
+        except Exception as exc:  # a missing or broken optional part must not stop the NLU
+            log.warning("sentence embeddings unavailable (%s): intents use TF-IDF features only", exc)
+        _loaded["wordllama"] = embedder
+        return embedder

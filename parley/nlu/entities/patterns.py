@@ -1,0 +1,63 @@
+"""Pattern entities (`"type": "pattern"`): a JavaScript regular expression, case-insensitive unless
+`matchCase`. Every match is an entity with confidence 1 (Botpress's `pattern-extraction`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley.nlu.entities import Found
+
+_JS_NAMED_GROUP = re.compile(r"\(\?<([A-Za-z_]\w*)>")
+_JS_BACKREF = re.compile(r"\\k<([A-Za-z_]\w*)>")
+
+
+def js_to_python(pattern: str) -> str:
+    """The few JavaScript regex spellings Python writes differently."""
+    pattern = _JS_NAMED_GROUP.sub(r"(?P<\1>", pattern)
+    return _JS_BACKREF.sub(r"(?P=\1)", pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class PatternEntity:
+    name: str
+    pattern: str
+    match_case: bool = False
+    sensitive: bool = False
+    regex: re.Pattern[str] | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_definition(cls, name: str, raw: Mapping[str, Any]) -> PatternEntity:
+        """Raises `ValueError` when the pattern is not a valid regular expression."""
+        pattern = str(raw.get("pattern") or "")
+        match_case = bool(raw.get("matchCase", False))
+        if not pattern:
+            raise ValueError("empty pattern")
+        try:
+            regex = re.compile(js_to_python(pattern), 0 if match_case else re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"invalid pattern {pattern!r}: {exc}") from exc
+        return cls(name, pattern, match_case, bool(raw.get("sensitive", False)), regex)
+
+
+def extract_pattern(text: str, entity: PatternEntity) -> list[Found]:
+    if entity.regex is None:
+        return []
+    out: list[Found] = []
+    for m in entity.regex.finditer(text):
+        if m.end() == m.start():
+            continue
+        out.append(Found(
+            name=entity.name,
+            entity_id=f"custom.pattern.{entity.name}",
+            value=m.group(0),
+            unit="",
+            start=m.start(),
+            end=m.end(),
+            source=m.group(0),
+            confidence=1.0,
+            sensitive=entity.sensitive,
+        ))
+    return out

@@ -1,0 +1,414 @@
+"""System entities under Duckling's names, without Duckling.
+
+Botpress asks a Duckling server for `amountOfMoney, distance, duration, email, number, ordinal,
+phoneNumber, quantity, temperature, time, url, volume`. parley extracts them in-process: regular
+expressions and small word tables (English and French) for numbers and measures, `dateparser` for
+dates and times. Values follow Botpress's mapping of Duckling's answer: `data.value` is the normalised
+value, `data.unit` the unit (`$`, `EUR`, `kilometre`, `second` for durations, the grain for times).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from parley.nlu.entities import Found
+
+log = logging.getLogger("parley.nlu")
+
+DUCKLING_ENTITIES = (
+    "amountOfMoney", "distance", "duration", "email", "number", "ordinal",
+    "phoneNumber", "quantity", "temperature", "time", "url", "volume",
+)
+
+# ------------------------------------------------------------------------------------------ numbers
+
+_EN_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "a dozen": 12,
+    "dozen": 12,
+}
+_FR_UNITS = {
+    "zéro": 0, "zero": 0, "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6,
+    "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14,
+    "quinze": 15, "seize": 16, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50,
+    "soixante": 60, "septante": 70, "huitante": 80, "octante": 80, "nonante": 90, "douzaine": 12,
+}
+_SCALES = {
+    "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
+    "cent": 100, "cents": 100, "mille": 1_000, "millions": 1_000_000, "milliard": 1_000_000_000,
+    "milliards": 1_000_000_000,
+}
+_CONNECTORS = {"and", "et", "-"}
+_WORD_VALUES = {**_EN_UNITS, **_FR_UNITS}
+_NUMBER_WORD = "|".join(sorted((re.escape(w) for w in [*_WORD_VALUES, *_SCALES] if " " not in w),
+                               key=len, reverse=True))
+_WORDS_RUN = re.compile(
+    rf"\b(?:{_NUMBER_WORD})(?:(?:\s+|-|\s+and\s+|\s+et\s+|-et-)(?:{_NUMBER_WORD}))*\b", re.IGNORECASE
+)
+_DIGITS = re.compile(
+    r"(?<![\w.,:])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w]|,\d|:\d)|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
+)
+
+
+def _words_value(words: str) -> float | None:
+    parts = [p for p in re.split(r"[\s-]+", words.lower()) if p and p not in _CONNECTORS]
+    if not parts:
+        return None
+    total = 0
+    current = 0
+    seen = False
+    for i, p in enumerate(parts):
+        if p in _WORD_VALUES:
+            v = _WORD_VALUES[p]
+            # French "quatre-vingt(s)" is 80; "soixante-dix" is 70 (60 + 10): plain addition works
+            if p == "vingt" and i > 0 and parts[i - 1] == "quatre":
+                current = current - 4 + 80
+            else:
+                current += v
+            seen = True
+        elif p in ("vingts",) and i > 0 and parts[i - 1] == "quatre":
+            current = current - 4 + 80
+            seen = True
+        elif p in _SCALES:
+            scale = _SCALES[p]
+            if scale == 100:
+                current = (current or 1) * 100
+            else:
+                total += (current or 1) * scale
+                current = 0
+            seen = True
+        else:
+            return None
+    return float(total + current) if seen else None
+
+
+def _parse_digits(raw: str) -> float | None:
+    s = raw.replace(" ", "")
+    if re.fullmatch(r"[-+]?\d+,\d+", s) and not re.fullmatch(r"[-+]?\d{1,3},\d{3}", s):
+        s = s.replace(",", ".")  # French decimal comma
+    else:
+        s = s.replace(",", "")
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _clean(v: float) -> int | float:
+    return int(v) if v == int(v) and abs(v) < 1e15 else v
+
+
+def find_numbers(text: str) -> list[tuple[int, int, float]]:
+    """(start, end, value) of every number written with digits or words, without overlaps."""
+    out: list[tuple[int, int, float]] = []
+    for m in _DIGITS.finditer(text):
+        v = _parse_digits(m.group(0))
+        if v is not None:
+            out.append((m.start(), m.end(), v))
+    for m in _WORDS_RUN.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e, _ in out):
+            continue
+        word = m.group(0).lower()
+        if word in ("un", "une", "one", "cent", "cents") and not _standalone_number_word(text, m):
+            continue
+        v = _words_value(m.group(0))
+        if v is not None:
+            out.append((m.start(), m.end(), v))
+    return sorted(out)
+
+
+def _standalone_number_word(text: str, m: re.Match[str]) -> bool:
+    """"un"/"one" are articles or pronouns more often than numbers: count them only before a unit."""
+    after = text[m.end():].lstrip().lower()
+    return bool(re.match(_UNIT_START, after))
+
+
+# ------------------------------------------------------------------------------------------ measures
+
+_Unit = tuple[str, str]  # (regex of the spelling, Duckling unit)
+_MONEY_UNITS: list[_Unit] = [
+    (r"\$|dollars?|bucks?|usd", "$"), (r"€|euros?|eur", "EUR"), (r"£|pounds? sterling|gbp", "GBP"),
+    (r"¥|yens?|jpy", "JPY"), (r"cad|canadian dollars?", "CAD"), (r"cents?", "cent"),
+    (r"francs?|chf", "CHF"),
+]
+_DISTANCE_UNITS: list[_Unit] = [
+    (r"km|kilom[eè]tres?|kilometers?", "kilometre"), (r"cm|centim[eè]tres?|centimeters?", "centimetre"),
+    (r"mm|millim[eè]tres?|millimeters?", "millimetre"), (r"m|m[eè]tres?|meters?", "metre"),
+    (r"mi|miles?", "mile"), (r"ft|feet|foot", "foot"), (r"in|inch(?:es)?|pouces?", "inch"),
+    (r"yards?|yd", "yard"),
+]
+_VOLUME_UNITS: list[_Unit] = [
+    (r"ml|millilit(?:re|er)s?", "millilitre"), (r"cl|centilit(?:re|er)s?", "centilitre"),
+    (r"l|lit(?:re|er)s?", "litre"), (r"gallons?|gal", "gallon"), (r"hectolit(?:re|er)s?|hl", "hectolitre"),
+]
+_QUANTITY_UNITS: list[_Unit] = [
+    (r"kg|kilos?|kilogram(?:me)?s?", "kilogram"), (r"mg|milligram(?:me)?s?", "milligram"),
+    (r"g|grams?|grammes?", "gram"), (r"lbs?|pounds?", "pound"), (r"oz|ounces?|onces?", "ounce"),
+    (r"cups?|tasses?", "cup"), (r"tablespoons?|tbsp", "tablespoon"), (r"teaspoons?|tsp", "teaspoon"),
+]
+_TEMPERATURE_UNITS: list[_Unit] = [
+    (r"°\s?c|degrees? celsius|degr[ée]s? celsius|celsius", "celsius"),
+    (r"°\s?f|degrees? fahrenheit|degr[ée]s? fahrenheit|fahrenheit", "fahrenheit"),
+    (r"°|degrees?|degr[ée]s?", "degree"),
+]
+_DURATION_UNITS: list[tuple[str, str, int]] = [
+    (r"seconds?|secs?|secondes?|s", "second", 1), (r"minutes?|mins?|min", "minute", 60),
+    (r"hours?|hrs?|heures?|h", "hour", 3600), (r"days?|jours?|journ[ée]es?", "day", 86400),
+    (r"weeks?|semaines?", "week", 604800), (r"months?|mois", "month", 2592000),
+    (r"years?|ans?|ann[ée]es?", "year", 31536000),
+]
+_UNIT_START = "|".join(
+    f"(?:{u})\\b" for u, _ in [*_MONEY_UNITS, *_DISTANCE_UNITS, *_VOLUME_UNITS, *_QUANTITY_UNITS]
+) + "|" + "|".join(f"(?:{u})\\b" for u, _, _ in _DURATION_UNITS)
+
+
+def _after_unit(text: str, end: int, units: list[_Unit]) -> tuple[int, str] | None:
+    rest = text[end:]
+    for spelling, unit in units:
+        m = re.match(rf"\s?(?:{spelling})(?![\w])", rest, re.IGNORECASE)
+        if m:
+            return end + m.end(), unit
+    return None
+
+
+def _before_unit(text: str, start: int, units: list[_Unit]) -> tuple[int, str] | None:
+    """A currency written before the amount: a symbol (`$20`, `€ 5`) or an ISO code (`USD 20`)."""
+    head = text[:start]
+    for spelling, unit in units:
+        m = re.search(rf"(?<![\w])(?:{spelling})\s?$", head, re.IGNORECASE)
+        if m is None:
+            continue
+        written = m.group(0).strip()
+        if not written[0].isalpha() or (len(written) == 3 and written.isupper()):
+            return m.start(), unit
+    return None
+
+
+def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units: list[_Unit]) -> list[Found]:
+    out: list[Found] = []
+    for start, end, value in numbers:
+        after = _after_unit(text, end, units)
+        if after is not None:
+            stop, unit = after
+            out.append(_found(dim, text, start, stop, _clean(value), unit))
+            continue
+        if dim == "amountOfMoney":
+            before = _before_unit(text, start, units)
+            if before is not None:
+                begin, unit = before
+                out.append(_found(dim, text, begin, end, _clean(value), unit))
+    return out
+
+
+def _durations(text: str, numbers: list[tuple[int, int, float]]) -> list[Found]:
+    out: list[Found] = []
+    spans = list(numbers)
+    for m in re.finditer(r"\b(?:an?|une?|half an?|une demi[- ])\s*(?=\w)", text, re.IGNORECASE):
+        value = 0.5 if "half" in m.group(0).lower() or "demi" in m.group(0).lower() else 1.0
+        spans.append((m.start(), m.end(), value))
+    for start, end, value in sorted(spans):
+        rest = text[end:]
+        for spelling, unit, seconds in _DURATION_UNITS:
+            unit_match = re.match(rf"\s?(?:{spelling})(?![\w])", rest, re.IGNORECASE)
+            if unit_match:
+                m = unit_match
+                if unit == "second" and m.group(0).strip().lower() == "s" and not rest.startswith("s"):
+                    continue
+                stop = end + m.end()
+                if any(f.start < stop and start < f.end for f in out):
+                    break
+                out.append(_found("duration", text, start, stop, _clean(value * seconds), "second"))
+                break
+    return out
+
+
+# ------------------------------------------------------------------------------------------ patterns
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?![\w-])")
+_URL = re.compile(
+    r"(?<![\w@/])(?:(?:https?|ftp)://[^\s<>\"']+|www\.[^\s<>\"']+|"
+    r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ai|fr|ca|co|uk|de|edu|gov|info|app|dev)"
+    r"(?:/[^\s<>\"']*)?)(?![\w@])",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w])"
+    r"|(?<![\w+])\+?\d{10,13}(?![\w])"
+)
+_ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "last": -1,
+    "premier": 1, "première": 1, "premiere": 1, "deuxième": 2, "deuxieme": 2, "seconde": 2,
+    "troisième": 3, "troisieme": 3, "quatrième": 4, "quatrieme": 4, "cinquième": 5, "cinquieme": 5,
+    "sixième": 6, "sixieme": 6, "septième": 7, "septieme": 7, "huitième": 8, "huitieme": 8,
+    "neuvième": 9, "neuvieme": 9, "dixième": 10, "dixieme": 10, "dernier": -1, "dernière": -1,
+}
+_ORDINAL = re.compile(
+    r"\b(\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b|\b("
+    + "|".join(sorted((k for k in _ORDINAL_WORDS if k not in ("last", "dernier", "dernière")),
+                      key=len, reverse=True))
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
+def _found(dim: str, text: str, start: int, end: int, value: Any, unit: str) -> Found:
+    return Found(name=dim, entity_id=f"system.{dim}", value=value, unit=unit, start=start, end=end,
+                 source=text[start:end])
+
+
+def _regex_entities(text: str, dim: str, regex: re.Pattern[str],
+                    value: Callable[[str], Any] = lambda s: s) -> list[Found]:
+    return [_found(dim, text, m.start(), m.end(), value(m.group(0)), "") for m in regex.finditer(text)]
+
+
+def _phones(text: str, taken: Iterable[Found]) -> list[Found]:
+    out = []
+    blocked = list(taken)
+    for m in _PHONE.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if len(digits) < 7 or len(digits) > 15:
+            continue
+        if any(f.start < m.end() and m.start() < f.end for f in blocked):
+            continue
+        value = ("+" if m.group(0).startswith("+") else "") + digits
+        out.append(_found("phoneNumber", text, m.start(), m.end(), value, ""))
+    return out
+
+
+def _ordinals(text: str) -> list[Found]:
+    out = []
+    for m in _ORDINAL.finditer(text):
+        value = int(m.group(1)) if m.group(1) else _ORDINAL_WORDS[m.group(2).lower()]
+        out.append(_found("ordinal", text, m.start(), m.end(), value, ""))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ time
+
+_TIME_HINT = re.compile(
+    r"\b(?:today|tonight|tomorrow|yesterday|now|noon|midnight|morning|afternoon|evening|week|weekend|"
+    r"month|year|ago|next|last|this|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"january|february|march|april|june|july|august|september|october|november|december|"
+    r"aujourd'hui|demain|hier|maintenant|midi|minuit|matin|soir|semaine|mois|année|prochain|prochaine|"
+    r"dernier|dernière|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|janvier|février|mars|avril|"
+    r"mai|juin|juillet|août|septembre|octobre|novembre|décembre|in \d+|dans \d+|\d+\s?(?:am|pm|h)|"
+    r"\d{1,2}:\d{2}|\d{1,4}[/-]\d{1,2}(?:[/-]\d{1,4})?)\b",
+    re.IGNORECASE,
+)
+_TIME_OF_DAY = re.compile(r"\d{1,2}(?::\d{2})|\d\s?(?:am|pm|h)\b|noon|midnight|midi|minuit|\bat \d", re.I)
+_ALONE_MONTH = re.compile(r"^(?:on |in |le |en )?(?:may|march|mai|mars|june|august)$", re.IGNORECASE)
+
+_dateparser_lock = threading.Lock()
+_dateparser_search: Any = None
+
+
+def _search_dates() -> Any:
+    global _dateparser_search
+    with _dateparser_lock:
+        if _dateparser_search is None:
+            try:
+                from dateparser.search import search_dates
+            except ImportError:  # dates are optional: the rest of the NLU works without them
+                log.warning("dateparser is not installed: no `time` entities")
+                _dateparser_search = False
+            else:
+                _dateparser_search = search_dates
+    return _dateparser_search
+
+
+def warm_up() -> None:
+    """Load dateparser's tables now (≈1 s), not during the first conversation that mentions a date."""
+    search = _search_dates()
+    if search:
+        try:
+            search("tomorrow at 5pm", languages=["en"])
+        except Exception:  # warming up is best effort
+            log.debug("dateparser warm-up failed", exc_info=True)
+
+
+def _times(text: str, lang: str, now: datetime | None, durations: list[Found]) -> list[Found]:
+    if not _TIME_HINT.search(text):
+        return []
+    search = _search_dates()
+    if not search:
+        return []
+    from dateparser import parse
+
+    settings: dict[str, Any] = {"RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "future"}
+    if now is not None:
+        settings["RELATIVE_BASE"] = now.replace(tzinfo=None)
+    languages = [lang] if lang in _DATEPARSER_LANGUAGES else None
+    try:
+        found = search(text, languages=languages, settings=settings) or []
+    except Exception:  # dateparser raises on odd inputs; a message without dates is the safe answer
+        log.debug("dateparser failed on %r", text, exc_info=True)
+        return []
+    out: list[Found] = []
+    pos = 0
+    for source, _ in found:
+        start = text.find(source, pos)
+        if start < 0:
+            continue
+        pos = start + len(source)
+        stripped = source.strip()
+        if not _TIME_HINT.search(stripped) or _ALONE_MONTH.match(stripped):
+            continue  # "je", "may I…", a bare number: not a date
+        end = start + len(source)
+        if any(d.start <= start and end <= d.end for d in durations):
+            continue  # "for 2 hours" is a duration; "in 2 hours" is a time
+        try:  # parse the expression alone: search_dates lets neighbouring matches shift each other
+            when = parse(stripped, languages=languages, settings=settings)
+        except Exception:
+            when = None
+        if when is None:
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        has_clock = bool(_TIME_OF_DAY.search(source))
+        grain = ("minute" if when.minute else "hour") if has_clock else "day"
+        if re.search(r"\bin \d+ (?:hours?|minutes?|seconds?)|dans \d+ (?:heures?|minutes?)", source, re.I):
+            grain = "second"
+        out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
+    return out
+
+
+_DATEPARSER_LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl", "ru", "ar", "ja", "zh")
+
+
+# ------------------------------------------------------------------------------------------ all
+
+
+def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> list[Found]:
+    """Every system entity of `text`, sorted by position."""
+    if not text.strip():
+        return []
+    emails = _regex_entities(text, "email", _EMAIL)
+    urls = [u for u in _regex_entities(text, "url", _URL) if not any(u.start < e.end and e.start < u.end
+                                                                          for e in emails)]
+    phones = _phones(text, [*emails, *urls])
+    masked = text
+    for f in [*emails, *urls, *phones]:
+        masked = masked[:f.start] + " " * (f.end - f.start) + masked[f.end:]
+    numbers = find_numbers(masked)
+    ordinals = _ordinals(masked)
+    ordinal_spans = [(o.start, o.end) for o in ordinals]
+    numbers = [n for n in numbers if not any(s < n[1] and n[0] < e for s, e in ordinal_spans)]
+    found: list[Found] = [*emails, *urls, *phones, *ordinals]
+    found += [_found("number", text, s, e, _clean(v), "") for s, e, v in numbers]
+    found += _measures(masked, numbers, "amountOfMoney", _MONEY_UNITS)
+    found += _measures(masked, numbers, "distance", _DISTANCE_UNITS)
+    found += _measures(masked, numbers, "volume", _VOLUME_UNITS)
+    found += _measures(masked, numbers, "quantity", _QUANTITY_UNITS)
+    found += _measures(masked, numbers, "temperature", _TEMPERATURE_UNITS)
+    durations = _durations(masked, numbers)
+    found += durations
+    found += _times(masked, lang, now, durations)
+    return sorted(found, key=lambda f: (f.start, -f.end, f.name))

@@ -1,0 +1,126 @@
+"""`parley nlu-eval --train FILE --test FILE`: train on a dataset, predict its test set, print one JSON line.
+
+Files are bitfan datasets (`{"lang", "samples": [{"text", "label"}]}`), CLINC150-style lists of
+`[text, intent]`, or a JSON object of such lists with the splits to use after a colon
+(`data_dev.json:train+oos_train`). Items labelled `oos` are out of scope: in the training data they
+teach the model what to reject; in the test data they count as correct when parley answers `none`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+OOS = "oos"
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("nlu-eval", help="measure the NLU on a dataset (accuracy, out-of-scope recall, speed)")
+    p.add_argument("--train", required=True, help="training file (bitfan JSON, [text, intent] list, FILE:split+split)")
+    p.add_argument("--test", required=True, help="test file, same formats")
+    p.add_argument("--lang", default=None, help="language when the files do not say (default en)")
+    p.add_argument("--seed", type=int, default=42)
+
+
+def load_samples(spec: str) -> tuple[list[tuple[str, str]], str | None]:
+    """(text, label) pairs and the dataset's language if it names one."""
+    path, _, splits = spec.partition(":")
+    if not Path(path).is_file() and ":" in spec:  # a Windows drive letter, or a colon in the name
+        path, splits = spec, ""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    lang = None
+    items: list[Any]
+    if isinstance(data, dict) and "samples" in data:
+        lang = data.get("lang")
+        items = [(s["text"], s["label"]) for s in data["samples"]]
+    elif isinstance(data, dict):
+        names = splits.split("+") if splits else [k for k in data if isinstance(data[k], list)]
+        items = [tuple(x) for name in names for x in data[name]]
+    elif isinstance(data, list):
+        items = [tuple(x) for x in data]
+    else:
+        raise ValueError(f"{path}: not a dataset")
+    out = []
+    for item in items:
+        text, label = item[0], item[1]
+        if isinstance(label, list):  # bitfan multi-label: keep the first
+            label = label[0] if label else OOS
+        out.append((str(text), str(label)))
+    return out, lang
+
+
+def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: str, seed: int) -> dict[str, Any]:
+    from parley.nlu.election import elect
+    from parley.nlu.embeddings import load_embedder
+    from parley.nlu.entities.system import warm_up
+    from parley.nlu.model import IntentData, LanguageModel, TrainingSet
+    from parley.nlu.service import limit_blas_threads
+    from parley.nlu.text import parse_utterance
+
+    limit_blas_threads()
+    embedder = load_embedder()
+    warm_up()
+    by_label: dict[str, list[str]] = {}
+    for text, label in train:
+        by_label.setdefault(label, []).append(text)
+    oos = tuple(by_label.pop(OOS, []))
+    intents = tuple(
+        IntentData(label, ("global",), tuple(parse_utterance(t) for t in texts), ())
+        for label, texts in sorted(by_label.items())
+    )
+    data = TrainingSet(lang, intents, seed=seed, oos=oos)
+    started = time.perf_counter()
+    model = LanguageModel.train(data, embedder)
+    train_seconds = time.perf_counter() - started
+
+    latencies: list[float] = []
+    correct = in_scope = in_scope_correct = oos_total = oos_found = said_none = 0
+    for text, label in test:
+        t0 = time.perf_counter()
+        output = model.predict(text)
+        name = elect(output["predictions"], ["global"])["intent"]["name"]
+        latencies.append((time.perf_counter() - t0) * 1000)
+        predicted = OOS if name == "none" else name
+        said_none += predicted == OOS
+        correct += predicted == label
+        if label == OOS:
+            oos_total += 1
+            oos_found += predicted == OOS
+        else:
+            in_scope += 1
+            in_scope_correct += predicted == label
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3) if latencies else 0.0
+
+    return {
+        "accuracy": round(correct / len(test), 4) if test else 0.0,
+        "in_scope_accuracy": round(in_scope_correct / in_scope, 4) if in_scope else None,
+        "oos_recall": round(oos_found / oos_total, 4) if oos_total else None,
+        "oos_precision": round(oos_found / said_none, 4) if said_none else None,
+        "train_seconds": round(train_seconds, 2),
+        "predict_ms_p50": pct(0.5),
+        "predict_ms_p99": pct(0.99),
+        "n_train": len(train),
+        "n_test": len(test),
+        "intents": len(intents),
+        "language": lang,
+        "embeddings": embedder is not None,
+        "model_id": model.id,
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    train, train_lang = load_samples(args.train)
+    test, test_lang = load_samples(args.test)
+    lang = args.lang or train_lang or test_lang or "en"
+    if not train or not test:
+        print("empty training or test set", file=sys.stderr)
+        return 2
+    print(json.dumps(evaluate(train, test, lang, args.seed)))
+    return 0

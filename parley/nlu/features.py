@@ -1,0 +1,147 @@
+"""TF-IDF features of an utterance: word unigrams and bigrams, and character 2–5-grams inside words.
+
+Written by hand rather than with scikit-learn's vectorizers because predicting one message must take
+microseconds: a message is a few dozen dictionary look-ups here. The maths is scikit-learn's
+(`sublinear_tf`, smoothed idf, each block scaled to unit length). Character n-grams are computed
+once per distinct word and cached, since words repeat far more than they vary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+CHAR_MIN, CHAR_MAX = 2, 5
+# An utterance to featurize: (normalized text, extra word-level tokens such as entity markers).
+Doc = tuple[str, Sequence[str]]
+
+
+def words_of(normalized: str) -> list[str]:
+    return _WORD.findall(normalized)
+
+
+def word_grams(words: Sequence[str]) -> list[str]:
+    return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
+
+
+def char_grams_of_word(word: str) -> list[str]:
+    padded = f" {word} "
+    size = len(padded)
+    grams: list[str] = []
+    for n in range(CHAR_MIN, CHAR_MAX + 1):
+        if size < n:
+            break
+        grams.extend(padded[i:i + n] for i in range(size - n + 1))
+    return grams
+
+
+@dataclass(frozen=True)
+class Block:
+    vocab: dict[str, int]
+    idf: NDArray[np.float32]
+
+    @classmethod
+    def fit(cls, doc_grams: Sequence[Sequence[str]], min_df: int) -> Block:
+        df: Counter[str] = Counter()
+        for grams in doc_grams:
+            df.update(set(grams))
+        kept = sorted(g for g, c in df.items() if c >= min_df)
+        n = len(doc_grams)
+        idf = np.array([math.log((1 + n) / (1 + df[g])) + 1 for g in kept], np.float32)
+        return cls({g: i for i, g in enumerate(kept)}, idf)
+
+    def matrix(self, doc_indices: Sequence[Sequence[int]]) -> sparse.csr_matrix:
+        """Sublinear tf × idf, rows scaled to unit length, from each doc's feature indices."""
+        lengths = np.fromiter((len(d) for d in doc_indices), np.int64, count=len(doc_indices))
+        cols = np.fromiter((i for d in doc_indices for i in d), np.int32, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(doc_indices), dtype=np.int32), lengths)
+        m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
+                              shape=(len(doc_indices), len(self.vocab)))
+        m.sum_duplicates()
+        m.data = (1.0 + np.log(m.data)) * self.idf[m.indices]
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        m = sparse.csr_matrix(sparse.diags(1.0 / norms) @ m, dtype=np.float32)
+        return m
+
+    def row(self, indices: Sequence[int]) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+        if not indices:
+            return np.zeros(0, np.intp), np.zeros(0, np.float32)
+        uniq, counts = np.unique(np.asarray(indices, np.intp), return_counts=True)
+        vals: NDArray[np.float32] = ((1.0 + np.log(counts)) * self.idf[uniq]).astype(np.float32)
+        norm = float(np.sqrt(vals @ vals))
+        if norm > 0:
+            vals /= np.float32(norm)
+        return uniq, vals
+
+
+@dataclass(frozen=True)
+class Featurizer:
+    words: Block
+    chars: Block
+    _char_cache: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.words.vocab) + len(self.chars.vocab)
+
+    @classmethod
+    def fit_matrix(cls, docs: Sequence[Doc], transform: Sequence[Doc]) -> tuple[Featurizer, sparse.csr_matrix]:
+        """Fit on `docs`, then return the features of `transform` (usually `docs` plus more)."""
+        doc_words = [words_of(t) for t, _ in docs]
+        word_docs = [[*word_grams(ws), *extra] for ws, (_, extra) in zip(doc_words, docs, strict=True)]
+        grams_of: dict[str, list[str]] = {}
+        char_docs: list[list[str]] = []
+        for ws in doc_words:
+            grams: list[str] = []
+            for w in ws:
+                g = grams_of.get(w)
+                if g is None:
+                    g = grams_of[w] = char_grams_of_word(w)
+                grams.extend(g)
+            char_docs.append(grams)
+        featurizer = cls(Block.fit(word_docs, 1), Block.fit(char_docs, 2 if len(docs) >= 50 else 1))
+        return featurizer, featurizer.matrix(transform)
+
+    @classmethod
+    def fit(cls, docs: Sequence[Doc]) -> Featurizer:
+        return cls.fit_matrix(docs, [])[0]
+
+    def _char_indices(self, word: str) -> list[int]:
+        cached = self._char_cache.get(word)
+        if cached is None:
+            vocab = self.chars.vocab
+            cached = [i for g in char_grams_of_word(word) if (i := vocab.get(g)) is not None]
+            if len(self._char_cache) < 200_000:
+                self._char_cache[word] = cached
+        return cached
+
+    def _indices(self, normalized: str, extra: Sequence[str]) -> tuple[list[int], list[int]]:
+        words = words_of(normalized)
+        vocab = self.words.vocab
+        wi = [i for g in (*word_grams(words), *extra) if (i := vocab.get(g)) is not None]
+        ci = [i for w in words for i in self._char_indices(w)]
+        return wi, ci
+
+    def row(self, normalized: str, extra: Sequence[str] = ()) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+        """Feature indices and values of one utterance."""
+        wi, ci = self._indices(normalized, extra)
+        widx, wval = self.words.row(wi)
+        cidx, cval = self.chars.row(ci)
+        return np.concatenate([widx, cidx + len(self.words.vocab)]), np.concatenate([wval, cval])
+
+    def matrix(self, docs: Sequence[Doc]) -> sparse.csr_matrix:
+        if not docs:
+            return sparse.csr_matrix((0, self.size), dtype=np.float32)
+        pairs = [self._indices(t, extra) for t, extra in docs]
+        words = self.words.matrix([w for w, _ in pairs])
+        chars = self.chars.matrix([c for _, c in pairs])
+        return sparse.hstack([words, chars], format="csr", dtype=np.float32)

@@ -1,0 +1,267 @@
+"""The intent classifier of one bot language, with its out-of-scope estimate.
+
+Features: TF-IDF (word 1–2-grams, character 2–5-grams), markers for the custom entities found in
+the utterance, and (English) a 256-d sentence embedding. Model: softmax regression over the intents
+plus a `none` class, trained on three kinds of out-of-scope text: junk and shuffles of the bot's own
+words (Botpress's trick, catches gibberish), everyday sentences on other topics (`background.py`,
+catches real questions the bot does not handle) and the dataset's own out-of-scope samples if any.
+
+A message is out of scope when `none` wins or when the best intent's probability is under a
+threshold chosen on held-out data (cross-validation for small bots, one 80/20 split for big ones) to
+maximise the expected accuracy when OUTSIDE_SHARE of the messages are out of scope. A message equal
+to a training utterance is matched exactly (confidence 1), as Botpress's exact matcher does.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+
+from parley.nlu.background import BACKGROUND
+from parley.nlu.embeddings import Embedder
+from parley.nlu.features import Featurizer, words_of
+from parley.nlu.linear import SoftmaxWeights, train_softmax
+from parley.nlu.text import normalize
+
+F32 = NDArray[np.float32]
+
+NONE = "none"
+# An in-scope training sample: (normalized text, entity markers, intent name).
+Sample = tuple[str, tuple[str, ...], str]
+
+# Tuned on bitfan bpds (4 intents, en/fr) and CLINC150 (150 intents); see the README's NLU section.
+EMBEDDING_WEIGHT = 1.5  # scale of the sentence vector next to the unit-length TF-IDF blocks
+C_REGULARISATION = 5.0  # inverse L2 strength
+NONE_WEIGHT = 0.25  # the `none` class weighs a quarter of an intent
+OUTSIDE_SHARE = 0.1  # the share of out-of-scope messages the threshold is tuned for
+MAX_THRESHOLD = 0.5
+REJECT_QUANTILE = 0.05  # without held-out out-of-scope text: in-scope share allowed under the threshold
+CV_FOLDS = 5
+CV_LIMIT = 2000  # above this many utterances, one held-out split instead of cross-validation
+# a background sentence this close to a training utterance is not used as an out-of-scope example
+BACKGROUND_MAX_TFIDF = 0.6
+BACKGROUND_MAX_COSINE = 0.7
+
+SPEC = {k: v for k, v in globals().items() if k.isupper() and isinstance(v, int | float)}
+
+
+@dataclass(frozen=True)
+class IntentClassifier:
+    labels: tuple[str, ...]  # the last one is NONE
+    featurizer: Featurizer
+    weights: SoftmaxWeights
+    threshold: float
+    exact: dict[str, str]
+    uses_embeddings: bool
+
+    def scores(self, normalized: str, markers: Sequence[str], vector: F32 | None) -> F32:
+        """P(label | utterance) over `labels`."""
+        idx, vals = self.featurizer.row(normalized, markers)
+        z = vals @ self.weights.sparse[idx] + self.weights.bias
+        if self.uses_embeddings and vector is not None:
+            z += (EMBEDDING_WEIGHT * vector) @ self.weights.dense
+        e: F32 = np.exp(z - z.max())
+        e /= e.sum()
+        return e
+
+    def batch_scores(self, xs: sparse.csr_matrix, xd: F32) -> F32:
+        """`scores` for rows of already-built features (`xd` already weighted)."""
+        z = xs @ self.weights.sparse + self.weights.bias
+        if self.uses_embeddings:
+            z += xd @ self.weights.dense
+        z -= z.max(axis=1, keepdims=True)
+        e: F32 = np.exp(z).astype(np.float32)
+        e /= e.sum(axis=1, keepdims=True)
+        return e
+
+    def exact_match(self, normalized: str) -> str | None:
+        return self.exact.get(exact_key(normalized))
+
+
+def exact_key(normalized: str) -> str:
+    return " ".join(words_of(normalized))
+
+
+# ------------------------------------------------------------------------------------- training
+
+
+def synthetic_none(texts: Sequence[str], count: int, rng: random.Random) -> list[str]:
+    """Out-of-scope sentences made of the bot's own words: shuffled vocabulary words and junk words
+    glued from pieces of them, 1 to 2× the average utterance length (after Botpress)."""
+    vocab = sorted({w for t in texts for w in words_of(t)})
+    if not vocab:
+        return []
+    lengths = [len(words_of(t)) for t in texts] or [3]
+    avg = max(1, round(sum(lengths) / len(lengths)))
+    pieces = [w[i:i + 3] for w in vocab for i in range(0, max(1, len(w) - 2), 2)]
+    out = []
+    for i in range(count):
+        n = rng.randint(1, 2 * avg)
+        if i % 2 == 0:
+            out.append(" ".join(rng.choice(vocab) for _ in range(n)))
+        else:
+            out.append(" ".join("".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))) for _ in range(n)))
+    return out
+
+
+def _folds(samples: Sequence[Sample], rng: random.Random, k: int) -> list[tuple[list[int], list[int]]]:
+    """Stratified folds (k = 1: one 80/20 split). Intents with a single utterance always train."""
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, (_, _, label) in enumerate(samples):
+        by_label[label].append(i)
+    held: list[list[int]] = [[] for _ in range(max(k, 1))]
+    always: list[int] = []
+    for label in sorted(by_label):
+        idx = by_label[label][:]
+        rng.shuffle(idx)
+        if len(idx) < 2:
+            always += idx
+        elif k == 1:
+            cut = max(1, len(idx) // 5) if len(idx) >= 3 else 0
+            held[0] += idx[:cut]
+        else:
+            for j, i in enumerate(idx):
+                held[j % k].append(i)
+    out = []
+    everything = set(range(len(samples)))
+    for part in held:
+        if part:
+            out.append((sorted(everything - set(part)), sorted(part)))
+    return out
+
+
+def _choose_threshold(inside: Sequence[tuple[float, float, float]],
+                      outside: Sequence[tuple[float, float, float]]) -> float:
+    """The threshold under which the best intent loses to `none`, from held-out (best, none, right) scores.
+
+    With enough held-out out-of-scope sentences: the threshold that maximises the expected accuracy
+    when OUTSIDE_SHARE of the messages are out of scope (an in-scope message counts when kept and
+    right, an out-of-scope one when rejected). Otherwise: REJECT_QUANTILE of the in-scope utterances
+    fall under it."""
+    if not inside:
+        return 0.0
+    ins = np.array(inside)
+    if len(outside) < 10:
+        return min(MAX_THRESHOLD, float(np.quantile(ins[:, 0], REJECT_QUANTILE)))
+    out = np.array(outside)
+    candidates = np.unique(np.concatenate([[0.0], ins[:, 0], out[:, 0]]))
+    candidates = candidates[candidates <= MAX_THRESHOLD]
+    best_t, best_score = 0.0, -1.0
+    for t in candidates:
+        kept_right = float(((ins[:, 0] > np.maximum(ins[:, 1], t)) * ins[:, 2]).mean())
+        rejected = float((out[:, 0] <= np.maximum(out[:, 1], t)).mean())
+        score = (1 - OUTSIDE_SHARE) * kept_right + OUTSIDE_SHARE * rejected
+        if score > best_score + 1e-9:
+            best_t, best_score = float(t), score
+    return best_t
+
+
+def _dense(embedder: Embedder | None, texts: Sequence[str]) -> F32:
+    if embedder is None:
+        return np.zeros((len(texts), 0), np.float32)
+    return embedder.encode(list(texts)) * np.float32(EMBEDDING_WEIGHT)
+
+
+def _unlike(candidates: Sequence[str], featurizer: Featurizer, xs_in: sparse.csr_matrix, xd_in: F32,
+            embedder: Embedder | None) -> list[str]:
+    """The background sentences that resemble none of the bot's utterances (TF-IDF and embedding)."""
+    if not candidates or xs_in.shape[0] == 0:
+        return list(candidates)
+    xs_bg = featurizer.matrix([(t, ()) for t in candidates])
+    # rows are two unit-length blocks (words, characters): their dot product is twice the cosine
+    keep = np.asarray((xs_bg @ xs_in.T).max(axis=1).todense()).ravel() / 2 < BACKGROUND_MAX_TFIDF
+    if embedder is not None:
+        sims = (_dense(embedder, candidates) @ xd_in.T) / np.float32(EMBEDDING_WEIGHT ** 2)
+        keep &= sims.max(axis=1) < BACKGROUND_MAX_COSINE
+    return [t for t, k in zip(candidates, keep.tolist(), strict=True) if k]
+
+
+def _class_weights(y: NDArray[np.int64], none: int) -> F32:
+    """Intents weigh the same whatever their number of utterances; `none` weighs NONE_WEIGHT intents."""
+    counts = Counter(y.tolist())
+    per_class = {c: len(y) / (len(counts) * n) for c, n in counts.items()}
+    if none in per_class:
+        per_class[none] *= NONE_WEIGHT
+    return np.array([per_class[c] for c in y.tolist()], np.float32)
+
+
+def train_intents(
+    samples: Sequence[Sample],
+    *,
+    embedder: Embedder | None,
+    seed: int,
+    oos: Sequence[str] = (),
+    calibrate: bool = True,
+    language: str = "",
+) -> IntentClassifier | None:
+    """Train on in-scope `samples` (and optional real out-of-scope texts). None without utterances."""
+    if not samples:
+        return None
+    rng = random.Random(seed)
+    names = sorted({label for _, _, label in samples})
+    labels = (*names, NONE)
+    index = {label: i for i, label in enumerate(labels)}
+    texts = [t for t, _, _ in samples]
+    n_synthetic = min(300, max(20, len(samples) // 10))
+    synthetic = synthetic_none(texts, n_synthetic, rng)
+
+    in_scope: list[tuple[str, Sequence[str]]] = [(t, m) for t, m, _ in samples]
+    featurizer, xs_in = Featurizer.fit_matrix(in_scope, in_scope)
+    xd_in = _dense(embedder, texts)
+    background = _unlike([normalize(t) for t in BACKGROUND.get(language, ())], featurizer, xs_in, xd_in, embedder)
+    # real out-of-scope examples: the dataset's own (if any) and the background sentences
+    outside = [*oos, *background]
+    none_texts = [*synthetic, *outside]
+    docs = in_scope + [(t, ()) for t in none_texts]
+    xs = sparse.vstack([xs_in, featurizer.matrix([(t, ()) for t in none_texts])], format="csr")
+    xd = np.vstack([xd_in, _dense(embedder, none_texts)])
+    y = np.array([index[label] for _, _, label in samples] + [index[NONE]] * len(none_texts), np.int64)
+    big = len(docs) > 5000
+    first_outside = len(samples) + len(synthetic)
+
+    threshold = 0.0
+    start = None
+    weights_of = _class_weights(y, index[NONE])
+    if calibrate and len(samples) >= 8:
+        folds = _folds(samples, rng, 1 if len(samples) > CV_LIMIT else CV_FOLDS)
+        outside_rows = list(range(first_outside, len(docs)))
+        rng.shuffle(outside_rows)
+        k = max(len(folds), 5) if len(folds) == 1 else len(folds)
+        outside_folds = [outside_rows[i::k] for i in range(k)]
+        kept_in: list[tuple[float, float, float]] = []  # (best intent, none, right?) for held-out in-scope
+        kept_out: list[tuple[float, float, float]] = []  # the same for held-out out-of-scope sentences
+        for f, (train_idx, held_idx) in enumerate(folds):
+            held_out = outside_folds[f] if f < len(outside_folds) else []
+            held_set = set(held_out)
+            rows = np.array(train_idx + [r for r in range(len(samples), len(docs)) if r not in held_set])
+            probe_w = train_softmax(xs[rows], xd[rows], y[rows], len(labels), c=C_REGULARISATION,
+                                    sample_weight=weights_of[rows], max_iter=20 if big else 60)
+            probe = IntentClassifier(labels, featurizer, probe_w, 0.0, {}, embedder is not None)
+            for target, idx in ((kept_in, held_idx), (kept_out, held_out)):
+                if idx:
+                    sc = probe.batch_scores(xs[idx], xd[idx])
+                    right = (sc[:, :-1].argmax(axis=1) == y[idx]).astype(float)
+                    target += list(zip(sc[:, :-1].max(axis=1).tolist(), sc[:, -1].tolist(), right.tolist(),
+                                       strict=True))
+            if len(folds) == 1:
+                start = probe_w
+        threshold = _choose_threshold(kept_in, kept_out)
+
+    weights = train_softmax(xs, xd, y, len(labels), c=C_REGULARISATION, sample_weight=weights_of,
+                            max_iter=(15 if big else 40) if start is not None else 60, start=start)
+    exact: dict[str, str] = {}
+    conflicts: set[str] = set()
+    for t, _, label in samples:
+        key = exact_key(t)
+        if key in exact and exact[key] != label:
+            conflicts.add(key)
+        exact[key] = label
+    for key in conflicts:
+        del exact[key]
+    return IntentClassifier(labels, featurizer, weights, threshold, exact, embedder is not None)

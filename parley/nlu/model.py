@@ -1,0 +1,390 @@
+"""One NLU model per bot and language: training data, training, prediction, and its files on disk.
+
+A model's id is derived from its training data, as Botpress's is: `<content>.<spec>.<seed>.<lang>`,
+where `content` hashes the intents and entities of that language and `spec` the NLU version and the
+embedding table. The same data always gives the same id, so a model found on disk is reused instead
+of retrained, also after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parley.bots.models import Bot
+from parley.nlu.embeddings import Embedder
+from parley.nlu.entities import Found
+from parley.nlu.entities.lists import ListEntity, extract_list
+from parley.nlu.entities.patterns import PatternEntity, extract_pattern
+from parley.nlu.entities.system import extract_system
+from parley.nlu.features import Block, Featurizer, words_of
+from parley.nlu.intents import SPEC as INTENT_SPEC
+from parley.nlu.intents import IntentClassifier, Sample, train_intents
+from parley.nlu.linear import SoftmaxWeights
+from parley.nlu.slots import SlotDefinition, SlotTagger, slot_definitions
+from parley.nlu.text import Utterance, fold, normalize, parse_utterance, tokenize
+
+log = logging.getLogger("parley.nlu")
+
+NLU_VERSION = "parley-nlu-1"
+# WordLlama's table was trained on English sentence pairs: it lifts English intents by several points
+# and lowers French ones (measured on bitfan bpds A), so other languages use TF-IDF features only.
+EMBEDDING_LANGUAGES = frozenset({"en"})
+
+
+def embedder_for(language: str, embedder: Embedder | None) -> Embedder | None:
+    return embedder if language in EMBEDDING_LANGUAGES else None
+QNA_PREFIX = "__qna__"
+JSONDict = dict[str, Any]
+
+
+# ------------------------------------------------------------------------------------ training data
+
+
+@dataclass(frozen=True)
+class IntentData:
+    name: str
+    contexts: tuple[str, ...]
+    utterances: tuple[Utterance, ...]
+    slots: tuple[SlotDefinition, ...]
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What the model of one language learns from."""
+
+    language: str
+    intents: tuple[IntentData, ...]
+    lists: tuple[ListEntity, ...] = ()
+    patterns: tuple[PatternEntity, ...] = ()
+    seed: int = 0
+    oos: tuple[str, ...] = ()  # known out-of-scope utterances (evaluation datasets may have some)
+
+    @property
+    def contexts(self) -> tuple[str, ...]:
+        return tuple(sorted({c for i in self.intents for c in i.contexts})) or ("global",)
+
+    def content_hash(self) -> str:
+        content = {
+            "intents": [
+                {"name": i.name, "contexts": sorted(i.contexts), "slots": [[s.name, list(s.entities)] for s in i.slots],
+                 "utterances": [[u.text, [[s.name, s.start, s.end] for s in u.slots]] for u in i.utterances]}
+                for i in sorted(self.intents, key=lambda i: i.name)
+            ],
+            "lists": [[e.name, e.fuzzy, e.sensitive, [[c, list(f)] for c, f in e.values]] for e in self.lists],
+            "patterns": [[e.name, e.pattern, e.match_case, e.sensitive] for e in self.patterns],
+            "oos": list(self.oos),
+        }
+        raw = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.md5(raw).hexdigest()[:16]
+
+    def model_id(self, embedder: Embedder | None) -> str:
+        embedder = embedder_for(self.language, embedder)
+        spec = json.dumps([NLU_VERSION, INTENT_SPEC, embedder.identity if embedder is not None else "no-embeddings"],
+                          sort_keys=True)
+        spec_hash = hashlib.md5(spec.encode()).hexdigest()[:16]
+        return f"{self.content_hash()}.{spec_hash}.{self.seed}.{self.language}"
+
+
+def bot_seed(bot: Bot) -> int:
+    seed = bot.config.get("nluSeed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    return int(hashlib.md5(bot.id.encode()).hexdigest()[:6], 16) % 100_000
+
+
+def bot_entities(bot: Bot) -> tuple[tuple[ListEntity, ...], tuple[PatternEntity, ...]]:
+    lists: list[ListEntity] = []
+    patterns: list[PatternEntity] = []
+    for name, entity in sorted(bot.entities.items()):
+        if entity.type == "list":
+            lists.append(ListEntity.from_definition(name, entity.raw))
+        elif entity.type == "pattern":
+            try:
+                patterns.append(PatternEntity.from_definition(name, entity.raw))
+            except ValueError as exc:
+                log.warning("bot %s: entity %s ignored: %s", bot.id, name, exc)
+    return tuple(lists), tuple(patterns)
+
+
+def training_sets(bot: Bot) -> dict[str, TrainingSet]:
+    """One training set per bot language: intent files, plus QnAs whose intent file is missing."""
+    raw: list[tuple[str, tuple[str, ...], Mapping[str, Sequence[str]], tuple[SlotDefinition, ...]]] = []
+    for name, intent in sorted(bot.intents.items()):
+        raw.append((name, intent.contexts, intent.utterances, slot_definitions(intent.slots)))
+    for qid, item in sorted(bot.qna.items()):
+        name = QNA_PREFIX + qid
+        if name not in bot.intents and item.enabled:
+            raw.append((name, item.contexts, item.questions, ()))
+    lists, patterns = bot_entities(bot)
+    seed = bot_seed(bot)
+    out: dict[str, TrainingSet] = {}
+    for lang in bot.config.languages:
+        intents = tuple(
+            IntentData(name, contexts or ("global",),
+                       tuple(u for u in (parse_utterance(t) for t in utterances.get(lang, ())) if u.text), slots)
+            for name, contexts, utterances, slots in raw
+        )
+        out[lang] = TrainingSet(lang, intents, lists, patterns, seed)
+    return out
+
+
+# ------------------------------------------------------------------------------------ the model
+
+
+def custom_entities(text: str, lists: Sequence[ListEntity], patterns: Sequence[PatternEntity]) -> list[Found]:
+    tokens = tokenize(text)
+    found: list[Found] = []
+    for e in lists:
+        found += extract_list(text, e, tokens)
+    for p in patterns:
+        found += extract_pattern(text, p)
+    return found
+
+
+def markers(found: Sequence[Found]) -> tuple[str, ...]:
+    return tuple(sorted({f"__ent_{f.name}" for f in found if not f.entity_id.startswith("system.")}))
+
+
+@dataclass
+class LanguageModel:
+    id: str
+    language: str
+    contexts: tuple[str, ...]
+    intent_contexts: dict[str, tuple[str, ...]]  # intents that have utterances -> their contexts
+    lists: tuple[ListEntity, ...]
+    patterns: tuple[PatternEntity, ...]
+    classifier: IntentClassifier | None
+    taggers: dict[str, SlotTagger]
+    vocabulary: frozenset[str]
+    embedder: Embedder | None = field(default=None, repr=False)
+    _members_cache: dict[str, tuple[list[str], np.ndarray[Any, np.dtype[np.intp]]]] | None = field(
+        default=None, repr=False)
+
+    # -------------------------------------------------------------------------------- training
+
+    @classmethod
+    def train(cls, data: TrainingSet, embedder: Embedder | None) -> LanguageModel:
+        embedder = embedder_for(data.language, embedder)
+        samples: list[Sample] = []
+        vocabulary: set[str] = set()
+        for intent in data.intents:
+            for u in intent.utterances:
+                found = custom_entities(u.text, data.lists, data.patterns)
+                samples.append((normalize(u.text), markers(found), intent.name))
+                vocabulary.update(words_of(fold(u.text)))
+        classifier = train_intents(samples, embedder=embedder, seed=data.seed, language=data.language,
+                                   oos=[normalize(t) for t in data.oos])
+        taggers: dict[str, SlotTagger] = {}
+        for intent in data.intents:
+            if intent.slots and intent.utterances:
+                examples = [(u, _all_entities(u.text, data.lists, data.patterns, data.language))
+                            for u in intent.utterances]
+                taggers[intent.name] = SlotTagger.train(intent.slots, examples, data.seed)
+        return cls(
+            id=data.model_id(embedder),
+            language=data.language,
+            contexts=data.contexts,
+            intent_contexts={i.name: i.contexts for i in data.intents if i.utterances},
+            lists=data.lists,
+            patterns=data.patterns,
+            classifier=classifier,
+            taggers=taggers,
+            vocabulary=frozenset(vocabulary),
+            embedder=embedder,
+        )
+
+    # -------------------------------------------------------------------------------- prediction
+
+    def entities(self, text: str, now: datetime | None = None) -> list[Found]:
+        found = custom_entities(text, self.lists, self.patterns)
+        found += extract_system(text, self.language, now)
+        return sorted(found, key=lambda f: (f.start, -f.end))
+
+    def predict(self, text: str, *, now: datetime | None = None) -> JSONDict:
+        """Botpress's NLU output for one language: `predictions` per context and `entities`."""
+        found = self.entities(text, now)
+        predictions = self._contexts(text, found)
+        tokens = tokenize(text)
+        for ctx in predictions.values():
+            if ctx["intents"]:
+                top = ctx["intents"][0]
+                tagger = self.taggers.get(top["label"])
+                if tagger is not None:
+                    top["slots"] = tagger.extract(text, tokens, found)
+        return {"predictions": predictions, "entities": [f.to_botpress() for f in found]}
+
+    def _members(self) -> dict[str, tuple[list[str], np.ndarray[Any, np.dtype[np.intp]]]]:
+        """Per context: its intents' names and their indices in the classifier's labels (cached)."""
+        cached = self._members_cache
+        if cached is None:
+            assert self.classifier is not None
+            index = {label: i for i, label in enumerate(self.classifier.labels)}
+            cached = {}
+            for c in self.contexts:
+                names = [n for n, ctxs in self.intent_contexts.items() if c in ctxs and n in index]
+                cached[c] = (names, np.array([index[n] for n in names], np.intp))
+            self._members_cache = cached
+        return cached
+
+    def _contexts(self, text: str, found: Sequence[Found]) -> JSONDict:
+        clf = self.classifier
+        if clf is None:
+            return {c: {"confidence": 1.0 / len(self.contexts), "oos": 1.0, "intents": []} for c in self.contexts}
+        normalized = normalize(text)
+        vector = self.embedder.encode_one(text) if self.embedder is not None and clf.uses_embeddings else None
+        p = clf.scores(normalized, markers(found), vector).astype(np.float64)
+        p_none = float(p[-1])
+        # Botpress's exact matcher: a message equal to a training utterance is that intent, with
+        # confidence 1, in the contexts of that intent (the others keep the classifier's view)
+        exact = clf.exact_match(normalized)
+        exact_contexts = set(self.intent_contexts.get(exact, ())) if exact is not None else set()
+        members = self._members()
+        mass = {c: float(p[idx].sum()) for c, (_, idx) in members.items()}
+        total_mass = sum(mass.values())
+        out: JSONDict = {}
+        for c, (names, idx) in members.items():
+            intents: list[JSONDict]
+            if c in exact_contexts:
+                intents = [{"label": n, "confidence": 1.0 if n == exact else 0.0, "slots": {},
+                            "extractor": "exact-matcher" if n == exact else "classifier"}
+                           for n in sorted(names, key=lambda n: n != exact)]
+                out[c] = {"confidence": 1.0, "oos": 0.0, "intents": intents}
+                continue
+            if not names:
+                out[c] = {"confidence": 0.0, "oos": 1.0, "intents": []}
+                continue
+            q = p[idx]
+            denom = float(q.sum()) + p_none
+            if denom <= 0:
+                q, q_none = np.zeros_like(q), 1.0
+            else:
+                q, q_none = q / denom, p_none / denom
+            # out of scope: the `none` class, or every intent under the calibrated threshold
+            oos = max(q_none, clf.threshold)
+            norm = float(q.sum()) + oos
+            order = np.argsort(-q, kind="stable")
+            conf = np.round(q[order] / norm, 6).tolist()
+            intents = [{"label": names[i], "confidence": v, "slots": {}, "extractor": "classifier"}
+                       for i, v in zip(order.tolist(), conf, strict=True)]
+            out[c] = {
+                "confidence": round(mass[c] / total_mass, 6) if total_mass > 0 else 1.0 / len(self.contexts),
+                "oos": round(oos / norm, 6),
+                "intents": intents,
+            }
+        for c in out:  # the contexts of an exact match are the most confident ones
+            if exact_contexts and c not in exact_contexts:
+                out[c]["confidence"] = 0.0
+        return out
+
+    # -------------------------------------------------------------------------------- files
+
+    def save(self, root: Path) -> Path:
+        """Write the model under `root/<id>/` atomically (a temporary folder renamed into place)."""
+        final = root / self.id
+        if final.is_dir():
+            return final
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        try:
+            meta: JSONDict = {
+                "version": NLU_VERSION,
+                "id": self.id,
+                "language": self.language,
+                "contexts": list(self.contexts),
+                "intentContexts": {k: list(v) for k, v in self.intent_contexts.items()},
+                "lists": [{"name": e.name, "fuzzy": e.fuzzy, "sensitive": e.sensitive,
+                           "values": [[c, list(f)] for c, f in e.values]} for e in self.lists],
+                "patterns": [{"name": e.name, "pattern": e.pattern, "matchCase": e.match_case,
+                              "sensitive": e.sensitive} for e in self.patterns],
+                "vocabulary": sorted(self.vocabulary),
+                "slots": {},
+            }
+            arrays: dict[str, Any] = {}
+            clf = self.classifier
+            if clf is not None:
+                meta["classifier"] = {
+                    "labels": list(clf.labels),
+                    "threshold": clf.threshold,
+                    "exact": clf.exact,
+                    "usesEmbeddings": clf.uses_embeddings,
+                    "words": sorted(clf.featurizer.words.vocab, key=clf.featurizer.words.vocab.__getitem__),
+                    "chars": sorted(clf.featurizer.chars.vocab, key=clf.featurizer.chars.vocab.__getitem__),
+                }
+                arrays = {
+                    "word_idf": clf.featurizer.words.idf, "char_idf": clf.featurizer.chars.idf,
+                    "w_sparse": clf.weights.sparse, "w_dense": clf.weights.dense, "bias": clf.weights.bias,
+                }
+            for i, (intent, tagger) in enumerate(sorted(self.taggers.items())):
+                entry: JSONDict = {"definitions": [[d.name, list(d.entities)] for d in tagger.definitions]}
+                if tagger.model is not None:
+                    entry["file"] = f"slots-{i}.crfsuite"
+                    (tmp / entry["file"]).write_bytes(tagger.model)
+                meta["slots"][intent] = entry
+            (tmp / "model.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+            np.savez(str(tmp / "arrays.npz"), **arrays)
+            try:
+                os.replace(tmp, final)
+            except OSError:  # another process saved the same model meanwhile
+                if not final.is_dir():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return final
+
+    @classmethod
+    def load(cls, folder: Path, embedder: Embedder | None) -> LanguageModel:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        embedder = embedder_for(str(meta.get("language")), embedder)
+        if meta.get("version") != NLU_VERSION:
+            raise ValueError(f"model {folder.name} was written by {meta.get('version')}")
+        classifier = None
+        if "classifier" in meta:
+            c = meta["classifier"]
+            with np.load(folder / "arrays.npz") as arrays:
+                featurizer = Featurizer(
+                    Block({g: i for i, g in enumerate(c["words"])}, arrays["word_idf"]),
+                    Block({g: i for i, g in enumerate(c["chars"])}, arrays["char_idf"]),
+                )
+                weights = SoftmaxWeights(arrays["w_sparse"], arrays["w_dense"], arrays["bias"])
+            uses = bool(c["usesEmbeddings"]) and embedder is not None
+            classifier = IntentClassifier(tuple(c["labels"]), featurizer, weights, float(c["threshold"]),
+                                          dict(c["exact"]), uses)
+        taggers = {}
+        for intent, entry in meta.get("slots", {}).items():
+            defs = tuple(SlotDefinition(n, tuple(e)) for n, e in entry["definitions"])
+            model = (folder / entry["file"]).read_bytes() if "file" in entry else None
+            taggers[intent] = SlotTagger(defs, model)
+        lists = tuple(ListEntity(e["name"], tuple((c, tuple(f)) for c, f in e["values"]), e["fuzzy"], e["sensitive"])
+                      for e in meta["lists"])
+        patterns = tuple(PatternEntity.from_definition(e["name"], {"pattern": e["pattern"], "matchCase": e["matchCase"],
+                                                                   "sensitive": e["sensitive"]})
+                         for e in meta["patterns"])
+        return cls(
+            id=meta["id"],
+            language=meta["language"],
+            contexts=tuple(meta["contexts"]),
+            intent_contexts={k: tuple(v) for k, v in meta["intentContexts"].items()},
+            lists=lists,
+            patterns=patterns,
+            classifier=classifier,
+            taggers=taggers,
+            vocabulary=frozenset(meta["vocabulary"]),
+            embedder=embedder,
+        )
+
+
+def _all_entities(text: str, lists: Sequence[ListEntity], patterns: Sequence[PatternEntity], lang: str) -> list[Found]:
+    return [*custom_entities(text, lists, patterns), *extract_system(text, lang)]

@@ -1,0 +1,244 @@
+"""The NLU as the server uses it: train bots off the event loop, understand messages in microseconds.
+
+`train(bot)` builds one model per bot language (or finds it in the cache folder: same training data,
+same model id, no retraining) on a single background thread, so trainings never compete with each
+other for the two cores. `understand(bot, event)` runs on the event loop: it detects the language,
+predicts with the first model that works in Botpress's order (detected → user's → bot default),
+and elects the intent (SPEC §3.4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from parley.bots.models import Bot
+from parley.nlu.election import elect
+from parley.nlu.embeddings import Embedder, load_embedder
+from parley.nlu.language import detect_language
+from parley.nlu.model import LanguageModel, TrainingSet, training_sets
+
+log = logging.getLogger("parley.nlu")
+
+JSONDict = dict[str, Any]
+# Botpress skips its NLU for these event types (SPEC §3.4).
+SKIPPED_TYPES = frozenset({"session_reference", "session_reset", "bp_dialog_timeout", "visit", "say_something", ""})
+
+
+@dataclass(frozen=True)
+class BotModels:
+    models: dict[str, LanguageModel]  # language -> model
+    default_language: str
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.models)
+
+
+_blas_limited = False
+
+
+def limit_blas_threads() -> None:
+    """One BLAS thread: the NLU's products are small (one message) or already split over two threads
+    by `linear.py`; OpenBLAS's own threads only add wake-up latency (measured: 80× slower training of
+    a small bot on a busy 2-core machine)."""
+    global _blas_limited
+    if not _blas_limited:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(1, user_api="blas")
+        except Exception:  # optional: only speed depends on it
+            log.debug("threadpoolctl unavailable", exc_info=True)
+        _blas_limited = True
+
+
+def nlu_enabled_for(bot: Bot) -> bool:
+    return bot.config.get("nlu", "enabled", default=True) is not False
+
+
+class NluService:
+    def __init__(self, cache_dir: Path, *, enabled: bool = True) -> None:
+        self.cache_dir = cache_dir
+        self.enabled = enabled
+        self._bots: dict[str, BotModels] = {}
+        self._status: dict[str, str] = {}
+        self._generation: dict[str, int] = {}
+        self._memory: dict[str, LanguageModel] = {}  # model id -> model, shared by bots with equal data
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="parley-nlu")
+        self._lock = threading.Lock()
+        self._embedder: Embedder | None = None
+        self._embedder_loaded = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------------------------ training
+
+    def _get_embedder(self) -> Embedder | None:
+        if not self._embedder_loaded:
+            self._embedder = load_embedder()
+            self._embedder_loaded = True
+        return self._embedder
+
+    def _model_for(self, data: TrainingSet) -> LanguageModel:
+        embedder = self._get_embedder()
+        model_id = data.model_id(embedder)
+        with self._lock:
+            cached = self._memory.get(model_id)
+        if cached is not None:
+            return cached
+        folder = self.cache_dir / model_id
+        model: LanguageModel | None = None
+        if folder.is_dir():
+            try:
+                model = LanguageModel.load(folder, embedder)
+                log.info("NLU model %s loaded from the cache", model_id)
+            except Exception as exc:  # a damaged cache entry is rebuilt
+                log.warning("NLU model %s unreadable (%s); training again", model_id, exc)
+                model = None
+        if model is None:
+            started = time.perf_counter()
+            model = LanguageModel.train(data, embedder)
+            log.info("NLU model %s trained in %.2f s", model_id, time.perf_counter() - started)
+            try:
+                model.save(self.cache_dir)
+            except OSError as exc:  # a read-only cache only costs a retraining next time
+                log.warning("cannot save NLU model %s: %s", model_id, exc)
+        with self._lock:
+            self._memory[model_id] = model
+        return model
+
+    def build(self, bot: Bot) -> BotModels:
+        """Train (or load) every language model of `bot`, synchronously."""
+        from parley.nlu.entities.system import warm_up as warm_dates
+        from parley.nlu.language import warm_up as warm_language
+
+        limit_blas_threads()
+        warm_language()
+        warm_dates()
+        sets = training_sets(bot)
+        models = {lang: self._model_for(data) for lang, data in sets.items()}
+        return BotModels(models, bot.config.default_language)
+
+    async def train(self, bot: Bot) -> None:
+        """(Re)train `bot` on the training thread; its previous models serve until the new ones are ready."""
+        if not self.enabled or not nlu_enabled_for(bot):
+            self._bots.pop(bot.id, None)
+            self._status[bot.id] = "disabled"
+            return
+        generation = self._generation.get(bot.id, 0) + 1
+        self._generation[bot.id] = generation
+        self._status[bot.id] = "training"
+        loop = asyncio.get_running_loop()
+        try:
+            models = await loop.run_in_executor(self._executor, self.build, bot)
+        except Exception as exc:
+            log.exception("bot %s: NLU training failed", bot.id)
+            if self._generation.get(bot.id) == generation:
+                self._status[bot.id] = f"failed: {type(exc).__name__}: {exc}"
+            return
+        if self._generation.get(bot.id) == generation:  # a newer training may have started meanwhile
+            self._bots[bot.id] = models
+            self._status[bot.id] = "ready"
+            self._forget_unused()
+
+    async def train_all(self, bots: Iterable[object]) -> None:
+        """Train every loaded bot (broken ones are skipped), one after the other."""
+        for bot in bots:
+            if isinstance(bot, Bot):
+                await self.train(bot)
+
+    def on_reload(self, bot: object) -> None:
+        """A `BotRegistry` listener: retrain a bot whose files changed, in the background."""
+        if isinstance(bot, Bot):
+            if self.enabled and nlu_enabled_for(bot):
+                self._status[bot.id] = "training"  # from now on, not when the task first runs
+            task = asyncio.get_running_loop().create_task(self.train(bot))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self.forget(str(getattr(bot, "id", "")))
+
+    def forget(self, bot_id: str) -> None:
+        self._bots.pop(bot_id, None)
+        self._status.pop(bot_id, None)
+        self._generation[bot_id] = self._generation.get(bot_id, 0) + 1
+        self._forget_unused()
+
+    def _forget_unused(self) -> None:
+        used = {m.id for b in self._bots.values() for m in b.models.values()}
+        with self._lock:
+            for model_id in [k for k in self._memory if k not in used]:
+                del self._memory[model_id]
+
+    def status(self) -> dict[str, str]:
+        return dict(self._status)
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------------------------ understanding
+
+    def understand(self, bot: Bot, event: JSONDict) -> JSONDict | None:
+        if not self.enabled or not nlu_enabled_for(bot):
+            return None
+        models = self._bots.get(bot.id)
+        text = event.get("preview")
+        if models is None or not isinstance(text, str) or not text or event.get("type", "text") in SKIPPED_TYPES:
+            return None
+        started = time.perf_counter()
+        user = (event.get("state") or {}).get("user") or {}
+        anticipated = user.get("language") if isinstance(user.get("language"), str) else None
+        vocabularies = {lang: m.vocabulary for lang, m in models.models.items()}
+        detected = detect_language(text, models.languages, vocabularies)
+        order = list(dict.fromkeys(x for x in (detected, anticipated, models.default_language) if x))
+        result: JSONDict | None = None
+        tried = ""
+        for lang in order:
+            model = models.models.get(lang)
+            if model is None:
+                continue
+            tried = lang
+            try:
+                output = model.predict(text)
+            except Exception:  # Botpress logs and tries the next language
+                log.exception("bot %s: NLU prediction failed in %s", bot.id, lang)
+                continue
+            result = {**output, "modelId": model.id, "errored": False, "language": lang}
+            break
+        if result is None:
+            return {"errored": True, "language": tried or models.default_language,
+                    "detectedLanguage": detected or "n/a", "ms": _ms(started)}
+        included = (event.get("nlu") or {}).get("includedContexts") or ["global"]
+        result.update(elect(result["predictions"], included))
+        result["detectedLanguage"] = detected or "n/a"
+        result["spellChecked"] = text
+        _mask_sensitive(event, result["entities"])
+        result["ms"] = _ms(started)
+        return result
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _mask_sensitive(event: JSONDict, entities: list[JSONDict]) -> None:
+    """Botpress replaces sensitive entities by `*` in the incoming text once the NLU has seen it."""
+    payload = event.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+        return
+    text = payload["text"]
+    for e in entities:
+        meta = e.get("meta") or {}
+        if meta.get("sensitive"):
+            start, end = int(meta["start"]), int(meta["end"])
+            text = text[:start] + "*" * (end - start) + text[end:]
+    payload["text"] = text

@@ -1,0 +1,106 @@
+"""Entities: list entities scored like Botpress, pattern entities, and system entities under Duckling's names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from parley.nlu.entities.lists import ListEntity, extract_list
+from parley.nlu.entities.patterns import PatternEntity, extract_pattern
+from parley.nlu.entities.system import extract_system
+
+CITIES = {"occurrences": [{"name": "New York", "synonyms": ["NYC", "big apple"]},
+                          {"name": "Montreal", "synonyms": ["mtl"]}]}
+
+
+def cities(fuzzy: float) -> ListEntity:
+    return ListEntity.from_definition("city", {**CITIES, "fuzzy": fuzzy})
+
+
+def values(text: str, entity: ListEntity) -> list[tuple[str, str]]:
+    return [(f.value, f.source) for f in extract_list(text, entity)]
+
+
+def test_list_entity_exact_and_synonyms() -> None:
+    strict = cities(1.0)
+    assert values("flights to NYC please", strict) == [("New York", "NYC")]
+    assert values("I live in Montreal", strict) == [("Montreal", "Montreal")]
+    assert values("I live in Mtl", strict) == [("Montreal", "Mtl")]  # case differs: still found
+    assert values("I live in new yrok", strict) == []  # strict means exact only
+
+
+def test_list_entity_fuzzy_levels() -> None:
+    found = extract_list("I want to go to new yrok tomorrow", cities(0.8))
+    assert [(f.value, f.source, f.start, f.end) for f in found] == [("New York", "new yrok", 16, 24)]
+    assert 0.6 <= found[0].confidence < 1
+    assert found[0].entity_id == "custom.list.city"
+    assert values("the big aple", cities(0.8)) == [("New York", "big aple")]
+    assert values("montral", cities(0.65)) == [("Montreal", "montral")]
+    assert values("nothing to see here", cities(0.65)) == []
+
+
+def test_list_entity_prefers_the_longest_match() -> None:
+    entity = ListEntity.from_definition("drink", {"fuzzy": 0.8, "occurrences": [
+        {"name": "tea", "synonyms": []}, {"name": "green tea", "synonyms": []}]})
+    assert values("a green tea please", entity) == [("green tea", "green tea")]
+
+
+def test_pattern_entity() -> None:
+    sku = PatternEntity.from_definition("sku", {"pattern": "[A-Z]{2}-\\d{3}", "matchCase": False})
+    found = extract_pattern("order ab-123 and CD-456", sku)
+    assert [(f.value, f.start, f.end, f.entity_id) for f in found] == [
+        ("ab-123", 6, 12, "custom.pattern.sku"), ("CD-456", 17, 23, "custom.pattern.sku")]
+    cased = PatternEntity.from_definition("sku", {"pattern": "[A-Z]{2}-\\d{3}", "matchCase": True})
+    assert [f.value for f in extract_pattern("order ab-123 and CD-456", cased)] == ["CD-456"]
+    named = PatternEntity.from_definition("x", {"pattern": "(?<code>\\d+)-\\k<code>"})  # JavaScript spelling
+    assert [f.value for f in extract_pattern("12-12 and 12-13", named)] == ["12-12"]
+    with pytest.raises(ValueError):
+        PatternEntity.from_definition("bad", {"pattern": "(unclosed"})
+
+
+def system(text: str, lang: str = "en") -> list[tuple[str, object, str, str]]:
+    now = datetime(2024, 3, 14, 9, 30)
+    return [(f.name, f.value, f.unit, f.source) for f in extract_system(text, lang, now)]
+
+
+def test_system_numbers_and_ordinals() -> None:
+    assert ("number", 25, "", "twenty five") in system("I need twenty five apples")
+    assert ("number", 3.5, "", "3.5") in system("and 3.5 more")
+    assert ("number", 1234.5, "", "1,234.5") in system("it is 1,234.5")
+    assert ("number", 99, "", "quatre-vingt-dix-neuf") in system("quatre-vingt-dix-neuf poires", "fr")
+    assert ("ordinal", 3, "", "third") in system("the third one")
+    assert ("ordinal", 21, "", "21st") in system("on the 21st floor")
+    assert system("one moment please") == []  # "one" as a word, not a number
+
+
+def test_system_email_url_phone() -> None:
+    found = system("write to john.doe@example.com, see https://botpress.com/docs or call +1 514-555-1234")
+    assert ("email", "john.doe@example.com", "", "john.doe@example.com") in found
+    assert ("url", "https://botpress.com/docs", "", "https://botpress.com/docs") in found
+    assert ("phoneNumber", "+15145551234", "", "+1 514-555-1234") in found
+
+
+def test_system_measures() -> None:
+    assert ("amountOfMoney", 20, "$", "$20") in system("it costs $20")
+    assert ("amountOfMoney", 15, "EUR", "15 euros") in system("or 15 euros")
+    assert ("distance", 5, "kilometre", "5 km") in system("run 5 km")
+    assert ("volume", 2, "litre", "2 liters") in system("drink 2 liters")
+    assert ("quantity", 3.5, "kilogram", "3.5 kg") in system("3.5 kg of flour")
+    assert ("temperature", 25, "celsius", "25°C") in system("it is 25°C")
+    assert ("duration", 7200, "second", "2 hours") in system("for 2 hours")
+    assert ("duration", 1800, "second", "half an hour") in system("wait half an hour")
+
+
+def test_system_time() -> None:
+    found = [f for f in extract_system("book a table for tomorrow at 7pm", "en", datetime(2024, 3, 14, 9, 30))
+             if f.name == "time"]
+    assert len(found) == 1
+    assert found[0].source == "tomorrow at 7pm"
+    assert found[0].value.startswith("2024-03-15T19:00:00")
+    assert found[0].unit == "hour"
+    assert found[0].entity_id == "system.time"
+    french = [f for f in extract_system("rendez-vous demain à 14h", "fr", datetime(2024, 3, 14, 9, 30))
+              if f.name == "time"]
+    assert french and french[0].value.startswith("2024-03-15T14:00:00")
+    assert [f for f in extract_system("may I help you", "en") if f.name == "time"] == []

@@ -1,0 +1,80 @@
+"""The NLU's small pieces: slot markup, election and ambiguity, language detection, the linear model."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from parley.nlu.election import elect, is_ambiguous
+from parley.nlu.language import detect_language
+from parley.nlu.linear import train_softmax
+from parley.nlu.text import SlotSpan, parse_utterance, tokenize
+
+
+def test_slot_markup_is_removed_and_located() -> None:
+    u = parse_utterance("  fly from [Montréal](from_city) to [New York](to_city) ")
+    assert u.text == "fly from Montréal to New York"
+    assert u.slots == (SlotSpan("from_city", 9, 17, "Montréal"), SlotSpan("to_city", 21, 29, "New York"))
+    assert u.text[9:17] == "Montréal"
+    assert parse_utterance("no markup [here]").slots == ()
+
+
+def test_tokens_keep_offsets() -> None:
+    assert [(t.text, t.start, t.end) for t in tokenize("Hi, bot!")] == [
+        ("Hi", 0, 2), (",", 2, 3), ("bot", 4, 7), ("!", 7, 8)]
+
+
+def ctx(confidence: float, oos: float, *intents: tuple[str, float]) -> dict[str, object]:
+    return {"confidence": confidence, "oos": oos,
+            "intents": [{"label": n, "confidence": c, "slots": {}, "extractor": "classifier"} for n, c in intents]}
+
+
+def test_natural_election_takes_the_top_two_and_rescales() -> None:
+    result = elect({"global": ctx(1.0, 0.1, ("hello", 0.6), ("bye", 0.3))}, ["global"])
+    assert [i["name"] for i in result["intents"]] == ["hello", "bye"]
+    assert abs(result["intents"][0]["confidence"] - 2 / 3) < 1e-9
+    assert result["intent"] == {"name": "hello", "context": "global", "confidence": result["intents"][0]["confidence"]}
+    assert result["ambiguous"] is False
+    assert result["slots"] == {}
+
+
+def test_none_carries_the_out_of_scope_score() -> None:
+    result = elect({"global": ctx(1.0, 0.7, ("hello", 0.2), ("bye", 0.1))}, ["global"])
+    assert [i["name"] for i in result["intents"]] == ["none", "hello"]
+    assert abs(result["intents"][0]["confidence"] - 0.7 / 0.9) < 1e-9
+
+
+def test_election_picks_the_most_confident_included_context() -> None:
+    predictions = {"global": ctx(0.8, 0.1, ("hello", 0.9)), "shop": ctx(0.2, 0.1, ("buy", 0.9))}
+    assert elect(predictions, ["global"])["intent"]["name"] == "hello"
+    assert elect(predictions, ["shop"])["intent"]["name"] == "buy"
+    assert elect(predictions, ["global", "shop"])["intent"]["context"] == "global"
+    assert elect(predictions, ["unknown"])["intent"]["name"] == "hello"  # no included context exists: all
+    assert elect({}, ["global"])["intent"]["name"] == "none"
+
+
+def test_ambiguity_rule() -> None:
+    assert is_ambiguous([{"name": "a", "confidence": 0.55}, {"name": "b", "confidence": 0.45}])
+    assert not is_ambiguous([{"name": "a", "confidence": 0.75}, {"name": "b", "confidence": 0.25}])
+    assert not is_ambiguous([{"name": "a", "confidence": 1.0}])
+    result = elect({"global": ctx(1.0, 0.0, ("a", 0.5), ("b", 0.45))}, ["global"])
+    assert result["ambiguous"] is True
+
+
+def test_language_detection_is_restricted_to_the_bot_languages() -> None:
+    vocab = {"en": frozenset({"hello", "pizza", "order"}), "fr": frozenset({"bonjour", "pizza", "commander"})}
+    assert detect_language("I would like to order a pizza", ["en", "fr"], vocab) == "en"
+    assert detect_language("je voudrais commander une pizza", ["en", "fr"], vocab) == "fr"
+    assert detect_language("ich möchte eine Pizza bestellen", ["en", "fr"], vocab) in {"en", "fr", None}
+    assert detect_language("pizza", ["en", "fr"], vocab) is None  # unsure: the caller falls back
+    assert detect_language("je voudrais commander une pizza", ["en"], vocab) == "en"  # one language: that one
+
+
+def test_softmax_regression_learns_a_separable_problem() -> None:
+    rng = np.random.default_rng(0)
+    xd = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (xd[:, 0] > 0).astype(np.int64) + 2 * (xd[:, 1] > 0).astype(np.int64)
+    xs = sparse.csr_matrix(np.eye(300, 10, dtype=np.float32))
+    w = train_softmax(xs, xd, y, 4, c=100.0)
+    pred = (xs @ w.sparse + xd @ w.dense + w.bias).argmax(axis=1)
+    assert (pred == y).mean() > 0.95
