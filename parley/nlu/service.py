@@ -77,6 +77,7 @@ class NluService:
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dates_warm = False
 
     # ------------------------------------------------------------------------------------ training
 
@@ -120,8 +121,13 @@ class NluService:
         from parley.nlu.language import warm_up as warm_language
 
         limit_blas_threads()
-        warm_language()
-        warm_dates()
+        if len(bot.config.languages) > 1:  # a one-language bot never asks the identifier
+            warm_language()
+        if not self._dates_warm:
+            # dateparser's tables load in about half a second: on a thread of their own, so that
+            # serving starts sooner; a message mentioning a date meanwhile just waits for them.
+            self._dates_warm = True
+            threading.Thread(target=warm_dates, name="parley-dates-warmup", daemon=True).start()
         sets = training_sets(bot)
         models = {lang: self._model_for(data) for lang, data in sets.items()}
         return BotModels(models, bot.config.default_language)
