@@ -10,10 +10,13 @@ and elects the intent (SPEC §3.4).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +67,22 @@ def nlu_enabled_for(bot: Bot) -> bool:
     return bot.config.get("nlu", "enabled", default=True) is not False
 
 
+@contextlib.contextmanager
+def _training_lock(cache_dir: Path, model_id: str) -> Iterator[None]:
+    """Workers sharing a data folder train each model once: the others wait here, then load it."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache_dir / f".{model_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # no writable cache: train without coordination
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class NluService:
     def __init__(self, cache_dir: Path, *, enabled: bool = True) -> None:
         self.cache_dir = cache_dir
@@ -94,6 +113,13 @@ class NluService:
             cached = self._memory.get(model_id)
         if cached is not None:
             return cached
+        with _training_lock(self.cache_dir, model_id):
+            model = self._load_or_train(data, embedder, model_id)
+        with self._lock:
+            self._memory[model_id] = model
+        return model
+
+    def _load_or_train(self, data: TrainingSet, embedder: Embedder | None, model_id: str) -> LanguageModel:
         folder = self.cache_dir / model_id
         model: LanguageModel | None = None
         if folder.is_dir():
@@ -111,8 +137,6 @@ class NluService:
                 model.save(self.cache_dir)
             except OSError as exc:  # a read-only cache only costs a retraining next time
                 log.warning("cannot save NLU model %s: %s", model_id, exc)
-        with self._lock:
-            self._memory[model_id] = model
         return model
 
     def build(self, bot: Bot) -> BotModels:
