@@ -9,9 +9,10 @@ safe; writes wait for each other through SQLite's busy timeout instead of failin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -123,6 +124,28 @@ def _loads(raw: Any, default: Any) -> Any:
         return default
 
 
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: BEGIN IMMEDIATE (fails at once if the lock is taken and busy_timeout is
+    0), COMMIT at the end, ROLLBACK on any error. Never spans an await: the caller is synchronous."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _only_bots(bot_ids: list[str] | None) -> tuple[str, list[str]]:
+    """An `AND bot_id IN (…)` clause for the janitor's queries (None: every bot)."""
+    if bot_ids is None:
+        return "", []
+    if not bot_ids:
+        return " AND 0", []
+    return f" AND bot_id IN ({','.join('?' * len(bot_ids))})", list(bot_ids)
+
+
 def _busy(exc: sqlite3.OperationalError) -> bool:
     """The write lock is held by another connection (BEGIN IMMEDIATE did not get it at once)."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -198,8 +221,7 @@ class SQLiteStore:
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db):
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = row[0] or 0
@@ -210,10 +232,6 @@ class SQLiteStore:
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):
@@ -280,8 +298,7 @@ class SQLiteStore:
         unschedule = [(*conversation, i) for i in saved.unschedule]
 
         def tx(db: sqlite3.Connection) -> list[int]:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(db):
                 db.execute(
                     "INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, "
                     "context_expiry, session_expiry, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
@@ -332,11 +349,7 @@ class SQLiteStore:
                 if unschedule:
                     db.executemany("DELETE FROM scheduled WHERE bot_id=? AND channel=? AND user_id=? AND id=?",
                                    unschedule)
-                db.execute("COMMIT")
                 return ids
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
         if self._writer is not None:
             try:
@@ -376,11 +389,8 @@ class SQLiteStore:
     async def expired_contexts(self, now: float, limit: int = 250,
                                bot_ids: list[str] | None = None) -> list[ConversationKey]:
         def q(db: sqlite3.Connection) -> list[ConversationKey]:
-            only = ""
-            params: list[Any] = [now]
-            if bot_ids is not None:
-                only = f" AND bot_id IN ({','.join('?' * len(bot_ids))})" if bot_ids else " AND 0"
-                params += bot_ids
+            only, bots = _only_bots(bot_ids)
+            params: list[Any] = [now, *bots]
             rows = db.execute(
                 "SELECT bot_id, channel, user_id FROM conversations WHERE context_expiry < ? "
                 f"AND context != '{{}}'{only} ORDER BY updated_at LIMIT ?",
@@ -394,8 +404,7 @@ class SQLiteStore:
         """Retention: drop a bot's old event log and outbox entries and stored retry answers."""
 
         def q(db: sqlite3.Connection) -> int:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(db):
                 n = db.execute("DELETE FROM events WHERE bot_id=? AND created_at < ?", (bot_id, events_before)).rowcount
                 n += db.execute(
                     "DELETE FROM turn_answers WHERE bot_id=? AND created_at < ?", (bot_id, answers_before)
@@ -403,11 +412,7 @@ class SQLiteStore:
                 n += db.execute(
                     "DELETE FROM outbox WHERE bot_id=? AND created_at < ?", (bot_id, events_before)
                 ).rowcount
-                db.execute("COMMIT")
                 return int(n)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
         return await self._run(q)
 
@@ -479,11 +484,8 @@ class SQLiteStore:
     async def due_conversations(self, now: float, limit: int = 250,
                                 bot_ids: list[str] | None = None) -> list[ConversationKey]:
         def q(db: sqlite3.Connection) -> list[ConversationKey]:
-            only = ""
-            params: list[Any] = [now]
-            if bot_ids is not None:
-                only = f" AND bot_id IN ({','.join('?' * len(bot_ids))})" if bot_ids else " AND 0"
-                params += bot_ids
+            only, bots = _only_bots(bot_ids)
+            params: list[Any] = [now, *bots]
             rows = db.execute(
                 f"SELECT bot_id, channel, user_id, MIN(due_at) AS due FROM scheduled WHERE due_at <= ?{only} "
                 "GROUP BY bot_id, channel, user_id ORDER BY due LIMIT ?",
@@ -519,17 +521,11 @@ class SQLiteStore:
         """Create `user` only if no user exists yet (several workers may start at once)."""
 
         def tx(db: sqlite3.Connection) -> bool:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(db):
                 if collaborators.count_users(db) > 0:
-                    db.execute("ROLLBACK")
-                    return False
+                    return False  # nothing written: the commit ends an empty transaction
                 collaborators.put_user(db, user)
-                db.execute("COMMIT")
                 return True
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
         return await self._run(tx)
 

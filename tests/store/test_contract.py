@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,7 +15,6 @@ from parley.engine.state import Memory
 from parley.security.users import User
 from parley.store.base import ConversationKey, Saved
 from parley.store.postgres import PostgresStore
-from parley.store.sql import SQLiteStore
 from tests.reliability.counting import pg_schema
 
 DATABASE_URL = os.environ.get("PARLEY_TEST_DATABASE_URL")
@@ -29,24 +27,6 @@ async def pg_url() -> AsyncIterator[str]:
         pytest.skip("PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
     async with pg_schema(DATABASE_URL) as url:
         yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    """The same tests on each backend."""
-    if request.param == "sqlite":
-        s: Any = SQLiteStore(tmp_path / "parley.sqlite")
-        await s.open()
-        yield s
-        await s.close()
-        return
-    if not DATABASE_URL:
-        pytest.skip("PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
-    async with pg_schema(DATABASE_URL) as url:
-        s = PostgresStore(url)
-        await s.open()
-        yield s
-        await s.close()
 
 
 KEY = ConversationKey("bot", "api", "alice")

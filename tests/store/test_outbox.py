@@ -5,38 +5,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from parley.engine.state import Memory
 from parley.store.base import ConversationKey, Saved
-from parley.store.postgres import PostgresStore
-from parley.store.sql import SQLiteStore
-from tests.reliability.counting import pg_schema
 
 DATABASE_URL = os.environ.get("PARLEY_TEST_DATABASE_URL")
 KEY = ConversationKey("bot", "api", "alice")
 OTHER = ConversationKey("bot", "api", "bob")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    if request.param == "sqlite":
-        s: Any = SQLiteStore(tmp_path / "parley.sqlite")
-        await s.open()
-        yield s
-        await s.close()
-        return
-    if not DATABASE_URL:
-        pytest.skip("PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
-    async with pg_schema(DATABASE_URL) as url:
-        s = PostgresStore(url)
-        await s.open()
-        yield s
-        await s.close()
 
 
 def entry(text: str, source: str = "timeout", created_at: float | None = None) -> dict[str, Any]:
