@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -42,10 +43,12 @@ class Embedder:
     def _vector(self, ids: list[int]) -> F32:
         if not ids:
             return np.zeros(self.dim, np.float32)
-        v: F32 = self.table[ids].mean(axis=0)
-        norm = float(np.linalg.norm(v))
+        # the sum, not the mean: the vector is scaled to unit length anyway (and `take` + `add.reduce`
+        # cost a third of fancy indexing + `mean` + `linalg.norm` on a dozen rows)
+        v: F32 = np.add.reduce(self.table.take(ids, axis=0), axis=0)
+        norm = math.sqrt(float(np.dot(v, v)))
         if norm > 0:
-            v /= np.float32(norm)
+            v *= np.float32(1.0 / norm)
         return v
 
     def encode(self, texts: list[str]) -> F32:

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,15 +73,25 @@ class Block:
         m = sparse.csr_matrix(sparse.diags(1.0 / norms) @ m, dtype=np.float32)
         return m
 
-    def row(self, indices: Sequence[int]) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+    @cached_property
+    def idf_values(self) -> list[float]:
+        """The idf as Python floats: one message has a few dozen features, and NumPy's per-call cost
+        on arrays that small is several times the arithmetic itself."""
+        return [float(x) for x in self.idf.tolist()]
+
+    def weigh(self, indices: Sequence[int], offset: int, out_idx: list[int], out_val: list[float]) -> None:
+        """Append one message's sublinear tf × idf features, scaled to unit length, shifted by `offset`."""
         if not indices:
-            return np.zeros(0, np.intp), np.zeros(0, np.float32)
-        uniq, counts = np.unique(np.asarray(indices, np.intp), return_counts=True)
-        vals: NDArray[np.float32] = ((1.0 + np.log(counts)) * self.idf[uniq]).astype(np.float32)
-        norm = float(np.sqrt(vals @ vals))
-        if norm > 0:
-            vals /= np.float32(norm)
-        return uniq, vals
+            return
+        counts: dict[int, int] = {}
+        for i in indices:
+            counts[i] = counts.get(i, 0) + 1
+        idf = self.idf_values
+        vals = [idf[i] if c == 1 else (1.0 + math.log(c)) * idf[i] for i, c in counts.items()]
+        norm = math.sqrt(sum([v * v for v in vals]))
+        scale = 1.0 / norm if norm > 0 else 1.0
+        out_idx.extend(i + offset for i in counts)
+        out_val.extend(v * scale for v in vals)
 
 
 @dataclass(frozen=True)
@@ -134,9 +145,11 @@ class Featurizer:
     def row(self, normalized: str, extra: Sequence[str] = ()) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
         """Feature indices and values of one utterance."""
         wi, ci = self._indices(normalized, extra)
-        widx, wval = self.words.row(wi)
-        cidx, cval = self.chars.row(ci)
-        return np.concatenate([widx, cidx + len(self.words.vocab)]), np.concatenate([wval, cval])
+        idx: list[int] = []
+        val: list[float] = []
+        self.words.weigh(wi, 0, idx, val)
+        self.chars.weigh(ci, len(self.words.vocab), idx, val)
+        return np.array(idx, np.intp), np.array(val, np.float32)
 
     def matrix(self, docs: Sequence[Doc]) -> sparse.csr_matrix:
         if not docs:

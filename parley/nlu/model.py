@@ -33,7 +33,7 @@ from parley.nlu.intents import SPEC as INTENT_SPEC
 from parley.nlu.intents import IntentClassifier, Sample, train_intents
 from parley.nlu.linear import SoftmaxWeights
 from parley.nlu.slots import SlotDefinition, SlotTagger, slot_definitions
-from parley.nlu.text import Utterance, fold, normalize, parse_utterance, tokenize
+from parley.nlu.text import Token, Utterance, fold, normalize, parse_utterance, tokenize
 
 log = logging.getLogger("parley.nlu")
 
@@ -144,10 +144,11 @@ def training_sets(bot: Bot) -> dict[str, TrainingSet]:
 
 
 def custom_entities(text: str, lists: Sequence[ListEntity], patterns: Sequence[PatternEntity]) -> list[Found]:
-    tokens = tokenize(text)
     found: list[Found] = []
-    for e in lists:
-        found += extract_list(text, e, tokens)
+    if lists:
+        tokens = tokenize(text)
+        for e in lists:
+            found += extract_list(text, e, tokens)
     for p in patterns:
         found += extract_pattern(text, p)
     return found
@@ -169,7 +170,7 @@ class LanguageModel:
     taggers: dict[str, SlotTagger]
     vocabulary: frozenset[str]
     embedder: Embedder | None = field(default=None, repr=False)
-    _members_cache: dict[str, tuple[list[str], np.ndarray[Any, np.dtype[np.intp]]]] | None = field(
+    _members_cache: dict[str, tuple[list[str], list[int]]] | None = field(
         default=None, repr=False)
 
     # -------------------------------------------------------------------------------- training
@@ -216,16 +217,17 @@ class LanguageModel:
         """Botpress's NLU output for one language: `predictions` per context and `entities`."""
         found = self.entities(text, now)
         predictions = self._contexts(text, found)
-        tokens = tokenize(text)
+        tokens: list[Token] | None = None
         for ctx in predictions.values():
             if ctx["intents"]:
                 top = ctx["intents"][0]
                 tagger = self.taggers.get(top["label"])
                 if tagger is not None:
+                    tokens = tokenize(text) if tokens is None else tokens
                     top["slots"] = tagger.extract(text, tokens, found)
         return {"predictions": predictions, "entities": [f.to_botpress() for f in found]}
 
-    def _members(self) -> dict[str, tuple[list[str], np.ndarray[Any, np.dtype[np.intp]]]]:
+    def _members(self) -> dict[str, tuple[list[str], list[int]]]:
         """Per context: its intents' names and their indices in the classifier's labels (cached)."""
         cached = self._members_cache
         if cached is None:
@@ -234,24 +236,28 @@ class LanguageModel:
             cached = {}
             for c in self.contexts:
                 names = [n for n, ctxs in self.intent_contexts.items() if c in ctxs and n in index]
-                cached[c] = (names, np.array([index[n] for n in names], np.intp))
+                cached[c] = (names, [index[n] for n in names])
             self._members_cache = cached
         return cached
 
     def _contexts(self, text: str, found: Sequence[Found]) -> JSONDict:
+        """Per context: its confidence, its out-of-scope score and its intents, best first.
+
+        Plain Python floats from here on: a bot has a handful of contexts and intents, and NumPy's
+        per-call cost on arrays that small is many times the arithmetic."""
         clf = self.classifier
         if clf is None:
             return {c: {"confidence": 1.0 / len(self.contexts), "oos": 1.0, "intents": []} for c in self.contexts}
         normalized = normalize(text)
         vector = self.embedder.encode_one(text) if self.embedder is not None and clf.uses_embeddings else None
-        p = clf.scores(normalized, markers(found), vector).astype(np.float64)
-        p_none = float(p[-1])
+        p: list[float] = clf.scores(normalized, markers(found), vector).tolist()
+        p_none = p[-1]
         # Botpress's exact matcher: a message equal to a training utterance is that intent, with
         # confidence 1, in the contexts of that intent (the others keep the classifier's view)
         exact = clf.exact_match(normalized)
         exact_contexts = set(self.intent_contexts.get(exact, ())) if exact is not None else set()
         members = self._members()
-        mass = {c: float(p[idx].sum()) for c, (_, idx) in members.items()}
+        mass = {c: sum(p[i] for i in idx) for c, (_, idx) in members.items()}
         total_mass = sum(mass.values())
         out: JSONDict = {}
         for c, (names, idx) in members.items():
@@ -265,19 +271,18 @@ class LanguageModel:
             if not names:
                 out[c] = {"confidence": 0.0, "oos": 1.0, "intents": []}
                 continue
-            q = p[idx]
-            denom = float(q.sum()) + p_none
+            q = [p[i] for i in idx]
+            denom = sum(q) + p_none
             if denom <= 0:
-                q, q_none = np.zeros_like(q), 1.0
+                q, q_none = [0.0] * len(q), 1.0
             else:
-                q, q_none = q / denom, p_none / denom
+                q, q_none = [x / denom for x in q], p_none / denom
             # out of scope: the `none` class, or every intent under the calibrated threshold
             oos = max(q_none, clf.threshold)
-            norm = float(q.sum()) + oos
-            order = np.argsort(-q, kind="stable")
-            conf = np.round(q[order] / norm, 6).tolist()
-            intents = [{"label": names[i], "confidence": v, "slots": {}, "extractor": "classifier"}
-                       for i, v in zip(order.tolist(), conf, strict=True)]
+            norm = sum(q) + oos
+            order = sorted(range(len(q)), key=lambda k: -q[k])  # stable: ties keep the file order
+            intents = [{"label": names[k], "confidence": round(q[k] / norm, 6), "slots": {}, "extractor": "classifier"}
+                       for k in order]
             out[c] = {
                 "confidence": round(mass[c] / total_mass, 6) if total_mass > 0 else 1.0 / len(self.contexts),
                 "oos": round(oos / norm, 6),

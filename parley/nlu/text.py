@@ -76,6 +76,8 @@ def tokenize(text: str) -> list[Token]:
 
 def fold(text: str) -> str:
     """Lower-case and strip accents: "Où ÇA" -> "ou ca". Lengths may change; use for matching only."""
+    if text.isascii():  # nothing to decompose (most messages): skip the per-character pass
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

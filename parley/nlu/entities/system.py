@@ -105,13 +105,36 @@ def _clean(v: float) -> int | float:
     return int(v) if v == int(v) and abs(v) < 1e15 else v
 
 
-def find_numbers(text: str) -> list[tuple[int, int, float]]:
-    """(start, end, value) of every number written with digits or words, without overlaps."""
+_ANY_DIGIT = re.compile(r"\d")
+
+
+_LOWER_WORD = re.compile(r"\w+")
+
+
+def _gate(words: Iterable[str]) -> frozenset[str]:
+    """The lower-case words any of which a pattern needs before it is worth running."""
+    return frozenset(w for phrase in words for w in _LOWER_WORD.findall(phrase.lower()))
+
+
+_NUMBER_GATE = _gate([*_WORD_VALUES, *_SCALES])
+
+
+def lower_words(text: str) -> frozenset[str]:
+    return frozenset(_LOWER_WORD.findall(text.lower()))
+
+
+def find_numbers(text: str, words: frozenset[str] | None = None) -> list[tuple[int, int, float]]:
+    """(start, end, value) of every number written with digits or words, without overlaps.
+
+    `words` (the text's lower-case words) lets the big word-number pattern be skipped when no
+    number word is there, which is most messages."""
     out: list[tuple[int, int, float]] = []
-    for m in _DIGITS.finditer(text):
+    for m in _DIGITS.finditer(text) if _ANY_DIGIT.search(text) else ():
         v = _parse_digits(m.group(0))
         if v is not None:
             out.append((m.start(), m.end(), v))
+    if words is not None and words.isdisjoint(_NUMBER_GATE):
+        return out
     for m in _WORDS_RUN.finditer(text):
         if any(s < m.end() and m.start() < e for s, e, _ in out):
             continue
@@ -169,10 +192,29 @@ _UNIT_START = "|".join(
 ) + "|" + "|".join(f"(?:{u})\\b" for u, _, _ in _DURATION_UNITS)
 
 
+_compiled_after: dict[str, re.Pattern[str]] = {}
+_compiled_before: dict[str, re.Pattern[str]] = {}
+
+
+def _unit_after(spelling: str) -> re.Pattern[str]:
+    """The compiled "unit right after the number" pattern (built once per spelling, not per message)."""
+    compiled = _compiled_after.get(spelling)
+    if compiled is None:
+        compiled = _compiled_after[spelling] = re.compile(rf"\s?(?:{spelling})(?![\w])", re.IGNORECASE)
+    return compiled
+
+
+def _unit_before(spelling: str) -> re.Pattern[str]:
+    compiled = _compiled_before.get(spelling)
+    if compiled is None:
+        compiled = _compiled_before[spelling] = re.compile(rf"(?<![\w])(?:{spelling})\s?$", re.IGNORECASE)
+    return compiled
+
+
 def _after_unit(text: str, end: int, units: list[_Unit]) -> tuple[int, str] | None:
     rest = text[end:]
     for spelling, unit in units:
-        m = re.match(rf"\s?(?:{spelling})(?![\w])", rest, re.IGNORECASE)
+        m = _unit_after(spelling).match(rest)
         if m:
             return end + m.end(), unit
     return None
@@ -182,7 +224,7 @@ def _before_unit(text: str, start: int, units: list[_Unit]) -> tuple[int, str] |
     """A currency written before the amount: a symbol (`$20`, `€ 5`) or an ISO code (`USD 20`)."""
     head = text[:start]
     for spelling, unit in units:
-        m = re.search(rf"(?<![\w])(?:{spelling})\s?$", head, re.IGNORECASE)
+        m = _unit_before(spelling).search(head)
         if m is None:
             continue
         written = m.group(0).strip()
@@ -207,16 +249,19 @@ def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units:
     return out
 
 
+_ARTICLE = re.compile(r"\b(?:an?|une?|half an?|une demi[- ])\s*(?=\w)", re.IGNORECASE)
+
+
 def _durations(text: str, numbers: list[tuple[int, int, float]]) -> list[Found]:
     out: list[Found] = []
     spans = list(numbers)
-    for m in re.finditer(r"\b(?:an?|une?|half an?|une demi[- ])\s*(?=\w)", text, re.IGNORECASE):
+    for m in _ARTICLE.finditer(text):
         value = 0.5 if "half" in m.group(0).lower() or "demi" in m.group(0).lower() else 1.0
         spans.append((m.start(), m.end(), value))
     for start, end, value in sorted(spans):
         rest = text[end:]
         for spelling, unit, seconds in _DURATION_UNITS:
-            unit_match = re.match(rf"\s?(?:{spelling})(?![\w])", rest, re.IGNORECASE)
+            unit_match = _unit_after(spelling).match(rest)
             if unit_match:
                 m = unit_match
                 if unit == "second" and m.group(0).strip().lower() == "s" and not rest.startswith("s"):
@@ -259,6 +304,9 @@ _ORDINAL = re.compile(
 )
 
 
+_ORDINAL_GATE = _gate(_ORDINAL_WORDS)
+
+
 def _found(dim: str, text: str, start: int, end: int, value: Any, unit: str) -> Found:
     return Found(name=dim, entity_id=f"system.{dim}", value=value, unit=unit, start=start, end=end,
                  source=text[start:end])
@@ -283,8 +331,10 @@ def _phones(text: str, taken: Iterable[Found]) -> list[Found]:
     return out
 
 
-def _ordinals(text: str) -> list[Found]:
-    out = []
+def _ordinals(text: str, words: frozenset[str] | None = None, has_digit: bool = True) -> list[Found]:
+    out: list[Found] = []
+    if words is not None and not has_digit and words.isdisjoint(_ORDINAL_GATE):
+        return out
     for m in _ORDINAL.finditer(text):
         value = int(m.group(1)) if m.group(1) else _ORDINAL_WORDS[m.group(2).lower()]
         out.append(_found("ordinal", text, m.start(), m.end(), value, ""))
@@ -293,14 +343,18 @@ def _ordinals(text: str) -> list[Found]:
 
 # ------------------------------------------------------------------------------------------ time
 
+_TIME_WORDS = (
+    "today", "tonight", "tomorrow", "yesterday", "now", "noon", "midnight", "morning", "afternoon", "evening",
+    "week", "weekend", "month", "year", "ago", "next", "last", "this", "monday", "tuesday", "wednesday",
+    "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "june", "july",
+    "august", "september", "october", "november", "december", "aujourd'hui", "demain", "hier", "maintenant",
+    "midi", "minuit", "matin", "soir", "semaine", "mois", "année", "prochain", "prochaine", "dernier",
+    "dernière", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "janvier", "février",
+    "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
 _TIME_HINT = re.compile(
-    r"\b(?:today|tonight|tomorrow|yesterday|now|noon|midnight|morning|afternoon|evening|week|weekend|"
-    r"month|year|ago|next|last|this|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"january|february|march|april|june|july|august|september|october|november|december|"
-    r"aujourd'hui|demain|hier|maintenant|midi|minuit|matin|soir|semaine|mois|année|prochain|prochaine|"
-    r"dernier|dernière|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|janvier|février|mars|avril|"
-    r"mai|juin|juillet|août|septembre|octobre|novembre|décembre|in \d+|dans \d+|\d+\s?(?:am|pm|h)|"
-    r"\d{1,2}:\d{2}|\d{1,4}[/-]\d{1,2}(?:[/-]\d{1,4})?)\b",
+    r"\b(?:" + "|".join(re.escape(w) for w in _TIME_WORDS)
+    + r"|in \d+|dans \d+|\d+\s?(?:am|pm|h)|\d{1,2}:\d{2}|\d{1,4}[/-]\d{1,2}(?:[/-]\d{1,4})?)\b",
     re.IGNORECASE,
 )
 _TIME_OF_DAY = re.compile(r"\d{1,2}(?::\d{2})|\d\s?(?:am|pm|h)\b|noon|midnight|midi|minuit|\bat \d", re.I)
@@ -334,7 +388,13 @@ def warm_up() -> None:
             log.debug("dateparser warm-up failed", exc_info=True)
 
 
-def _times(text: str, lang: str, now: datetime | None, durations: list[Found]) -> list[Found]:
+_TIME_GATE = _gate(_TIME_WORDS)
+
+
+def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
+           words: frozenset[str] | None = None, has_digit: bool = True) -> list[Found]:
+    if words is not None and not has_digit and words.isdisjoint(_TIME_GATE):
+        return []
     if not _TIME_HINT.search(text):
         return []
     search = _search_dates()
@@ -390,15 +450,19 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     """Every system entity of `text`, sorted by position."""
     if not text.strip():
         return []
-    emails = _regex_entities(text, "email", _EMAIL)
+    # cheap gates first: most messages have no `@`, no `.` and no digit, and skipping those scans
+    # halves the cost of a message without entities
+    emails = _regex_entities(text, "email", _EMAIL) if "@" in text else []
     urls = [u for u in _regex_entities(text, "url", _URL) if not any(u.start < e.end and e.start < u.end
-                                                                          for e in emails)]
-    phones = _phones(text, [*emails, *urls])
+                                                                          for e in emails)] if "." in text else []
+    has_digit = _ANY_DIGIT.search(text) is not None
+    phones = _phones(text, [*emails, *urls]) if has_digit else []
     masked = text
     for f in [*emails, *urls, *phones]:
         masked = masked[:f.start] + " " * (f.end - f.start) + masked[f.end:]
-    numbers = find_numbers(masked)
-    ordinals = _ordinals(masked)
+    words = lower_words(masked)
+    numbers = find_numbers(masked, words)
+    ordinals = _ordinals(masked, words, has_digit)
     ordinal_spans = [(o.start, o.end) for o in ordinals]
     numbers = [n for n in numbers if not any(s < n[1] and n[0] < e for s, e in ordinal_spans)]
     found: list[Found] = [*emails, *urls, *phones, *ordinals]
@@ -410,5 +474,5 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     found += _measures(masked, numbers, "temperature", _TEMPERATURE_UNITS)
     durations = _durations(masked, numbers)
     found += durations
-    found += _times(masked, lang, now, durations)
+    found += _times(masked, lang, now, durations, words, has_digit)
     return sorted(found, key=lambda f: (f.start, -f.end, f.name))
