@@ -151,7 +151,7 @@ def load(base: str, proc: subprocess.Popen[bytes], *, bot: str, connections: int
 # ------------------------------------------------------------------------------------------------ stages
 
 
-def stage_profile(data: Path, turns: int) -> dict[str, float]:
+def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, float]:
     """Mean µs per stage over many in-process turns (no HTTP): where a turn's time goes."""
     from parley.bots.registry import BotRegistry
     from parley.conversations import Conversations
@@ -180,9 +180,16 @@ def stage_profile(data: Path, turns: int) -> dict[str, float]:
         return wrapper
 
     async def main() -> None:
-        settings = Settings.from_env(data, env={"PARLEY_NLU": "off"})
+        settings = Settings.from_env(data, env={"PARLEY_NLU": nlu_env})
         registry = BotRegistry(settings.data_dir)
         registry.load_all()
+        understand = None
+        if settings.nlu_enabled:
+            from parley.nlu.service import NluService
+
+            nlu = NluService(data / "storage" / "nlu")
+            await nlu.train_all(list(registry.bots.values()))
+            understand = timed("NLU predict", nlu.understand)
         store = open_store(f"sqlite:///{data / 'storage' / 'profile.sqlite'}")
         await store.open()
         store.load = timed("store load", store.load)  # type: ignore[method-assign]
@@ -192,7 +199,7 @@ def stage_profile(data: Path, turns: int) -> dict[str, float]:
         turn.qna_suggestions = timed("suggestions", decision.qna_suggestions)
         import parley.engine.dialog as dmod
         dmod.render_content = timed("render", dmod.render_content)
-        conv = Conversations(settings, registry, store, rng=random.Random(1))
+        conv = Conversations(settings, registry, store, rng=random.Random(1), understand=understand)
         conv.converse = timed("whole turn", conv.converse)  # type: ignore[method-assign]
         bot = registry.get("welcome-bot")
         texts = ["hello", "memory", "Ada", "hi", "context", "monkey"]
@@ -204,11 +211,69 @@ def stage_profile(data: Path, turns: int) -> dict[str, float]:
     return {k: v / turns * 1e6 for k, v in totals.items()}
 
 
+# -------------------------------------------------------------------------------------------------- NLU
+
+# Messages of every kind a template bot gets: greetings, its own topics, other topics, entities, junk.
+NLU_TEXTS = [
+    "hey there", "hello", "hi!", "what is a context?", "tell me about bot memory", "forget my name",
+    "how long do monkeys live", "where do giraffes live?", "what do you do for fun", "who built you",
+    "tell me a joke", "you are annoying", "bye", "what's the weather like in Paris tomorrow",
+    "I want 3 pizzas at 7pm", "my email is ada@example.com", "large", "yes please", "no", "asdf qwerty",
+    "can you help me book a flight to montréal for 2 people", "how much is it in euros",
+]
+
+
+def nlu_figures(data: Path, quick: bool) -> dict[str, Any]:
+    """Training time of each bot of `data` (fresh cache, after the one-time warm-ups), prediction
+    p50/p99 of `understand` over NLU_TEXTS, and CLINC150 full training (bench/nlu.py has the accuracy)."""
+    from parley.bots.models import Bot
+    from parley.bots.registry import BotRegistry
+    from parley.engine.state import default_nlu
+    from parley.nlu.service import NluService, nlu_enabled_for
+
+    registry = BotRegistry(data)
+    registry.load_all()
+    bots = [b for b in registry.bots.values()
+            if isinstance(b, Bot) and nlu_enabled_for(b) and not b.config.get("disabled")]
+    with tempfile.TemporaryDirectory() as cache:
+        warm = NluService(Path(cache) / "warm-up")
+        for bot in bots[:1]:
+            warm.build(bot)  # the language identifier, dates, the embedding table: once per process
+        out: dict[str, Any] = {"bots": []}
+        for bot in bots:
+            service = NluService(Path(cache) / bot.id)
+            t0 = time.perf_counter()
+            asyncio.run(service.train(bot))
+            train_s = time.perf_counter() - t0
+            times = []
+            for _ in range(5 if quick else 20):
+                for text in NLU_TEXTS:
+                    event = {"type": "text", "preview": text, "payload": {"text": text}, "state": {"user": {}},
+                             "nlu": default_nlu()}
+                    t1 = time.perf_counter()
+                    service.understand(bot, event)  # type: ignore[arg-type]
+                    times.append((time.perf_counter() - t1) * 1000)
+            times.sort()
+            out["bots"].append({"bot": bot.id, "train_seconds": round(train_s, 3),
+                                "predict_ms_p50": round(times[len(times) // 2], 3),
+                                "predict_ms_p99": round(times[int(len(times) * 0.99)], 3)})
+    if not quick:
+        from nlu import DATASETS, run_set
+
+        dev = DATASETS / "clinc150" / "data_dev.json"
+        if dev.is_file():
+            r = run_set("clinc150 full", f"{dev}:train+oos_train", f"{dev}:val+oos_val", None)
+            out["clinc150_full"] = {k: r[k] for k in ("train_seconds", "predict_ms_p50", "predict_ms_p99",
+                                                      "in_scope_accuracy", "oos_recall")}
+    return out
+
+
 # -------------------------------------------------------------------------------------------- the run
 
 
 def fmt_row(cells: list[Any], widths: list[int]) -> str:
-    return "".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    pairs = enumerate(zip(cells, widths, strict=True))
+    return "".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in pairs)
 
 
 def main() -> None:
@@ -272,8 +337,10 @@ def main() -> None:
                 scaling.append({"workers": workers, "rps": round(r["rps"]), "p50_ms": r["p50_us"] / 1000,
                                 "p99_ms": r["p99_us"] / 1000, "server_cpu_us_per_req": round(r["cpu_us_per_req"])})
         results["scaling"] = scaling
+        if env["PARLEY_NLU"] != "off":
+            results["nlu"] = nlu_figures(data, args.quick)
         results["stages_us"] = {k: round(v, 1) for k, v in
-                                stage_profile(data, 600 if args.quick else 3000).items()}
+                                stage_profile(data, 600 if args.quick else 3000, env["PARLEY_NLU"]).items()}
 
     for r in rows:
         ceil = ceiling[r["clients"]]
@@ -298,9 +365,19 @@ def main() -> None:
     print(f"\nstart to ready: {results['startup_seconds']} s; RSS after start {results['rss_mb_after_start']} MB, "
           f"after 10k conversations {results['rss_mb_after_10k_conversations']} MB; "
           f"{results['bytes_per_conversation']} bytes stored per conversation ({results['conversations_stored']})")
-    print("\ntime per stage inside a turn (µs, in-process, welcome-bot, SQLite):")
+    print(f"\ntime per stage inside a turn (µs, in-process, welcome-bot, SQLite, NLU {env['PARLEY_NLU']}):")
     for k, v in results["stages_us"].items():
         print(f"  {k:<24}{v:>10.1f}")
+    if "nlu" in results:
+        print("\nNLU (fresh training per bot; `understand` on varied messages):")
+        for b in results["nlu"]["bots"]:
+            print(f"  {b['bot']:<22} train {b['train_seconds']:.2f} s, predict p50 {b['predict_ms_p50']:.3f} ms, "
+                  f"p99 {b['predict_ms_p99']:.3f} ms")
+        c = results["nlu"].get("clinc150_full")
+        if c:
+            print(f"  {'CLINC150 full':<22} train {c['train_seconds']:.1f} s, "
+                  f"predict p50 {c['predict_ms_p50']:.3f} ms, "
+                  f"p99 {c['predict_ms_p99']:.3f} ms (in-scope accuracy {c['in_scope_accuracy']:.3f})")
     if scaling:
         print("\nscaling (welcome-bot, 32 clients; wrk shares the 2 cores):")
         for s in scaling:
