@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.bots.models import Bot
+from parley.nlu.cache import mark_used, max_age_from_env, prune
 from parley.nlu.election import elect
 from parley.nlu.embeddings import Embedder, load_embedder
 from parley.nlu.language import detect_language
@@ -97,6 +98,7 @@ class NluService:
         self._embedder_loaded = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._dates_warm = False
+        self.cache_max_age = max_age_from_env()
 
     # ------------------------------------------------------------------------------------ training
 
@@ -125,6 +127,7 @@ class NluService:
         if folder.is_dir():
             try:
                 model = LanguageModel.load(folder, embedder)
+                mark_used(folder)
                 log.info("NLU model %s loaded from the cache", model_id)
             except Exception as exc:  # a damaged cache entry is rebuilt
                 log.warning("NLU model %s unreadable (%s); training again", model_id, exc)
@@ -177,6 +180,8 @@ class NluService:
             self._bots[bot.id] = models
             self._status[bot.id] = "ready"
             self._forget_unused()
+            in_use = {m.id for b in self._bots.values() for m in b.models.values()}
+            self._executor.submit(prune, self.cache_dir, in_use, self.cache_max_age)
 
     async def train_all(self, bots: Iterable[object]) -> None:
         """Train every loaded bot (broken ones are skipped), one after the other."""
