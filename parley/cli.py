@@ -124,7 +124,17 @@ async def _chat_loop(args: argparse.Namespace) -> int:
     store = open_store(settings.database_url)
     await store.open()
     locks = store.locks()  # shared with the other processes serving this data folder
-    conversations = Conversations(settings, registry, store, locks=locks)
+    nlu = None
+    if settings.nlu_enabled:  # the same models as the server: trained once, then found in the cache
+        from parley.nlu.service import NluService
+
+        nlu = NluService(settings.data_dir / "storage" / "nlu")
+        await nlu.train(bot)
+        state = nlu.status().get(bot.id, "")
+        if state.startswith("failed"):
+            print(f"NLU unavailable for {bot.id}: {state}", file=sys.stderr)
+    conversations = Conversations(settings, registry, store, locks=locks,
+                                  understand=nlu.understand if nlu is not None else None)
     print(f"Talking to {bot.id} as {args.user}. Ctrl-D to quit.")
     interactive = sys.stdin.isatty()
     try:
@@ -139,13 +149,27 @@ async def _chat_loop(args: argparse.Namespace) -> int:
             if not text.strip():
                 continue
             result = await conversations.converse(bot, args.user, {"type": "text", "text": text})
+            if args.show_nlu:
+                print(format_nlu(result.nlu))
             for p in shape_responses(result.responses):
                 line = format_payload(p)
                 if line:
                     print(line)
     finally:
+        if nlu is not None:
+            nlu.close()
         await store.close()
         locks.close()
+
+
+def format_nlu(nlu: object) -> str:
+    """One line of what the NLU understood: the elected intent, the runner-up, the entities."""
+    if not isinstance(nlu, dict) or not nlu.get("intent"):
+        return "nlu> (none)"
+    intents = ", ".join(f"{i.get('name')} {float(i.get('confidence', 0)):.2f}" for i in nlu.get("intents") or [])
+    entities = ", ".join(f"{e.get('name')}={(e.get('data') or {}).get('value')!r}" for e in nlu.get("entities") or [])
+    line = f"nlu> {intents}" + (" (ambiguous)" if nlu.get("ambiguous") else "")
+    return line + (f"; entities: {entities}" if entities else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("bot")
     chat.add_argument("--data")
     chat.add_argument("--user", default="terminal")
+    chat.add_argument("--show-nlu", action="store_true", help="print the intents and entities of each message")
     from parley.security import admin
 
     admin.add_parser(sub)

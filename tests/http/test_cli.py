@@ -129,3 +129,19 @@ def test_chat_with_an_unknown_bot_fails(tmp_path: Path) -> None:
     proc = parley("chat", "nobody", "--data", str(data), stdin="hi\n")
     assert proc.returncode == 2
     assert "cannot chat with nobody" in proc.stderr
+
+
+def test_chat_understands_with_the_nlu_and_shows_it(tmp_path: Path) -> None:
+    """`parley chat` uses the bot's NLU like the server: a greeting phrased differently from the
+    training utterances is the `hello` intent; a question from elsewhere is out of scope."""
+    shared_or_skip()
+    data = tmp_path / "data"
+    shutil.copytree(TEMPLATES / "welcome-bot", data / "bots" / "welcome-bot")
+    proc = parley("chat", "welcome-bot", "--data", str(data), "--show-nlu",
+                  stdin="hey there bot, good morning to you\nwhat is the capital of australia\n")
+    assert proc.returncode == 0, proc.stderr
+    nlu_lines = [line for line in proc.stdout.splitlines() if line.startswith("nlu> ")]
+    assert len(nlu_lines) == 2, proc.stdout
+    assert nlu_lines[0].startswith("nlu> hello "), nlu_lines
+    assert nlu_lines[1].startswith("nlu> none "), nlu_lines
+    assert any(p.is_dir() for p in (data / "storage" / "nlu").iterdir())  # the server's cache, reused
