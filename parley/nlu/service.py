@@ -19,8 +19,10 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parley.bots.models import Bot
 from parley.nlu.cache import mark_used, max_age_from_env, prune
@@ -243,7 +245,7 @@ class NluService:
                 continue
             tried = lang
             try:
-                output = model.predict(text)
+                output = model.predict(text, now=user_now(event))
             except Exception:  # Botpress logs and tries the next language
                 log.exception("bot %s: NLU prediction failed in %s", bot.id, lang)
                 continue
@@ -259,6 +261,28 @@ class NluService:
         _mask_sensitive(event, result["entities"])
         result["ms"] = _ms(started)
         return result
+
+
+def user_now(event: JSONDict) -> datetime | None:
+    """The user's current time when their time zone is known, so that "tomorrow at 5pm" is 5 pm for
+    them: `timezone` in the message payload or in the user's attributes, as hours from UTC (what
+    Botpress's webchat sends, e.g. `-5` or `5.5`) or an IANA name (`"Europe/Paris"`). None: the
+    server's local time."""
+    payload = event.get("payload")
+    state = event.get("state")
+    user = state.get("user") if isinstance(state, dict) else None
+    raw = payload.get("timezone") if isinstance(payload, dict) else None
+    if raw is None and isinstance(user, dict):
+        raw = user.get("timezone")
+    tz: tzinfo | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and -14 <= raw <= 14:
+        tz = timezone(timedelta(hours=float(raw)))
+    elif isinstance(raw, str) and raw.strip():
+        try:
+            tz = ZoneInfo(raw.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = None
+    return datetime.now(tz) if tz is not None else None
 
 
 def _ms(started: float) -> float:

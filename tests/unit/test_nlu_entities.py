@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from parley.nlu.entities.lists import ListEntity, extract_list
 from parley.nlu.entities.patterns import PatternEntity, extract_pattern
 from parley.nlu.entities.system import extract_system
+from parley.nlu.service import user_now
 
 CITIES = {"occurrences": [{"name": "New York", "synonyms": ["NYC", "big apple"]},
                           {"name": "Montreal", "synonyms": ["mtl"]}]}
@@ -104,3 +106,29 @@ def test_system_time() -> None:
               if f.name == "time"]
     assert french and french[0].value.startswith("2024-03-15T14:00:00")
     assert [f for f in extract_system("may I help you", "en") if f.name == "time"] == []
+
+
+def test_system_time_in_the_users_time_zone() -> None:
+    """Late evening in Montréal is already tomorrow in UTC: "tomorrow at 7pm" follows the user's day."""
+    now = datetime(2024, 3, 14, 22, 30, tzinfo=ZoneInfo("America/Montreal"))  # 02:30 UTC on the 15th
+    found = [f for f in extract_system("tomorrow at 7pm", "en", now) if f.name == "time"]
+    assert found and found[0].value == "2024-03-15T19:00:00.000-04:00"
+    plus_five = datetime(2024, 3, 14, 9, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    found = [f for f in extract_system("tomorrow at 7pm", "en", plus_five) if f.name == "time"]
+    assert found and found[0].value == "2024-03-15T19:00:00.000+05:30"
+
+
+@pytest.mark.parametrize(("where", "offset"), [
+    ({"payload": {"text": "hi", "timezone": -5}}, timedelta(hours=-5)),
+    ({"payload": {"text": "hi"}, "state": {"user": {"timezone": 5.5}}}, timedelta(hours=5, minutes=30)),
+    ({"payload": {"text": "hi"}, "state": {"user": {"timezone": "Asia/Tokyo"}}}, timedelta(hours=9)),
+])
+def test_the_users_time_zone_comes_from_the_message_or_their_attributes(where: dict[str, object],
+                                                                       offset: timedelta) -> None:
+    now = user_now(where)
+    assert now is not None and now.utcoffset() == offset
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "", 99, True, None, {"h": 1}])
+def test_an_unknown_time_zone_means_the_servers(bad: object) -> None:
+    assert user_now({"payload": {"timezone": bad}, "state": {"user": {}}}) is None

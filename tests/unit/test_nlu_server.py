@@ -65,3 +65,27 @@ async def test_reloaded_bot_is_retrained(tmp_path: Path) -> None:
         for task in list(app.state.nlu._tasks):
             await task
         assert app.state.nlu.status()["small-talk"] == "ready"
+
+
+async def test_times_are_read_in_the_users_time_zone(tmp_path: Path) -> None:
+    """A `timezone` in the message (as Botpress's webchat sends it) places "tomorrow at 7pm" there."""
+    from parley.bots.loader import load_bot
+    from parley.bots.models import Bot
+    from parley.engine.state import default_nlu
+    from parley.nlu.service import NluService
+
+    bot = load_bot(TEMPLATES / "small-talk")
+    assert isinstance(bot, Bot)
+    service = NluService(tmp_path / "nlu")
+    try:
+        await service.train(bot)
+        for tz, suffix in ((-5, "-05:00"), ("Asia/Kolkata", "+05:30")):
+            text = "remind me tomorrow at 7pm"
+            event = {"type": "text", "preview": text, "payload": {"type": "text", "text": text, "timezone": tz},
+                     "state": {"user": {}}, "nlu": default_nlu()}
+            result = service.understand(bot, event)
+            assert result is not None
+            times = [e for e in result["entities"] if e["name"] == "time"]
+            assert times and times[0]["data"]["value"].endswith("T19:00:00.000" + suffix), times
+    finally:
+        service.close()

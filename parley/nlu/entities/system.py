@@ -405,6 +405,9 @@ def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
     settings: dict[str, Any] = {"RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "future"}
     if now is not None:
         settings["RELATIVE_BASE"] = now.replace(tzinfo=None)
+        zone = _zone_name(now)
+        if zone:  # "tomorrow at 5pm" is 5 pm where the user is
+            settings["TIMEZONE"] = zone
     languages = [lang] if lang in _DATEPARSER_LANGUAGES else None
     try:
         found = search(text, languages=languages, settings=settings) or []
@@ -438,6 +441,22 @@ def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
             grain = "second"
         out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
     return out
+
+
+def _zone_name(now: datetime) -> str | None:
+    """What dateparser understands of `now`'s time zone: an IANA name, or a `+HHMM` offset."""
+    tz = now.tzinfo
+    if tz is None:
+        return None
+    key = getattr(tz, "key", None)  # zoneinfo.ZoneInfo
+    if isinstance(key, str):
+        return key
+    offset = now.utcoffset()
+    if offset is None:
+        return None
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
 
 
 _DATEPARSER_LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl", "ru", "ar", "ja", "zh")
