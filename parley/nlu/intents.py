@@ -27,7 +27,7 @@ from scipy import sparse
 
 from parley.nlu.background import BACKGROUND
 from parley.nlu.embeddings import Embedder
-from parley.nlu.features import Featurizer, words_of
+from parley.nlu.features import CHAR_MAX, CHAR_MIN, STEM_PREFIX, Featurizer, words_of
 from parley.nlu.linear import SoftmaxWeights, train_softmax
 from parley.nlu.text import normalize
 
@@ -51,7 +51,9 @@ CV_LIMIT = 2000  # above this many utterances, one held-out split instead of cro
 BACKGROUND_MAX_TFIDF = 0.6
 BACKGROUND_MAX_COSINE = 0.7
 
+# what the trained weights depend on (part of model ids): the constants above and the features'
 SPEC = {k: v for k, v in globals().items() if k.isupper() and isinstance(v, int | float | tuple)}
+SPEC |= {"CHAR_MIN": CHAR_MIN, "CHAR_MAX": CHAR_MAX, "STEM_PREFIX": STEM_PREFIX}
 
 
 @dataclass(frozen=True)
