@@ -1,4 +1,4 @@
-"""TF-IDF features of an utterance: word unigrams and bigrams, and character 2–5-grams inside words.
+"""TF-IDF features of an utterance: word unigrams, bigrams and stems, and character 2–5-grams inside words.
 
 Written by hand rather than with scikit-learn's vectorizers because predicting one message must take
 microseconds: a message is a few dozen dictionary look-ups here. The maths is scikit-learn's
@@ -21,6 +21,10 @@ from scipy import sparse
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 CHAR_MIN, CHAR_MAX = 2, 5
+# Truncation stemming: a word's first five letters stand for its inflections and derivations
+# ("annuler", "annulation", "annulez"; "cancelling", "cancellation"), the cheap stemmer that works
+# for any alphabetic language. Character n-grams see pieces of a word; this sees its stem whole.
+STEM_PREFIX = 5
 # An utterance to featurize: (normalized text, extra word-level tokens such as entity markers).
 Doc = tuple[str, Sequence[str]]
 
@@ -30,7 +34,9 @@ def words_of(normalized: str) -> list[str]:
 
 
 def word_grams(words: Sequence[str]) -> list[str]:
-    return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
+    """Unigrams, bigrams and the STEM_PREFIX-letter prefix of each longer word (`annul~`)."""
+    return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False)),
+            *(f"{w[:STEM_PREFIX]}~" for w in words if len(w) > STEM_PREFIX)]
 
 
 def char_grams_of_word(word: str) -> list[str]:

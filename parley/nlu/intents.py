@@ -8,7 +8,9 @@ catches real questions the bot does not handle) and the dataset's own out-of-sco
 
 A message is out of scope when `none` wins or when the best intent's probability is under a
 threshold chosen on held-out data (cross-validation for small bots, one 80/20 split for big ones) to
-maximise the expected accuracy when OUTSIDE_SHARE of the messages are out of scope. A message equal
+maximise the expected accuracy when OUTSIDE_SHARE of the messages are out of scope. For small bots the
+same folds also pick the L2 strength among C_CHOICES: the right amount depends on how many and how
+varied the utterances are, which one constant cannot fit (and cross-validating them is cheap). A message equal
 to a training utterance is matched exactly (confidence 1), as Botpress's exact matcher does.
 """
 
@@ -25,7 +27,7 @@ from scipy import sparse
 
 from parley.nlu.background import BACKGROUND
 from parley.nlu.embeddings import Embedder
-from parley.nlu.features import Featurizer, words_of
+from parley.nlu.features import CHAR_MAX, CHAR_MIN, STEM_PREFIX, Featurizer, words_of
 from parley.nlu.linear import SoftmaxWeights, train_softmax
 from parley.nlu.text import normalize
 
@@ -37,7 +39,8 @@ Sample = tuple[str, tuple[str, ...], str]
 
 # Tuned on bitfan bpds (4 intents, en/fr) and CLINC150 (150 intents); see the README's NLU section.
 EMBEDDING_WEIGHT = 1.5  # scale of the sentence vector next to the unit-length TF-IDF blocks
-C_REGULARISATION = 5.0  # inverse L2 strength
+C_REGULARISATION = 5.0  # inverse L2 strength (bots too big for cross-validation)
+C_CHOICES = (C_REGULARISATION, 2.5, 10.0)  # small bots: the one whose held-out folds score best
 NONE_WEIGHT = 0.25  # the `none` class weighs a quarter of an intent
 OUTSIDE_SHARE = 0.1  # the share of out-of-scope messages the threshold is tuned for
 MAX_THRESHOLD = 0.5
@@ -48,7 +51,9 @@ CV_LIMIT = 2000  # above this many utterances, one held-out split instead of cro
 BACKGROUND_MAX_TFIDF = 0.6
 BACKGROUND_MAX_COSINE = 0.7
 
-SPEC = {k: v for k, v in globals().items() if k.isupper() and isinstance(v, int | float)}
+# what the trained weights depend on (part of model ids): the constants above and the features'
+SPEC = {k: v for k, v in globals().items() if k.isupper() and isinstance(v, int | float | tuple)}
+SPEC |= {"CHAR_MIN": CHAR_MIN, "CHAR_MAX": CHAR_MAX, "STEM_PREFIX": STEM_PREFIX}
 
 
 @dataclass(frozen=True)
@@ -154,12 +159,22 @@ def _choose_threshold(inside: Sequence[tuple[float, float, float]],
     candidates = candidates[candidates <= MAX_THRESHOLD]
     best_t, best_score = 0.0, -1.0
     for t in candidates:
-        kept_right = float(((ins[:, 0] > np.maximum(ins[:, 1], t)) * ins[:, 2]).mean())
-        rejected = float((out[:, 0] <= np.maximum(out[:, 1], t)).mean())
-        score = (1 - OUTSIDE_SHARE) * kept_right + OUTSIDE_SHARE * rejected
+        score = _expected_accuracy(ins, out, float(t))
         if score > best_score + 1e-9:
             best_t, best_score = float(t), score
     return best_t
+
+
+def _expected_accuracy(inside: Sequence[tuple[float, float, float]] | NDArray[np.float64],
+                       outside: Sequence[tuple[float, float, float]] | NDArray[np.float64], threshold: float) -> float:
+    """The accuracy expected with `threshold` when OUTSIDE_SHARE of the messages are out of scope
+    (an in-scope message counts when kept and right, an out-of-scope one when rejected)."""
+    ins, out = np.asarray(inside, np.float64).reshape(-1, 3), np.asarray(outside, np.float64).reshape(-1, 3)
+    kept_right = float(((ins[:, 0] > np.maximum(ins[:, 1], threshold)) * ins[:, 2]).mean()) if len(ins) else 0.0
+    if not len(out):
+        return kept_right
+    rejected = float((out[:, 0] <= np.maximum(out[:, 1], threshold)).mean())
+    return (1 - OUTSIDE_SHARE) * kept_right + OUTSIDE_SHARE * rejected
 
 
 def _dense(embedder: Embedder | None, texts: Sequence[str]) -> F32:
@@ -189,6 +204,42 @@ def _class_weights(y: NDArray[np.int64], none: int) -> F32:
     if none in per_class:
         per_class[none] *= NONE_WEIGHT
     return np.array([per_class[c] for c in y.tolist()], np.float32)
+
+
+@dataclass
+class _HeldOut:
+    """Scores of held-out rows under models trained without them (cross-validation)."""
+
+    inside: list[tuple[float, float, float]]  # in-scope rows: (best intent, none, right?)
+    outside: list[tuple[float, float, float]]  # out-of-scope rows: the same
+    log_loss: float  # mean -log P(true label) over all held-out rows
+    start: SoftmaxWeights | None  # the weights of a single split, to warm-start the final training
+
+
+def _held_out(xs: sparse.csr_matrix, xd: F32, y: NDArray[np.int64], labels: tuple[str, ...],
+              featurizer: Featurizer, uses_embeddings: bool, weights_of: F32,
+              n_samples: int, folds: Sequence[tuple[list[int], list[int]]], outside_folds: Sequence[list[int]],
+              c: float, max_iter: int) -> _HeldOut:
+    """Train one probe per fold (rows `n_samples:` are out of scope) and score what it did not see."""
+    result = _HeldOut([], [], 0.0, None)
+    losses: list[float] = []
+    for f, (train_idx, held_idx) in enumerate(folds):
+        held_out = outside_folds[f] if f < len(outside_folds) else []
+        held_set = set(held_out)
+        rows = np.array(train_idx + [r for r in range(n_samples, len(y)) if r not in held_set])
+        probe_w = train_softmax(xs[rows], xd[rows], y[rows], len(labels), c=c, sample_weight=weights_of[rows],
+                                max_iter=max_iter)
+        probe = IntentClassifier(labels, featurizer, probe_w, 0.0, {}, uses_embeddings)
+        for target, idx in ((result.inside, held_idx), (result.outside, held_out)):
+            if idx:
+                sc = probe.batch_scores(xs[idx], xd[idx])
+                right = (sc[:, :-1].argmax(axis=1) == y[idx]).astype(float)
+                target += list(zip(sc[:, :-1].max(axis=1).tolist(), sc[:, -1].tolist(), right.tolist(), strict=True))
+                losses += (-np.log(np.maximum(sc[np.arange(len(idx)), y[idx]], 1e-12))).tolist()
+        if len(folds) == 1:
+            result.start = probe_w
+    result.log_loss = float(np.mean(losses)) if losses else 0.0
+    return result
 
 
 def train_intents(
@@ -227,6 +278,7 @@ def train_intents(
 
     threshold = 0.0
     start = None
+    c = C_REGULARISATION
     weights_of = _class_weights(y, index[NONE])
     if calibrate and len(samples) >= 8:
         folds = _folds(samples, rng, 1 if len(samples) > CV_LIMIT else CV_FOLDS)
@@ -234,26 +286,18 @@ def train_intents(
         rng.shuffle(outside_rows)
         k = max(len(folds), 5) if len(folds) == 1 else len(folds)
         outside_folds = [outside_rows[i::k] for i in range(k)]
-        kept_in: list[tuple[float, float, float]] = []  # (best intent, none, right?) for held-out in-scope
-        kept_out: list[tuple[float, float, float]] = []  # the same for held-out out-of-scope sentences
-        for f, (train_idx, held_idx) in enumerate(folds):
-            held_out = outside_folds[f] if f < len(outside_folds) else []
-            held_set = set(held_out)
-            rows = np.array(train_idx + [r for r in range(len(samples), len(docs)) if r not in held_set])
-            probe_w = train_softmax(xs[rows], xd[rows], y[rows], len(labels), c=C_REGULARISATION,
-                                    sample_weight=weights_of[rows], max_iter=20 if big else 60)
-            probe = IntentClassifier(labels, featurizer, probe_w, 0.0, {}, embedder is not None)
-            for target, idx in ((kept_in, held_idx), (kept_out, held_out)):
-                if idx:
-                    sc = probe.batch_scores(xs[idx], xd[idx])
-                    right = (sc[:, :-1].argmax(axis=1) == y[idx]).astype(float)
-                    target += list(zip(sc[:, :-1].max(axis=1).tolist(), sc[:, -1].tolist(), right.tolist(),
-                                       strict=True))
-            if len(folds) == 1:
-                start = probe_w
-        threshold = _choose_threshold(kept_in, kept_out)
+        # small bots: the regularisation too is chosen on the held-out folds (training is cheap there)
+        choices = C_CHOICES if len(folds) > 1 else (C_REGULARISATION,)
+        best_fit: tuple[float, float] | None = None
+        for candidate in choices:
+            held = _held_out(xs, xd, y, labels, featurizer, embedder is not None, weights_of, len(samples), folds,
+                             outside_folds, candidate, max_iter=20 if big else 60)
+            candidate_threshold = _choose_threshold(held.inside, held.outside)
+            fit = (_expected_accuracy(held.inside, held.outside, candidate_threshold), -held.log_loss)
+            if best_fit is None or fit > best_fit:
+                best_fit, c, threshold, start = fit, candidate, candidate_threshold, held.start
 
-    weights = train_softmax(xs, xd, y, len(labels), c=C_REGULARISATION, sample_weight=weights_of,
+    weights = train_softmax(xs, xd, y, len(labels), c=c, sample_weight=weights_of,
                             max_iter=(15 if big else 40) if start is not None else 60, start=start)
     exact: dict[str, str] = {}
     conflicts: set[str] = set()
