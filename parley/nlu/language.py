@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from parley.nlu.features import words_of
@@ -25,21 +26,22 @@ _lock = threading.Lock()
 _identifier: list[Any] = []  # [] = not loaded yet; [None] = unavailable
 
 
-def _load() -> Any:
+def _load(cache_dir: Path | None = None) -> Any:
     with _lock:
         if not _identifier:
             try:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+                from parley.nlu.identifier import load_identifier
 
-                _identifier.append(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
+                _identifier.append(load_identifier(cache_dir))
             except Exception as exc:  # optional: without it, the vocabulary decides
                 log.warning("language identification unavailable (%s)", exc)
                 _identifier.append(None)
         return _identifier[0]
 
 
-def warm_up() -> None:
-    _load()
+def warm_up(cache_dir: Path | None = None) -> None:
+    """Load the identifier now (from `cache_dir`, where its unpacked model is kept, when given)."""
+    _load(cache_dir)
 
 
 def _identifier_scores(text: str, languages: Sequence[str]) -> dict[str, float]:

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,10 @@ def nlu_enabled_for(bot: Bot) -> bool:
     return bot.config.get("nlu", "enabled", default=True) is not False
 
 
+def _multilingual(bot: Bot) -> bool:
+    return len(bot.config.languages) > 1
+
+
 @contextlib.contextmanager
 def _training_lock(cache_dir: Path, model_id: str) -> Iterator[None]:
     """Workers sharing a data folder train each model once: the others wait here, then load it."""
@@ -97,6 +101,7 @@ class NluService:
         self._embedder_loaded = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._dates_warm = False
+        self._identifier: Future[None] | None = None
 
     # ------------------------------------------------------------------------------------ training
 
@@ -139,14 +144,33 @@ class NluService:
                 log.warning("cannot save NLU model %s: %s", model_id, exc)
         return model
 
+    def _identifier_loading(self) -> Future[None]:
+        """The language identifier, loading on a thread of its own: most of its load is LZMA or
+        file reading, which leaves the GIL to the trainings and model loads meanwhile."""
+        with self._lock:
+            if self._identifier is None:
+                from parley.nlu.language import warm_up as warm_language
+
+                future: Future[None] = Future()
+
+                def load() -> None:
+                    try:
+                        warm_language(self.cache_dir)
+                        future.set_result(None)
+                    except BaseException as exc:  # warm_up logs and degrades; this is a last resort
+                        future.set_exception(exc)
+
+                threading.Thread(target=load, name="parley-langid-load", daemon=True).start()
+                self._identifier = future
+            return self._identifier
+
     def build(self, bot: Bot) -> BotModels:
         """Train (or load) every language model of `bot`, synchronously."""
         from parley.nlu.entities.system import warm_up as warm_dates
-        from parley.nlu.language import warm_up as warm_language
 
         limit_blas_threads()
-        if len(bot.config.languages) > 1:  # a one-language bot never asks the identifier
-            warm_language()
+        # a one-language bot never asks the identifier; a multilingual one is not ready without it
+        identifier = self._identifier_loading() if _multilingual(bot) else None
         if not self._dates_warm:
             # dateparser's tables load in about half a second: on a thread of their own, so that
             # serving starts sooner; a message mentioning a date meanwhile just waits for them.
@@ -154,6 +178,8 @@ class NluService:
             threading.Thread(target=warm_dates, name="parley-dates-warmup", daemon=True).start()
         sets = training_sets(bot)
         models = {lang: self._model_for(data) for lang, data in sets.items()}
+        if identifier is not None:
+            identifier.result()
         return BotModels(models, bot.config.default_language)
 
     async def train(self, bot: Bot) -> None:
@@ -179,10 +205,13 @@ class NluService:
             self._forget_unused()
 
     async def train_all(self, bots: Iterable[object]) -> None:
-        """Train every loaded bot (broken ones are skipped), one after the other."""
-        for bot in bots:
-            if isinstance(bot, Bot):
-                await self.train(bot)
+        """Train every loaded bot (broken ones are skipped), one after the other; the language
+        identifier, if a bot needs it, loads alongside from the start."""
+        trained = [bot for bot in bots if isinstance(bot, Bot)]
+        if self.enabled and any(nlu_enabled_for(bot) and _multilingual(bot) for bot in trained):
+            self._identifier_loading()
+        for bot in trained:
+            await self.train(bot)
 
     def on_reload(self, bot: object) -> None:
         """A `BotRegistry` listener: retrain a bot whose files changed, in the background."""
