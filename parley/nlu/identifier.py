@@ -9,6 +9,10 @@ pages are shared by the workers of one machine.
 The cache entry is named after the packaged model's size and modification time, so an upgraded
 py3langid is unpacked again; it is written under a temporary name and renamed, so a worker never
 maps a half-written entry.
+
+One identifier serves the whole process. It loads on a thread of its own, started as early as the
+server knows a bot will need it: unpacking is mostly LZMA, which leaves the GIL to the imports and
+trainings going on meanwhile. This module imports numpy only on that thread, so starting it is cheap.
 """
 
 from __future__ import annotations
@@ -17,15 +21,22 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from parley.bots.models import BotConfig
 
 log = logging.getLogger("parley.nlu")
 
 # The arrays of py3langid's `modelio.load_model`, in its order (classes: labels; the rest: numbers).
 _PARTS = ("ptc", "pc", "classes", "nextmove", "row", "output")
+
+
+def needed_by(config: BotConfig) -> bool:
+    """Only a bot with its NLU on and more than one language ever asks the identifier."""
+    return config.get("nlu", "enabled", default=True) is not False and len(config.languages) > 1
 
 
 def _model_file() -> Path:
@@ -41,6 +52,7 @@ def _entry_name(model: Path) -> str:
 
 
 def _unpack(model: Path) -> dict[str, Any]:
+    import numpy as np
     from py3langid.modelio import load_model
 
     ptc, pc, classes, nextmove, row, output = load_model(model)
@@ -55,6 +67,8 @@ def _unpack(model: Path) -> dict[str, Any]:
 
 
 def _write(entry: Path, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
@@ -68,6 +82,8 @@ def _write(entry: Path, arrays: dict[str, Any]) -> None:
 
 
 def _read(entry: Path) -> dict[str, Any]:
+    import numpy as np
+
     return {name: np.load(entry / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _PARTS}
 
 
@@ -97,3 +113,39 @@ def load_identifier(cache_dir: Path | None) -> Any:
         arrays["ptc"], arrays["pc"], arrays["classes"].tolist(), memoryview(arrays["nextmove"]),
         arrays["output"].tolist(), norm_probs=True, tk_row=memoryview(arrays["row"]),
     )
+
+
+_lock = threading.Lock()
+_loading: Future[Any] | None = None
+_loaded: tuple[Any] | None = None  # (identifier or None,) once loaded: the per-message path takes no lock
+
+
+def start_loading(cache_dir: Path | None) -> Future[Any]:
+    """The process's identifier, loading on its own thread from the first call on (later calls,
+    whatever their `cache_dir`, share it). The future gives None when py3langid is unavailable:
+    language detection then relies on the bot's vocabularies alone."""
+    global _loading
+    with _lock:
+        if _loading is None:
+            future: Future[Any] = Future()
+
+            def load() -> None:
+                try:
+                    result = load_identifier(cache_dir)
+                except Exception as exc:  # optional: without it, the vocabulary decides
+                    log.warning("language identification unavailable (%s)", exc)
+                    result = None
+                global _loaded
+                _loaded = (result,)
+                future.set_result(result)
+
+            threading.Thread(target=load, name="parley-langid-load", daemon=True).start()
+            _loading = future
+        return _loading
+
+
+def get() -> Any:
+    """The identifier (or None), waiting for it if it is still loading."""
+    if _loaded is not None:
+        return _loaded[0]
+    return start_loading(None).result()

@@ -25,6 +25,7 @@ from typing import Any
 from parley.bots.models import Bot
 from parley.nlu.election import elect
 from parley.nlu.embeddings import Embedder, load_embedder
+from parley.nlu.identifier import needed_by, start_loading
 from parley.nlu.language import detect_language
 from parley.nlu.model import LanguageModel, TrainingSet, training_sets
 
@@ -67,10 +68,6 @@ def nlu_enabled_for(bot: Bot) -> bool:
     return bot.config.get("nlu", "enabled", default=True) is not False
 
 
-def _multilingual(bot: Bot) -> bool:
-    return len(bot.config.languages) > 1
-
-
 @contextlib.contextmanager
 def _training_lock(cache_dir: Path, model_id: str) -> Iterator[None]:
     """Workers sharing a data folder train each model once: the others wait here, then load it."""
@@ -101,7 +98,6 @@ class NluService:
         self._embedder_loaded = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._dates_warm = False
-        self._identifier: Future[None] | None = None
 
     # ------------------------------------------------------------------------------------ training
 
@@ -144,33 +140,17 @@ class NluService:
                 log.warning("cannot save NLU model %s: %s", model_id, exc)
         return model
 
-    def _identifier_loading(self) -> Future[None]:
-        """The language identifier, loading on a thread of its own: most of its load is LZMA or
-        file reading, which leaves the GIL to the trainings and model loads meanwhile."""
-        with self._lock:
-            if self._identifier is None:
-                from parley.nlu.language import warm_up as warm_language
+    def _identifier_loading(self) -> Future[Any]:
+        """The language identifier, loading on a thread of its own (see `parley.nlu.identifier`)."""
+        return start_loading(self.cache_dir)
 
-                future: Future[None] = Future()
-
-                def load() -> None:
-                    try:
-                        warm_language(self.cache_dir)
-                        future.set_result(None)
-                    except BaseException as exc:  # warm_up logs and degrades; this is a last resort
-                        future.set_exception(exc)
-
-                threading.Thread(target=load, name="parley-langid-load", daemon=True).start()
-                self._identifier = future
-            return self._identifier
-
-    def build(self, bot: Bot) -> BotModels:
-        """Train (or load) every language model of `bot`, synchronously."""
+    def _build_models(self, bot: Bot) -> BotModels:
+        """Train (or load) every language model of `bot`; the language identifier may still be loading."""
         from parley.nlu.entities.system import warm_up as warm_dates
 
         limit_blas_threads()
-        # a one-language bot never asks the identifier; a multilingual one is not ready without it
-        identifier = self._identifier_loading() if _multilingual(bot) else None
+        if needed_by(bot.config):  # a one-language bot never asks the identifier
+            self._identifier_loading()
         if not self._dates_warm:
             # dateparser's tables load in about half a second: on a thread of their own, so that
             # serving starts sooner; a message mentioning a date meanwhile just waits for them.
@@ -178,9 +158,14 @@ class NluService:
             threading.Thread(target=warm_dates, name="parley-dates-warmup", daemon=True).start()
         sets = training_sets(bot)
         models = {lang: self._model_for(data) for lang, data in sets.items()}
-        if identifier is not None:
-            identifier.result()
         return BotModels(models, bot.config.default_language)
+
+    def build(self, bot: Bot) -> BotModels:
+        """Train (or load) every language model of `bot`, and its language identifier, synchronously."""
+        models = self._build_models(bot)
+        if needed_by(bot.config):
+            self._identifier_loading().result()
+        return models
 
     async def train(self, bot: Bot) -> None:
         """(Re)train `bot` on the training thread; its previous models serve until the new ones are ready."""
@@ -193,7 +178,9 @@ class NluService:
         self._status[bot.id] = "training"
         loop = asyncio.get_running_loop()
         try:
-            models = await loop.run_in_executor(self._executor, self.build, bot)
+            models = await loop.run_in_executor(self._executor, self._build_models, bot)
+            if needed_by(bot.config):  # not ready without it; the training thread meanwhile goes on to other bots
+                await asyncio.wrap_future(self._identifier_loading())
         except Exception as exc:
             log.exception("bot %s: NLU training failed", bot.id)
             if self._generation.get(bot.id) == generation:
@@ -205,13 +192,13 @@ class NluService:
             self._forget_unused()
 
     async def train_all(self, bots: Iterable[object]) -> None:
-        """Train every loaded bot (broken ones are skipped), one after the other; the language
-        identifier, if a bot needs it, loads alongside from the start."""
+        """Train every loaded bot (broken ones are skipped). The trainings still run one after the other
+        on the training thread, in this order; the language identifier, if a bot needs it, loads
+        alongside from the start, and only the bots that need it wait for it."""
         trained = [bot for bot in bots if isinstance(bot, Bot)]
-        if self.enabled and any(nlu_enabled_for(bot) and _multilingual(bot) for bot in trained):
+        if self.enabled and any(needed_by(bot.config) for bot in trained):
             self._identifier_loading()
-        for bot in trained:
-            await self.train(bot)
+        await asyncio.gather(*(self.train(bot) for bot in trained))
 
     def on_reload(self, bot: object) -> None:
         """A `BotRegistry` listener: retrain a bot whose files changed, in the background."""
