@@ -2,13 +2,9 @@
 
 py3langid ships its model as an LZMA-compressed npz (4.5 MB); unpacking it costs ~0.45 s of LZMA and
 ~0.2 s of npz reading on every start, the largest single item of a multilingual bot's start-up. The
-first start therefore writes the unpacked arrays (68 MB) as plain `.npy` files into the NLU cache
-folder, and later starts memory-map them: nothing is read until a message is identified, and the
-pages are shared by the workers of one machine.
-
-The cache entry is named after the packaged model's size and modification time, so an upgraded
-py3langid is unpacked again; it is written under a temporary name and renamed, so a worker never
-maps a half-written entry.
+first start keeps the unpacked arrays (68 MB) in the NLU cache folder and later starts memory-map them
+(`parley.nlu.unpacked`); the entry is named after the packaged model's size and modification time,
+so an upgraded py3langid is unpacked again.
 
 One identifier serves the whole process. It loads on a thread of its own, started as early as the
 server knows a bot will need it: unpacking is mostly LZMA, which leaves the GIL to the imports and
@@ -18,15 +14,13 @@ trainings going on meanwhile. This module imports numpy only on that thread, so 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from parley.bots.models import BotConfig
+from parley.nlu.unpacked import load_or_unpack
 
 log = logging.getLogger("parley.nlu")
 
@@ -66,47 +60,13 @@ def _unpack(model: Path) -> dict[str, Any]:
     }
 
 
-def _write(entry: Path, arrays: dict[str, Any]) -> None:
-    import numpy as np
-
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    try:
-        for name in _PARTS:
-            np.save(tmp / f"{name}.npy", arrays[name], allow_pickle=False)
-        os.rename(tmp, entry)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not entry.is_dir():  # another worker's rename winning the race is fine; anything else is not
-            raise
-
-
-def _read(entry: Path) -> dict[str, Any]:
-    import numpy as np
-
-    return {name: np.load(entry / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _PARTS}
-
-
 def load_identifier(cache_dir: Path | None) -> Any:
     """A `py3langid.langid.LanguageIdentifier` (normalised probabilities), from the cache when possible."""
     from py3langid.langid import LanguageIdentifier
 
     model = _model_file()
-    arrays: dict[str, Any] | None = None
     entry = cache_dir / _entry_name(model) if cache_dir is not None else None
-    if entry is not None and entry.is_dir():
-        try:
-            arrays = _read(entry)
-        except (OSError, ValueError) as exc:  # a damaged entry is unpacked again (and replaced)
-            log.warning("language identifier cache %s unreadable (%s)", entry, exc)
-            shutil.rmtree(entry, ignore_errors=True)
-    if arrays is None:
-        arrays = _unpack(model)
-        if entry is not None:
-            try:
-                _write(entry, arrays)
-            except OSError as exc:  # a read-only cache only costs the unpacking next time
-                log.warning("cannot cache the language identifier in %s: %s", entry, exc)
+    arrays = load_or_unpack(entry, _PARTS, lambda: _unpack(model))
     # memoryviews index like py3langid's own array('H'/'I'), with Python ints, without a copy; the
     # output table stays a list as py3langid has it (~10% faster per byte than a memoryview)
     return LanguageIdentifier(

@@ -103,7 +103,7 @@ class NluService:
 
     def _get_embedder(self) -> Embedder | None:
         if not self._embedder_loaded:
-            self._embedder = load_embedder()
+            self._embedder = load_embedder(self.cache_dir)
             self._embedder_loaded = True
         return self._embedder
 

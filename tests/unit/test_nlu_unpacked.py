@@ -1,12 +1,13 @@
-"""The language identifier's unpacked-model cache: same answers as py3langid, reused, self-repairing."""
+"""NLU resources kept unpacked in the cache folder: same answers as the packaged ones, reused, self-repairing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from parley.nlu import identifier
+from parley.nlu import embeddings, identifier
 
 langid = pytest.importorskip("py3langid.langid")
 
@@ -38,3 +39,18 @@ def test_damaged_entry_is_unpacked_again(tmp_path: Path, reference: object) -> N
 
 def test_without_a_cache_folder_nothing_is_written(tmp_path: Path, reference: object) -> None:
     assert identifier.load_identifier(None).rank("hello") == reference.rank("hello")  # type: ignore[attr-defined]
+
+
+def test_cached_embedding_table_encodes_exactly_like_the_packaged_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("wordllama")
+    monkeypatch.setattr(embeddings, "_loaded", {})
+    reference = embeddings.load_embedder(None)
+    assert reference is not None
+    texts = ["I want a large pizza", "bonjour", ""]
+    for _ in range(2):  # written, then mapped
+        monkeypatch.setattr(embeddings, "_loaded", {})
+        cached = embeddings.load_embedder(tmp_path)
+        assert cached is not None and cached.identity == reference.identity
+        assert np.array_equal(cached.encode(texts), reference.encode(texts))
+    assert [p.name.startswith("wordllama-") for p in tmp_path.iterdir()] == [True]
