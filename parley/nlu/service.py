@@ -144,18 +144,21 @@ class NluService:
         """The language identifier, loading on a thread of its own (see `parley.nlu.identifier`)."""
         return start_loading(self.cache_dir)
 
-    def _build_models(self, bot: Bot) -> BotModels:
-        """Train (or load) every language model of `bot`; the language identifier may still be loading."""
+    def _warm_dates(self) -> None:
+        """Load dateparser's tables (about a second of pure Python) on a thread of their own, once the
+        bots are ready: started earlier, it would take the GIL from the start-up half the time. A
+        message mentioning a date meanwhile just waits for them."""
         from parley.nlu.entities.system import warm_up as warm_dates
 
+        if not self._dates_warm:
+            self._dates_warm = True
+            threading.Thread(target=warm_dates, name="parley-dates-warmup", daemon=True).start()
+
+    def _build_models(self, bot: Bot) -> BotModels:
+        """Train (or load) every language model of `bot`; the language identifier may still be loading."""
         limit_blas_threads()
         if needed_by(bot.config):  # a one-language bot never asks the identifier
             self._identifier_loading()
-        if not self._dates_warm:
-            # dateparser's tables load in about half a second: on a thread of their own, so that
-            # serving starts sooner; a message mentioning a date meanwhile just waits for them.
-            self._dates_warm = True
-            threading.Thread(target=warm_dates, name="parley-dates-warmup", daemon=True).start()
         sets = training_sets(bot)
         models = {lang: self._model_for(data) for lang, data in sets.items()}
         return BotModels(models, bot.config.default_language)
@@ -199,12 +202,15 @@ class NluService:
         if self.enabled and any(needed_by(bot.config) for bot in trained):
             self._identifier_loading()
         await asyncio.gather(*(self.train(bot) for bot in trained))
+        if self.enabled and any(nlu_enabled_for(bot) for bot in trained):
+            self._warm_dates()
 
     def on_reload(self, bot: object) -> None:
         """A `BotRegistry` listener: retrain a bot whose files changed, in the background."""
         if isinstance(bot, Bot):
             if self.enabled and nlu_enabled_for(bot):
                 self._status[bot.id] = "training"  # from now on, not when the task first runs
+                self._warm_dates()
             task = asyncio.get_running_loop().create_task(self.train(bot))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
