@@ -19,15 +19,17 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from parley.bots.models import Bot
 from parley.engine.state import JSONDict
 from parley.settings import Settings
 from parley.store.base import ConversationKey
+from parley.store.redis_client import redis_from_url
 from parley.webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("parley.outbox")
 
@@ -98,7 +100,7 @@ class Notifier:
     Redis pub/sub (one channel, the message is the conversation's session id)."""
 
     def __init__(self, redis_url: str | None = None) -> None:
-        self.redis: Redis | None = Redis.from_url(redis_url, decode_responses=True) if redis_url else None
+        self.redis: Redis | None = redis_from_url(redis_url, decode_responses=True) if redis_url else None
         self._topics: dict[str, set[Subscription]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -21,12 +21,14 @@ import hashlib
 import hmac
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from parley.engine.state import JSONDict
+
+if TYPE_CHECKING:  # imported when the first webhook is sent: it costs every server start ~60 ms
+    import httpx
 
 log = logging.getLogger("parley.webhooks")
 
@@ -52,6 +54,8 @@ class Webhooks:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
                                              headers={"User-Agent": "parley-webhook"})
         return self._client
@@ -85,6 +89,8 @@ class Webhooks:
                 del self._order[conversation]
 
     async def _deliver(self, url: str, secret: str | None, message: JSONDict) -> bool:
+        import httpx
+
         body = orjson.dumps(message)
         headers = {"Content-Type": "application/json", "X-Parley-Message-Id": str(message.get("id"))}
         if secret:

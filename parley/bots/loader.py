@@ -79,6 +79,17 @@ def bot_id_for(folder: Path) -> str:
     return bot_id if isinstance(bot_id, str) and bot_id.strip() else folder.name
 
 
+def peek_config(folder: Path) -> BotConfig:
+    """A bot folder's bot.config.json alone (empty when unreadable), without loading the bot: lets the
+    server start slow work a bot will need (its language identifier) before the bots are loaded."""
+    cfg_path = folder / "bot.config.json"
+    try:
+        cfg = read_json(cfg_path, str(cfg_path))
+    except JsonFileError:
+        return BotConfig({})
+    return BotConfig(cfg if isinstance(cfg, dict) else {})
+
+
 def discover(data_dir: Path) -> list[Path]:
     bots = data_dir / "bots"
     if not bots.is_dir():

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from parley.bots.loader import discover, peek_config
 from parley.bots.registry import BotRegistry
 from parley.conversations import Conversations
 from parley.http.auth import login
@@ -85,6 +87,15 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(500, "InternalError", "An unexpected error occurred"))
 
 
+def _start_language_identifier(data_dir: Path, nlu_cache: Path) -> None:
+    """If a bot will need the language identifier, start loading it now: it then loads (mostly
+    unpacking, off the GIL) while the NLU is imported and the bots are loaded and trained."""
+    from parley.nlu.identifier import needed_by, start_loading
+
+    if any(needed_by(peek_config(folder)) for folder in discover(data_dir)):
+        start_loading(nlu_cache)
+
+
 def create_app(settings: Settings) -> Starlette:
     registry = BotRegistry(settings.data_dir)
     store = open_store(settings.database_url)
@@ -94,9 +105,11 @@ def create_app(settings: Settings) -> Starlette:
     delivery = Delivery(settings)  # outbox entries: wake streams (Redis pub/sub across workers), webhooks
     nlu = None
     if settings.nlu_enabled:  # imported only when used: numpy and friends cost a server start ~0.5 s
+        nlu_cache = settings.data_dir / "storage" / "nlu"
+        _start_language_identifier(settings.data_dir, nlu_cache)
         from parley.nlu.service import NluService
 
-        nlu = NluService(settings.data_dir / "storage" / "nlu")
+        nlu = NluService(nlu_cache)
     conversations = Conversations(settings, registry, store, locks=locks, on_outbox=delivery,
                                   understand=nlu.understand if nlu is not None else None)
     limiter = RateLimiter(settings.redis_url)

@@ -12,11 +12,13 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from parley.http.errors import ApiError
+from parley.store.redis_client import redis_from_url
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 _RATE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$", re.I)
 _UNIT = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
@@ -57,7 +59,7 @@ def too_many(retry_after: float, what: str) -> ApiError:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self.redis: Redis | None = Redis.from_url(redis_url, decode_responses=True) if redis_url else None
+        self.redis: Redis | None = redis_from_url(redis_url, decode_responses=True) if redis_url else None
         self._hit: Any = self.redis.register_script(_HIT) if self.redis is not None else None
         self._windows: dict[str, tuple[float, int]] = {}
 

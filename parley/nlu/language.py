@@ -9,41 +9,23 @@ messages ("hello", "ok") that a general identifier cannot.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
 
+from parley.nlu import identifier
 from parley.nlu.features import words_of
 from parley.nlu.text import fold
 
-log = logging.getLogger("parley.nlu")
-
 MIN_CONFIDENCE = 0.6
 
-_lock = threading.Lock()
-_identifier: list[Any] = []  # [] = not loaded yet; [None] = unavailable
 
-
-def _load() -> Any:
-    with _lock:
-        if not _identifier:
-            try:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                _identifier.append(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
-            except Exception as exc:  # optional: without it, the vocabulary decides
-                log.warning("language identification unavailable (%s)", exc)
-                _identifier.append(None)
-        return _identifier[0]
-
-
-def warm_up() -> None:
-    _load()
+def warm_up(cache_dir: Path | None = None) -> None:
+    """Load the identifier now (from `cache_dir`, where its unpacked model is kept, when given)."""
+    identifier.start_loading(cache_dir).result()
 
 
 def _identifier_scores(text: str, languages: Sequence[str]) -> dict[str, float]:
-    ident = _load()
+    ident = identifier.get()
     if ident is None:
         return {}
     try:

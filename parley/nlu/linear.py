@@ -9,6 +9,7 @@ vector update is an in-place BLAS call on preallocated buffers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,12 +18,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from scipy.linalg.blas import get_blas_funcs
 
 F32 = NDArray[np.float32]
 
-_axpy = get_blas_funcs("axpy", dtype=np.float32)  # y += a * x, in place
-_dot = get_blas_funcs("dot", dtype=np.float32)
+
+@functools.cache
+def _blas(name: str) -> Any:
+    """A float32 BLAS routine, with scipy.linalg imported on the first training, not at start-up: a
+    server whose models all come from the cache never needs it (~30 ms of imports)."""
+    from scipy.linalg.blas import get_blas_funcs
+
+    return get_blas_funcs(name, dtype=np.float32)
+
+
+def _axpy(x: F32, y: F32, a: float) -> None:  # y += a * x, in place
+    _blas("axpy")(x, y, a=a)
+
+
+def _dot(x: F32, y: F32) -> Any:
+    return _blas("dot")(x, y)
 
 
 @dataclass(frozen=True)

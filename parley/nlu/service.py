@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -28,6 +28,7 @@ from parley.bots.models import Bot
 from parley.nlu.cache import mark_used, max_age_from_env, prune
 from parley.nlu.election import elect
 from parley.nlu.embeddings import Embedder, load_embedder
+from parley.nlu.identifier import needed_by, start_loading
 from parley.nlu.language import detect_language
 from parley.nlu.model import LanguageModel, TrainingSet, training_sets
 
@@ -106,7 +107,7 @@ class NluService:
 
     def _get_embedder(self) -> Embedder | None:
         if not self._embedder_loaded:
-            self._embedder = load_embedder()
+            self._embedder = load_embedder(self.cache_dir)
             self._embedder_loaded = True
         return self._embedder
 
@@ -144,22 +145,35 @@ class NluService:
                 log.warning("cannot save NLU model %s: %s", model_id, exc)
         return model
 
-    def build(self, bot: Bot) -> BotModels:
-        """Train (or load) every language model of `bot`, synchronously."""
-        from parley.nlu.entities.system import warm_up as warm_dates
-        from parley.nlu.language import warm_up as warm_language
+    def _identifier_loading(self) -> Future[Any]:
+        """The language identifier, loading on a thread of its own (see `parley.nlu.identifier`)."""
+        return start_loading(self.cache_dir)
 
-        limit_blas_threads()
-        if len(bot.config.languages) > 1:  # a one-language bot never asks the identifier
-            warm_language()
+    def _warm_dates(self) -> None:
+        """Load dateparser's tables (about a second of pure Python) on a thread of their own, once the
+        bots are ready: started earlier, it would take the GIL from the start-up half the time. A
+        message mentioning a date meanwhile just waits for them."""
+        from parley.nlu.entities.system import warm_up as warm_dates
+
         if not self._dates_warm:
-            # dateparser's tables load in about half a second: on a thread of their own, so that
-            # serving starts sooner; a message mentioning a date meanwhile just waits for them.
             self._dates_warm = True
             threading.Thread(target=warm_dates, name="parley-dates-warmup", daemon=True).start()
+
+    def _build_models(self, bot: Bot) -> BotModels:
+        """Train (or load) every language model of `bot`; the language identifier may still be loading."""
+        limit_blas_threads()
+        if needed_by(bot.config):  # a one-language bot never asks the identifier
+            self._identifier_loading()
         sets = training_sets(bot)
         models = {lang: self._model_for(data) for lang, data in sets.items()}
         return BotModels(models, bot.config.default_language)
+
+    def build(self, bot: Bot) -> BotModels:
+        """Train (or load) every language model of `bot`, and its language identifier, synchronously."""
+        models = self._build_models(bot)
+        if needed_by(bot.config):
+            self._identifier_loading().result()
+        return models
 
     async def train(self, bot: Bot) -> None:
         """(Re)train `bot` on the training thread; its previous models serve until the new ones are ready."""
@@ -172,7 +186,9 @@ class NluService:
         self._status[bot.id] = "training"
         loop = asyncio.get_running_loop()
         try:
-            models = await loop.run_in_executor(self._executor, self.build, bot)
+            models = await loop.run_in_executor(self._executor, self._build_models, bot)
+            if needed_by(bot.config):  # not ready without it; the training thread meanwhile goes on to other bots
+                await asyncio.wrap_future(self._identifier_loading())
         except Exception as exc:
             log.exception("bot %s: NLU training failed", bot.id)
             if self._generation.get(bot.id) == generation:
@@ -186,16 +202,22 @@ class NluService:
             self._executor.submit(prune, self.cache_dir, in_use, self.cache_max_age)
 
     async def train_all(self, bots: Iterable[object]) -> None:
-        """Train every loaded bot (broken ones are skipped), one after the other."""
-        for bot in bots:
-            if isinstance(bot, Bot):
-                await self.train(bot)
+        """Train every loaded bot (broken ones are skipped). The trainings still run one after the other
+        on the training thread, in this order; the language identifier, if a bot needs it, loads
+        alongside from the start, and only the bots that need it wait for it."""
+        trained = [bot for bot in bots if isinstance(bot, Bot)]
+        if self.enabled and any(needed_by(bot.config) for bot in trained):
+            self._identifier_loading()
+        await asyncio.gather(*(self.train(bot) for bot in trained))
+        if self.enabled and any(nlu_enabled_for(bot) for bot in trained):
+            self._warm_dates()
 
     def on_reload(self, bot: object) -> None:
         """A `BotRegistry` listener: retrain a bot whose files changed, in the background."""
         if isinstance(bot, Bot):
             if self.enabled and nlu_enabled_for(bot):
                 self._status[bot.id] = "training"  # from now on, not when the task first runs
+                self._warm_dates()
             task = asyncio.get_running_loop().create_task(self.train(bot))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -18,9 +18,13 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
+from parley.store.redis_client import redis_from_url
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 
 log = logging.getLogger("parley.locks")
 
@@ -74,7 +78,7 @@ class RedisLocks:
     """The same `hold(key)` interface as `LocalLocks`, but across processes and hosts."""
 
     def __init__(self, url: str, *, ttl: float = 10.0) -> None:
-        self.redis: Redis = Redis.from_url(url, decode_responses=True, max_connections=512)
+        self.redis: Redis = redis_from_url(url, decode_responses=True, max_connections=512)
         self.ttl = ttl
         self._tickets: set[str] = set()
         self._local: dict[str, int] = {}  # turns of this process holding or waiting, per key

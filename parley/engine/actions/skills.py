@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import orjson
 
 from parley.engine.actions.base import ActionFailed, NativeAction
@@ -198,6 +197,8 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
     variable = str(args.get("variable") or "response")
     if scope not in ("temp", "session", "user"):
         scope = "temp"
+    import httpx  # here, not at the top: it costs every server start ~60 ms, and few bots call APIs
+
     try:
         async with httpx.AsyncClient(timeout=turn.options.action_timeout) as client:
             resp = await client.request(method, url, content=content, headers={k: str(v) for k, v in headers.items()})
