@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Collection
@@ -19,6 +20,8 @@ from pathlib import Path
 log = logging.getLogger("parley.nlu")
 
 DEFAULT_MAX_AGE = 7 * 86400.0
+# a model folder's name: `<content hash>.<spec hash>.<seed>.<language>` (see model.py)
+_MODEL_ID = re.compile(r"^[0-9a-f]{16}\.[0-9a-f]{16}\.\d+\.[\w-]+$")
 # a temporary folder of a save that crashed, or a lock file of a model that is gone
 LEFTOVER_AGE = 3600.0
 
@@ -62,8 +65,8 @@ def prune(cache_dir: Path, in_use: Collection[str], max_age: float, now: float |
             if model_id not in in_use and not (cache_dir / model_id).exists() and age > LEFTOVER_AGE:
                 entry.unlink(missing_ok=True)
             continue
-        if name.startswith(".") or not entry.is_dir() or name in in_use or age <= max_age:
-            continue
+        if not _MODEL_ID.match(name) or not entry.is_dir() or name in in_use or age <= max_age:
+            continue  # also keeps what else lives there (the unpacked embedding table, the language identifier)
         shutil.rmtree(entry, ignore_errors=True)
         if not entry.exists():
             removed.append(name)

@@ -17,32 +17,41 @@ from parley.nlu.service import NluService
 from tests.conftest import TEMPLATES, shared_or_skip
 
 
+def _model_ids(cache: Path) -> set[str]:
+    return {p.name for p in cache.iterdir() if not p.name.startswith(".") and p.name.count(".") == 3}
+
+
 def _age(path: Path, seconds: float) -> None:
     then = time.time() - seconds
     os.utime(path, (then, then))
 
 
+USED, RECENT, OLD = (f"{c * 16}.{'0' * 16}.42.en" for c in "abc")
+
+
 def test_prune_keeps_models_in_use_and_recent_ones(tmp_path: Path) -> None:
-    for name in ("used", "recent", "old"):
+    for name in (USED, RECENT, OLD, "wordllama-l2-256-abc-123", "langid-1-2"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.json").write_text("{}")
-    _age(tmp_path / "used", 30 * 86400)
-    _age(tmp_path / "old", 30 * 86400)
-    removed = prune(tmp_path, {"used"}, max_age=7 * 86400)
-    assert removed == ["old"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["recent", "used"]
+        if name != RECENT:
+            _age(tmp_path / name, 30 * 86400)
+    removed = prune(tmp_path, {USED}, max_age=7 * 86400)
+    assert removed == [OLD]
+    # the unpacked resources that share the folder are not models: never pruned
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([USED, RECENT, "wordllama-l2-256-abc-123",
+                                                                 "langid-1-2"])
 
 
 def test_prune_removes_leftovers_of_crashed_saves_and_orphan_locks(tmp_path: Path) -> None:
     (tmp_path / ".tmp-abc").mkdir()
     (tmp_path / ".tmp-new").mkdir()
     (tmp_path / ".gone.lock").write_text("")
-    (tmp_path / ".kept.lock").write_text("")
-    (tmp_path / "kept").mkdir()
-    for p in (tmp_path / ".tmp-abc", tmp_path / ".gone.lock", tmp_path / ".kept.lock"):
+    (tmp_path / f".{USED}.lock").write_text("")
+    (tmp_path / USED).mkdir()
+    for p in (tmp_path / ".tmp-abc", tmp_path / ".gone.lock", tmp_path / f".{USED}.lock"):
         _age(p, LEFTOVER_AGE + 60)
-    prune(tmp_path, {"kept"}, max_age=DEFAULT_MAX_AGE)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".kept.lock", ".tmp-new", "kept"]
+    prune(tmp_path, {USED}, max_age=DEFAULT_MAX_AGE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".{USED}.lock", ".tmp-new", USED])
 
 
 def test_prune_of_a_missing_folder_is_a_no_op(tmp_path: Path) -> None:
@@ -70,7 +79,7 @@ async def test_a_retrained_bot_leaves_its_old_model_to_the_pruning(tmp_path: Pat
         first = load_bot(folder)
         assert isinstance(first, Bot)
         await service.train(first)
-        old_ids = {p.name for p in cache.iterdir() if not p.name.startswith(".")}
+        old_ids = _model_ids(cache)
         assert old_ids
         for model_id in old_ids:  # unused for two days by the time the bot changes
             _age(cache / model_id, 2 * 86400)
@@ -82,8 +91,9 @@ async def test_a_retrained_bot_leaves_its_old_model_to_the_pruning(tmp_path: Pat
         assert isinstance(second, Bot)
         await service.train(second)
         await asyncio.get_running_loop().run_in_executor(service._executor, lambda: None)  # pruning done
-        new_ids = {p.name for p in cache.iterdir() if not p.name.startswith(".")}
+        new_ids = _model_ids(cache)
         assert new_ids and not (new_ids & old_ids)
+        assert {p.name for p in cache.iterdir() if p.name.startswith("wordllama-")}  # resources stay
         assert service.status()[second.id] == "ready"
     finally:
         service.close()
