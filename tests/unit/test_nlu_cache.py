@@ -93,7 +93,6 @@ async def test_a_retrained_bot_leaves_its_old_model_to_the_pruning(tmp_path: Pat
         await asyncio.get_running_loop().run_in_executor(service._executor, lambda: None)  # pruning done
         new_ids = _model_ids(cache)
         assert new_ids and not (new_ids & old_ids)
-        assert {p.name for p in cache.iterdir() if p.name.startswith("wordllama-")}  # resources stay
         assert service.status()[second.id] == "ready"
     finally:
         service.close()
