@@ -160,23 +160,33 @@ def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, floa
     from parley.store.sql import open_store
 
     totals: dict[str, float] = {}
+    depth: dict[str, int] = {}  # recursive stages (the dialog engine re-enters `process`) count once
 
     def timed(name: str, fn: Any) -> Any:
+        def enter() -> float:
+            depth[name] = depth.get(name, 0) + 1
+            return time.perf_counter()
+
+        def leave(t: float) -> None:
+            depth[name] -= 1
+            if depth[name] == 0:
+                totals[name] = totals.get(name, 0.0) + time.perf_counter() - t
+
         if asyncio.iscoroutinefunction(fn):
             async def awrapper(*a: Any, **k: Any) -> Any:
-                t = time.perf_counter()
+                t = enter()
                 try:
                     return await fn(*a, **k)
                 finally:
-                    totals[name] = totals.get(name, 0.0) + time.perf_counter() - t
+                    leave(t)
             return awrapper
 
         def wrapper(*a: Any, **k: Any) -> Any:
-            t = time.perf_counter()
+            t = enter()
             try:
                 return fn(*a, **k)
             finally:
-                totals[name] = totals.get(name, 0.0) + time.perf_counter() - t
+                leave(t)
         return wrapper
 
     async def main() -> None:
@@ -205,6 +215,7 @@ def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, floa
         texts = ["hello", "memory", "Ada", "hi", "context", "monkey"]
         for i in range(turns):
             await conv.converse(bot, f"p{i % 200}", {"type": "text", "text": texts[(i // 200) % len(texts)]})  # type: ignore[arg-type]
+        await conv.close()
         await store.close()
 
     asyncio.run(main())

@@ -156,6 +156,7 @@ async def _chat_loop(args: argparse.Namespace) -> int:
                 if line:
                     print(line)
     finally:
+        await conversations.close()  # writes the last of the event log
         if nlu is not None:
             nlu.close()
         await store.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import random
 import time
@@ -26,6 +27,7 @@ from parley.engine.durations import parse_duration
 from parley.engine.runtime import EngineOptions
 from parley.engine.state import JSONDict, Memory, new_event_id, new_session
 from parley.engine.turn import TurnResult, Understand, run_proactive, run_timeout, run_turn
+from parley.eventlog import EventLog
 from parley.outbox import SOURCE_EVENT, SOURCE_SCHEDULED, SOURCE_TIMEOUT, new_entry
 from parley.settings import Settings
 from parley.store.base import ConversationKey, Loaded, Saved, Store
@@ -105,6 +107,7 @@ class Conversations:
         self.on_outbox = on_outbox
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.event_log = EventLog.from_config(store, settings.global_value("eventCollector"))
 
     # ------------------------------------------------------------------------------- configuration
 
@@ -227,7 +230,12 @@ class Conversations:
     async def _save(self, bot: Bot, key: ConversationKey, saved: Saved) -> list[JSONDict]:
         """Write a turn (one transaction), then announce its outbox entries and arm the timers of
         the messages it scheduled. Returns the outbox entries with their ids."""
+        events = saved.events
+        if events and not self.event_log.in_turn:  # the log goes in batches (parley.eventlog)
+            saved = dataclasses.replace(saved, events=[])
         ids = await self.store.save(key, saved)
+        if saved.events is not events:
+            self.event_log.add(key, events)
         entries = [{**entry, "id": i} for entry, i in zip(saved.outbox, ids, strict=True)]
         if entries and self.on_outbox is not None:
             try:
@@ -364,6 +372,7 @@ class Conversations:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.event_log.close()
 
     # ----------------------------------------------------------------------------------- janitor
 

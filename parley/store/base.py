@@ -78,6 +78,10 @@ class Store(Protocol):
 
     async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]: ...
 
+    async def append_events(self, rows: list[tuple[ConversationKey, JSONDict, float]]) -> None:
+        """Write a batch of the event log ({eventId, direction, payload} per conversation and time)."""
+        ...
+
     async def find_answer(self, key: ConversationKey, message_id: str) -> JSONDict | None: ...
 
     async def outbox(self, key: ConversationKey, after: int = 0, limit: int = 100) -> list[JSONDict]:

@@ -310,6 +310,16 @@ class PostgresStore:
         )
         return int(status.split()[-1])
 
+    async def append_events(self, rows: list[tuple[ConversationKey, JSONDict, float]]) -> None:
+        if not rows:
+            return
+        await self.pool.executemany(
+            "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6::text::json, $7)",
+            [(key.bot_id, key.channel, key.user_id, str(e.get("eventId", "")), str(e.get("direction", "")),
+              _dumps(e.get("payload")), at) for key, e, at in rows],
+        )
+
     async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
             "SELECT id, event_id, direction, payload, created_at FROM events WHERE bot_id=$1 AND channel=$2 "

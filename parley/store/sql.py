@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from parley.engine.state import Memory, new_session
+from parley.engine.state import JSONDict, Memory, new_session
 from parley.security import users as collaborators
 from parley.security.users import USERS_SCHEMA, User
 from parley.store.base import ConversationKey, Loaded, Saved, user_changes
@@ -400,6 +400,32 @@ class SQLiteStore:
             return [ConversationKey(*r) for r in rows]
 
         return await self._run(q)
+
+    async def append_events(self, rows: list[tuple[ConversationKey, JSONDict, float]]) -> None:
+        values = [
+            (key.bot_id, key.channel, key.user_id, str(e.get("eventId", "")), str(e.get("direction", "")),
+             _dumps(e.get("payload")), at)
+            for key, e, at in rows
+        ]
+
+        def tx(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.executemany(
+                    "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    values,
+                )
+
+        if not values:
+            return
+        if self._writer is not None:
+            try:
+                tx(self._writer)
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+        await self._run(tx)
 
     async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
         """Retention: drop a bot's old event log and outbox entries and stored retry answers."""

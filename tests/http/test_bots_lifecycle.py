@@ -141,6 +141,7 @@ async def test_context_timeout_runs_the_timeout_flow_before_the_next_message(tmp
         assert await say(client, "pizza-bot", "late", "hi") == [GREETING, ASK_SIZE]
         assert await conversations.fire_timeouts(now=time.time() + 5) == 1
         assert await conversations.fire_timeouts(now=time.time() + 5) == 0, "a timeout fires once"
+        await conversations.event_log.flush()  # the log is written in batches
         events = await conversations.store.events(ConversationKey("pizza-bot", "api", "late"))
         proactive = [e for e in events if e["direction"] == "proactive"]
         assert [p["text"] for p in proactive[0]["payload"] if p["type"] == "text"] == [TIMEOUT_TEXT]
@@ -152,6 +153,7 @@ async def test_context_timeout_runs_the_timeout_flow_before_the_next_message(tmp
         await asyncio.sleep(1.2)
         assert await say(client, "waiter", "w", "answer") == ["question (timedOut=yes)"]
         assert await say(client, "waiter", "w", "answer") == ["got answer"]
+        await conversations.event_log.flush()
         events = await conversations.store.events(ConversationKey("waiter", "api", "w"))
         assert [e["direction"] for e in events].count("proactive") == 1
 
@@ -178,6 +180,7 @@ async def test_one_failing_timeout_does_not_stop_the_others(tmp_path: Path) -> N
         await say(client, "fragile", "f", "hi")  # the older conversation: its timeout is tried first
         await say(client, "pizza-bot", "p", "hi")
         assert await conversations.fire_timeouts(now=time.time() + 5) == 1
+        await conversations.event_log.flush()
         events = await conversations.store.events(ConversationKey("pizza-bot", "api", "p"))
         assert [e["direction"] for e in events][-1] == "proactive"
         assert (await say(client, "pizza-bot", "p", "small"))[:2] == [GREETING, WELCOME_BACK]

@@ -72,6 +72,7 @@ async def test_old_events_are_pruned_by_logs_expiration(tmp_path: Path) -> None:
         await client.post(converse_url("counter", "eve"), json={"text": "hi", "messageId": "a"})
         conversations = app.state.conversations
         key = ConversationKey("counter", "api", "eve")
+        await conversations.event_log.flush()  # the log is written in batches
         assert len(await conversations.store.events(key)) == 2  # incoming + outgoing
         assert await conversations.prune(now=time.time() + 1800) == 0  # within the hour: kept
         assert await conversations.prune(now=time.time() + 2 * 86400) == 3  # 2 events + 1 stored answer
@@ -79,3 +80,27 @@ async def test_old_events_are_pruned_by_logs_expiration(tmp_path: Path) -> None:
         # The conversation itself is untouched: the count goes on.
         r = await client.post(converse_url("counter", "eve"), json={"text": "hi"})
         assert counts(r.json()) == ["1"]
+
+
+async def test_the_event_log_is_batched_or_written_with_each_turn(tmp_path: Path) -> None:
+    """By default a turn's events wait for the next batch and the server writes them at shutdown;
+    with `eventCollector.collectionInterval: "0"` they commit with the turn itself."""
+    key = ConversationKey("counter", "api", "eve")
+    for interval, right_away in (("1h", 0), ("0", 2)):
+        data = make_data(tmp_path / interval)
+        write_counter_bot(data)
+        (data / "global" / "botpress.config.json").write_text(
+            json.dumps({"eventCollector": {"collectionInterval": interval}}))
+        async with serve(data) as (client, app):
+            r = await client.post(converse_url("counter", "eve"), json={"text": "hi"})
+            assert r.status_code == 200
+            store = app.state.conversations.store
+            assert len(await store.events(key)) == right_away
+        from parley.store.sql import SQLiteStore
+
+        reopened = SQLiteStore(data / "storage" / "parley.sqlite")
+        await reopened.open()
+        try:
+            assert [e["direction"] for e in await reopened.events(key)] == ["incoming", "outgoing"]
+        finally:
+            await reopened.close()

@@ -91,6 +91,8 @@ async def test_two_workers_fire_each_timeout_once(tmp_path: Path) -> None:
         later = time.time() + 5
         fired = await asyncio.gather(*(w.fire_timeouts(now=later) for w in workers))
         assert sum(fired) == len(users)
+        for w in workers:
+            await w.event_log.flush()  # the log is written in batches
         for u in users:
             events = await workers[1].store.events(ConversationKey("t", "api", u))
             proactive = [e for e in events if e["direction"] == "proactive"]

@@ -1,0 +1,77 @@
+"""The event log is written in batches (Botpress's event collector), on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from parley.eventlog import EventLog, EventRow
+from parley.store.base import ConversationKey
+
+KEY = ConversationKey("bot", "api", "ada")
+
+
+def turn_events(n: int) -> list[dict[str, Any]]:
+    return [{"eventId": f"e{n}", "direction": "incoming", "payload": {"type": "text", "text": f"message {n}"}},
+            {"eventId": f"e{n}", "direction": "outgoing", "payload": [{"type": "text", "text": f"answer {n}"}]}]
+
+
+async def test_events_are_written_together_after_the_interval(store: Any) -> None:
+    log = EventLog(store, interval=0.2)
+    for n in range(3):
+        log.add(KEY, turn_events(n))
+    assert await store.events(KEY) == []  # not yet: they wait for the batch
+    await asyncio.sleep(0.5)
+    events = await store.events(KEY)
+    assert [(e["eventId"], e["direction"]) for e in events] == [
+        (f"e{n}", d) for n in range(3) for d in ("incoming", "outgoing")]
+    assert events[0]["payload"] == {"type": "text", "text": "message 0"}
+    assert events[-1]["payload"] == [{"type": "text", "text": "answer 2"}]
+
+
+async def test_closing_writes_what_is_left(store: Any) -> None:
+    log = EventLog(store, interval=3600)
+    log.add(KEY, turn_events(1))
+    await log.close()
+    assert len(await store.events(KEY)) == 2
+
+
+async def test_a_disabled_log_writes_nothing(store: Any) -> None:
+    log = EventLog.from_config(store, {"enabled": False})
+    log.add(KEY, turn_events(1))
+    await log.close()
+    assert await store.events(KEY) == []
+
+
+def test_configuration_follows_botpress_event_collector() -> None:
+    assert EventLog.from_config(None, None).interval == 1.0  # type: ignore[arg-type]
+    assert EventLog.from_config(None, {"collectionInterval": "5s"}).interval == 5.0  # type: ignore[arg-type]
+    in_turn = EventLog.from_config(None, {"collectionInterval": "0"})  # type: ignore[arg-type]
+    assert in_turn.in_turn and in_turn.enabled
+
+
+class FlakyStore:
+    """Fails the first write: the rows must survive for the next flush."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.rows: list[EventRow] = []
+
+    async def append_events(self, rows: list[EventRow]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise OSError("disk full")
+        self.rows += rows
+
+
+async def test_a_failed_write_keeps_the_rows_for_the_next_flush(caplog: pytest.LogCaptureFixture) -> None:
+    flaky = FlakyStore()
+    log = EventLog(flaky, interval=3600)
+    log.add(KEY, turn_events(1))
+    assert await log.flush() == 0
+    assert "retrying later" in caplog.text
+    log.add(KEY, turn_events(2))
+    await log.close()
+    assert [e["eventId"] for _, e, _ in flaky.rows] == ["e1", "e1", "e2", "e2"]
