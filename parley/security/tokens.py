@@ -8,7 +8,7 @@ password change or a revocation invalidates every token issued before.
 from __future__ import annotations
 
 import base64
-import hashlib
+import functools
 import hmac
 import json
 import logging
@@ -86,9 +86,14 @@ def conversation_token(secret: str, bot_id: str, user_id: str) -> str:
     """The token that lets the holder read one conversation's outbox (stream, poll): an HMAC-SHA256
     of the bot and user ids with a key derived from the server secret (so it can never be mistaken
     for, or help forge, a collaborator JWT). It does not expire; changing the secret revokes all."""
-    key = hmac.new(secret.encode(), b"parley conversation token", hashlib.sha256).digest()
-    mac = hmac.new(key, json.dumps([bot_id, user_id]).encode(), hashlib.sha256).digest()
+    mac = hmac.digest(_conversation_key(secret), json.dumps([bot_id, user_id]).encode(), "sha256")
     return CONVERSATION_TOKEN_PREFIX + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+@functools.lru_cache(maxsize=4)
+def _conversation_key(secret: str) -> bytes:
+    """Derived once per secret: every converse answer carries a conversation token."""
+    return hmac.digest(secret.encode(), b"parley conversation token", "sha256")
 
 
 def check_conversation_token(secret: str, bot_id: str, user_id: str, token: str) -> bool:
