@@ -148,12 +148,12 @@ def create_app(settings: Settings) -> Starlette:
             else:
                 locks.close()
 
-    routes = [
+    routes = [  # the converse route first: Starlette tries routes in order, and it takes most requests
+        Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
         Route("/status", status, methods=["GET"]),
         Route("/api/v1/metrics", metrics, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/secured", secured_converse, methods=["POST"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/events", send_event, methods=["POST"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/stream", stream, methods=["GET"]),

@@ -86,8 +86,13 @@ def conversation_token(secret: str, bot_id: str, user_id: str) -> str:
     """The token that lets the holder read one conversation's outbox (stream, poll): an HMAC-SHA256
     of the bot and user ids with a key derived from the server secret (so it can never be mistaken
     for, or help forge, a collaborator JWT). It does not expire; changing the secret revokes all."""
-    mac = hmac.digest(_conversation_key(secret), json.dumps([bot_id, user_id]).encode(), "sha256")
+    # exactly json.dumps([bot_id, user_id]) (the bytes tokens were always made of), without its Python-level encoder
+    message = f"[{_json_string(bot_id)}, {_json_string(user_id)}]"
+    mac = hmac.digest(_conversation_key(secret), message.encode(), "sha256")
     return CONVERSATION_TOKEN_PREFIX + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+_json_string = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str (C-accelerated)
 
 
 @functools.lru_cache(maxsize=4)
