@@ -54,10 +54,9 @@ def load_samples(spec: str) -> tuple[list[tuple[str, str]], str | None]:
 
 
 def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: str, seed: int) -> dict[str, Any]:
-    from parley.nlu.election import elect
     from parley.nlu.embeddings import load_embedder
     from parley.nlu.entities.system import warm_up
-    from parley.nlu.model import IntentData, LanguageModel, TrainingSet
+    from parley.nlu.model import IntentData, LanguageModel, TrainingSet, predict_elected
     from parley.nlu.service import limit_blas_threads
     from parley.nlu.text import parse_utterance
 
@@ -81,8 +80,7 @@ def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: st
     correct = in_scope = in_scope_correct = oos_total = oos_found = said_none = 0
     for text, label in test:
         t0 = time.perf_counter()
-        output = model.predict(text)
-        name = elect(output["predictions"], ["global"])["intent"]["name"]
+        name = predict_elected(model, text, ["global"])[1]["intent"]["name"]
         latencies.append((time.perf_counter() - t0) * 1000)
         predicted = OOS if name == "none" else name
         said_none += predicted == OOS

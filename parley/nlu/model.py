@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from parley.bots.models import Bot
+from parley.nlu.election import elect
 from parley.nlu.embeddings import Embedder
 from parley.nlu.entities import Found
 from parley.nlu.entities.lists import ListEntity, extract_list
@@ -33,6 +34,7 @@ from parley.nlu.intents import SPEC as INTENT_SPEC
 from parley.nlu.intents import IntentClassifier, Sample, train_intents
 from parley.nlu.linear import SoftmaxWeights
 from parley.nlu.slots import SlotDefinition, SlotTagger, slot_definitions
+from parley.nlu.spelling import SpellChecker
 from parley.nlu.text import Token, Utterance, fold, normalize, parse_utterance, tokenize
 
 log = logging.getLogger("parley.nlu")
@@ -172,6 +174,18 @@ class LanguageModel:
     embedder: Embedder | None = field(default=None, repr=False)
     _members_cache: dict[str, tuple[list[str], list[int]]] | None = field(
         default=None, repr=False)
+    _speller: SpellChecker | None = field(default=None, repr=False)
+
+    def speller(self) -> SpellChecker:
+        """The spell checker over the words this model learnt (and its list entities' values)."""
+        if self._speller is None:
+            words = set(self.vocabulary)
+            for e in self.lists:
+                for canonical, synonyms in e.values:
+                    for value in (canonical, *synonyms):
+                        words.update(words_of(fold(value)))
+            self._speller = SpellChecker(words)
+        return self._speller
 
     # -------------------------------------------------------------------------------- training
 
@@ -393,3 +407,34 @@ class LanguageModel:
 
 def _all_entities(text: str, lists: Sequence[ListEntity], patterns: Sequence[PatternEntity], lang: str) -> list[Found]:
     return [*custom_entities(text, lists, patterns), *extract_system(text, lang)]
+
+
+# a corrected text must beat what the user wrote by this much: a "correction" of a word the bot
+# never learnt, in a message it does not handle, easily lands on some intent (out-of-scope recall)
+SPELLING_MARGIN = 0.1
+
+
+def predict_elected(model: LanguageModel, text: str, included: Sequence[str],
+                    now: datetime | None = None) -> tuple[str, JSONDict]:
+    """Predict and elect (SPEC §3.4 steps 1–3), with Botpress's spell check: when correcting the words
+    the model never saw changes the text, predict that too and keep the better result (the more
+    confident elected intent; `none` counts as no confidence). Returns (spell-checked text, result)."""
+    output = model.predict(text, now=now)
+    result = {**output, **elect(output["predictions"], included)}
+    spans = [(int(e["meta"]["start"]), int(e["meta"]["end"])) for e in result["entities"]]
+    checked = model.speller().correct(text, spans)
+    if checked == text:
+        return text, result
+    output = model.predict(checked, now=now)
+    other = {**output, **elect(output["predictions"], included)}
+    if _strength(other) <= _strength(result) + SPELLING_MARGIN:
+        return checked, result
+    # the entities keep their places in what the user wrote (sensitive ones are masked there); their
+    # spans were not corrected, so the same entities were found either way
+    other["entities"] = result["entities"]
+    return checked, other
+
+
+def _strength(result: JSONDict) -> float:
+    intent = result.get("intent") or {}
+    return 0.0 if intent.get("name") == "none" else float(intent.get("confidence") or 0.0)

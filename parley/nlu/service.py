@@ -26,11 +26,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parley.bots.models import Bot
 from parley.nlu.cache import mark_used, max_age_from_env, prune
-from parley.nlu.election import elect
 from parley.nlu.embeddings import Embedder, load_embedder
 from parley.nlu.identifier import needed_by, start_loading
 from parley.nlu.language import detect_language
-from parley.nlu.model import LanguageModel, TrainingSet, training_sets
+from parley.nlu.model import LanguageModel, TrainingSet, predict_elected, training_sets
 
 log = logging.getLogger("parley.nlu")
 
@@ -259,27 +258,29 @@ class NluService:
         vocabularies = {lang: m.vocabulary for lang, m in models.models.items()}
         detected = detect_language(text, models.languages, vocabularies)
         order = list(dict.fromkeys(x for x in (detected, anticipated, models.default_language) if x))
+        included = (event.get("nlu") or {}).get("includedContexts") or ["global"]
+        now = user_now(event)
         result: JSONDict | None = None
         tried = ""
+        checked = text
         for lang in order:
             model = models.models.get(lang)
             if model is None:
                 continue
             tried = lang
             try:
-                output = model.predict(text, now=user_now(event))
+                checked, result = predict_elected(model, text, included, now)
             except Exception:  # Botpress logs and tries the next language
                 log.exception("bot %s: NLU prediction failed in %s", bot.id, lang)
+                result = None
                 continue
-            result = {**output, "modelId": model.id, "errored": False, "language": lang}
+            result.update(modelId=model.id, errored=False, language=lang)
             break
         if result is None:
             return {"errored": True, "language": tried or models.default_language,
                     "detectedLanguage": detected or "n/a", "ms": _ms(started)}
-        included = (event.get("nlu") or {}).get("includedContexts") or ["global"]
-        result.update(elect(result["predictions"], included))
         result["detectedLanguage"] = detected or "n/a"
-        result["spellChecked"] = text
+        result["spellChecked"] = checked
         _mask_sensitive(event, result["entities"])
         result["ms"] = _ms(started)
         return result
