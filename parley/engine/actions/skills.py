@@ -67,8 +67,8 @@ def _match_choice(turn: Turn, args: dict[str, Any]) -> str | None:
             return by_number
     if config.get("matchNLU", True) is not False:
         intent = ((turn.event.get("nlu") or {}).get("intent") or {}).get("name")
-        for key, words in keywords.items():
-            if any(w == f"intent:{intent}" for w in words):
+        for key, words in keywords.items():  # `intent:<name>`, `Intent:<name>`…: the prefix in any case
+            if intent and any(w.lower().startswith("intent:") and w.split(":")[1] == intent for w in words):
                 return key
     answers = [a.lower() for a in _answers(turn)]
     for key, words in keywords.items():
