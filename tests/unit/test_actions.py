@@ -300,28 +300,25 @@ async def test_choice_valid_after_a_retry(tmp_path: Path) -> None:
     assert await chat.send("Red apple") == ["You chose red"]
 
 
-async def test_choice_by_intent(tmp_path: Path) -> None:
-    bot = make_bot(tmp_path, flows={
+def _intent_choice_bot(tmp_path: Path, keyword: str) -> Bot:
+    return make_bot(tmp_path, flows={
         "main": flow(node("ask", type="skill-call", skill="choice", flow="skills/choice-i.flow.json",
                           next=[("temp['skill-choice-ret-i'] == \"yes\"", "yes"), ("true", "no")]),
                      node("yes", say("yes!")), node("no", say("no!"))),
         "skills/choice-i": choice_skill(random_id="i", content_id="builtin_single-choice-q",
-                                        keywords={"yes": ["intent:affirm"], "no": ["no"]}),
+                                        keywords={"yes": [keyword], "no": ["no"]}),
     }, content={"builtin_single-choice": [CHOICE]})
-    chat = Chat(bot)
+
+
+async def test_choice_by_intent(tmp_path: Path) -> None:
+    chat = Chat(_intent_choice_bot(tmp_path, "intent:affirm"))
     await chat.send()
     assert await chat.send("sure thing", understand=nlu(("affirm", 0.9))) == ["yes!"]
 
 
 async def test_choice_by_intent_with_the_prefix_in_any_case(tmp_path: Path) -> None:
     """Botpress lower-cases the `intent:` prefix before looking for it; the intent name stays exact."""
-    bot = make_bot(tmp_path, flows={
-        "main": flow(node("ask", type="skill-call", skill="choice", flow="skills/choice-i.flow.json",
-                          next=[("temp['skill-choice-ret-i'] == \"yes\"", "yes"), ("true", "no")]),
-                     node("yes", say("yes!")), node("no", say("no!"))),
-        "skills/choice-i": choice_skill(random_id="i", content_id="builtin_single-choice-q",
-                                        keywords={"yes": ["Intent:affirm"], "no": ["no"]}),
-    }, content={"builtin_single-choice": [CHOICE]})
+    bot = _intent_choice_bot(tmp_path, "Intent:affirm")
     chat = Chat(bot)
     await chat.send()
     assert await chat.send("sure thing", understand=nlu(("affirm", 0.9))) == ["yes!"]
