@@ -11,6 +11,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q parley  # bytecode ahead of time: starts stay fast where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 serve: $(STAMP)
