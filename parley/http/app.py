@@ -113,7 +113,8 @@ def create_app(settings: Settings) -> Starlette:
     conversations = Conversations(settings, registry, store, locks=locks, on_outbox=delivery,
                                   understand=nlu.understand if nlu is not None else None)
     limiter = RateLimiter(settings.redis_url)
-    auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"))
+    auth = Auth(store, load_or_create_secret(settings.data_dir), settings.global_value("jwtToken", "duration"),
+                redis_url=settings.redis_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -143,6 +144,7 @@ def create_app(settings: Settings) -> Starlette:
             await delivery.close()
             await store.close()
             await limiter.close()
+            await auth.close()
             if isinstance(locks, RedisLocks):
                 await locks.close()
             else:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from parley.engine.durations import parse_duration
 from parley.security import tokens
 from parley.security.passwords import hash_password, needs_rehash, verify_password
+from parley.security.throttle import FailureWindow, LocalWindow, RedisWindow
 from parley.security.users import User, normalize_email
+from parley.store.redis_client import redis_from_url
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("parley.security")
 
@@ -42,52 +45,6 @@ class LoginThrottled(Exception):
         self.retry_after = retry_after
 
 
-@dataclass
-class _Window:
-    """Failed attempts per key in a sliding window; old entries fall off as time passes."""
-
-    limit: int
-    seconds: float
-    hits: dict[str, deque[float]] = field(default_factory=dict)
-    MAX_KEYS: ClassVar[int] = 10_000
-
-    def blocked_for(self, key: str, now: float) -> float:
-        q = self.hits.get(key)
-        if not q:
-            return 0.0
-        while q and q[0] <= now - self.seconds:
-            q.popleft()
-        if not q:
-            self.hits.pop(key, None)
-            return 0.0
-        # Blocked until enough attempts fall out of the window to leave room for one more.
-        return q[len(q) - self.limit] + self.seconds - now if len(q) >= self.limit else 0.0
-
-    def add(self, key: str, now: float) -> None:
-        if len(self.hits) >= self.MAX_KEYS:
-            self._sweep(now)
-        self.hits.setdefault(key, deque()).append(now)
-
-    def discard(self, key: str, at: float) -> None:
-        """Forget one attempt made at `at` (it turned out to be a success)."""
-        q = self.hits.get(key)
-        if q is not None:
-            try:
-                q.remove(at)
-            except ValueError:
-                pass
-            if not q:
-                self.hits.pop(key, None)
-
-    def clear(self, key: str) -> None:
-        self.hits.pop(key, None)
-
-    def _sweep(self, now: float) -> None:
-        """Drop keys whose attempts are all out of the window, so random emails cannot grow memory forever."""
-        for key in [k for k, q in self.hits.items() if not q or q[-1] <= now - self.seconds]:
-            del self.hits[key]
-
-
 def token_lifetime(duration: Any) -> float:
     """Seconds from `jwtToken.duration`: a string as `ms` reads it ("1h"), a number as seconds (as
     jsonwebtoken's `expiresIn` reads it); anything unusable or not positive gives the 1h default."""
@@ -104,12 +61,25 @@ def token_lifetime(duration: Any) -> float:
 
 
 class Auth:
-    def __init__(self, store: UserStore, secret: str, token_duration: Any = None) -> None:
+    def __init__(self, store: UserStore, secret: str, token_duration: Any = None,
+                 redis_url: str | None = None) -> None:
         self.store = store
         self.secret = secret
         self.lifetime = token_lifetime(token_duration)
-        self.by_email = _Window(MAX_FAILURES_PER_EMAIL, FAILURE_WINDOW)
-        self.by_client = _Window(MAX_FAILURES_PER_CLIENT, FAILURE_WINDOW)
+        self.by_email: FailureWindow
+        self.by_client: FailureWindow
+        self._redis: Redis | None = None
+        if redis_url:  # shared by every worker: N workers allow as many guesses as one
+            self._redis = redis_from_url(redis_url, decode_responses=True)
+            self.by_email = RedisWindow(self._redis, "email", MAX_FAILURES_PER_EMAIL, FAILURE_WINDOW)
+            self.by_client = RedisWindow(self._redis, "client", MAX_FAILURES_PER_CLIENT, FAILURE_WINDOW)
+        else:
+            self.by_email = LocalWindow(MAX_FAILURES_PER_EMAIL, FAILURE_WINDOW)
+            self.by_client = LocalWindow(MAX_FAILURES_PER_CLIENT, FAILURE_WINDOW)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
 
     async def ensure_admin(self, email: str | None, password: str | None) -> None:
         """Create the first admin from the environment when no user exists yet."""
@@ -122,21 +92,23 @@ class Auth:
     async def login(self, email: str, password: str, client: str) -> tuple[str, int]:
         """Return (jwt, lifetime in ms) or raise InvalidCredentials/LoginThrottled."""
         email = normalize_email(email)
-        now = time.monotonic()
-        wait = max(self.by_email.blocked_for(email, now), self.by_client.blocked_for(client, now))
+        now = time.time()
+        # The attempt counts as failed from here (atomically with the check), and is taken back on
+        # success: otherwise many concurrent guesses would all pass the check before any failure counts.
+        wait, by_email = await self.by_email.try_add(email, now)
         if wait > 0:
             raise LoginThrottled(int(wait) + 1)
-        # Count the attempt as failed before the first await, and take it back on success: otherwise
-        # many concurrent guesses would all pass the check above before any failure is recorded.
-        self.by_email.add(email, now)
-        self.by_client.add(client, now)
+        wait, by_client = await self.by_client.try_add(client, now)
+        if wait > 0:
+            await self.by_email.discard(email, by_email)
+            raise LoginThrottled(int(wait) + 1)
         user = await self.store.get_user(email)
         # Verify against a dummy hash for unknown emails, so both cases take the same time.
         ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if not ok or user is None:
             raise InvalidCredentials()
-        self.by_email.clear(email)
-        self.by_client.discard(client, now)
+        await self.by_email.clear(email)
+        await self.by_client.discard(client, by_client)
         if needs_rehash(user.password_hash):
             user.password_hash = await asyncio.to_thread(hash_password, password)
             await self.store.put_user(user)
