@@ -263,17 +263,27 @@ class Conversations:
         flow: str | None = None,
         node: str | None = None,
         payload: JSONDict | None = None,
+        idempotency_key: str | None = None,
     ) -> JSONDict:
         """A turn the bot starts (parley's `POST …/events`), under the conversation's lock like any
         turn: deliver `payloads` as they are, or jump to `flow`/`node` and run the dialog there with
         `payload` as `event.payload`. What the bot says goes to the outbox; the entry is returned
-        (with `"id": None` when it said nothing)."""
+        (with `"id": None` when it said nothing). With an `idempotency_key`, a retry of an event
+        already sent gets the same entry back instead of sending it twice (the key is kept with the
+        event's outbox entry, in its transaction)."""
         key = ConversationKey(bot.id, "api", user_id)
         options = self.options(bot)
         asked = time.perf_counter()
+        answer_key = f"event:{idempotency_key}" if idempotency_key else None
         async with self.locks.hold(key.session_id):
             started = time.perf_counter()
             try:
+                if answer_key is not None:
+                    stored = await self.store.find_answer(key, answer_key)
+                    if stored is not None:
+                        event_id = str(stored.get("eventId", ""))
+                        outbox_id = await self.store.outbox_id_of(key, event_id) if stored.get("responses") else None
+                        return {**stored, "id": outbox_id}
                 now = time.time()
                 loaded = await self.store.load(key)
                 user_before = copy.deepcopy(loaded.memory.user)
@@ -292,11 +302,14 @@ class Conversations:
                     out.later(result)
                     context_expiry, session_expiry = self._expiries(bot, time.time())
                 out.proactive(SOURCE_EVENT, event_id, responses)  # the last outbox entry, if any
+                answer = out.outbox[-1] if responses else new_entry(SOURCE_EVENT, event_id, [], time.time())
                 entries = await self._save(bot, key, Saved(memory, context_expiry, session_expiry, out.events,
-                                                           user_before, outbox=out.outbox, schedule=out.schedule))
+                                                           user_before, outbox=out.outbox, schedule=out.schedule,
+                                                           message_id=answer_key,
+                                                           answer=answer if answer_key is not None else None))
                 memory.bot_kv_writes = {}
                 if not responses:
-                    return {"id": None, **new_entry(SOURCE_EVENT, event_id, [], time.time())}
+                    return {"id": None, **answer}
                 return entries[-1]
             finally:
                 self.stats.record(started - asked, time.perf_counter() - started)

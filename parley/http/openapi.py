@@ -194,6 +194,13 @@ TOKEN_PARAMETER = {
     "schema": {"type": "string"},
     "description": "The conversation token, for clients that cannot set headers (EventSource)",
 }
+# a retry with the same key gets the first answer instead of running again (kept for a day)
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+}
 
 PATHS: dict[str, dict[str, Any]] = {
     "/status": {
@@ -310,12 +317,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "required": False,
                     "schema": {"type": "string", "enum": ["responses"]},
                 },
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string", "maxLength": 128},
-                },
+                IDEMPOTENCY_KEY,
             ],
             "requestBody": {
                 "required": True,
@@ -382,7 +384,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "Proactive message: the bot speaks first (payloads as they are, or a jump into a flow). "
             "The messages go to the user's outbox (stream, poll, webhook) and are also returned here",
             "security": BEARER,
-            "parameters": BOT_USER,
+            "parameters": [*BOT_USER, IDEMPOTENCY_KEY],
             "requestBody": {
                 "required": True,
                 "content": {JSON: {"schema": {"$ref": "#/components/schemas/ProactiveEvent"}}},

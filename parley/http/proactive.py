@@ -28,6 +28,7 @@ from parley.http.converse import (
     body_limit,
     check_enabled,
     find_bot,
+    message_id_of,
     no_access,
     public_route_open,
     token_header,
@@ -105,7 +106,8 @@ async def send_event(request: Request) -> Response:
         raise no_access(bot.id)
     await admit(request, conversations, bot, user_id)
     event = _event_body(bot, await read_payload(request, body_limit(conversations)))
-    entry = await conversations.send_event(bot, user_id, **event)
+    # `Idempotency-Key`: a retried event is answered with the entry it made the first time
+    entry = await conversations.send_event(bot, user_id, **event, idempotency_key=message_id_of(request, {}))
     return json_response(public_message(bot.id, user_id, entry), headers=token_header(request, bot.id, user_id))
 
 

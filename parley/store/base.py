@@ -84,6 +84,10 @@ class Store(Protocol):
 
     async def find_answer(self, key: ConversationKey, message_id: str) -> JSONDict | None: ...
 
+    async def outbox_id_of(self, key: ConversationKey, event_id: str) -> int | None:
+        """The outbox id of the conversation's entry for `event_id` (None when there is none)."""
+        ...
+
     async def outbox(self, key: ConversationKey, after: int = 0, limit: int = 100) -> list[JSONDict]:
         """The conversation's outbox entries with an id above `after`, oldest first:
         `{"id", "eventId", "source", "createdAt", "responses"}`."""

@@ -353,6 +353,13 @@ class PostgresStore:
             for r in rows
         ]
 
+    async def outbox_id_of(self, key: ConversationKey, event_id: str) -> int | None:
+        value = await self.pool.fetchval(
+            "SELECT MIN(id) FROM outbox WHERE bot_id=$1 AND channel=$2 AND user_id=$3 AND event_id=$4",
+            key.bot_id, key.channel, key.user_id, event_id,
+        )
+        return int(value) if value is not None else None
+
     async def last_outbox_id(self, key: ConversationKey) -> int:
         value = await self.pool.fetchval(
             "SELECT MAX(id) FROM outbox WHERE bot_id=$1 AND channel=$2 AND user_id=$3",

@@ -501,6 +501,13 @@ class SQLiteStore:
             for r in rows
         ]
 
+    async def outbox_id_of(self, key: ConversationKey, event_id: str) -> int | None:
+        row = self._read(lambda db: db.execute(
+            "SELECT MIN(id) FROM outbox WHERE bot_id=? AND channel=? AND user_id=? AND event_id=?",
+            (key.bot_id, key.channel, key.user_id, event_id),
+        ).fetchone())
+        return int(row[0]) if row and row[0] is not None else None
+
     async def last_outbox_id(self, key: ConversationKey) -> int:
         row = self._read(lambda db: db.execute(
             "SELECT MAX(id) FROM outbox WHERE bot_id=? AND channel=? AND user_id=?",

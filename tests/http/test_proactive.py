@@ -316,6 +316,39 @@ async def test_a_proactive_event_that_says_nothing_and_the_state_it_leaves(tmp_p
         assert answer == ["Nice, Fay"]
 
 
+async def test_a_retried_event_with_an_idempotency_key_is_sent_once(tmp_path: Path) -> None:
+    """A client that retries `POST …/events` (a timeout, a reconnect) with the same Idempotency-Key gets
+    the first answer back; the user gets the message once."""
+    data = make_data(tmp_path)
+    write_bot(data, "asker", texts={"hello": "Hello!", "ask": "What is your name?"},
+              nodes=[node("entry", ["say #!builtin_text-hello"])],
+              flows={"ask": [node("q", ["say #!builtin_text-ask"], next_node=None)],
+                     "quiet": [node("entry", [], next_node=None)]})
+    async with running(data) as (client, app):
+        admin = bearer(await admin_token(app))
+        url = events_url("asker", "gil")
+        promo = {"payloads": [{"type": "text", "text": "50% off today"}]}
+        first = await client.post(url, headers={**admin, "Idempotency-Key": "promo-1"}, json=promo)
+        again = await client.post(url, headers={**admin, "Idempotency-Key": "promo-1"}, json=promo)
+        assert first.status_code == again.status_code == 200
+        assert again.json() == first.json() and first.json()["id"] is not None
+        flow = await client.post(url, headers={**admin, "Idempotency-Key": "ask-1"}, json={"flow": "ask.flow.json"})
+        flow_again = await client.post(url, headers={**admin, "Idempotency-Key": "ask-1"},
+                                       json={"flow": "ask.flow.json"})
+        assert flow_again.json() == flow.json() and texts(flow.json()) == ["What is your name?"]
+        quiet = [await client.post(url, headers={**admin, "Idempotency-Key": "q-1"}, json={"flow": "quiet"})
+                 for _ in range(2)]
+        assert quiet[0].json() == quiet[1].json() and quiet[0].json()["id"] is None
+        other = await client.post(url, headers={**admin, "Idempotency-Key": "promo-2"}, json=promo)
+        assert other.json()["id"] != first.json()["id"]  # another key is another message
+        token = first.headers["x-conversation-token"]
+        polled = await client.get(messages_url("asker", "gil"), headers={"X-Conversation-Token": token})
+        assert [texts(m) for m in polled.json()] == [["50% off today"], ["What is your name?"],
+                                                                  ["50% off today"]]
+        too_long = await client.post(url, headers={**admin, "Idempotency-Key": "k" * 200}, json=promo)
+        assert too_long.status_code == 400
+
+
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [

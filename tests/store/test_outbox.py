@@ -40,6 +40,10 @@ async def test_outbox_entries_are_written_with_the_turn_and_read_after_an_id(sto
     assert await store.outbox(KEY, after=ids[-1]) == []
     assert await store.last_outbox_id(KEY) == ids[-1]
     assert [e["responses"][0]["text"] for e in await store.outbox(OTHER)] == ["bob's"]
+    # an entry found again by its event id (a retried proactive event), in its own conversation only
+    assert await store.outbox_id_of(KEY, "e-two") == ids[1]
+    assert await store.outbox_id_of(OTHER, "e-two") is None
+    assert await store.outbox_id_of(KEY, "e-never") is None
 
 
 async def test_a_failed_save_writes_no_outbox_entry(store: Any) -> None:
