@@ -164,14 +164,16 @@ class Conversations:
         credentials: Any = None,
         channel: str = "api",
         message_id: str | None = None,
+        max_queued: int | None = None,
     ) -> TurnResult:
         """Run one turn. With a `message_id`, a retry of a message already answered gets the stored
         answer again instead of running the turn twice (also across workers: the check is made under
-        the conversation's lock, and the answer is saved in the turn's transaction)."""
+        the conversation's lock, and the answer is saved in the turn's transaction). With `max_queued`,
+        QueueFull when that many turns of the conversation already run or wait."""
         key = ConversationKey(bot.id, channel, user_id)
         options = self.options(bot)
         asked = time.perf_counter()
-        async with self.locks.hold(key.session_id):
+        async with self.locks.hold(key.session_id, max_queued):
             started = time.perf_counter()
             try:
                 return await self._turn(bot, key, payload, options, included_contexts, credentials, message_id)

@@ -24,6 +24,7 @@ from parley.http.errors import (
 from parley.http.limits import DEFAULT_MAX_QUEUED_TURNS, Rate, parse_rate, too_many
 from parley.outbox import shape_responses as shape_responses  # re-exported (parley chat)
 from parley.security.tokens import conversation_token
+from parley.store.locks import QueueFull
 
 TOKEN_HEADER = "X-Conversation-Token"
 
@@ -71,8 +72,13 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
     check_text(conversations, bot, payload)
     raw = body.get("includedContexts")
     contexts = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else []
-    return await conversations.converse(bot, user_id, payload, included_contexts=contexts or ["global"],
-                                        credentials=credentials, message_id=message_id)
+    limits = bot.cache.get("rate-limits")  # set by `admit`, which runs first
+    max_queued = limits[2] if limits is not None else None
+    try:
+        return await conversations.converse(bot, user_id, payload, included_contexts=contexts or ["global"],
+                                            credentials=credentials, message_id=message_id, max_queued=max_queued)
+    except QueueFull:  # another worker's turns of this user fill the queue (Redis counts them all)
+        raise too_many(1, f"more than {max_queued} messages of this user are already waiting") from None
 
 
 def check_enabled(conversations: Conversations, bot: Bot) -> None:

@@ -27,8 +27,15 @@ except ImportError:  # pragma: no cover - Windows: one process per data folder
     fcntl = None  # type: ignore[assignment]
 
 
+class QueueFull(Exception):
+    """`limit` turns of this conversation are already running or waiting (`converse.maxQueuedTurns`)."""
+
+
 class Locks(Protocol):
-    def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...
+    def hold(self, key: str, limit: int | None = None) -> AbstractAsyncContextManager[None]:
+        """Hold `key`'s lock (waiting in arrival order); QueueFull when `limit` turns already hold or
+        wait for it, counted as widely as the locks reach (this process, or every worker with Redis)."""
+        ...
 
     def waiting(self, key: str) -> int:
         """Turns of this process holding or waiting for `key` (bounds a user's queue)."""
@@ -40,7 +47,9 @@ class LocalLocks:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, key: str, limit: int | None = None) -> AsyncIterator[None]:
+        if limit is not None and self.waiting(key) >= limit:
+            raise QueueFull(key)
         lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
@@ -83,8 +92,8 @@ class FileLocks:
         return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        async with self.local.hold(key):
+    async def hold(self, key: str, limit: int | None = None) -> AsyncIterator[None]:
+        async with self.local.hold(key, limit):
             fd = self._file()
             if fd is None:
                 yield

@@ -458,9 +458,9 @@ class PgLocks:
         return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
     @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, key: str, limit: int | None = None) -> AsyncIterator[None]:
         pool = await self.store.lock_pool()
-        async with self.local.hold(key), pool.acquire() as conn:
+        async with self.local.hold(key, limit), pool.acquire() as conn:
             lock_id = self.lock_id(key)
             await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
             try:

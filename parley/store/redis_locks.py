@@ -20,6 +20,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from parley.store.locks import QueueFull
 from parley.store.redis_client import redis_from_url
 
 if TYPE_CHECKING:
@@ -33,8 +34,10 @@ PREFIX = "parley:lock:"
 # KEYS: queue, wake prefix, alive prefix. Each script is one round trip and atomic.
 
 # Take a ticket: mark it alive, queue it, and return the head (our own ticket: the lock is ours).
+# With a limit (> 0), a queue already that long takes no ticket and the answer is nil.
 _ENQUEUE = """
-local q, ticket, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local q, ticket, ttl, limit = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if limit > 0 and redis.call('LLEN', q) >= limit then return false end
 redis.call('SET', KEYS[3] .. ticket, '1', 'PX', ttl)
 redis.call('RPUSH', q, ticket)
 return redis.call('LINDEX', q, 0)
@@ -115,7 +118,7 @@ class RedisLocks:
                 log.warning("lock heartbeat failed", exc_info=True)
 
     @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, key: str, limit: int | None = None) -> AsyncIterator[None]:
         queue = f"{PREFIX}q:{key}"
         keys = [queue, f"{PREFIX}wake:", f"{PREFIX}alive:"]
         ticket = secrets.token_hex(12)
@@ -124,10 +127,13 @@ class RedisLocks:
         self._local[key] = self._local.get(key, 0) + 1
         acquired = False
         try:
-            head = await self._enqueue(keys=keys, args=[ticket, ms])
+            # the queue bound counts every worker's turns: the queue is shared
+            head = await self._enqueue(keys=keys, args=[ticket, ms, limit or 0])
+            if head is None:
+                raise QueueFull(key)
             while head != ticket:
                 if head is None:  # our ticket was dropped (we stalled past the TTL): queue again
-                    head = await self._enqueue(keys=keys, args=[ticket, ms])
+                    head = await self._enqueue(keys=keys, args=[ticket, ms, 0])
                     continue
                 # Wait for our wake-up; the timeout only bounds how long a dead head can block us.
                 await self.redis.blpop([keys[1] + ticket], timeout=self.ttl / 2)

@@ -68,19 +68,14 @@ async def test_rate_limits_are_shared_by_workers_through_redis(tmp_path: Path) -
         assert codes == [200, 200, 200, 200, 429, 429]
 
 
+SLOW = "import asyncio\n\nasync def run(temp):\n    await asyncio.sleep(0.4)\n"
+SLOW_NODES = [{"id": "n", "name": "n", "onEnter": ["slow {}", 'say #builtin_text {"text":"done"}'], "onReceive": None,
+               "next": []}]
+
+
 async def test_a_users_queue_of_waiting_turns_is_bounded(tmp_path: Path) -> None:
     data = make_data(tmp_path)
-    slow = "import asyncio\n\nasync def run(temp):\n    await asyncio.sleep(0.4)\n"
-    nodes = [
-        {
-            "id": "n",
-            "name": "n",
-            "onEnter": ["slow {}", 'say #builtin_text {"text":"done"}'],
-            "onReceive": None,
-            "next": [],
-        }
-    ]
-    bot_with(data, "queue", {"maxQueuedTurns": 2}, actions={"slow": slow}, nodes=nodes)
+    bot_with(data, "queue", {"maxQueuedTurns": 2}, actions={"slow": SLOW}, nodes=SLOW_NODES)
     async with serve(data) as (client, _):
         answers = await asyncio.gather(
             *(client.post(converse_url("queue", "ann"), json={"text": str(i)}) for i in range(5))
@@ -90,6 +85,21 @@ async def test_a_users_queue_of_waiting_turns_is_bounded(tmp_path: Path) -> None
         assert all("Retry-After" in a.headers for a in answers if a.status_code == 429)
         # Once the queue drained, the user is served again.
         assert (await client.post(converse_url("queue", "ann"), json={"text": "again"})).status_code == 200
+
+
+@pytest.mark.skipif(not os.environ.get("PARLEY_TEST_REDIS_URL"), reason="PARLEY_TEST_REDIS_URL is not set")
+async def test_the_queue_bound_counts_every_workers_turns_through_redis(tmp_path: Path) -> None:
+    """Two workers, one user, five messages at once: the queue of 2 is the user's, not each worker's."""
+    data = make_data(tmp_path)
+    bot_id = f"queue-{uuid.uuid4().hex[:8]}"
+    bot_with(data, bot_id, {"maxQueuedTurns": 2}, actions={"slow": SLOW}, nodes=SLOW_NODES)
+    redis = os.environ["PARLEY_TEST_REDIS_URL"]
+    async with serve(data, PARLEY_REDIS_URL=redis) as (one, _), serve(data, PARLEY_REDIS_URL=redis) as (two, _):
+        answers = await asyncio.gather(
+            *((one if i % 2 else two).post(converse_url(bot_id, "ann"), json={"text": str(i)}) for i in range(5))
+        )
+        assert sorted(a.status_code for a in answers) == [200, 200, 429, 429, 429]
+        assert (await one.post(converse_url(bot_id, "ann"), json={"text": "again"})).status_code == 200
 
 
 async def test_the_converse_api_can_be_switched_off_for_one_bot(tmp_path: Path) -> None:
