@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -127,15 +128,20 @@ def echo_cmd() -> list[str]:
 
 def wrk(base: str, *, bot: str, connections: int, seconds: float, users: int, texts: str) -> dict[str, Any]:
     env = {**os.environ, "BOT": bot, "USERS": str(users), "TEXTS": texts}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(WRK_SCRIPT), base],
         env=env, capture_output=True, text=True, timeout=seconds + 60,
     ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, now reaped: the load generator's own CPU
     m = re.search(r"WRKJSON (\{.*\})", out)
     if not m:
         raise RuntimeError(f"wrk printed no result:\n{out}")
     r: dict[str, Any] = json.loads(m.group(1))
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    r["wrk_cpu_us_per_req"] = wrk_cpu / max(1, r["requests"]) * 1e6
+    r["wrk_cpu_share"] = wrk_cpu / (r["duration_us"] / 1e6)  # of one core
     return r
 
 
@@ -346,7 +352,8 @@ def main() -> None:
             with server(parley_cmd(data, workers), wenv) as (base, proc, _):
                 r = load(base, proc, bot="welcome-bot", connections=32, seconds=seconds)
                 scaling.append({"workers": workers, "rps": round(r["rps"]), "p50_ms": r["p50_us"] / 1000,
-                                "p99_ms": r["p99_us"] / 1000, "server_cpu_us_per_req": round(r["cpu_us_per_req"])})
+                                "p99_ms": r["p99_us"] / 1000, "server_cpu_us_per_req": round(r["cpu_us_per_req"]),
+                                "wrk_cpu_share": round(r["wrk_cpu_share"], 2)})
         results["scaling"] = scaling
         if env["PARLEY_NLU"] != "off":
             results["nlu"] = nlu_figures(data, args.quick)
@@ -361,18 +368,18 @@ def main() -> None:
         {"target": r["target"], "clients": r["clients"], "rps": round(r["rps"]), "p50_ms": r["p50_us"] / 1000,
          "p99_ms": r["p99_us"] / 1000, "p999_ms": r["p999_us"] / 1000, "errors": r["errors"],
          "server_cpu_us_per_req": round(r["cpu_us_per_req"]), "cpu_ratio_to_echo": r["cpu_ratio_to_echo"],
-         "rps_ratio_to_echo": r["rps_ratio_to_echo"]}
+         "rps_ratio_to_echo": r["rps_ratio_to_echo"], "wrk_cpu_us_per_req": round(r["wrk_cpu_us_per_req"])}
         for r in rows
     ]
 
-    widths = [24, 8, 9, 9, 9, 10, 9, 10, 10]
+    widths = [24, 8, 9, 9, 9, 10, 8, 12, 11, 12]
     print(f"parley benchmark — {results['date']} — {results['machine']} — load: {results['load_generator']}")
     print(fmt_row(["target", "clients", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "CPU µs/req",
-                   "CPU ×echo"], widths))
+                   "CPU ×echo", "wrk µs/req"], widths))
     for r in results["converse"]:
         print(fmt_row([r["target"], r["clients"], r["rps"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
-                       f"{r['p999_ms']:.2f}", r["errors"], r["server_cpu_us_per_req"], r["cpu_ratio_to_echo"]],
-                      widths))
+                       f"{r['p999_ms']:.2f}", r["errors"], r["server_cpu_us_per_req"], r["cpu_ratio_to_echo"],
+                       r["wrk_cpu_us_per_req"]], widths))
     print(f"\nstart to ready: {results['startup_seconds']} s; RSS after start {results['rss_mb_after_start']} MB, "
           f"after 10k conversations {results['rss_mb_after_10k_conversations']} MB; "
           f"{results['bytes_per_conversation']} bytes stored per conversation ({results['conversations_stored']})")
@@ -393,7 +400,8 @@ def main() -> None:
         print("\nscaling (welcome-bot, 32 clients; wrk shares the 2 cores):")
         for s in scaling:
             print(f"  {s['workers']} worker(s): {s['rps']} req/s, p50 {s['p50_ms']:.2f} ms, "
-                  f"p99 {s['p99_ms']:.2f} ms, {s['server_cpu_us_per_req']} CPU µs/req")
+                  f"p99 {s['p99_ms']:.2f} ms, {s['server_cpu_us_per_req']} CPU µs/req; "
+                  f"wrk itself used {s['wrk_cpu_share']:.2f} of a core")
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
