@@ -6,6 +6,8 @@ shows them; a resumed conversation must read back exactly what was written.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from typing import Any
 
@@ -39,6 +41,23 @@ def build_queue(
     return queue
 
 
+@functools.lru_cache(maxsize=4096)
+def _json_object(raw: str) -> tuple[Any, bool]:
+    """An instruction's JSON arguments, parsed once per distinct text (flows are static data, run
+    every turn), and whether they hold nested values (those are copied for each use, so an action
+    that changes its arguments never changes the next turn's)."""
+    value = json.loads(raw)
+    nested = isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values())
+    return value, nested
+
+
+def _loads_object(raw: str) -> Any:
+    value, nested = _json_object(raw)
+    if not isinstance(value, dict):
+        return value
+    return copy.deepcopy(value) if nested else dict(value)
+
+
 def parse_say(fn: str) -> tuple[str, dict[str, Any]]:
     """`say #!id {"skill":"choice"}` -> ("#!id", {"skill": "choice"})."""
     chunks = fn.split(" ")
@@ -51,7 +70,7 @@ def parse_say(fn: str) -> tuple[str, dict[str, Any]]:
     if not raw:
         return ref, {}
     try:
-        args = json.loads(raw)
+        args = _loads_object(raw)
     except json.JSONDecodeError as exc:
         raise InstructionError(f'Say "{ref}" has invalid arguments (not a valid JSON string): {raw}') from exc
     if not isinstance(args, dict):
@@ -70,7 +89,7 @@ def parse_action(fn: str) -> tuple[str, str | None, dict[str, Any]]:
     if not raw:
         return head, server, {}
     try:
-        args = json.loads(raw)
+        args = _loads_object(raw)
     except json.JSONDecodeError as exc:
         raise InstructionError(f'Action "{head}" has invalid arguments (not a valid JSON string): {raw}') from exc
     if not isinstance(args, dict):
