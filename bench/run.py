@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -228,6 +229,26 @@ def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, floa
     return {k: v / turns * 1e6 for k, v in totals.items()}
 
 
+def examples_startup(root: Path, env: dict[str, str], runs: int) -> dict[str, float]:
+    """Median seconds from `parley serve` to /status 200 with examples/data: each cold start on a fresh
+    copy (models trained, tables unpacked), each warm one on a copy whose NLU cache a first start filled."""
+    def copy() -> Path:
+        return Path(shutil.copytree(EXAMPLES, Path(tempfile.mkdtemp(dir=root)) / "data"))
+
+    cold = []
+    for _ in range(runs):
+        with server(parley_cmd(copy()), env) as (_base, _proc, ready_s):
+            cold.append(ready_s)
+    warm_data = copy()
+    with server(parley_cmd(warm_data), env):
+        pass
+    warm = []
+    for _ in range(runs):
+        with server(parley_cmd(warm_data), env) as (_base, _proc, ready_s):
+            warm.append(ready_s)
+    return {"cold": round(statistics.median(cold), 3), "warm": round(statistics.median(warm), 3)}
+
+
 # -------------------------------------------------------------------------------------------------- NLU
 
 # Messages of every kind a template bot gets: greetings, its own topics, other topics, entities, junk.
@@ -343,6 +364,9 @@ def main() -> None:
         results["conversations_stored"] = n
         results["bytes_per_conversation"] = round(size / max(1, n))
 
+        # The issue's own figure: start to ready with the example bots alone, cold and warm NLU cache.
+        results["startup_examples_seconds"] = examples_startup(Path(tmp), env, runs=1 if args.quick else 3)
+
         scaling = []
         redis_url = os.environ.get("PARLEY_REDIS_URL") or os.environ.get("PARLEY_TEST_REDIS_URL")
         for workers in (1, 2, 4):
@@ -380,7 +404,11 @@ def main() -> None:
         print(fmt_row([r["target"], r["clients"], r["rps"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
                        f"{r['p999_ms']:.2f}", r["errors"], r["server_cpu_us_per_req"], r["cpu_ratio_to_echo"],
                        r["wrk_cpu_us_per_req"]], widths))
-    print(f"\nstart to ready: {results['startup_seconds']} s; RSS after start {results['rss_mb_after_start']} MB, "
+    ex = results["startup_examples_seconds"]
+    print(f"\nstart to ready with the example bots: {ex['cold']} s on a fresh folder, {ex['warm']} s with the NLU "
+          "cache filled (median)")
+    print(f"start to ready, this run's folder: {results['startup_seconds']} s; "
+          f"RSS after start {results['rss_mb_after_start']} MB, "
           f"after 10k conversations {results['rss_mb_after_10k_conversations']} MB; "
           f"{results['bytes_per_conversation']} bytes stored per conversation ({results['conversations_stored']})")
     print(f"\ntime per stage inside a turn (µs, in-process, welcome-bot, SQLite, NLU {env['PARLEY_NLU']}):")
