@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,17 +337,28 @@ class Conversations:
         """The janitor's pass over scheduled messages: every due one, of every served bot (those
         whose timer was lost with a restart, or too far ahead to get one). Returns how many."""
         now = time.time() if now is None else now
-        served = [b.id for b in self.registry.bots.values() if isinstance(b, Bot)]
-        delivered = 0
-        for key in await self.store.due_conversations(now, bot_ids=served):
+        keys = await self.store.due_conversations(now, bot_ids=self._served())
+        return await self._each_served(keys, lambda bot, key: self.deliver_due(bot, key, now),
+                                       "delivering scheduled messages failed")
+
+    def _served(self) -> list[str]:
+        """The bots being served: conversations of a removed or broken bot must not crowd out the rest."""
+        return [b.id for b in self.registry.bots.values() if isinstance(b, Bot)]
+
+    async def _each_served(self, keys: list[ConversationKey],
+                           run: Callable[[Bot, ConversationKey], Awaitable[int]], failure: str) -> int:
+        """A janitor pass: `run` each conversation whose bot is still served; one failing does not
+        keep the others from their turn. Returns the sum of what `run` returned."""
+        done = 0
+        for key in keys:
             bot = self.registry.get(key.bot_id)
             if not isinstance(bot, Bot):
                 continue
             try:
-                delivered += await self.deliver_due(bot, key, now)
+                done += await run(bot, key)
             except Exception:
-                log.exception("%s: delivering scheduled messages failed", key.session_id)
-        return delivered
+                log.exception("%s: %s", key.session_id, failure)
+        return done
 
     def _arm(self, bot_id: str, key: ConversationKey, due: float) -> None:
         """A timer in this process for a scheduled message due soon (the janitor is the fallback)."""
@@ -398,18 +409,9 @@ class Conversations:
         does not keep the others from timing out."""
         now = time.time() if now is None else now
         await self.store.delete_expired_sessions(now)
-        fired = 0
-        # Only bots being served: conversations of a removed or broken bot must not crowd out the rest.
-        served = [b.id for b in self.registry.bots.values() if isinstance(b, Bot)]
-        for key in await self.store.expired_contexts(now, bot_ids=served):
-            bot = self.registry.get(key.bot_id)
-            if not isinstance(bot, Bot):
-                continue
-            try:
-                fired += await self._fire_timeout(bot, key, now)
-            except Exception:
-                log.exception("%s: the timeout handler failed", key.session_id)
-        return fired
+        keys = await self.store.expired_contexts(now, bot_ids=self._served())
+        return await self._each_served(keys, lambda bot, key: self._fire_timeout(bot, key, now),
+                                       "the timeout handler failed")
 
     async def _fire_timeout(self, bot: Bot, key: ConversationKey, now: float) -> int:
         async with self.locks.hold(key.session_id):

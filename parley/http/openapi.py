@@ -187,6 +187,15 @@ READ_ERRORS = {
     "404": _err("Unknown or disabled bot"),
     "503": _err("The bot's files are broken"),
 }
+# what a collaborator's POST on a bot can meet besides its own 400
+COLLABORATOR_POST_ERRORS = {
+    "401": _err("Missing, malformed, expired or revoked token (BP_0041)"),
+    "403": _err("The token's user has no access to this bot, or the API is off for it"),
+    "404": _err("Unknown or disabled bot"),
+    "413": _err("Body too large"),
+    "429": THROTTLED,
+    "503": _err("The bot's files are broken"),
+}
 TOKEN_PARAMETER = {
     "name": "token",
     "in": "query",
@@ -370,12 +379,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "content": {JSON: {"schema": {"$ref": "#/components/schemas/SecuredAnswer"}}},
                 },
                 "400": _err("Invalid payload"),
-                "401": _err("Missing, malformed, expired or revoked token (BP_0041)"),
-                "403": _err("The token's user has no access to this bot, or the API is off for it"),
-                "404": _err("Unknown or disabled bot"),
-                "413": _err("Body too large"),
-                "429": THROTTLED,
-                "503": _err("The bot's files are broken"),
+                **COLLABORATOR_POST_ERRORS,
             },
         }
     },
@@ -396,12 +400,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "content": {JSON: {"schema": {"$ref": "#/components/schemas/OutboxMessage"}}},
                 },
                 "400": _err("Invalid event (unknown flow or node, malformed payloads)"),
-                "401": _err("Missing, malformed, expired or revoked token (BP_0041)"),
-                "403": _err("The token's user has no access to this bot, or the API is off for it"),
-                "404": _err("Unknown or disabled bot"),
-                "413": _err("Body too large"),
-                "429": THROTTLED,
-                "503": _err("The bot's files are broken"),
+                **COLLABORATOR_POST_ERRORS,
             },
         }
     },
