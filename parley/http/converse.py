@@ -24,6 +24,7 @@ from parley.http.errors import (
 from parley.http.limits import DEFAULT_MAX_QUEUED_TURNS, Rate, parse_rate, too_many
 from parley.outbox import shape_responses as shape_responses  # re-exported (parley chat)
 from parley.security.tokens import conversation_token
+from parley.store.base import ConversationKey
 from parley.store.locks import QueueFull
 
 TOKEN_HEADER = "X-Conversation-Token"
@@ -78,7 +79,7 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
         return await conversations.converse(bot, user_id, payload, included_contexts=contexts or ["global"],
                                             credentials=credentials, message_id=message_id, max_queued=max_queued)
     except QueueFull:  # another worker's turns of this user fill the queue (Redis counts them all)
-        raise too_many(1, f"more than {max_queued} messages of this user are already waiting") from None
+        raise queue_full(max_queued) from None
 
 
 def check_enabled(conversations: Conversations, bot: Bot) -> None:
@@ -116,8 +117,13 @@ async def admit(request: Request, conversations: Conversations, bot: Bot, user_i
         bot.cache["rate-limits"] = limits
     per_user, per_bot, max_queued = limits
     await request.app.state.limiter.check(bot.id, user_id, per_user, per_bot)
-    if conversations.locks.waiting(f"{bot.id}::api::{user_id}") >= max_queued:
-        raise too_many(1, f"more than {max_queued} messages of this user are already waiting")
+    # a quick check in this process (also for proactive events); the lock enforces it across workers
+    if conversations.locks.waiting(ConversationKey(bot.id, "api", user_id).session_id) >= max_queued:
+        raise queue_full(max_queued)
+
+
+def queue_full(max_queued: int | None) -> ApiError:
+    return too_many(1, f"more than {max_queued} messages of this user are already waiting")
 
 
 async def public_converse(request: Request) -> Response:
