@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,9 +44,13 @@ class BotModels:
     models: dict[str, LanguageModel]  # language -> model
     default_language: str
 
-    @property
+    @cached_property  # both read on every message
     def languages(self) -> list[str]:
         return sorted(self.models)
+
+    @cached_property
+    def vocabularies(self) -> dict[str, frozenset[str]]:
+        return {lang: m.vocabulary for lang, m in self.models.items()}
 
 
 _blas_limited = False
@@ -255,8 +260,7 @@ class NluService:
         started = time.perf_counter()
         user = (event.get("state") or {}).get("user") or {}
         anticipated = user.get("language") if isinstance(user.get("language"), str) else None
-        vocabularies = {lang: m.vocabulary for lang, m in models.models.items()}
-        detected = detect_language(text, models.languages, vocabularies)
+        detected = detect_language(text, models.languages, models.vocabularies)
         order = list(dict.fromkeys(x for x in (detected, anticipated, models.default_language) if x))
         included = (event.get("nlu") or {}).get("includedContexts") or ["global"]
         now = user_now(event)
