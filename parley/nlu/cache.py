@@ -22,7 +22,7 @@ log = logging.getLogger("parley.nlu")
 DEFAULT_MAX_AGE = 7 * 86400.0
 # a model folder's name: `<content hash>.<spec hash>.<seed>.<language>` (see model.py)
 _MODEL_ID = re.compile(r"^[0-9a-f]{16}\.[0-9a-f]{16}\.\d+\.[\w-]+$")
-# a temporary folder of a save that crashed, or a lock file of a model that is gone
+# a temporary folder of a write that crashed, or a lock file of a model that is gone
 LEFTOVER_AGE = 3600.0
 
 
@@ -56,7 +56,9 @@ def prune(cache_dir: Path, in_use: Collection[str], max_age: float, now: float |
         except OSError:
             continue
         name = entry.name
-        if name.startswith(".tmp-") and entry.is_dir():
+        if name.startswith(".") and entry.is_dir():
+            # every folder here is written under a hidden temporary name and renamed into place
+            # (models: `.tmp-…`, unpacked resources: `.<entry>.…`): a hidden one is a crashed write's
             if age > LEFTOVER_AGE:
                 shutil.rmtree(entry, ignore_errors=True)
             continue

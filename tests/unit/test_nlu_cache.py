@@ -45,10 +45,11 @@ def test_prune_keeps_models_in_use_and_recent_ones(tmp_path: Path) -> None:
 def test_prune_removes_leftovers_of_crashed_saves_and_orphan_locks(tmp_path: Path) -> None:
     (tmp_path / ".tmp-abc").mkdir()
     (tmp_path / ".tmp-new").mkdir()
+    (tmp_path / ".langid-1-2.x7q").mkdir()  # an unpacked resource whose write crashed
     (tmp_path / ".gone.lock").write_text("")
     (tmp_path / f".{USED}.lock").write_text("")
     (tmp_path / USED).mkdir()
-    for p in (tmp_path / ".tmp-abc", tmp_path / ".gone.lock", tmp_path / f".{USED}.lock"):
+    for p in (tmp_path / ".tmp-abc", tmp_path / ".langid-1-2.x7q", tmp_path / ".gone.lock", tmp_path / f".{USED}.lock"):
         _age(p, LEFTOVER_AGE + 60)
     prune(tmp_path, {USED}, max_age=DEFAULT_MAX_AGE)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".{USED}.lock", ".tmp-new", USED])
