@@ -54,3 +54,19 @@ def test_cached_embedding_table_encodes_exactly_like_the_packaged_one(
         assert cached is not None and cached.identity == reference.identity
         assert np.array_equal(cached.encode(texts), reference.encode(texts))
     assert [p.name.startswith("wordllama-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_a_message_is_tokenized_word_by_word_exactly_as_the_whole_sentence() -> None:
+    """The prediction path tokenizes through a per-word cache; training tokenizes whole sentences.
+    Both must give the same ids, or a message would not look like the same words in training."""
+    pytest.importorskip("wordllama")
+    embedder = embeddings.load_embedder(None)
+    assert embedder is not None
+    texts = ["What's the weather like in Paris tomorrow?", "je voudrais réserver une table pour 4 à 20h30",
+             "order #1234 costs $56.70!!", "naïve café — déjà vu 🍕🍕 ok", "  spaces   and\ttabs  ", "",
+             "mañana über straße 東京 ١٢٣", "e-mail: ada@example.com https://example.com/a?b=c"]
+    for _ in range(2):  # cold, then from the cache
+        for text in texts:
+            whole = embedder.tokenizer.encode(" ".join(text.lower().split()), add_special_tokens=False).ids
+            assert embedder.token_ids(text) == whole, text
+            assert np.array_equal(embedder.encode_one(text), embedder.encode([text])[0])
