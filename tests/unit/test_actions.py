@@ -381,6 +381,32 @@ async def test_slot_fill_from_an_nlu_entity(tmp_path: Path) -> None:
     assert await chat.send("to paris please", understand=nlu(("book", 0.9), entities=[entity])) == ["Going to Paris"]
 
 
+async def test_slot_fill_any_ignores_the_text_when_the_nlu_found_entities(tmp_path: Path) -> None:
+    """Botpress fills an `any` slot from the text only when the NLU found no entity at all: an entity
+    of another type (a number here) means the slot is not filled and the skill asks again."""
+    chat = Chat(_slot_bot(tmp_path, "any"))
+    await chat.send("book")
+    number = {"name": "number", "type": "system", "meta": {}, "data": {"value": 5, "unit": ""}}
+    assert await chat.send("5 people", understand=nlu(("book", 0.9), entities=[number])) == ["Sorry, which city?"]
+    assert "city" not in chat.session["slots"]
+    assert await chat.send("Lisbon") == ["Going to Lisbon"]
+    slot = chat.session["slots"]["city"]
+    assert slot["entity"] == {"name": "any", "type": "any", "meta": {"start": 0, "end": 6},
+                              "data": {"extras": {}, "value": "Lisbon"}}
+    assert slot["expiresAfterTurns"] == -1 and isinstance(slot["timestamp"], int)
+
+
+async def test_slot_fill_takes_the_first_matching_entity(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "city,any"))
+    await chat.send("book")
+    paris = {"name": "city", "type": "list", "meta": {}, "data": {"value": "Paris"}}
+    rome = {"name": "city", "type": "list", "meta": {}, "data": {"value": "Rome"}}
+    assert await chat.send("paris or rome", understand=nlu(("book", 0.9), entities=[paris, rome])) == [
+        "Going to Paris"
+    ]
+    assert "expiresAfterTurns" not in chat.session["slots"]["city"]  # Botpress passes no expiry here
+
+
 async def test_slot_not_found_retries_then_gives_up(tmp_path: Path) -> None:
     chat = Chat(_slot_bot(tmp_path, "city", retries=2))
     assert await chat.send("book") == ["Which city?"]
@@ -512,6 +538,13 @@ async def test_slot_already_filled_by_the_nlu(tmp_path: Path) -> None:
     chat = Chat(_slot_bot(tmp_path, "city"))
     slot = {"name": "city", "value": "Oslo", "source": "oslo", "entity": None, "confidence": 1, "start": 8, "end": 12}
     assert await chat.send("book to oslo", understand=nlu(("book", 0.9), slots={"city": slot})) == ["Still Oslo"]
+
+
+async def test_an_nlu_slot_without_a_value_is_not_kept(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "city"))
+    empty = {"name": "city", "value": "", "source": "", "entity": None, "confidence": 1, "start": 0, "end": 0}
+    assert await chat.send("book", understand=nlu(("book", 0.9), slots={"city": empty})) == ["Which city?"]
+    assert "city" not in chat.session["slots"]
 
 
 async def test_choice_exact_match_wins_over_an_earlier_substring(tmp_path: Path) -> None:

@@ -116,38 +116,63 @@ def _entity_names(args: dict[str, Any]) -> list[str]:
     return [str(x).strip() for x in items if str(x).strip()]
 
 
+def _js_length(text: str) -> int:
+    """`String.length`: UTF-16 code units."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def _set_slot(turn: Turn, slot_name: str, entity: dict[str, Any], expiry: Any) -> None:
+    """Fill a slot unless it is already set; `expiry` is `_MISSING` when Botpress passes none."""
+    slots = turn.state["session"]["slots"]
+    if slots.get(slot_name):
+        return
+    slot: dict[str, Any] = {
+        "name": slot_name,
+        "value": (entity.get("data") or {}).get("value"),
+        "entity": entity,
+        "timestamp": _now_ms(),
+        "turns": 0,
+        "overwritable": True,
+    }
+    if expiry is not _MISSING:
+        slot["expiresAfterTurns"] = expiry
+    slots[slot_name] = slot
+    slots["notFound"] = 0
+    turn.flags.add(FORCE_PERSIST_STATE)
+
+
+_MISSING = object()
+
+
 async def slot_fill(turn: Turn, args: dict[str, Any]) -> None:
+    """Botpress's rule: when the NLU found entities, only those of the slot's types fill it (the
+    first one); the raw text fills an `any` slot only when the NLU found no entity at all."""
     slot_name = str(args.get("slotName") or "")
     if not slot_name:
         raise ActionFailed("slot_fill needs a `slotName`")
-    slots = turn.state["session"].setdefault("slots", {})
-    if slot_name in slots:
-        return
+    turn.state["session"].setdefault("slots", {})
     wanted = _entity_names(args)
-    expiry = args.get("turnExpiry", -1)
-    nlu = turn.event.get("nlu") or {}
-    found: dict[str, Any] | None = None
-    for entity in nlu.get("entities") or []:
-        if isinstance(entity, dict) and entity.get("name") in wanted:
-            found = entity
-            break
-    value: Any = None
-    if found is not None:
-        value = (found.get("data") or {}).get("value")
+    entities = [e for e in (turn.event.get("nlu") or {}).get("entities") or [] if isinstance(e, dict)]
+    if wanted and entities:
+        for entity in entities:
+            if entity.get("name") in wanted:
+                # Botpress does not pass the turn expiry on this path.
+                _set_slot(turn, slot_name, entity, _MISSING)
     elif "any" in wanted:
         value = (turn.event.get("payload") or {}).get("text") or turn.event.get("preview")
-    if value is None:
-        return
-    slots[slot_name] = {
-        "name": slot_name,
-        "value": value,
-        "entity": found,
-        "timestamp": datetime.now(UTC).isoformat(),
-        "turns": 0,
-        "overwritable": True,
-        "expiresAfterTurns": expiry if isinstance(expiry, int) else -1,
-    }
-    turn.flags.add(FORCE_PERSIST_STATE)
+        if not isinstance(value, str):
+            return
+        entity = {
+            "name": "any",
+            "type": "any",
+            "meta": {"start": 0, "end": _js_length(value)},
+            "data": {"extras": {}, "value": value},
+        }
+        _set_slot(turn, slot_name, entity, args.get("turnExpiry", _MISSING))
 
 
 async def slot_not_found(turn: Turn, args: dict[str, Any]) -> None:
