@@ -330,9 +330,10 @@ async def test_choice_by_intent_with_the_prefix_in_any_case(tmp_path: Path) -> N
 # -------------------------------------------------------------------------------------- slots
 
 
-def _slot_bot(tmp_path: Path, entities: str, retries: int = 2) -> Bot:
+def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2) -> Bot:
     fill = action("basic-skills/slot_fill", {"slotName": "city", "entities": entities, "turnExpiry": -1})
     extracted = "session.slots['city'] && (temp.valid === undefined || temp.valid == \"true\")"
+    not_found_args = {} if retries is None else {"retryAttempts": retries}
     return make_bot(
         tmp_path,
         flows={
@@ -352,7 +353,7 @@ def _slot_bot(tmp_path: Path, entities: str, retries: int = 2) -> Bot:
                 node("slot-extract", say("Which city?"), receive=[fill],
                      next=[(extracted, "extracted"), ("true", "not-extracted")]),
                 node("extracted", set_var("temp", "extracted", "true"), next=[("true", "#")]),
-                node("not-extracted", action("basic-skills/slot_not_found", {"retryAttempts": retries}),
+                node("not-extracted", action("basic-skills/slot_not_found", not_found_args),
                      say("Sorry, which city?"), set_var("temp", "valid", "true"), receive=[fill],
                      next=[(extracted, "extracted"), ("temp.notExtracted == \"true\"", "#"),
                            ("true", "not-extracted")]),
@@ -538,6 +539,16 @@ async def test_slot_already_filled_by_the_nlu(tmp_path: Path) -> None:
     chat = Chat(_slot_bot(tmp_path, "city"))
     slot = {"name": "city", "value": "Oslo", "source": "oslo", "entity": None, "confidence": 1, "start": 8, "end": 12}
     assert await chat.send("book to oslo", understand=nlu(("book", 0.9), slots={"city": slot})) == ["Still Oslo"]
+
+
+async def test_slot_not_found_without_a_number_of_attempts_gives_up_at_once(tmp_path: Path) -> None:
+    """`count < Math.min(Number(undefined), 10)` is false in JavaScript: no retry at all."""
+    chat = Chat(_slot_bot(tmp_path, "city", retries=None))
+    assert await chat.send("book") == ["Which city?"]
+    assert await chat.send("hmm") == ["Sorry, which city?"]
+    assert chat.temp["notExtracted"] == "true"
+    assert chat.session["slots"]["notFound"] == 1
+    assert await chat.send("dunno") == ["No city then"]
 
 
 async def test_an_nlu_slot_without_a_value_is_not_kept(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import orjson
 
 from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.content import translate
+from parley.engine.expressions import UNDEFINED, js_to_number, js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 
 NUMBER_ANSWER = re.compile(r"^[#).!]?(\d{1,2})[#).!]?$")
@@ -176,14 +177,16 @@ async def slot_fill(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def slot_not_found(turn: Turn, args: dict[str, Any]) -> None:
+    """Count a failed try; at `min(retryAttempts, 10)` tries (or with no count or no number of
+    attempts, as JavaScript's comparison with NaN/undefined fails) the skill gives up."""
     temp = turn.state["temp"]
-    try:
-        retries = min(int(args.get("retryAttempts", 3)), MAX_SLOT_RETRIES)
-    except (TypeError, ValueError):
-        retries = 3
+    slots = turn.state["session"].setdefault("slots", {})
+    if not js_truthy(slots.get("notFound")):
+        slots["notFound"] = 1
+    retries = min(float(js_to_number(args["retryAttempts"] if "retryAttempts" in args else UNDEFINED)),
+                  MAX_SLOT_RETRIES)
     count = temp.get("tryFillSlotCount")
-    count = count if isinstance(count, int) else 0
-    if count < retries:
+    if isinstance(count, int | float) and not isinstance(count, bool) and count < retries:
         temp["tryFillSlotCount"] = count + 1
     else:
         temp["notExtracted"] = "true"
