@@ -139,6 +139,17 @@ async def test_remove_and_reset_context(tmp_path: Path) -> None:
     assert _contexts(reset) == []
 
 
+async def test_context_names_are_split_on_commas_only(tmp_path: Path) -> None:
+    """Botpress splits on commas without trimming each name: `"a, b"` is `a` and ` b`."""
+    chat = Chat(_waiting_bot(
+        tmp_path,
+        action("builtin/appendContext", {"contexts": " monkeys, global ", "ttl": 2}),
+        action("builtin/removeContext", {"contexts": "monkeys,global"}),
+    ))
+    await chat.send()
+    assert _contexts(chat) == [{"context": " global", "ttl": 2}]
+
+
 async def test_nlu_contexts_override_included_contexts_and_expire(tmp_path: Path) -> None:
     chat = Chat(_waiting_bot(tmp_path, action("builtin/appendContext", {"contexts": "shop,help", "ttl": 2})))
     await chat.send("one", included_contexts=["global"])
