@@ -197,7 +197,7 @@ async def test_get_number_of_conversations(tmp_path: Path) -> None:
         "entry", action("builtin/getNumberOfConversations", {"output": "n"}), say("n={{temp.n}}"),
         action("builtin/incrementNumberOfConversations", {"output": "m"}), next=[("true", "END")]))})
     chat = Chat(bot)
-    assert await chat.send() == ["n=0"]
+    assert await chat.send() == ["n="]  # never counted: undefined, as in Botpress
     assert await chat.send() == ["n=0"]
     assert await chat.send() == ["n=1"]
 
@@ -584,3 +584,14 @@ async def test_choice_exact_match_wins_over_an_earlier_substring(tmp_path: Path)
     again = Chat(bot)
     await again.send()
     assert await again.send("reddish") == ["red"]
+
+
+async def test_number_of_conversations_is_empty_until_counted(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", action("builtin/getNumberOfConversations", {"output": "n"}),
+             say("Seen [{{temp.n}}]"), action("builtin/incrementNumberOfConversations", {"output": "n"}),
+             action("builtin/getNumberOfConversations", {"output": "m"}), say("Now [{{temp.n}}/{{temp.m}}]")),
+    )})
+    chat = Chat(bot)
+    assert await chat.send() == ["Seen []", "Now [0/0]"]
+    assert await chat.send() == ["Seen [0]", "Now [1/1]"]

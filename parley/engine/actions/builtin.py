@@ -110,7 +110,11 @@ async def increment_conversations(turn: Turn, args: dict[str, Any]) -> None:
 
 async def get_conversations(turn: Turn, args: dict[str, Any]) -> None:
     value = turn.memory.kv.get(CONVERSATION_COUNTER)
-    turn.state["temp"][_output(args, "numberOfConversations")] = value if isinstance(value, int) else 0
+    output = _output(args, "numberOfConversations")
+    if isinstance(value, int):
+        turn.state["temp"][output] = value
+    else:  # never counted: Botpress stores `undefined`
+        turn.state["temp"].pop(output, None)
 
 
 async def set_global_variable(turn: Turn, args: dict[str, Any]) -> None:
