@@ -169,17 +169,23 @@ def render_content(
         options = [o for o in options if isinstance(o, str) and o.strip()]
         if options and "variations" in form:
             form["text"] = rng.choice(options)
-        data = {**args, **form}
+        # Every schema property comes from the element, even when it has no value there: an
+        # instruction argument of the same name (`{"typing": true}`) does not survive.
+        data = {**args, **dict.fromkeys(ctype.properties), **form}
     else:
         type_id = ref[1:] if ref.startswith("@") else ref
         ctype = CONTENT_TYPES.get(type_id)
         if ctype is None:
             raise ContentError(f'Content type "{type_id}" is not supported')
-        own = {k: v for k, v in args.items() if k not in CONTEXT_KEYS}
+        data = dict(args)
         if ref.startswith("@"):
-            own = {**own, **translate(own, ctype, lang, default_lang)}
-        rendered = render_data(own, args)
-        data = {**args, **rendered}
+            own = {k: v for k, v in args.items() if k not in CONTEXT_KEYS}
+            data.update(dict.fromkeys(ctype.properties))
+            data.update(translate(own, ctype, lang, default_lang))
+        # Botpress templates only the `text` of an inline or say_something output.
+        text = data.get("text")
+        if isinstance(text, str):
+            data["text"] = render(text, data)
         urls = True
     payloads = _payload(ctype, data)
     if external_url and urls:

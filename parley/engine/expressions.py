@@ -81,6 +81,60 @@ class _Namespace(NamedTuple):
     members: dict[str, _JSFunction]
 
 
+class _JSRegExp(NamedTuple):
+    """A regular expression literal (`/^\\d+$/.test(event.preview)`), translated to Python's `re`."""
+
+    source: str
+    flags: str
+    pattern: re.Pattern[str]
+
+
+def _translate_regex(src: str, multiline: bool) -> str:
+    """The JavaScript pattern syntax that differs from Python's: ASCII `\\d`/`\\w`, `$` only at the
+    very end without the `m` flag, `(?<name>…)` groups."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(src):
+        c = src[i]
+        if c == "\\" and i + 1 < len(src):
+            e = src[i + 1]
+            if in_class:
+                rep = {"d": "0-9", "w": "A-Za-z0-9_"}.get(e)
+            else:
+                rep = {"d": "[0-9]", "w": "[A-Za-z0-9_]", "D": "[^0-9]", "W": "[^A-Za-z0-9_]"}.get(e)
+            out.append(rep if rep is not None else src[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            out.append(c)
+        elif c == "$" and not multiline:
+            out.append(r"\Z")
+        elif src.startswith("(?<", i) and src[i + 3 : i + 4] not in ("=", "!"):
+            out.append("(?P<")
+            i += 3
+            continue
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _make_regexp(source: str, flags: str) -> _JSRegExp:
+    if any(f not in "gimsuy" for f in flags) or len(set(flags)) != len(flags):
+        raise ExpressionError(f"SyntaxError: Invalid regular expression flags '{flags}'")
+    py_flags = (re.IGNORECASE if "i" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
+    py_flags |= re.DOTALL if "s" in flags else 0
+    try:
+        pattern = re.compile(_translate_regex(source, "m" in flags), py_flags)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise ExpressionError(f"SyntaxError: Invalid regular expression: /{source}/: {exc}") from None
+    return _JSRegExp(source, flags, pattern)
+
+
 # ---------------------------------------------------------------- conversions
 
 
@@ -202,6 +256,8 @@ def js_to_string(value: Any) -> str:
         return ",".join("" if e is None or e is UNDEFINED else js_to_string(e) for e in value)
     if isinstance(value, _JSFunction):
         return f"function {value.name}() {{ [native code] }}"
+    if isinstance(value, _JSRegExp):
+        return f"/{value.source}/{value.flags}"
     return f"[object {value.name}]" if isinstance(value, _Namespace) else "[object Object]"
 
 
@@ -384,7 +440,60 @@ def _split(s: str, args: list[Any]) -> list[str]:
     return (list(s) if sep == "" else s.split(sep))[:n]
 
 
+def _to_regexp(v: Any) -> _JSRegExp:
+    if isinstance(v, _JSRegExp):
+        return v
+    return _make_regexp("(?:)" if v is UNDEFINED else re.escape(js_to_string(v)), "")
+
+
+def _groups(m: re.Match[str]) -> list[Any]:
+    return [m.group(0), *(UNDEFINED if g is None else g for g in m.groups())]
+
+
+def _match(s: str, args: list[Any]) -> Any:
+    rx = _to_regexp(_arg(args, 0))
+    if "g" in rx.flags:
+        return [m.group(0) for m in rx.pattern.finditer(s)] or None
+    m = rx.pattern.search(s)
+    return None if m is None else _groups(m)
+
+
+def _search(s: str, args: list[Any]) -> int:
+    m = _to_regexp(_arg(args, 0)).pattern.search(s)
+    return -1 if m is None else m.start()
+
+
+def _expand(m: re.Match[str], replacement: str, s: str) -> str:
+    def one(t: re.Match[str]) -> str:
+        token = t.group(1)
+        if token == "$":
+            return "$"
+        if token == "&":
+            return m.group(0)
+        if token == "`":
+            return s[: m.start()]
+        if token == "'":
+            return s[m.end() :]
+        if token.startswith("<"):
+            name = token[1:-1]
+            return (m.groupdict().get(name) or "") if m.re.groupindex else t.group(0)
+        n = int(token)
+        if 0 < n <= m.re.groups:
+            return m.group(n) or ""
+        if len(token) == 2 and 0 < int(token[0]) <= m.re.groups:  # `$12` with one group: `$1` then "2"
+            return (m.group(int(token[0])) or "") + token[1]
+        return t.group(0)
+
+    return re.sub(r"\$([$&`']|\d\d?|<[^>]*>)", one, replacement)
+
+
+def _replace_regexp(s: str, rx: _JSRegExp, replacement: str) -> str:
+    return rx.pattern.sub(lambda m: _expand(m, replacement, s), s, count=0 if "g" in rx.flags else 1)
+
+
 def _replace(s: str, args: list[Any]) -> str:
+    if isinstance(_arg(args, 0), _JSRegExp):
+        return _replace_regexp(s, _arg(args, 0), js_to_string(_arg(args, 1)))
     pattern, replacement = js_to_string(_arg(args, 0)), js_to_string(_arg(args, 1))
     at = s.find(pattern)
     if at < 0:
@@ -406,6 +515,8 @@ _STRING_IMPLS: Final[dict[str, Callable[[str, list[Any]], Any]]] = {
     "substring": _substring,
     "split": _split,
     "replace": _replace,
+    "match": _match,
+    "search": _search,
 }
 
 
@@ -573,7 +684,21 @@ def _get_prop(obj: Any, key: Any) -> Any:
         if idx is not None:
             return obj[idx] if idx < len(obj) else UNDEFINED
         return len(obj) if key == "length" else _ARRAY_METHODS.get(key, UNDEFINED)
+    if isinstance(obj, _JSRegExp):
+        return _regexp_prop(obj, key)
     return obj.members.get(key, UNDEFINED) if isinstance(obj, _Namespace) else UNDEFINED
+
+
+def _regexp_prop(rx: _JSRegExp, key: str) -> Any:
+    if key in ("test", "exec"):
+        def run(this: Any, args: list[Any]) -> Any:
+            m = rx.pattern.search(js_to_string(_arg(args, 0)))
+            return m is not None if key == "test" else None if m is None else _groups(m)
+
+        return _JSFunction(key, run)
+    fixed = {"source": rx.source, "flags": rx.flags, "global": "g" in rx.flags, "ignoreCase": "i" in rx.flags,
+             "multiline": "m" in rx.flags}
+    return fixed.get(key, UNDEFINED)
 
 
 # ---------------------------------------------------------------- tokenizer and parser
@@ -637,6 +762,38 @@ def _read_string(src: str, start: int) -> tuple[str, int]:
     return _from_u16("".join(out)), i + 1
 
 
+def _regex_allowed(toks: list[_Tok]) -> bool:
+    """A `/` starts a regular expression where an operand is expected, else it divides."""
+    if not toks:
+        return True
+    last = toks[-1]
+    if last.kind == "punct":
+        return last.value not in (")", "]")
+    return last.kind == "name" and last.value in _RESERVED
+
+
+def _read_regex(src: str, start: int) -> tuple[_JSRegExp, int]:
+    i, in_class = start + 1, False
+    while i < len(src) and src[i] != "\n":
+        c = src[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        elif c == "/" and not in_class:
+            break
+        i += 1
+    if i >= len(src) or src[i] != "/" or i == start + 1:
+        raise _syntax_error(src, start, "Invalid regular expression: missing /")
+    end = i + 1
+    while end < len(src) and (src[end].isalnum() or src[end] in "_$"):
+        end += 1
+    return _make_regexp(src[start + 1 : i], src[i + 1 : end]), end
+
+
 def _tokenize(src: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(src)
@@ -659,6 +816,10 @@ def _tokenize(src: str) -> list[_Tok]:
         elif m := _IDENT_RE.match(src, i):
             toks.append(_Tok("name", m.group(), i))
             i = m.end()
+        elif c == "/" and _regex_allowed(toks):
+            rx, i_next = _read_regex(src, i)
+            toks.append(_Tok("regex", rx, i))
+            i = i_next
         else:
             p = next((p for p in _PUNCTS if src.startswith(p, i)), None)
             if p is None:
@@ -752,7 +913,7 @@ class _Parser:
     def _primary(self) -> _Node:
         tok = self.toks[self.i]
         self.i += 1
-        if tok.kind in ("num", "str"):
+        if tok.kind in ("num", "str", "regex"):
             return _Node("lit", tok.value)
         if tok.kind == "name" and tok.value in _KEYWORD_LITERALS:
             return _Node("lit", _KEYWORD_LITERALS[tok.value])

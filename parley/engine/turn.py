@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from parley.bots.models import Bot
 from parley.engine.decision import elect, qna_suggestions, send_elected
 from parley.engine.dialog import ERROR_FLOW, DialogEngine, FlowError
+from parley.engine.expressions import js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, EngineOptions, Turn
 from parley.engine.state import (
     LAST_MESSAGES_CAP,
@@ -93,14 +95,32 @@ def _extract_slots(turn: Turn) -> None:
         slot = slots[name]
         if not isinstance(slot, dict):
             continue
-        slot["turns"] = int(slot.get("turns") or 0) + 1
+        turns = slot.get("turns")
+        if isinstance(turns, int | float) and not isinstance(turns, bool):
+            slot["turns"] = turns + 1
         expires = slot.get("expiresAfterTurns")
-        if isinstance(expires, int) and not isinstance(expires, bool) and expires > -1 and slot["turns"] >= expires:
+        if (
+            isinstance(expires, int | float)
+            and not isinstance(expires, bool)
+            and expires > -1
+            and isinstance(slot.get("turns"), int | float)
+            and slot["turns"] >= expires
+        ):
             del slots[name]
-    for name, slot in (turn.event["nlu"].get("slots") or {}).items():
-        if not slot or (isinstance(slots.get(name), dict) and slots[name].get("overwritable") is False):
+    found: list[Any] = []
+    for value in (turn.event["nlu"].get("slots") or {}).values():
+        found.extend(value if isinstance(value, list) else [value])  # lodash's flatten
+    for slot in found:
+        if not isinstance(slot, dict) or not js_truthy(slot.get("value")):
             continue
-        slots[name] = {**slot, "turns": 0, "overwritable": True}
+        name = slot.get("name")
+        if not isinstance(name, str):
+            continue
+        if isinstance(slots.get(name), dict) and slots[name].get("overwritable") is False:
+            continue
+        slots["notFound"] = 0
+        slots[name] = {**slot, "timestamp": int(time.time() * 1000), "turns": 0, "overwritable": True,
+                       "expiresAfterTurns": False}
         turn.flags.add(FORCE_PERSIST_STATE)
 
 

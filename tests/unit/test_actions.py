@@ -139,6 +139,17 @@ async def test_remove_and_reset_context(tmp_path: Path) -> None:
     assert _contexts(reset) == []
 
 
+async def test_context_names_are_split_on_commas_only(tmp_path: Path) -> None:
+    """Botpress splits on commas without trimming each name: `"a, b"` is `a` and ` b`."""
+    chat = Chat(_waiting_bot(
+        tmp_path,
+        action("builtin/appendContext", {"contexts": " monkeys, global ", "ttl": 2}),
+        action("builtin/removeContext", {"contexts": "monkeys,global"}),
+    ))
+    await chat.send()
+    assert _contexts(chat) == [{"context": " global", "ttl": 2}]
+
+
 async def test_nlu_contexts_override_included_contexts_and_expire(tmp_path: Path) -> None:
     chat = Chat(_waiting_bot(tmp_path, action("builtin/appendContext", {"contexts": "shop,help", "ttl": 2})))
     await chat.send("one", included_contexts=["global"])
@@ -186,7 +197,7 @@ async def test_get_number_of_conversations(tmp_path: Path) -> None:
         "entry", action("builtin/getNumberOfConversations", {"output": "n"}), say("n={{temp.n}}"),
         action("builtin/incrementNumberOfConversations", {"output": "m"}), next=[("true", "END")]))})
     chat = Chat(bot)
-    assert await chat.send() == ["n=0"]
+    assert await chat.send() == ["n="]  # never counted: undefined, as in Botpress
     assert await chat.send() == ["n=0"]
     assert await chat.send() == ["n=1"]
 
@@ -330,9 +341,10 @@ async def test_choice_by_intent_with_the_prefix_in_any_case(tmp_path: Path) -> N
 # -------------------------------------------------------------------------------------- slots
 
 
-def _slot_bot(tmp_path: Path, entities: str, retries: int = 2) -> Bot:
+def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2) -> Bot:
     fill = action("basic-skills/slot_fill", {"slotName": "city", "entities": entities, "turnExpiry": -1})
     extracted = "session.slots['city'] && (temp.valid === undefined || temp.valid == \"true\")"
+    not_found_args = {} if retries is None else {"retryAttempts": retries}
     return make_bot(
         tmp_path,
         flows={
@@ -352,7 +364,7 @@ def _slot_bot(tmp_path: Path, entities: str, retries: int = 2) -> Bot:
                 node("slot-extract", say("Which city?"), receive=[fill],
                      next=[(extracted, "extracted"), ("true", "not-extracted")]),
                 node("extracted", set_var("temp", "extracted", "true"), next=[("true", "#")]),
-                node("not-extracted", action("basic-skills/slot_not_found", {"retryAttempts": retries}),
+                node("not-extracted", action("basic-skills/slot_not_found", not_found_args),
                      say("Sorry, which city?"), set_var("temp", "valid", "true"), receive=[fill],
                      next=[(extracted, "extracted"), ("temp.notExtracted == \"true\"", "#"),
                            ("true", "not-extracted")]),
@@ -379,6 +391,32 @@ async def test_slot_fill_from_an_nlu_entity(tmp_path: Path) -> None:
     await chat.send("book")
     entity = {"name": "city", "type": "list", "meta": {}, "data": {"value": "Paris", "unit": "city"}}
     assert await chat.send("to paris please", understand=nlu(("book", 0.9), entities=[entity])) == ["Going to Paris"]
+
+
+async def test_slot_fill_any_ignores_the_text_when_the_nlu_found_entities(tmp_path: Path) -> None:
+    """Botpress fills an `any` slot from the text only when the NLU found no entity at all: an entity
+    of another type (a number here) means the slot is not filled and the skill asks again."""
+    chat = Chat(_slot_bot(tmp_path, "any"))
+    await chat.send("book")
+    number = {"name": "number", "type": "system", "meta": {}, "data": {"value": 5, "unit": ""}}
+    assert await chat.send("5 people", understand=nlu(("book", 0.9), entities=[number])) == ["Sorry, which city?"]
+    assert "city" not in chat.session["slots"]
+    assert await chat.send("Lisbon") == ["Going to Lisbon"]
+    slot = chat.session["slots"]["city"]
+    assert slot["entity"] == {"name": "any", "type": "any", "meta": {"start": 0, "end": 6},
+                              "data": {"extras": {}, "value": "Lisbon"}}
+    assert slot["expiresAfterTurns"] == -1 and isinstance(slot["timestamp"], int)
+
+
+async def test_slot_fill_takes_the_first_matching_entity(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "city,any"))
+    await chat.send("book")
+    paris = {"name": "city", "type": "list", "meta": {}, "data": {"value": "Paris"}}
+    rome = {"name": "city", "type": "list", "meta": {}, "data": {"value": "Rome"}}
+    assert await chat.send("paris or rome", understand=nlu(("book", 0.9), entities=[paris, rome])) == [
+        "Going to Paris"
+    ]
+    assert "expiresAfterTurns" not in chat.session["slots"]["city"]  # Botpress passes no expiry here
 
 
 async def test_slot_not_found_retries_then_gives_up(tmp_path: Path) -> None:
@@ -514,6 +552,23 @@ async def test_slot_already_filled_by_the_nlu(tmp_path: Path) -> None:
     assert await chat.send("book to oslo", understand=nlu(("book", 0.9), slots={"city": slot})) == ["Still Oslo"]
 
 
+async def test_slot_not_found_without_a_number_of_attempts_gives_up_at_once(tmp_path: Path) -> None:
+    """`count < Math.min(Number(undefined), 10)` is false in JavaScript: no retry at all."""
+    chat = Chat(_slot_bot(tmp_path, "city", retries=None))
+    assert await chat.send("book") == ["Which city?"]
+    assert await chat.send("hmm") == ["Sorry, which city?"]
+    assert chat.temp["notExtracted"] == "true"
+    assert chat.session["slots"]["notFound"] == 1
+    assert await chat.send("dunno") == ["No city then"]
+
+
+async def test_an_nlu_slot_without_a_value_is_not_kept(tmp_path: Path) -> None:
+    chat = Chat(_slot_bot(tmp_path, "city"))
+    empty = {"name": "city", "value": "", "source": "", "entity": None, "confidence": 1, "start": 0, "end": 0}
+    assert await chat.send("book", understand=nlu(("book", 0.9), slots={"city": empty})) == ["Which city?"]
+    assert "city" not in chat.session["slots"]
+
+
 async def test_choice_exact_match_wins_over_an_earlier_substring(tmp_path: Path) -> None:
     bot = make_bot(tmp_path, flows={
         "main": flow(node("ask", type="skill-call", skill="choice", flow="skills/choice-s.flow.json",
@@ -529,3 +584,14 @@ async def test_choice_exact_match_wins_over_an_earlier_substring(tmp_path: Path)
     again = Chat(bot)
     await again.send()
     assert await again.send("reddish") == ["red"]
+
+
+async def test_number_of_conversations_is_empty_until_counted(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", action("builtin/getNumberOfConversations", {"output": "n"}),
+             say("Seen [{{temp.n}}]"), action("builtin/incrementNumberOfConversations", {"output": "n"}),
+             action("builtin/getNumberOfConversations", {"output": "m"}), say("Now [{{temp.n}}/{{temp.m}}]")),
+    )})
+    chat = Chat(bot)
+    assert await chat.send() == ["Seen []", "Now [0/0]"]
+    assert await chat.send() == ["Seen [0]", "Now [1/1]"]

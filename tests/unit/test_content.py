@@ -41,6 +41,31 @@ async def test_extra_say_arguments_reach_the_payload(tmp_path: Path) -> None:
     assert out == [{"type": "text", "skill": "choice", "text": "Hello"}]
 
 
+async def test_an_elements_own_fields_win_over_say_arguments_even_when_empty(tmp_path: Path) -> None:
+    """Botpress spreads every schema property of the element over the arguments, unset ones too."""
+    el = text_element("builtin_text-abc123", "Hello")
+    out = await _responses(tmp_path, 'say #!builtin_text-abc123 {"typing":true,"markdown":true,"skill":"x"}',
+                           content={"builtin_text": [el]})
+    assert out == [{"type": "text", "skill": "x", "text": "Hello"}]
+
+
+async def test_inline_and_say_something_outputs_template_only_their_text(tmp_path: Path) -> None:
+    inline = 'say #builtin_image {"image":"https://x.test/{{temp.n}}.png","title":"T {{temp.n}}","text":"{{temp.n}}"}'
+    out = await _responses(tmp_path, set_var("temp", "n", "7"), inline)
+    assert out == [{"type": "image", "image": "https://x.test/{{temp.n}}.png", "title": "T {{temp.n}}", "text": "7"}]
+
+    bot = make_bot(tmp_path / "s", flows={"main": flow(node(
+        "entry", set_var("temp", "n", "7"), type="say_something",
+        content={"contentType": "builtin_card",
+                 "formData": {"title$en": "Card {{temp.n}}", "subtitle$en": "{{temp.n}}"}},
+    ))})
+    chat = Chat(bot)
+    await chat.send()
+    assert chat.last is not None
+    card = chat.last.responses[0]
+    assert (card["type"], card["title"], card["subtitle"]) == ("card", "Card {{temp.n}}", "{{temp.n}}")
+
+
 async def test_payloads_carry_no_rendering_context(tmp_path: Path) -> None:
     el = text_element("builtin_text-abc123", "Hi")
     out = await _responses(tmp_path, "say #!builtin_text-abc123", content={"builtin_text": [el]})

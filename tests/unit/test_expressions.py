@@ -134,7 +134,6 @@ def test_result_is_coerced_with_js_truthiness() -> None:
         "temp.missing.startsWith('a')",
         "temp.foo()",
         "temp.items.map(1)",
-        "event.payload.text.match('hi')",
         "temp.$r()",
         "Object.keys(temp.missing)",
     ],
@@ -954,3 +953,38 @@ def test_evaluation_is_fast() -> None:
         expression.evaluate(scope)
     per_call = (time.perf_counter() - start) / runs
     assert per_call < 20e-6  # a few microseconds normally; generous bound for slow CI machines
+
+
+# ---------------------------------------------------------------- regular expressions
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("/^hi/.test(event.payload.text)", True),
+        ("/^HI/.test(event.payload.text)", False),
+        ("/^HI/i.test(event.payload.text)", True),
+        ("/^\\d+$/.test('42')", True),
+        ("/^\\d+$/.test('42\\n')", False),  # `$` is the very end without the m flag
+        ("/^\\d+$/.test('٤٢')", False),  # \d is ASCII in JavaScript
+        ("event.payload.text.match(/th(ere)/)[1] === 'ere'", True),
+        ("event.payload.text.match(/x/) === null", True),
+        ("event.payload.text.match(/[a-z]+/g).length === 2", True),
+        ("event.payload.text.match('the') !== null", True),
+        ("event.payload.text.replace(/\\s+/g, '-') === 'hi-there'", True),
+        ("event.payload.text.replace(/(\\w+) (\\w+)/, '$2 $1') === 'there hi'", True),
+        ("event.payload.text.search(/there/) === 3", True),
+        ("/a[/]b/.test('a/b')", True),
+        ("typeof /a/ === 'object' && !!/a/", True),
+        ("Number(temp.six) / 2 / 3 === 1", True),  # still a division after an operand
+    ],
+)
+def test_regular_expressions(source: str, expected: bool) -> None:
+    assert evaluate_condition(source, make_scope(temp={"six": "6"})) is expected
+
+
+@pytest.mark.parametrize("source", ["/(/.test('a')", "/a/q.test('a')", "/abc"])
+def test_invalid_regular_expressions_are_syntax_errors(source: str) -> None:
+    with pytest.raises(ExpressionError, match="SyntaxError") as info:
+        compile_expression(source)
+    assert not isinstance(info.value, JSTypeError)

@@ -55,10 +55,15 @@ async def remove_variable(turn: Turn, args: dict[str, Any]) -> None:
         turn.state[scope].pop(name, None)
 
 
-def _context_names(args: dict[str, Any]) -> list[str]:
-    raw = args.get("contexts") or ""
-    items = raw if isinstance(raw, list) else str(raw).split(",")
-    return [str(c).strip() for c in items if str(c).strip()]
+def _context_names(args: dict[str, Any], *, trim: bool) -> list[str]:
+    """Botpress splits the text on commas and trims only its ends (appendContext) or nothing
+    (removeContext): `"a, b"` names the contexts `a` and ` b`. A list is a parley convenience."""
+    raw = args.get("contexts")
+    if isinstance(raw, list):
+        return [str(c).strip() for c in raw if str(c).strip()]
+    if not isinstance(raw, str):
+        raise ActionFailed("`contexts` must be a comma-separated string")
+    return (raw.strip() if trim else raw).split(",")
 
 
 def _ttl(value: Any) -> int | float:
@@ -72,7 +77,7 @@ def _ttl(value: Any) -> int | float:
 async def append_context(turn: Turn, args: dict[str, Any]) -> None:
     ttl = _ttl(args["ttl"] if "ttl" in args else UNDEFINED)
     contexts: list[dict[str, Any]] = list(turn.state["session"].get("nluContexts") or [])
-    for name in _context_names(args):
+    for name in _context_names(args, trim=True):
         existing = next((c for c in contexts if c.get("context") == name), None)
         if existing is None:
             contexts.append({"context": name, "ttl": ttl})
@@ -82,7 +87,7 @@ async def append_context(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def remove_context(turn: Turn, args: dict[str, Any]) -> None:
-    names = set(_context_names(args))
+    names = set(_context_names(args, trim=False))
     contexts = turn.state["session"].get("nluContexts") or []
     turn.state["session"]["nluContexts"] = [c for c in contexts if c.get("context") not in names]
 
@@ -105,7 +110,11 @@ async def increment_conversations(turn: Turn, args: dict[str, Any]) -> None:
 
 async def get_conversations(turn: Turn, args: dict[str, Any]) -> None:
     value = turn.memory.kv.get(CONVERSATION_COUNTER)
-    turn.state["temp"][_output(args, "numberOfConversations")] = value if isinstance(value, int) else 0
+    output = _output(args, "numberOfConversations")
+    if isinstance(value, int):
+        turn.state["temp"][output] = value
+    else:  # never counted: Botpress stores `undefined`
+        turn.state["temp"].pop(output, None)
 
 
 async def set_global_variable(turn: Turn, args: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import orjson
 
 from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.content import translate
+from parley.engine.expressions import UNDEFINED, js_to_number, js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 
 NUMBER_ANSWER = re.compile(r"^[#).!]?(\d{1,2})[#).!]?$")
@@ -116,49 +117,76 @@ def _entity_names(args: dict[str, Any]) -> list[str]:
     return [str(x).strip() for x in items if str(x).strip()]
 
 
-async def slot_fill(turn: Turn, args: dict[str, Any]) -> None:
-    slot_name = str(args.get("slotName") or "")
-    if not slot_name:
-        raise ActionFailed("slot_fill needs a `slotName`")
-    slots = turn.state["session"].setdefault("slots", {})
-    if slot_name in slots:
+def _js_length(text: str) -> int:
+    """`String.length`: UTF-16 code units."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def _set_slot(turn: Turn, slot_name: str, entity: dict[str, Any], expiry: Any) -> None:
+    """Fill a slot unless it is already set; `expiry` is `_MISSING` when Botpress passes none."""
+    slots = turn.state["session"]["slots"]
+    if slots.get(slot_name):
         return
-    wanted = _entity_names(args)
-    expiry = args.get("turnExpiry", -1)
-    nlu = turn.event.get("nlu") or {}
-    found: dict[str, Any] | None = None
-    for entity in nlu.get("entities") or []:
-        if isinstance(entity, dict) and entity.get("name") in wanted:
-            found = entity
-            break
-    value: Any = None
-    if found is not None:
-        value = (found.get("data") or {}).get("value")
-    elif "any" in wanted:
-        value = (turn.event.get("payload") or {}).get("text") or turn.event.get("preview")
-    if value is None:
-        return
-    slots[slot_name] = {
+    slot: dict[str, Any] = {
         "name": slot_name,
-        "value": value,
-        "entity": found,
-        "timestamp": datetime.now(UTC).isoformat(),
+        "value": (entity.get("data") or {}).get("value"),
+        "entity": entity,
+        "timestamp": _now_ms(),
         "turns": 0,
         "overwritable": True,
-        "expiresAfterTurns": expiry if isinstance(expiry, int) else -1,
     }
+    if expiry is not _MISSING:
+        slot["expiresAfterTurns"] = expiry
+    slots[slot_name] = slot
+    slots["notFound"] = 0
     turn.flags.add(FORCE_PERSIST_STATE)
 
 
+_MISSING = object()
+
+
+async def slot_fill(turn: Turn, args: dict[str, Any]) -> None:
+    """Botpress's rule: when the NLU found entities, only those of the slot's types fill it (the
+    first one); the raw text fills an `any` slot only when the NLU found no entity at all."""
+    slot_name = str(args.get("slotName") or "")
+    if not slot_name:
+        raise ActionFailed("slot_fill needs a `slotName`")
+    turn.state["session"].setdefault("slots", {})
+    wanted = _entity_names(args)
+    entities = [e for e in (turn.event.get("nlu") or {}).get("entities") or [] if isinstance(e, dict)]
+    if wanted and entities:
+        for entity in entities:
+            if entity.get("name") in wanted:
+                # Botpress does not pass the turn expiry on this path.
+                _set_slot(turn, slot_name, entity, _MISSING)
+    elif "any" in wanted:
+        value = (turn.event.get("payload") or {}).get("text") or turn.event.get("preview")
+        if not isinstance(value, str):
+            return
+        entity = {
+            "name": "any",
+            "type": "any",
+            "meta": {"start": 0, "end": _js_length(value)},
+            "data": {"extras": {}, "value": value},
+        }
+        _set_slot(turn, slot_name, entity, args.get("turnExpiry", _MISSING))
+
+
 async def slot_not_found(turn: Turn, args: dict[str, Any]) -> None:
+    """Count a failed try; at `min(retryAttempts, 10)` tries (or with no count or no number of
+    attempts, as JavaScript's comparison with NaN/undefined fails) the skill gives up."""
     temp = turn.state["temp"]
-    try:
-        retries = min(int(args.get("retryAttempts", 3)), MAX_SLOT_RETRIES)
-    except (TypeError, ValueError):
-        retries = 3
+    slots = turn.state["session"].setdefault("slots", {})
+    if not js_truthy(slots.get("notFound")):
+        slots["notFound"] = 1
+    retries = min(float(js_to_number(args["retryAttempts"] if "retryAttempts" in args else UNDEFINED)),
+                  MAX_SLOT_RETRIES)
     count = temp.get("tryFillSlotCount")
-    count = count if isinstance(count, int) else 0
-    if count < retries:
+    if isinstance(count, int | float) and not isinstance(count, bool) and count < retries:
         temp["tryFillSlotCount"] = count + 1
     else:
         temp["notExtracted"] = "true"
