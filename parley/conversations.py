@@ -203,7 +203,12 @@ class Conversations:
             understand=self.understand,
             rng=self.rng,
         )
-        context_expiry, session_expiry = self._expiries(bot, time.time())
+        context_expiry: float | None
+        session_expiry: float | None
+        if result.persisted or memory is not loaded.memory:
+            context_expiry, session_expiry = self._expiries(bot, time.time())
+        else:  # Botpress saved nothing for this message: the conversation keeps its expiries
+            context_expiry, session_expiry = loaded.context_expiry, loaded.session_expiry
         out.events += [
             {"eventId": result.event_id, "direction": "incoming", "payload": payload},
             {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},

@@ -440,6 +440,22 @@ async def test_secured_accepts_any_payload_type(data: Path) -> None:
             assert STATE_KEYS <= set(r.json()["state"])
 
 
+async def test_secured_visit_and_typing_events_skip_the_dialog(data: Path) -> None:
+    """Botpress's builtin hook keeps session_reset, typing, visit and session_reference events from
+    the dialog engine: no answer, an empty decision, and the conversation does not move."""
+    async with running(data) as srv:
+        token = await srv.token()
+        for event_type in ("visit", "typing", "session_reset", "session_reference"):
+            r = await srv.secured(token, {"type": event_type}, include="state,decision")
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["responses"] == [] and body["decision"] == {}, event_type
+            assert body["state"]["context"] == {} and body["state"]["__stacktrace"] == []
+        r = await srv.secured(token, {"text": "hello"}, include="decision")
+        assert r.json()["decision"] == DEFAULT_DECISION
+        assert "What would you like to know?" in [p.get("text") for p in r.json()["responses"]]
+
+
 async def test_secured_still_checks_text_length(data: Path) -> None:
     async with running(data) as srv:
         token = await srv.token()

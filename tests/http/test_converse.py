@@ -529,3 +529,17 @@ async def test_turns_of_two_bots_for_one_user_do_not_lose_user_memory(tmp_path: 
         assert await say(client, "namer", "shared", "Ada") == ["Hello Ada"]
         assert await slow == ["visits=1"]
         assert await say(client, "greeter", "shared", "hi") == ["name=Ada visits=1"]
+
+
+async def test_a_message_whose_error_handler_fails_leaves_the_conversation_where_it_was(tmp_path: Path) -> None:
+    """No error flow: the looping answer is abandoned and nothing is saved, so the bot is still
+    waiting for the answer to its question (SPEC §3.6)."""
+    data = make_data(tmp_path)
+    ask = node("ask", ["say #!builtin_text-q"], next_node="a", on_receive=[])
+    write_bot(data, "loops", nodes=[ask, node("a", ["say #!builtin_text-a"], next_node="b"),
+                                    node("b", ["say #!builtin_text-b"], next_node="a")],
+              texts={"q": "Q", "a": "A", "b": "B"})
+    async with serve(data) as (client, _):
+        assert await say(client, "loops", "u1", "hi") == ["Q"]
+        assert await say(client, "loops", "u1", "x") == ["A", "B", "A", "B", "A"]
+        assert await say(client, "loops", "u1", "y") == ["A", "B", "A", "B", "A"]
