@@ -148,6 +148,12 @@ class Conversations:
         return now + context, now + session
 
     @staticmethod
+    def _unexpired(loaded: Loaded, now: float) -> bool:
+        """Whether the conversation has expiries and neither has passed (no timeout ran, no reset)."""
+        return (loaded.context_expiry is not None and loaded.context_expiry >= now
+                and loaded.session_expiry is not None and loaded.session_expiry >= now)
+
+    @staticmethod
     def _fresh(loaded: Loaded, now: float) -> Memory:
         memory = loaded.memory
         if loaded.session_expiry is not None and loaded.session_expiry < now:
@@ -205,7 +211,7 @@ class Conversations:
         )
         context_expiry: float | None
         session_expiry: float | None
-        if result.persisted or memory is not loaded.memory:
+        if result.persisted or not self._unexpired(loaded, now):
             context_expiry, session_expiry = self._expiries(bot, time.time())
         else:  # Botpress saved nothing for this message: the conversation keeps its expiries
             context_expiry, session_expiry = loaded.context_expiry, loaded.session_expiry

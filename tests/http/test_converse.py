@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 
 from parley.http.app import create_app
 from parley.settings import Settings
+from parley.store.base import ConversationKey
 from tests.conftest import EXAMPLES
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -539,7 +540,12 @@ async def test_a_message_whose_error_handler_fails_leaves_the_conversation_where
     write_bot(data, "loops", nodes=[ask, node("a", ["say #!builtin_text-a"], next_node="b"),
                                     node("b", ["say #!builtin_text-b"], next_node="a")],
               texts={"q": "Q", "a": "A", "b": "B"})
-    async with serve(data) as (client, _):
+    async with serve(data) as (client, app):
         assert await say(client, "loops", "u1", "hi") == ["Q"]
+        key = ConversationKey("loops", "api", "u1")
+        before = await app.state.conversations.store.load(key)
+        await asyncio.sleep(0.05)
         assert await say(client, "loops", "u1", "x") == ["A", "B", "A", "B", "A"]
+        after = await app.state.conversations.store.load(key)
+        assert (after.context_expiry, after.session_expiry) == (before.context_expiry, before.session_expiry)
         assert await say(client, "loops", "u1", "y") == ["A", "B", "A", "B", "A"]
