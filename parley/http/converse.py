@@ -72,11 +72,13 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
     payload.setdefault("type", "text")
     check_text(conversations, bot, payload)
     raw = body.get("includedContexts")
-    contexts = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else []
+    # Botpress passes `includedContexts || ["global"]`: an empty list stays empty (the NLU then
+    # elects among all contexts)
+    contexts = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else ["global"]
     limits = bot.cache.get("rate-limits")  # set by `admit`, which runs first
     max_queued = limits[2] if limits is not None else None
     try:
-        return await conversations.converse(bot, user_id, payload, included_contexts=contexts or ["global"],
+        return await conversations.converse(bot, user_id, payload, included_contexts=contexts,
                                             credentials=credentials, message_id=message_id, max_queued=max_queued)
     except QueueFull:  # another worker's turns of this user fill the queue (Redis counts them all)
         raise queue_full(max_queued) from None
@@ -169,7 +171,7 @@ async def secured_converse(request: Request) -> Response:
         raise ApiError(400, "StandardError", "Invalid payload: the body must be a JSON object")
     result = await run(conversations, bot, request.path_params["userId"], body,
                        message_id=message_id_of(request, body))
-    include = {x.strip() for x in (request.query_params.get("include") or "").lower().split(",")}
+    include = set((request.query_params.get("include") or "").lower().split(","))  # untrimmed, as Botpress
     full: dict[str, Any] = {
         "responses": shape_responses(result.responses),
         "nlu": result.nlu,

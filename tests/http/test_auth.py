@@ -406,6 +406,7 @@ INCLUDES: list[tuple[str | None, set[str]]] = [
     ("STATE", {"responses", "state"}),
     ("nlu", {"responses", "nlu"}),
     ("decision,suggestions", {"responses", "decision", "suggestions"}),
+    ("nlu, state", {"responses", "nlu"}),  # Botpress splits on "," and trims nothing
     ("credentials", {"responses"}),  # no external auth: nothing to show, as in Botpress
     ("unknown", {"responses"}),
     ("", {"responses"}),
@@ -454,6 +455,16 @@ async def test_secured_visit_and_typing_events_skip_the_dialog(data: Path) -> No
         r = await srv.secured(token, {"text": "hello"}, include="decision")
         assert r.json()["decision"] == DEFAULT_DECISION
         assert "What would you like to know?" in [p.get("text") for p in r.json()["responses"]]
+
+
+async def test_included_contexts_reach_the_nlu_as_given(data: Path) -> None:
+    """`includedContexts || ["global"]`: an empty list stays empty, a missing one is ["global"]."""
+    async with running(data) as srv:
+        token = await srv.token()
+        for given, seen in ((None, ["global"]), ([], []), (["monkeys", "global"], ["monkeys", "global"])):
+            body: dict[str, Any] = {"text": "hello"} if given is None else {"text": "hello", "includedContexts": given}
+            r = await srv.secured(token, body, include="nlu")
+            assert r.json()["nlu"]["includedContexts"] == seen, given
 
 
 async def test_secured_still_checks_text_length(data: Path) -> None:

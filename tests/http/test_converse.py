@@ -221,6 +221,10 @@ async def test_malformed_json_is_400_entity_parse_failed(server: httpx.AsyncClie
         ({"text": None}, 'child "text" fails because ["text" must be a string]'),
         ({"text": "hi", "type": "quick_reply"}, 'child "type" fails because ["type" must be one of [text]]'),
         ({"text": "hi", "type": 1}, 'child "type" fails because ["type" must be a string]'),
+        ({"text": "hi", "type": ""}, 'child "type" fails because ["type" is not allowed to be empty]'),
+        ({"text": "hi", "includedContexts": ["global", ""]},
+         'child "includedContexts" fails because '
+         '["includedContexts" at position 1 fails because ["1" is not allowed to be empty]]'),
         ({"text": "hi", "includedContexts": "global"},
          'child "includedContexts" fails because ["includedContexts" must be an array]'),
         ({"text": "hi", "includedContexts": [1]},
