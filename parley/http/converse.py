@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from parley.bots.models import Bot, BrokenBot
-from parley.conversations import Conversations
+from parley.conversations import Conversations, TurnAbandoned
 from parley.engine.state import JSONDict
 from parley.engine.turn import TurnResult
 from parley.http.auth import require_user
@@ -82,6 +82,8 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
                                             credentials=credentials, message_id=message_id, max_queued=max_queued)
     except QueueFull:  # another worker's turns of this user fill the queue (Redis counts them all)
         raise queue_full(max_queued) from None
+    except TurnAbandoned:  # what a Botpress client gets when its event is dropped
+        raise ApiError(400, "Error", "Request timed out.") from None
 
 
 def check_enabled(conversations: Conversations, bot: Bot) -> None:

@@ -553,3 +553,26 @@ async def test_a_message_whose_error_handler_fails_leaves_the_conversation_where
         after = await app.state.conversations.store.load(key)
         assert (after.context_expiry, after.session_expiry) == (before.context_expiry, before.session_expiry)
         assert await say(client, "loops", "u1", "y") == ["A", "B", "A", "B", "A"]
+
+
+async def test_a_qna_redirect_to_a_missing_flow_is_a_timed_out_request(tmp_path: Path) -> None:
+    """Botpress's jump to the missing flow throws outside the error handling: the event is retried,
+    dropped, and the request ends with 400 "Request timed out."; nothing is saved."""
+    data = make_data(tmp_path)
+    folder = write_bot(data, "redirects", nodes=[node("entry", ["say #!builtin_text-hello"], on_receive=[])])
+    (folder / "qna").mkdir()
+    qna = {"id": "go", "data": {"questions": {"en": ["go"]}, "answers": {"en": ["Going"]}, "action": "text_redirect",
+                                "redirectFlow": "nowhere.flow.json", "redirectNode": "entry", "enabled": True,
+                                "contexts": ["global"]}}
+    (folder / "qna" / "go.json").write_text(json.dumps(qna))
+
+    def understand(bot: Any, event: dict[str, Any]) -> dict[str, Any]:
+        intent = {"name": "__qna__go", "confidence": 1.0, "context": "global"}
+        return {"intent": intent, "intents": [intent]}
+
+    async with serve(data) as (client, app):
+        app.state.conversations.understand = understand
+        r = await client.post(converse_url("redirects", "u1"), json={"text": "go"})
+        assert_api_error(r, 400, "Error", "Request timed out.")
+        stored = await app.state.conversations.store.load(ConversationKey("redirects", "api", "u1"))
+        assert stored.memory.context == {} and stored.memory.session.get("lastMessages", []) == []
