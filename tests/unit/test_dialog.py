@@ -409,6 +409,18 @@ async def test_condition_reference_error_stalls_the_turn_and_is_retried(tmp_path
     assert await chat.send("ok") == ["B"]
 
 
+async def test_a_missing_or_empty_condition_is_never_true(tmp_path: Path) -> None:
+    """Botpress runs `return <condition>;`: nothing there returns undefined."""
+    for transition in ({"node": "b"}, {"condition": "", "node": "b"}, {"condition": None, "node": "b"}):
+        bot = make_bot(tmp_path / str(len(list(tmp_path.iterdir()))), flows={"main": flow(
+            node("entry", say("Q"), next=[transition, ("true", "c")]),
+            node("b", say("B")), node("c", say("C")),
+        )})
+        chat = Chat(bot)
+        assert await chat.send() == ["Q", "C"], transition
+        assert chat.errors == []
+
+
 async def test_type_error_in_a_condition_is_just_false(tmp_path: Path) -> None:
     bot = make_bot(tmp_path, flows={"main": flow(
         node("entry", next=[("temp.missing.deeper === 1", "b"), ("true", "c")]),
