@@ -154,7 +154,10 @@ def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict],
     st = turn.state
     memory = turn.memory
     if kept is None:
-        memory.user, memory.context, memory.session, memory.temp = st["user"], st["context"], st["session"], st["temp"]
+        user = st["user"]
+        if None in user.values():  # Botpress saves the user's attributes without null ones
+            user = {k: v for k, v in user.items() if v is not None}
+        memory.user, memory.context, memory.session, memory.temp = user, st["context"], st["session"], st["temp"]
     else:
         memory.user, memory.context, memory.session, memory.temp = kept
     return TurnResult(
