@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from parley.bots.models import Bot, BrokenBot
 from parley.conversations import Conversations, TurnAbandoned
+from parley.engine.expressions import js_truthy
 from parley.engine.state import JSONDict
 from parley.engine.turn import TurnResult
 from parley.http.auth import require_user
@@ -69,7 +70,8 @@ def message_id_of(request: Request, body: JSONDict) -> str | None:
 async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDict,
               credentials: Any = None, message_id: str | None = None) -> TurnResult:
     payload = {k: v for k, v in body.items() if k not in ("includedContexts", "messageId")}
-    payload.setdefault("type", "text")
+    if not js_truthy(payload.get("type")):  # Botpress: `if (!payload.type) payload.type = "text"`
+        payload["type"] = "text"
     check_text(conversations, bot, payload)
     raw = body.get("includedContexts")
     # Botpress passes `includedContexts || ["global"]`: an empty list stays empty (the NLU then
