@@ -460,6 +460,11 @@ async def test_answer_payloads_keep_no_render_leftovers(server: httpx.AsyncClien
         assert _shape_ok(responses)
 
 
+async def test_version_is_the_botpress_version_as_text(server: httpx.AsyncClient) -> None:
+    r = await server.get("/version")
+    assert_plain(r, 200, "12.31.10")
+
+
 async def test_status_is_200(server: httpx.AsyncClient) -> None:
     r = await server.get("/status")
     assert r.status_code == 200
