@@ -171,8 +171,8 @@ async def secured_converse(request: Request) -> Response:
         raise no_access(bot.id)
     await admit(request, conversations, bot, request.path_params["userId"])
     body = await read_payload(request, body_limit(conversations))
-    if not isinstance(body, dict):
-        raise ApiError(400, "StandardError", "Invalid payload: the body must be a JSON object")
+    if isinstance(body, list):  # lodash's omit turns an array into an object of its indexes
+        body = {str(i): v for i, v in enumerate(body)}
     result = await run(conversations, bot, request.path_params["userId"], body,
                        message_id=message_id_of(request, body))
     include = set((request.query_params.get("include") or "").lower().split(","))  # untrimmed, as Botpress

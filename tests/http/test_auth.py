@@ -470,7 +470,8 @@ async def test_included_contexts_reach_the_nlu_as_given(data: Path) -> None:
 async def test_secured_still_checks_text_length(data: Path) -> None:
     async with running(data) as srv:
         token = await srv.token()
-        for body in ({"text": ""}, {"text": "x" * 361}, {"text": 3}, {"type": "", "text": ""}, {"type": None}):
+        for body in ({"text": ""}, {"text": "x" * 361}, {"text": 3}, {"type": "", "text": ""}, {"type": None}, [],
+                     ["hello"]):
             r = await srv.secured(token, body)
             assert r.status_code == 400, body
             assert r.json() == error_body(400, "VError", "Text must be a valid string of less than 360 chars")
