@@ -49,6 +49,12 @@ TIMER_SLACK = 0.05  # a timer may fire a little before the wall clock reaches th
 OutboxListener = Callable[[Bot, ConversationKey, list[JSONDict]], None]
 
 
+class TurnAbandoned(Exception):
+    """The turn failed outside the dialog engine's error handling (e.g. a QnA redirect to a flow
+    that does not exist). Botpress's queue retries the event, drops it and the request times out;
+    parley saves nothing and says so at once."""
+
+
 @dataclass
 class TurnStats:
     """Counters of this process: how long turns waited for their conversation's lock, and ran."""
@@ -148,6 +154,12 @@ class Conversations:
         return now + context, now + session
 
     @staticmethod
+    def _unexpired(loaded: Loaded, now: float) -> bool:
+        """Whether the conversation has expiries and neither has passed (no timeout ran, no reset)."""
+        return (loaded.context_expiry is not None and loaded.context_expiry >= now
+                and loaded.session_expiry is not None and loaded.session_expiry >= now)
+
+    @staticmethod
     def _fresh(loaded: Loaded, now: float) -> Memory:
         memory = loaded.memory
         if loaded.session_expiry is not None and loaded.session_expiry < now:
@@ -192,18 +204,27 @@ class Conversations:
         user_before = copy.deepcopy(loaded.memory.user)
         out = _Outgoing()
         memory = await self._lazy_timeout(bot, key, loaded, now, options, out)
-        result = await run_turn(
-            bot,
-            memory,
-            payload,
-            user_id=user_id,
-            included_contexts=included_contexts,
-            credentials=credentials,
-            options=options,
-            understand=self.understand,
-            rng=self.rng,
-        )
-        context_expiry, session_expiry = self._expiries(bot, time.time())
+        try:
+            result = await run_turn(
+                bot,
+                memory,
+                payload,
+                user_id=user_id,
+                included_contexts=included_contexts,
+                credentials=credentials,
+                options=options,
+                understand=self.understand,
+                rng=self.rng,
+            )
+        except Exception as exc:
+            log.exception("%s: the turn failed and was abandoned", key.session_id)
+            raise TurnAbandoned(str(exc)) from exc
+        context_expiry: float | None
+        session_expiry: float | None
+        if result.persisted or not self._unexpired(loaded, now):
+            context_expiry, session_expiry = self._expiries(bot, time.time())
+        else:  # Botpress saved nothing for this message: the conversation keeps its expiries
+            context_expiry, session_expiry = loaded.context_expiry, loaded.session_expiry
         out.events += [
             {"eventId": result.event_id, "direction": "incoming", "payload": payload},
             {"eventId": result.event_id, "direction": "outgoing", "payload": result.responses},

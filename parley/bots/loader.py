@@ -163,10 +163,11 @@ def _transitions(value: Any, parts: tuple[PathPart, ...]) -> tuple[Transition, .
     for i, t in enumerate(value):
         if not isinstance(t, dict):
             raise _SchemaError((*parts, i), "a transition must be an object {condition, node}")
-        cond = t.get("condition", "true")
+        # Botpress evaluates `return <condition>;`: a missing or empty condition is never true
+        cond = t.get("condition")
         node = t.get("node", "")
         if cond is None:
-            cond = "true"
+            cond = ""
         if not isinstance(cond, str):
             raise _SchemaError((*parts, i, "condition"), "must be a string")
         if node is None:
@@ -279,7 +280,7 @@ def _check_references(flows: Mapping[str, Flow], content: Mapping[str, ContentEl
                         )
         for t in transitions:
             try:
-                if t.condition.strip() != "true" and not t.condition.startswith("lastNode="):
+                if t.condition.strip() not in ("true", "") and not t.condition.startswith("lastNode="):
                     compile_expression(t.condition)
             except ExpressionError as exc:
                 col.warnings.append(Problem(f"flows/{flow.name}", f"condition {t.condition!r}: {exc}"))

@@ -179,6 +179,8 @@ class DialogEngine:
         source = source.strip()
         if source == "true":
             return True
+        if not source:  # `return ;` gives undefined
+            return False
         if source.startswith("lastNode="):
             stack = self.state["__stacktrace"]
             if not stack:

@@ -34,7 +34,7 @@ def default_nlu(included_contexts: list[str] | None = None) -> JSONDict:
         "intent": {"name": "none", "confidence": 1, "context": "global"},
         "intents": [],
         "errored": False,
-        "includedContexts": list(included_contexts or ["global"]),
+        "includedContexts": ["global"] if included_contexts is None else list(included_contexts),
         "ms": 0,
     }
 

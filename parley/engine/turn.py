@@ -7,12 +7,15 @@ storage and no HTTP, so every dialog rule can be tested directly.
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from parley.bots.models import Bot
 from parley.engine.decision import elect, qna_suggestions, send_elected
@@ -31,6 +34,9 @@ from parley.engine.state import (
 
 log = logging.getLogger("parley.turn")
 
+# Event types Botpress's builtin hook keeps from the dialog engine (SKIP_DIALOG_ENGINE).
+DISCARDED_TYPES = frozenset({"session_reset", "typing", "visit", "session_reference"})
+
 # (bot, event) -> NLU fields to merge into event["nlu"], or None when the NLU is off.
 Understand = Callable[[Bot, JSONDict], JSONDict | None]
 
@@ -48,6 +54,9 @@ class TurnResult:
     replayed: bool = False
     # Messages actions scheduled for later: (delay in seconds, payloads).
     later: list[tuple[float, list[JSONDict]]] = field(default_factory=list)
+    # False when Botpress would save nothing for this turn (its error handler failed too, or the
+    # dialog engine skipped the event): `memory` is then the memory the turn started from.
+    persisted: bool = True
 
     def answer(self) -> JSONDict:
         """What a client saw of this turn, kept for retries of the same message."""
@@ -124,13 +133,33 @@ def _extract_slots(turn: Turn) -> None:
         turn.flags.add(FORCE_PERSIST_STATE)
 
 
-def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict]) -> TurnResult:
+def _snapshot(memory: Memory) -> tuple[JSONDict, JSONDict, JSONDict, JSONDict]:
+    """A copy of the memory a turn starts from, to keep when the turn saves nothing."""
+    parts = (memory.user, memory.context, memory.session, memory.temp)
+    try:
+        user, context, session, temp = orjson.loads(orjson.dumps(parts))
+    except TypeError:  # a Python action stored something JSON cannot hold
+        user, context, session, temp = copy.deepcopy(parts)
+    return user, context, session, temp
+
+
+def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict],
+            kept: tuple[JSONDict, JSONDict, JSONDict, JSONDict] | None = None) -> TurnResult:
+    """The turn's result. With `kept` (the memory as loaded), the turn's changes to the user,
+    context, session and temp are not saved; the key/value stores, written at once by the actions
+    that change them in Botpress, keep their changes."""
     session = turn.state["session"]
-    if len(session.get("lastMessages") or []) > LAST_MESSAGES_CAP:
+    if kept is None and len(session.get("lastMessages") or []) > LAST_MESSAGES_CAP:
         session["lastMessages"] = session["lastMessages"][-LAST_MESSAGES_CAP:]
     st = turn.state
     memory = turn.memory
-    memory.user, memory.context, memory.session, memory.temp = st["user"], st["context"], st["session"], st["temp"]
+    if kept is None:
+        user = st["user"]
+        if None in user.values():  # Botpress saves the user's attributes without null ones
+            user = {k: v for k, v in user.items() if v is not None}
+        memory.user, memory.context, memory.session, memory.temp = user, st["context"], st["session"], st["temp"]
+    else:
+        memory.user, memory.context, memory.session, memory.temp = kept
     return TurnResult(
         responses=turn.outgoing,
         memory=memory,
@@ -141,10 +170,13 @@ def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict]) -> Turn
         event_id=turn.event["id"],
         errors=turn.errors,
         later=turn.later,
+        persisted=kept is None,
     )
 
 
-async def _run_dialog(turn: Turn, engine: DialogEngine) -> None:
+async def _run_dialog(turn: Turn, engine: DialogEngine) -> bool:
+    """Run the dialog engine, and the error flow when it fails. Returns False when the error flow
+    failed too: Botpress then abandons the event and saves nothing (SPEC §3.6)."""
     try:
         await engine.process()
     except Exception as exc:  # Botpress: "An unexpected error occurred", then the error flow
@@ -157,6 +189,8 @@ async def _run_dialog(turn: Turn, engine: DialogEngine) -> None:
         except Exception as again:
             log.error("bot %s: an error occurred in the error handler, abandoning: %s", turn.bot.id, again)
             turn.add_error("dialog-engine", f"error handler failed: {again}")
+            return False
+    return True
 
 
 async def run_turn(
@@ -181,6 +215,7 @@ async def run_turn(
         credentials=credentials,
     )
     turn = Turn(bot=bot, event=event, memory=memory, options=options or EngineOptions(), rng=rng or random.Random())
+    loaded = _snapshot(memory)
 
     _apply_nlu_contexts(turn)
     if understand is not None and event.get("preview"):
@@ -199,18 +234,24 @@ async def run_turn(
     elected = elect(turn, suggestions)
     run_dialog = elected is None
     engine = DialogEngine(turn)
+    decision: JSONDict = {}
+    persisted = True
     if elected is not None:
         decision = elected
         redirect = send_elected(turn, elected)
         if redirect is not None:
             await engine.jump_to(*redirect)
             run_dialog = True
-    else:
-        decision = default_decision()
-    if run_dialog:
-        await _run_dialog(turn, engine)
+    if run_dialog and event["type"] not in DISCARDED_TYPES:
+        if elected is None:
+            decision = default_decision()
+        persisted = await _run_dialog(turn, engine)
+    elif elected is None:
+        persisted = False  # the dialog engine skipped the event: Botpress saves nothing
+    if FORCE_PERSIST_STATE in turn.flags:
+        persisted = True
     event["decision"] = decision
-    return _finish(turn, decision, suggestions)
+    return _finish(turn, decision, suggestions, None if persisted else loaded)
 
 
 async def run_timeout(

@@ -56,6 +56,15 @@ class NonStrictRouting:
 ORIGINAL_PATH = "parley.original_path"
 
 
+# The Botpress release whose behaviour parley reproduces (what its `GET /version` answers).
+BOTPRESS_VERSION = "12.31.10"
+
+
+async def version(request: Request) -> Response:
+    """Botpress answers `res.send(version)`: the bare version string, as HTML text."""
+    return Response(BOTPRESS_VERSION, media_type="text/html; charset=utf-8")
+
+
 async def status(request: Request) -> Response:
     nlu = "up" if request.app.state.conversations.understand is not None else "down"
     body: dict[str, Any] = {"botpress": "up", "database": "up", "messaging": "up", "nlu": nlu}
@@ -153,6 +162,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [  # the converse route first: Starlette tries routes in order, and it takes most requests
         Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
         Route("/status", status, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
         Route("/api/v1/metrics", metrics, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),

@@ -122,6 +122,8 @@ def validate_public_body(body: Any) -> dict[str, Any]:
         t = body["type"]
         if not isinstance(t, str):
             raise child("type", "must be a string")
+        if t == "":  # Joi strings refuse "" before checking the allowed values
+            raise child("type", "is not allowed to be empty")
         if t != "text":
             raise child("type", "must be one of [text]")
     if "text" not in body:
@@ -136,10 +138,11 @@ def validate_public_body(body: Any) -> dict[str, Any]:
         if not isinstance(contexts, list):
             raise child("includedContexts", "must be an array")
         for i, c in enumerate(contexts):
-            if not isinstance(c, str):
+            if not isinstance(c, str) or c == "":
+                reason = "must be a string" if not isinstance(c, str) else "is not allowed to be empty"
                 raise invalid_payload(
                     f'child "includedContexts" fails because ["includedContexts" at position {i} fails '
-                    f'because ["{i}" must be a string]]'
+                    f'because ["{i}" {reason}]]'
                 )
     if "messageId" in body:
         mid = body["messageId"]

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from parley.bots.models import Bot, BrokenBot
-from parley.conversations import Conversations
+from parley.conversations import Conversations, TurnAbandoned
+from parley.engine.expressions import js_truthy
 from parley.engine.state import JSONDict
 from parley.engine.turn import TurnResult
 from parley.http.auth import require_user
@@ -69,17 +70,22 @@ def message_id_of(request: Request, body: JSONDict) -> str | None:
 async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDict,
               credentials: Any = None, message_id: str | None = None) -> TurnResult:
     payload = {k: v for k, v in body.items() if k not in ("includedContexts", "messageId")}
-    payload.setdefault("type", "text")
+    if not js_truthy(payload.get("type")):  # Botpress: `if (!payload.type) payload.type = "text"`
+        payload["type"] = "text"
     check_text(conversations, bot, payload)
     raw = body.get("includedContexts")
-    contexts = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else []
+    # Botpress passes `includedContexts || ["global"]`: an empty list stays empty (the NLU then
+    # elects among all contexts)
+    contexts = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else ["global"]
     limits = bot.cache.get("rate-limits")  # set by `admit`, which runs first
     max_queued = limits[2] if limits is not None else None
     try:
-        return await conversations.converse(bot, user_id, payload, included_contexts=contexts or ["global"],
+        return await conversations.converse(bot, user_id, payload, included_contexts=contexts,
                                             credentials=credentials, message_id=message_id, max_queued=max_queued)
     except QueueFull:  # another worker's turns of this user fill the queue (Redis counts them all)
         raise queue_full(max_queued) from None
+    except TurnAbandoned:  # what a Botpress client gets when its event is dropped
+        raise ApiError(400, "Error", "Request timed out.") from None
 
 
 def check_enabled(conversations: Conversations, bot: Bot) -> None:
@@ -165,11 +171,11 @@ async def secured_converse(request: Request) -> Response:
         raise no_access(bot.id)
     await admit(request, conversations, bot, request.path_params["userId"])
     body = await read_payload(request, body_limit(conversations))
-    if not isinstance(body, dict):
-        raise ApiError(400, "StandardError", "Invalid payload: the body must be a JSON object")
+    if isinstance(body, list):  # lodash's omit turns an array into an object of its indexes
+        body = {str(i): v for i, v in enumerate(body)}
     result = await run(conversations, bot, request.path_params["userId"], body,
                        message_id=message_id_of(request, body))
-    include = {x.strip() for x in (request.query_params.get("include") or "").lower().split(",")}
+    include = set((request.query_params.get("include") or "").lower().split(","))  # untrimmed, as Botpress
     full: dict[str, Any] = {
         "responses": shape_responses(result.responses),
         "nlu": result.nlu,

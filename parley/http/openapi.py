@@ -236,6 +236,14 @@ PATHS: dict[str, dict[str, Any]] = {
             },
         }
     },
+    "/version": {
+        "get": {
+            "summary": "The Botpress version parley reproduces, as plain text (e.g. 12.31.10)",
+            "responses": {
+                "200": {"description": "the version", "content": {"text/html": {"schema": {"type": "string"}}}}
+            },
+        }
+    },
     "/api/v1/metrics": {
         "get": {
             "summary": "Turn counters of the process that answers",

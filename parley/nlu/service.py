@@ -262,7 +262,9 @@ class NluService:
         anticipated = user.get("language") if isinstance(user.get("language"), str) else None
         detected = detect_language(text, models.languages, models.vocabularies)
         order = list(dict.fromkeys(x for x in (detected, anticipated, models.default_language) if x))
-        included = (event.get("nlu") or {}).get("includedContexts") or ["global"]
+        included = (event.get("nlu") or {}).get("includedContexts")
+        if not isinstance(included, list):
+            included = ["global"]
         now = user_now(event)
         result: JSONDict | None = None
         tried = ""

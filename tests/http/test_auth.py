@@ -406,6 +406,7 @@ INCLUDES: list[tuple[str | None, set[str]]] = [
     ("STATE", {"responses", "state"}),
     ("nlu", {"responses", "nlu"}),
     ("decision,suggestions", {"responses", "decision", "suggestions"}),
+    ("nlu, state", {"responses", "nlu"}),  # Botpress splits on "," and trims nothing
     ("credentials", {"responses"}),  # no external auth: nothing to show, as in Botpress
     ("unknown", {"responses"}),
     ("", {"responses"}),
@@ -440,10 +441,37 @@ async def test_secured_accepts_any_payload_type(data: Path) -> None:
             assert STATE_KEYS <= set(r.json()["state"])
 
 
+async def test_secured_visit_and_typing_events_skip_the_dialog(data: Path) -> None:
+    """Botpress's builtin hook keeps session_reset, typing, visit and session_reference events from
+    the dialog engine: no answer, an empty decision, and the conversation does not move."""
+    async with running(data) as srv:
+        token = await srv.token()
+        for event_type in ("visit", "typing", "session_reset", "session_reference"):
+            r = await srv.secured(token, {"type": event_type}, include="state,decision")
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["responses"] == [] and body["decision"] == {}, event_type
+            assert body["state"]["context"] == {} and body["state"]["__stacktrace"] == []
+        r = await srv.secured(token, {"text": "hello"}, include="decision")
+        assert r.json()["decision"] == DEFAULT_DECISION
+        assert "What would you like to know?" in [p.get("text") for p in r.json()["responses"]]
+
+
+async def test_included_contexts_reach_the_nlu_as_given(data: Path) -> None:
+    """`includedContexts || ["global"]`: an empty list stays empty, a missing one is ["global"]."""
+    async with running(data) as srv:
+        token = await srv.token()
+        for given, seen in ((None, ["global"]), ([], []), (["monkeys", "global"], ["monkeys", "global"])):
+            body: dict[str, Any] = {"text": "hello"} if given is None else {"text": "hello", "includedContexts": given}
+            r = await srv.secured(token, body, include="nlu")
+            assert r.json()["nlu"]["includedContexts"] == seen, given
+
+
 async def test_secured_still_checks_text_length(data: Path) -> None:
     async with running(data) as srv:
         token = await srv.token()
-        for body in ({"text": ""}, {"text": "x" * 361}, {"text": 3}):
+        for body in ({"text": ""}, {"text": "x" * 361}, {"text": 3}, {"type": "", "text": ""}, {"type": None}, [],
+                     ["hello"]):
             r = await srv.secured(token, body)
             assert r.status_code == 400, body
             assert r.json() == error_body(400, "VError", "Text must be a valid string of less than 360 chars")

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 
 from parley.http.app import create_app
 from parley.settings import Settings
+from parley.store.base import ConversationKey
 from tests.conftest import EXAMPLES
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -220,6 +221,10 @@ async def test_malformed_json_is_400_entity_parse_failed(server: httpx.AsyncClie
         ({"text": None}, 'child "text" fails because ["text" must be a string]'),
         ({"text": "hi", "type": "quick_reply"}, 'child "type" fails because ["type" must be one of [text]]'),
         ({"text": "hi", "type": 1}, 'child "type" fails because ["type" must be a string]'),
+        ({"text": "hi", "type": ""}, 'child "type" fails because ["type" is not allowed to be empty]'),
+        ({"text": "hi", "includedContexts": ["global", ""]},
+         'child "includedContexts" fails because '
+         '["includedContexts" at position 1 fails because ["1" is not allowed to be empty]]'),
         ({"text": "hi", "includedContexts": "global"},
          'child "includedContexts" fails because ["includedContexts" must be an array]'),
         ({"text": "hi", "includedContexts": [1]},
@@ -455,6 +460,11 @@ async def test_answer_payloads_keep_no_render_leftovers(server: httpx.AsyncClien
         assert _shape_ok(responses)
 
 
+async def test_version_is_the_botpress_version_as_text(server: httpx.AsyncClient) -> None:
+    r = await server.get("/version")
+    assert_plain(r, 200, "12.31.10")
+
+
 async def test_status_is_200(server: httpx.AsyncClient) -> None:
     r = await server.get("/status")
     assert r.status_code == 200
@@ -529,3 +539,45 @@ async def test_turns_of_two_bots_for_one_user_do_not_lose_user_memory(tmp_path: 
         assert await say(client, "namer", "shared", "Ada") == ["Hello Ada"]
         assert await slow == ["visits=1"]
         assert await say(client, "greeter", "shared", "hi") == ["name=Ada visits=1"]
+
+
+async def test_a_message_whose_error_handler_fails_leaves_the_conversation_where_it_was(tmp_path: Path) -> None:
+    """No error flow: the looping answer is abandoned and nothing is saved, so the bot is still
+    waiting for the answer to its question (SPEC §3.6)."""
+    data = make_data(tmp_path)
+    ask = node("ask", ["say #!builtin_text-q"], next_node="a", on_receive=[])
+    write_bot(data, "loops", nodes=[ask, node("a", ["say #!builtin_text-a"], next_node="b"),
+                                    node("b", ["say #!builtin_text-b"], next_node="a")],
+              texts={"q": "Q", "a": "A", "b": "B"})
+    async with serve(data) as (client, app):
+        assert await say(client, "loops", "u1", "hi") == ["Q"]
+        key = ConversationKey("loops", "api", "u1")
+        before = await app.state.conversations.store.load(key)
+        await asyncio.sleep(0.05)
+        assert await say(client, "loops", "u1", "x") == ["A", "B", "A", "B", "A"]
+        after = await app.state.conversations.store.load(key)
+        assert (after.context_expiry, after.session_expiry) == (before.context_expiry, before.session_expiry)
+        assert await say(client, "loops", "u1", "y") == ["A", "B", "A", "B", "A"]
+
+
+async def test_a_qna_redirect_to_a_missing_flow_is_a_timed_out_request(tmp_path: Path) -> None:
+    """Botpress's jump to the missing flow throws outside the error handling: the event is retried,
+    dropped, and the request ends with 400 "Request timed out."; nothing is saved."""
+    data = make_data(tmp_path)
+    folder = write_bot(data, "redirects", nodes=[node("entry", ["say #!builtin_text-hello"], on_receive=[])])
+    (folder / "qna").mkdir()
+    qna = {"id": "go", "data": {"questions": {"en": ["go"]}, "answers": {"en": ["Going"]}, "action": "text_redirect",
+                                "redirectFlow": "nowhere.flow.json", "redirectNode": "entry", "enabled": True,
+                                "contexts": ["global"]}}
+    (folder / "qna" / "go.json").write_text(json.dumps(qna))
+
+    def understand(bot: Any, event: dict[str, Any]) -> dict[str, Any]:
+        intent = {"name": "__qna__go", "confidence": 1.0, "context": "global"}
+        return {"intent": intent, "intents": [intent]}
+
+    async with serve(data) as (client, app):
+        app.state.conversations.understand = understand
+        r = await client.post(converse_url("redirects", "u1"), json={"text": "go"})
+        assert_api_error(r, 400, "Error", "Request timed out.")
+        stored = await app.state.conversations.store.load(ConversationKey("redirects", "api", "u1"))
+        assert stored.memory.context == {} and stored.memory.session.get("lastMessages", []) == []

@@ -70,6 +70,20 @@ async def test_set_variable_json_null_stores_null(tmp_path: Path) -> None:
     assert await Chat(bot).send() == ["null"]
 
 
+async def test_null_user_attributes_are_not_saved(tmp_path: Path) -> None:
+    """Botpress saves the user's attributes without nil values: null lasts for the turn only."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", set_var("user", "x", None), set_var("user", "y", "1"), say("x={{user.x}}"), receive=[],
+             next=[("user.x === null", "is-null"), ("user.x === undefined", "gone")]),
+        node("is-null", say("null")), node("gone", say("gone")),
+    )})
+    chat = Chat(bot)
+    await chat.send()
+    assert chat.last is not None and chat.last.state["user"] == {"x": None, "y": "1"}
+    assert chat.user == {"y": "1"}
+    assert await chat.send() == ["gone"]
+
+
 async def test_bot_variables_are_visible_to_every_user(tmp_path: Path) -> None:
     bot = make_bot(tmp_path, flows={"main": flow(
         node("entry", say("motd={{bot.motd}}"), set_var("bot", "motd", "sunny")))})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from parley.bots.models import Bot
 from parley.engine.runtime import EngineOptions
+from parley.engine.turn import run_turn
 from tests.unit.botfactory import (
     ERROR_FLOW,
     Chat,
@@ -408,6 +409,18 @@ async def test_condition_reference_error_stalls_the_turn_and_is_retried(tmp_path
     assert await chat.send("ok") == ["B"]
 
 
+async def test_a_missing_or_empty_condition_is_never_true(tmp_path: Path) -> None:
+    """Botpress runs `return <condition>;`: nothing there returns undefined."""
+    for transition in ({"node": "b"}, {"condition": "", "node": "b"}, {"condition": None, "node": "b"}):
+        bot = make_bot(tmp_path / str(len(list(tmp_path.iterdir()))), flows={"main": flow(
+            node("entry", say("Q"), next=[transition, ("true", "c")]),
+            node("b", say("B")), node("c", say("C")),
+        )})
+        chat = Chat(bot)
+        assert await chat.send() == ["Q", "C"], transition
+        assert chat.errors == []
+
+
 async def test_type_error_in_a_condition_is_just_false(tmp_path: Path) -> None:
     bot = make_bot(tmp_path, flows={"main": flow(
         node("entry", next=[("temp.missing.deeper === 1", "b"), ("true", "c")]),
@@ -446,6 +459,65 @@ async def test_failing_error_flow_is_abandoned(tmp_path: Path) -> None:
     chat = Chat(bot)
     assert await chat.send() == ["A", "B", "A", "B", "A"]
     assert [e["type"] for e in chat.errors] == ["dialog-engine", "dialog-engine"]
+
+
+def _looping_after_a_question(*extra: str) -> dict[str, object]:
+    """main asks a question; the answer leads into a ping-pong loop; the bot has no error flow."""
+    return {"main": flow(
+        node("ask", say("Q"), set_var("temp", "asked", "yes"), receive=[*extra, set_var("session", "seen", "1")],
+             next=[("true", "a")]),
+        node("a", say("A"), next=[("true", "b")]),
+        node("b", say("B"), next=[("true", "a")]),
+    )}
+
+
+async def test_when_the_error_handler_fails_nothing_is_saved(tmp_path: Path) -> None:
+    """Botpress abandons the event without saving: the next message resumes where the last saved
+    state was (here: still waiting for the answer), not at the start of main."""
+    chat = Chat(make_bot(tmp_path, flows=_looping_after_a_question()))
+    assert await chat.send() == ["Q"]
+    assert await chat.send("x") == ["A", "B", "A", "B", "A"]
+    assert chat.last is not None and not chat.last.persisted
+    assert chat.context["currentNode"] == "ask" and chat.context["queue"]["instructions"]
+    assert chat.temp == {"asked": "yes"}
+    assert "seen" not in chat.session
+    # still waiting in `ask`: its onReceive and the loop run again, main's onEnter does not
+    assert await chat.send("y") == ["A", "B", "A", "B", "A"]
+    # what the answer showed is the state as the turn left it
+    assert chat.last is not None and chat.last.state["session"]["seen"] == "1"
+
+
+async def test_when_the_error_handler_fails_a_forced_persist_still_saves(tmp_path: Path) -> None:
+    """FORCE_PERSIST_STATE (set e.g. by builtin/switchLanguage) saves the state as it is."""
+    chat = Chat(make_bot(tmp_path, flows=_looping_after_a_question('builtin/switchLanguage {"lang":"fr"}')))
+    await chat.send()
+    assert await chat.send("x") == ["A", "B", "A", "B", "A"]
+    assert chat.last is not None and chat.last.persisted
+    assert chat.user["language"] == "fr"
+    assert chat.context == {} and chat.temp == {}  # cleaned by the loop guard, and saved
+
+
+async def test_a_failing_action_without_error_flow_saves_nothing(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("ask", say("Q"), receive=[], next=[("true", "act")]),
+        node("act", set_var("temp", "t", "1"), "boom", say("never")),
+    )}, actions={"boom": RAISES})
+    chat = Chat(bot)
+    assert await chat.send() == ["Q"]
+    assert await chat.send("x") == []
+    assert chat.context["currentNode"] == "ask" and "t" not in chat.temp
+    assert await chat.send("x") == []  # retried from the saved position, not from main's start
+
+
+async def test_events_the_dialog_engine_discards_run_no_flow_and_save_nothing(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(node("entry", say("hello"), set_var("user", "seen", "1")))})
+    chat = Chat(bot)
+    for event_type in ("visit", "typing", "session_reset", "session_reference"):
+        chat.last = await run_turn(bot, chat.memory, {"type": event_type}, user_id="u1")
+        assert chat.last.responses == [] and chat.last.decision == {}
+        assert not chat.last.persisted
+    assert await chat.send() == ["hello"]
+    assert chat.last is not None and chat.last.decision["source"] == "decisionEngine"
 
 
 # ----------------------------------------------------------------------------------------- timeout
