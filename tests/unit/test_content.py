@@ -101,6 +101,13 @@ async def test_action_button_element_renders_nothing(tmp_path: Path) -> None:
     assert out == [{"type": "text", "text": "after"}]
 
 
+async def test_location_element_keeps_its_typing_indicator(tmp_path: Path) -> None:
+    el = {"id": "builtin_location-l1", "formData": {"latitude$en": 45.5, "longitude$en": -73.6,
+                                                     "title$en": "Office", "typing$en": True}}
+    out = await _responses(tmp_path, "say #!builtin_location-l1", content={"builtin_location": [el]})
+    assert out == [{"type": "location", "latitude": 45.5, "longitude": -73.6, "title": "Office", "typing": True}]
+
+
 async def test_ref_is_replaced_by_the_referenced_elements_form_data(tmp_path: Path) -> None:
     card = {"id": "builtin_card-c1",
             "formData": {"title$en": "Card", "actions$en": ["##ref(builtin_action-button-b1)"]}}
