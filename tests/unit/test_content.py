@@ -7,6 +7,7 @@ from typing import Any
 
 from parley.bots.models import Bot
 from parley.engine.runtime import EngineOptions
+from parley.outbox import shape_responses
 from tests.unit.botfactory import Chat, flow, make_bot, nlu, node, say, set_var, text_element
 
 JSONDict = dict[str, Any]
@@ -269,3 +270,13 @@ async def test_qna_answer_can_be_a_content_element(tmp_path: Path) -> None:
     chat = Chat(bot, understand=nlu(("__qna__q", 0.95)))
     assert await chat.send("x") == ["From element"]
 
+
+
+def test_any_truthy_typing_gets_the_typing_entry() -> None:
+    """Botpress emits the payload's typing as it is; any JavaScript-truthy value shows the indicator."""
+    shaped = shape_responses([
+        {"type": "text", "text": "a", "typing": 1500}, {"type": "text", "text": "b", "typing": 0},
+        {"type": "text", "text": "c", "typing": "yes"}, {"type": "text", "text": "d", "typing": ""},
+    ])
+    assert shaped == [{"type": "typing", "value": True}, {"type": "text", "text": "a"}, {"type": "text", "text": "b"},
+                      {"type": "typing", "value": True}, {"type": "text", "text": "c"}, {"type": "text", "text": "d"}]
