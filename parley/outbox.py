@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from parley.bots.models import Bot
+from parley.engine.expressions import js_truthy
 from parley.engine.state import JSONDict
 from parley.settings import Settings
 from parley.store.base import ConversationKey
@@ -46,7 +47,7 @@ def shape_responses(payloads: list[JSONDict]) -> list[JSONDict]:
     and no rendering leftovers (`typing`, `workflow`) inside payloads."""
     out: list[JSONDict] = []
     for p in payloads:
-        if p.get("typing") is True:
+        if js_truthy(p.get("typing")):  # Botpress shows any truthy typing (true, 1000, "yes")
             out.append({"type": "typing", "value": True})
         out.append({k: v for k, v in p.items() if k not in ("typing", "workflow")})
     return out

@@ -58,7 +58,7 @@ CONTENT_TYPES: Mapping[str, ContentType] = {
         ContentType("builtin_audio", "audio", ("audio", *_MEDIA)),
         ContentType("builtin_video", "video", ("video", *_MEDIA)),
         ContentType("builtin_file", "file", ("file", *_MEDIA)),
-        ContentType("builtin_location", "location", ("latitude", "longitude", "address", "title")),
+        ContentType("builtin_location", "location", ("latitude", "longitude", "address", "title", "typing")),
         ContentType(
             "dropdown",
             "dropdown",

@@ -241,16 +241,29 @@ class DialogEngine:
                 raise InfiniteLoopError(f"Infinite loop detected. ({path})")
 
     async def _transition_guarded(self, target: str) -> None:
+        """Take a transition the way Botpress's node does, catching what it throws right there.
+
+        An infinite loop cleans the dialog (context and temp) and stops the turn: no error flow,
+        and the turn is saved. Any other failure (a missing flow or node, further down too) leads
+        to `temp.onErrorFlowTo` or the error flow; when that fails as well, the turn stops there,
+        logged, and is still saved. Only failures before a node runs reach the decision engine.
+        """
         try:
             await self._transition(target)
-        except InfiniteLoopError:
+        except InfiniteLoopError as exc:
+            log.warning("bot %s: %s", self.turn.bot.id, exc)
+            self.turn.add_error("dialog-transition", str(exc))
+            self.turn.add_error("dialog-engine", str(exc))
             self._clean()
-            raise
-        except FlowError as exc:
+        except Exception as exc:
             self.turn.add_error("dialog-transition", str(exc))
             log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)
             fallback = self.state["temp"].get("onErrorFlowTo")
-            await self._transition(fallback if isinstance(fallback, str) and fallback else ERROR_FLOW)
+            try:
+                await self._transition(fallback if isinstance(fallback, str) and fallback else ERROR_FLOW)
+            except Exception as again:
+                log.warning("bot %s: the error flow failed too: %s", self.turn.bot.id, again)
+                self.turn.add_error("dialog-engine", str(again))
 
     async def _transition(self, target: str) -> None:
         self._check_loop()

@@ -426,6 +426,18 @@ def _relative(v: Any, length: int, default: int) -> int:
     return int(max(length + n, 0) if n < 0 else min(n, length))
 
 
+def _char_at(s: str, args: list[Any]) -> str:
+    i = _to_integer(_arg(args, 0))
+    return s[int(i)] if 0 <= i < len(s) else ""
+
+
+def _last_index_of(s: str, args: list[Any]) -> int:
+    sub = js_to_string(_arg(args, 0))
+    at = js_to_number(_arg(args, 1))
+    start = len(s) if at != at else int(min(max(_to_integer(at), 0), len(s)))  # NaN (or none): the end
+    return s.rfind(sub, 0, start + len(sub))
+
+
 def _substring(s: str, args: list[Any]) -> str:
     start, end = _clamp(_arg(args, 0), len(s), 0), _clamp(_arg(args, 1), len(s), len(s))
     return s[min(start, end) : max(start, end)]
@@ -511,6 +523,11 @@ _STRING_IMPLS: Final[dict[str, Callable[[str, list[Any]], Any]]] = {
     "toLowerCase": lambda s, a: s.lower(),
     "toUpperCase": lambda s, a: s.upper(),
     "trim": lambda s, a: s.strip(_JS_WS),
+    "trimStart": lambda s, a: s.lstrip(_JS_WS),
+    "trimEnd": lambda s, a: s.rstrip(_JS_WS),
+    "charAt": _char_at,
+    "lastIndexOf": _last_index_of,
+    "toString": lambda s, a: s,
     "slice": lambda s, a: s[_relative(_arg(a, 0), len(s), 0) : _relative(_arg(a, 1), len(s), len(s))],
     "substring": _substring,
     "split": _split,

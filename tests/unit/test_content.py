@@ -7,6 +7,7 @@ from typing import Any
 
 from parley.bots.models import Bot
 from parley.engine.runtime import EngineOptions
+from parley.outbox import shape_responses
 from tests.unit.botfactory import Chat, flow, make_bot, nlu, node, say, set_var, text_element
 
 JSONDict = dict[str, Any]
@@ -99,6 +100,13 @@ async def test_action_button_element_renders_nothing(tmp_path: Path) -> None:
     out = await _responses(tmp_path, "say #!builtin_action-button-b1", say("after"),
                            content={"builtin_action-button": [el]})
     assert out == [{"type": "text", "text": "after"}]
+
+
+async def test_location_element_keeps_its_typing_indicator(tmp_path: Path) -> None:
+    el = {"id": "builtin_location-l1", "formData": {"latitude$en": 45.5, "longitude$en": -73.6,
+                                                     "title$en": "Office", "typing$en": True}}
+    out = await _responses(tmp_path, "say #!builtin_location-l1", content={"builtin_location": [el]})
+    assert out == [{"type": "location", "latitude": 45.5, "longitude": -73.6, "title": "Office", "typing": True}]
 
 
 async def test_ref_is_replaced_by_the_referenced_elements_form_data(tmp_path: Path) -> None:
@@ -262,3 +270,13 @@ async def test_qna_answer_can_be_a_content_element(tmp_path: Path) -> None:
     chat = Chat(bot, understand=nlu(("__qna__q", 0.95)))
     assert await chat.send("x") == ["From element"]
 
+
+
+def test_any_truthy_typing_gets_the_typing_entry() -> None:
+    """Botpress emits the payload's typing as it is; any JavaScript-truthy value shows the indicator."""
+    shaped = shape_responses([
+        {"type": "text", "text": "a", "typing": 1500}, {"type": "text", "text": "b", "typing": 0},
+        {"type": "text", "text": "c", "typing": "yes"}, {"type": "text", "text": "d", "typing": ""},
+    ])
+    assert shaped == [{"type": "typing", "value": True}, {"type": "text", "text": "a"}, {"type": "text", "text": "b"},
+                      {"type": "typing", "value": True}, {"type": "text", "text": "c"}, {"type": "text", "text": "d"}]

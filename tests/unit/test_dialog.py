@@ -370,20 +370,37 @@ async def test_transition_to_an_unknown_flow_honours_on_error_flow_to(tmp_path: 
     assert await Chat(bot).send() == ["custom"]
 
 
-async def test_infinite_loop_stops_after_three_visits_and_runs_the_error_flow(tmp_path: Path) -> None:
+async def test_infinite_loop_stops_after_three_visits_without_the_error_flow(tmp_path: Path) -> None:
+    """Botpress catches the loop at the node that detects it: the dialog is cleaned and the turn
+    ends there, saved; its error flow does not run (the risk of another loop is too high)."""
     bot = make_bot(tmp_path, flows={
         "main": flow(
-            node("a", set_var("temp", "x", "1"), say("A"), next=[("true", "b")]),
+            node("a", set_var("temp", "x", "1"), set_var("session", "s", "S"), say("A"), next=[("true", "b")]),
             node("b", say("B"), next=[("true", "a")]),
         ),
         "error": ERROR_FLOW,
     })
     chat = Chat(bot)
-    assert await chat.send() == ["A", "B", "A", "B", "A", "Oops, error"]
+    assert await chat.send() == ["A", "B", "A", "B", "A"]
+    assert chat.last is not None and chat.last.persisted
     assert chat.context == {} and chat.temp == {}
+    assert chat.session["s"] == "S"
     assert "Infinite loop" in chat.errors[0]["message"]
     # The loop guard counts per message: the next message plays the same way.
-    assert await chat.send() == ["A", "B", "A", "B", "A", "Oops, error"]
+    assert await chat.send() == ["A", "B", "A", "B", "A"]
+
+
+async def test_infinite_loop_inside_a_subflow_stops_the_whole_turn(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", say("start"), next=[("true", "sub.flow.json")]),
+                     node("after", say("back in main"))),
+        "sub": flow(node("a", say("A"), next=[("true", "b")]), node("b", next=[("true", "a")])),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["start", "A", "A", "A"]
+    assert chat.context == {}
+    assert await chat.send() == ["start", "A", "A", "A"]
 
 
 async def test_loops_across_messages_are_fine(tmp_path: Path) -> None:
@@ -452,61 +469,62 @@ async def test_action_with_invalid_json_arguments_stops_the_turn(tmp_path: Path)
     assert chat.errors[0]["type"] == "dialog-engine"
 
 
-async def test_failing_error_flow_is_abandoned(tmp_path: Path) -> None:
-    bot = make_bot(tmp_path, flows={
-        "main": flow(node("a", say("A"), next=[("true", "b")]), node("b", say("B"), next=[("true", "a")])),
-    })  # no error.flow.json at all
-    chat = Chat(bot)
-    assert await chat.send() == ["A", "B", "A", "B", "A"]
-    assert [e["type"] for e in chat.errors] == ["dialog-engine", "dialog-engine"]
-
-
-def _looping_after_a_question(*extra: str) -> dict[str, object]:
-    """main asks a question; the answer leads into a ping-pong loop; the bot has no error flow."""
-    return {"main": flow(
-        node("ask", say("Q"), set_var("temp", "asked", "yes"), receive=[*extra, set_var("session", "seen", "1")],
-             next=[("true", "a")]),
-        node("a", say("A"), next=[("true", "b")]),
-        node("b", say("B"), next=[("true", "a")]),
-    )}
-
-
-async def test_when_the_error_handler_fails_nothing_is_saved(tmp_path: Path) -> None:
-    """Botpress abandons the event without saving: the next message resumes where the last saved
-    state was (here: still waiting for the answer), not at the start of main."""
-    chat = Chat(make_bot(tmp_path, flows=_looping_after_a_question()))
-    assert await chat.send() == ["Q"]
-    assert await chat.send("x") == ["A", "B", "A", "B", "A"]
-    assert chat.last is not None and not chat.last.persisted
-    assert chat.context["currentNode"] == "ask" and chat.context["queue"]["instructions"]
-    assert chat.temp == {"asked": "yes"}
-    assert "seen" not in chat.session
-    # still waiting in `ask`: its onReceive and the loop run again, main's onEnter does not
-    assert await chat.send("y") == ["A", "B", "A", "B", "A"]
-    # what the answer showed is the state as the turn left it
-    assert chat.last is not None and chat.last.state["session"]["seen"] == "1"
-
-
-async def test_when_the_error_handler_fails_a_forced_persist_still_saves(tmp_path: Path) -> None:
-    """FORCE_PERSIST_STATE (set e.g. by builtin/switchLanguage) saves the state as it is."""
-    chat = Chat(make_bot(tmp_path, flows=_looping_after_a_question('builtin/switchLanguage {"lang":"fr"}')))
-    await chat.send()
-    assert await chat.send("x") == ["A", "B", "A", "B", "A"]
-    assert chat.last is not None and chat.last.persisted
-    assert chat.user["language"] == "fr"
-    assert chat.context == {} and chat.temp == {}  # cleaned by the loop guard, and saved
-
-
-async def test_a_failing_action_without_error_flow_saves_nothing(tmp_path: Path) -> None:
+async def test_a_failing_transition_without_error_flow_stops_the_turn_and_is_saved(tmp_path: Path) -> None:
+    """Botpress catches the failed error-flow transition at the node that took the transition:
+    the turn ends there, logged, and is saved, pointing at the missing node."""
     bot = make_bot(tmp_path, flows={"main": flow(
-        node("ask", say("Q"), receive=[], next=[("true", "act")]),
-        node("act", set_var("temp", "t", "1"), "boom", say("never")),
-    )}, actions={"boom": RAISES})
+        node("ask", say("Q"), set_var("temp", "asked", "yes"), receive=[set_var("session", "seen", "1")],
+             next=[("true", "gone")]),
+    )})  # no error.flow.json at all
     chat = Chat(bot)
     assert await chat.send() == ["Q"]
     assert await chat.send("x") == []
-    assert chat.context["currentNode"] == "ask" and "t" not in chat.temp
-    assert await chat.send("x") == []  # retried from the saved position, not from main's start
+    assert [e["type"] for e in chat.errors] == ["dialog-transition", "dialog-engine"]
+    assert chat.last is not None and chat.last.persisted
+    assert chat.context["currentNode"] == "gone" and "queue" not in chat.context
+    assert chat.temp == {"asked": "yes"} and chat.session["seen"] == "1"
+
+
+async def test_when_the_error_handler_fails_nothing_is_saved(tmp_path: Path) -> None:
+    """A saved position on a node that does not exist fails before any node runs: the decision
+    engine's error flow is missing too, so Botpress abandons the event without saving."""
+    bot = make_bot(tmp_path, flows={"main": flow(node("ask", say("Q"), receive=[], next=[("true", "gone")]))})
+    chat = Chat(bot)
+    await chat.send()
+    await chat.send("x")
+    saved = dict(chat.session)
+    for _ in range(2):  # stuck: every message fails the same way
+        assert await chat.send("y") == []
+        assert chat.last is not None and not chat.last.persisted
+        assert chat.context["currentNode"] == "gone"
+        assert chat.session == saved
+
+
+async def test_when_the_error_handler_fails_a_forced_persist_still_saves(tmp_path: Path) -> None:
+    """FORCE_PERSIST_STATE (set here by the slot hook for an NLU slot) saves the state as it is."""
+    bot = make_bot(tmp_path, flows={"main": flow(node("ask", say("Q"), receive=[], next=[("true", "gone")]))})
+    chat = Chat(bot)
+    await chat.send()
+    await chat.send("x")
+    assert await chat.send("y", understand=nlu(("none", 1.0), slots={"city": {"name": "city", "value": "Paris"}})) == []
+    assert chat.last is not None and chat.last.persisted
+    assert chat.session["slots"]["city"]["value"] == "Paris"
+    assert chat.context["currentNode"] == "gone"
+
+
+async def test_a_failing_action_without_error_flow_stops_at_its_node(tmp_path: Path) -> None:
+    """The action's node transitions to the missing error flow: caught there, the turn is saved
+    with the dialog on that node (no queue), so the next message runs the node again."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("ask", say("Q"), receive=[], next=[("true", "act")]),
+        node("act", set_var("temp", "t", "1"), say("working"), "boom", say("never")),
+    )}, actions={"boom": RAISES})
+    chat = Chat(bot)
+    assert await chat.send() == ["Q"]
+    assert await chat.send("x") == ["working"]
+    assert chat.context["currentNode"] == "act" and "queue" not in chat.context
+    assert chat.temp["t"] == "1" and chat.temp["before"] is True
+    assert await chat.send("x") == ["working"]  # the node again, not ask's answer handling
 
 
 async def test_events_the_dialog_engine_discards_run_no_flow_and_save_nothing(tmp_path: Path) -> None:

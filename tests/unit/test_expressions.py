@@ -988,3 +988,22 @@ def test_invalid_regular_expressions_are_syntax_errors(source: str) -> None:
     with pytest.raises(ExpressionError, match="SyntaxError") as info:
         compile_expression(source)
     assert not isinstance(info.value, JSTypeError)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("user.nickname.charAt(0) === 'B'", True),
+        ("user.nickname.charAt(7)", ""),
+        ("user.nickname.charAt(-1)", ""),
+        ("'abcabc'.lastIndexOf('c')", 5),
+        ("'abcabc'.lastIndexOf('c', 4)", 2),
+        ("'abcabc'.lastIndexOf('a', -5)", 0),
+        ("'abcabc'.lastIndexOf('z')", -1),
+        ("'  hi  '.trimStart()", "hi  "),
+        ("'  hi  '.trimEnd()", "  hi"),
+        ("user.nickname.toString()", "Bob"),
+    ],
+)
+def test_more_string_methods(source: str, expected: Any) -> None:
+    assert same(ev(source), expected)
