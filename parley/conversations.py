@@ -232,7 +232,7 @@ class Conversations:
         out.later(result)
         answer = result.answer() if message_id is not None else None
         await self._save(bot, key, Saved(result.memory, context_expiry, session_expiry, out.events, user_before,
-                                         message_id, answer, out.outbox, out.schedule))
+                                         message_id, answer, out.outbox, out.schedule, user_found=loaded.user_found))
         result.memory.bot_kv_writes = {}
         return result
 
@@ -327,7 +327,8 @@ class Conversations:
                 out.proactive(SOURCE_EVENT, event_id, responses)  # the last outbox entry, if any
                 answer = out.outbox[-1] if responses else new_entry(SOURCE_EVENT, event_id, [], time.time())
                 entries = await self._save(bot, key, Saved(memory, context_expiry, session_expiry, out.events,
-                                                           user_before, outbox=out.outbox, schedule=out.schedule,
+                                                           user_before, user_found=loaded.user_found,
+                                                           outbox=out.outbox, schedule=out.schedule,
                                                            message_id=answer_key,
                                                            answer=answer if answer_key is not None else None))
                 memory.bot_kv_writes = {}
@@ -350,7 +351,8 @@ class Conversations:
             for _, payloads in due:
                 out.proactive(SOURCE_SCHEDULED, new_event_id(), payloads)
             await self._save(bot, key, Saved(loaded.memory, loaded.context_expiry, loaded.session_expiry,
-                                             out.events, copy.deepcopy(loaded.memory.user), outbox=out.outbox,
+                                             out.events, copy.deepcopy(loaded.memory.user),
+                                             user_found=loaded.user_found, outbox=out.outbox,
                                              unschedule=[i for i, _ in due]))
             return len(due)
 
@@ -447,7 +449,7 @@ class Conversations:
             out.proactive(SOURCE_TIMEOUT, result.event_id, result.responses)
             out.later(result)
             await self._save(bot, key, Saved(result.memory, context_expiry, session_expiry, out.events, user_before,
-                                             outbox=out.outbox, schedule=out.schedule))
+                                             outbox=out.outbox, schedule=out.schedule, user_found=loaded.user_found))
             self._log_proactive(key, result)
             return 1
 

@@ -25,6 +25,7 @@ class Loaded:
     memory: Memory
     context_expiry: float | None = None
     session_expiry: float | None = None
+    user_found: bool = False  # the user's row exists (users are never deleted)
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Saved:
     schedule: list[JSONDict] = field(default_factory=list)
     # Ids of scheduled messages delivered by this write (removed from the schedule).
     unschedule: list[int] = field(default_factory=list)
+    # The user's row existed when the turn loaded (`Loaded.user_found`): if the turn changed none of
+    # the attributes, the user needs no write at all.
+    user_found: bool = False
 
 
 def user_changes(before: JSONDict, after: JSONDict) -> tuple[JSONDict, list[str]]:

@@ -237,13 +237,14 @@ class PostgresStore:
         """One round trip: the conversation row, the user's attributes and the bot's key/values."""
         row = await self.pool.fetchrow(_LOAD, key.bot_id, key.channel, key.user_id)
         memory = Memory(user=row["attributes"] or {}, bot_kv=row["bot_kv"] or {})
+        user_found = row["attributes"] is not None
         if not row["found"]:
-            return Loaded(memory)
+            return Loaded(memory, user_found=user_found)
         memory.context = row["context"] or {}
         memory.session = row["session"] or new_session()
         memory.temp = row["temp"] or {}
         memory.kv = row["kv"] or {}
-        return Loaded(memory, row["context_expiry"], row["session_expiry"])
+        return Loaded(memory, row["context_expiry"], row["session_expiry"], user_found=user_found)
 
     async def save(self, key: ConversationKey, saved: Saved) -> list[int]:
         """One statement, so one round trip and one implicit transaction: the conversation row, the

@@ -152,6 +152,25 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
 
 
+# A turn's reads in one statement: the conversation row, the user's attributes and the bot's
+# key/values as one JSON object (a value that is not valid JSON is left out).
+_LOAD = """
+SELECT c.context, c.session, c.temp, c.kv, c.context_expiry, c.session_expiry, c.bot_id, u.attributes, u.user_id,
+       (SELECT json_group_object(key, json(value)) FROM bot_kv WHERE bot_id = ?1 AND json_valid(value))
+FROM (SELECT 1)
+LEFT JOIN conversations c ON c.bot_id = ?1 AND c.channel = ?2 AND c.user_id = ?3
+LEFT JOIN chat_users u ON u.channel = ?2 AND u.user_id = ?3
+"""
+_SAVE_CONVERSATION = (
+    "INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, "
+    "context_expiry, session_expiry, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT (bot_id, channel, user_id) DO UPDATE SET context=excluded.context, "
+    "session=excluded.session, temp=excluded.temp, kv=excluded.kv, "
+    "context_expiry=excluded.context_expiry, session_expiry=excluded.session_expiry, "
+    "updated_at=excluded.updated_at"
+)
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -248,26 +267,15 @@ class SQLiteStore:
 
     async def load(self, key: ConversationKey) -> Loaded:
         def q(db: sqlite3.Connection) -> Loaded:
-            conv = db.execute(
-                "SELECT context, session, temp, kv, context_expiry, session_expiry FROM conversations "
-                "WHERE bot_id=? AND channel=? AND user_id=?",
-                (key.bot_id, key.channel, key.user_id),
-            ).fetchone()
-            user = db.execute(
-                "SELECT attributes FROM chat_users WHERE channel=? AND user_id=?", (key.channel, key.user_id)
-            ).fetchone()
-            kv_rows = db.execute("SELECT key, value FROM bot_kv WHERE bot_id=?", (key.bot_id,)).fetchall()
-            memory = Memory(
-                user=_loads(user[0], {}) if user else {},
-                bot_kv={k: _loads(v, None) for k, v in kv_rows},
-            )
-            if conv is None:
-                return Loaded(memory)
-            memory.context = _loads(conv[0], {})
-            memory.session = _loads(conv[1], None) or new_session()
-            memory.temp = _loads(conv[2], {})
-            memory.kv = _loads(conv[3], {})
-            return Loaded(memory, conv[4], conv[5])
+            row = db.execute(_LOAD, (key.bot_id, key.channel, key.user_id)).fetchone()
+            memory = Memory(user=_loads(row[7], {}), bot_kv=_loads(row[9], {}))
+            if row[6] is None:
+                return Loaded(memory, user_found=row[8] is not None)
+            memory.context = _loads(row[0], {})
+            memory.session = _loads(row[1], None) or new_session()
+            memory.temp = _loads(row[2], {})
+            memory.kv = _loads(row[3], {})
+            return Loaded(memory, row[4], row[5], user_found=row[8] is not None)
 
         if self._reader is None:
             raise RuntimeError("store is not open")
@@ -298,20 +306,19 @@ class SQLiteStore:
         schedule = [(*conversation, float(s["due"]), _dumps(s.get("payloads") or []), now) for s in saved.schedule]
         unschedule = [(*conversation, i) for i in saved.unschedule]
 
+        write_user = changes is None or bool(changes[0] or changes[1]) or not saved.user_found
+        alone = not (write_user or kv or kv_deleted or saved.message_id is not None or events or outbox
+                     or schedule or unschedule)
+
         def tx(db: sqlite3.Connection) -> list[int]:
+            if alone:  # most turns: one statement, its own transaction (no BEGIN/COMMIT round)
+                db.execute(_SAVE_CONVERSATION, conv)
+                return []
             with _immediate(db):
-                db.execute(
-                    "INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, "
-                    "context_expiry, session_expiry, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (bot_id, channel, user_id) DO UPDATE SET context=excluded.context, "
-                    "session=excluded.session, temp=excluded.temp, kv=excluded.kv, "
-                    "context_expiry=excluded.context_expiry, session_expiry=excluded.session_expiry, "
-                    "updated_at=excluded.updated_at",
-                    conv,
-                )
+                db.execute(_SAVE_CONVERSATION, conv)
                 if changes is None:
                     self._write_user(db, user)
-                else:
+                elif write_user:
                     self._merge_user(db, key, *changes, now)
                 if kv:
                     db.executemany(

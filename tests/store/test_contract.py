@@ -92,6 +92,31 @@ async def test_turns_of_two_bots_keep_each_others_user_attributes(store: Any) ->
     assert (await store.load(a)).memory.user == {"from_a": 1, "from_b": 2}
 
 
+async def test_a_first_turn_creates_the_user_and_a_turn_that_changes_nothing_keeps_it(store: Any) -> None:
+    first = await store.load(KEY)
+    assert not first.user_found
+    # a first turn that sets no attribute still creates the user (Botpress's users table has them all)
+    await store.save(KEY, Saved(first.memory, 1.0, 2.0, user_before={}, user_found=first.user_found))
+    second = await store.load(KEY)
+    assert second.user_found and second.memory.user == {}
+    # another bot's turn sets an attribute; then this bot's turn, which loaded before it, changes nothing
+    other = ConversationKey("other", "api", KEY.user_id)
+    lo = await store.load(other)
+    lo.memory.user["lang"] = "fr"
+    await store.save(other, Saved(lo.memory, 1.0, 2.0, user_before={}, user_found=lo.user_found))
+    second.memory.context = {"currentFlow": "main.flow.json"}
+    await store.save(KEY, Saved(second.memory, 1.0, 2.0, user_before={}, user_found=True))
+    again = await store.load(KEY)
+    assert again.memory.user == {"lang": "fr"} and again.memory.context == {"currentFlow": "main.flow.json"}
+
+
+async def test_bot_values_load_back_and_a_none_write_deletes(store: Any) -> None:
+    m = Memory()
+    m.bot_kv_writes = {"good": {"x": [1, "two"]}, "text": "s", "none": None}
+    await store.save(KEY, Saved(m, 1.0, 2.0))
+    assert (await store.load(KEY)).memory.bot_kv == {"good": {"x": [1, "two"]}, "text": "s"}
+
+
 async def test_a_stored_answer_is_found_by_message_id(store: Any) -> None:
     await store.save(KEY, Saved(Memory(), 1.0, 2.0, message_id="m-1", answer={"responses": [{"type": "text"}]}))
     assert await store.find_answer(KEY, "m-1") == {"responses": [{"type": "text"}]}
