@@ -82,10 +82,12 @@ def verify(secret: str, token: str) -> TokenClaims:
 CONVERSATION_TOKEN_PREFIX = "ct1."
 
 
+@functools.lru_cache(maxsize=16384)
 def conversation_token(secret: str, bot_id: str, user_id: str) -> str:
     """The token that lets the holder read one conversation's outbox (stream, poll): an HMAC-SHA256
     of the bot and user ids with a key derived from the server secret (so it can never be mistaken
-    for, or help forge, a collaborator JWT). It does not expire; changing the secret revokes all."""
+    for, or help forge, a collaborator JWT). It does not expire; changing the secret revokes all.
+    Every answer carries one, and a conversation asks for the same one on each message: cached."""
     # exactly json.dumps([bot_id, user_id]) (the bytes tokens were always made of), without its Python-level encoder
     message = f"[{_json_string(bot_id)}, {_json_string(user_id)}]"
     mac = hmac.digest(_conversation_key(secret), message.encode(), "sha256")
