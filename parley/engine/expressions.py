@@ -627,6 +627,8 @@ def _iteration(name: str) -> _JSFunction:
 
     def impl(this: Any, args: list[Any]) -> Any:
         arr = _elements(this, name)
+        if name == "flatMap" and not isinstance(_arg(args, 0), _JSFunction):
+            raise JSTypeError("flatMap mapper function is not callable")
         call, this_arg = _callable(_arg(args, 0)).impl, _arg(args, 1)
         if name == "some":
             return any(js_truthy(call(this_arg, [e, i, this])) for i, e in enumerate(arr))
@@ -896,7 +898,10 @@ def _get_prop(obj: Any, key: Any) -> Any:
 def _regexp_method(key: str) -> _JSFunction:
     def run(this: Any, args: list[Any]) -> Any:
         if not isinstance(this, _JSRegExp):  # only reachable as a callback: `arr.some(/x/.test)`
-            raise JSTypeError(f"Method RegExp.prototype.{key} called on incompatible receiver {_render(this)}")
+            # V8's wording: `test` on an object fails in the `exec` it calls; on a primitive it names undefined
+            primitive = _tag(this) != "object"
+            name, receiver = ("test", "undefined") if key == "test" and primitive else ("exec", _render(this))
+            raise JSTypeError(f"Method RegExp.prototype.{name} called on incompatible receiver {receiver}")
         m = this.pattern.search(js_to_string(_arg(args, 0)))
         return m is not None if key == "test" else None if m is None else _groups(m)
 

@@ -1357,3 +1357,18 @@ def test_json_stringify_replacer_and_space(source: str, expected: str) -> None:
     scope = make_scope(temp={"o": {"a": [1, {"b": 2}], "c": "x"}, "e": {}, "ab": {"a": 1, "b": []},
                              "ab2": {"a": 1, "b": 2}, "n": {"a": {"b": {}}}})
     assert compile_expression(source).evaluate(scope) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("['a'].map(/a/.test, 5)", "RegExp.prototype.test called on incompatible receiver undefined"),
+        ("['a'].map(/a/.test, temp)", "RegExp.prototype.exec called on incompatible receiver #<Object>"),
+        ("['a'].map(/a/.exec, 'x')", "RegExp.prototype.exec called on incompatible receiver x"),
+        ("['a'].map(/a/.exec, x => x)", "RegExp.prototype.exec called on incompatible receiver x => x"),
+        ("[1].flatMap(5)", "flatMap mapper function is not callable"),
+    ],
+)
+def test_v8_wording_of_unusual_receivers(source: str, message: str) -> None:
+    with pytest.raises(JSTypeError, match=message):
+        ev(source)
