@@ -4,7 +4,8 @@ Botpress evaluates conditions such as ``temp['skill-choice-ret'] == "context"`` 
 must reproduce JavaScript semantics (loose equality, truthiness, ``undefined``) without ever executing
 host code, so this is a hand-written tokenizer and Pratt parser whose AST is compiled to closures.
 Values are plain JSON data plus ``UNDEFINED``; the only things that can ever be called are the builtin
-``_JSFunction`` values defined here, and property access never touches Python attributes.
+``_JSFunction`` values defined here and arrow functions written in the expression (whose calls are bounded
+in depth and number), and property access never touches Python attributes.
 """
 
 from __future__ import annotations
