@@ -619,7 +619,9 @@ def _includes(this: Any, args: list[Any]) -> bool:
 def _join(this: Any, args: list[Any]) -> str:
     arr = _elements(this, "join")
     sep = "," if _arg(args, 0) is UNDEFINED else js_to_string(args[0])
-    return sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in arr)
+    out = sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in arr)
+    # the halves of a surrogate pair (from `split('')`) joined back together make the real character
+    return _from_u16(out) if not out.isascii() and _LONE_SURROGATE.search(out) else out
 
 
 def _iteration(name: str) -> _JSFunction:

@@ -1372,3 +1372,9 @@ def test_json_stringify_replacer_and_space(source: str, expected: str) -> None:
 def test_v8_wording_of_unusual_receivers(source: str, message: str) -> None:
     with pytest.raises(JSTypeError, match=message):
         ev(source)
+
+
+def test_join_reassembles_surrogate_pairs() -> None:
+    assert ev("'a\U0001f600b'.split('').join('')") == "a\U0001f600b"
+    assert ev("'a\U0001f600b'.split('').map(c => c).join('')") == "a\U0001f600b"
+    assert ev("'\U0001f600'.split('').join('-')") == "\ud83d-\ude00"
