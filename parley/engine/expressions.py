@@ -4,7 +4,8 @@ Botpress evaluates conditions such as ``temp['skill-choice-ret'] == "context"`` 
 must reproduce JavaScript semantics (loose equality, truthiness, ``undefined``) without ever executing
 host code, so this is a hand-written tokenizer and Pratt parser whose AST is compiled to closures.
 Values are plain JSON data plus ``UNDEFINED``; the only things that can ever be called are the builtin
-``_JSFunction`` values defined here, and property access never touches Python attributes.
+``_JSFunction`` values defined here and arrow functions written in the expression (whose calls are bounded
+in depth and number), and property access never touches Python attributes.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar, Final, NamedTuple
 
 MAX_SOURCE_LENGTH: Final = 2000
 MAX_DEPTH: Final = 100
+# Calls in progress from inside arrow-function bodies, each weighted by its nesting depth in the body plus
+# a few: roughly the Python frames they hold, so that self-application (`(f => f(f))(f => f(f))`) ends in a
+# RangeError well before Python's own recursion limit.  Without recursion nothing gets near it.
+MAX_STACK: Final = 300
+MAX_CALLS: Final = 100_000  # arrow-function calls in one evaluation (nested callbacks over big arrays)
 _MAX_SAFE: Final = 2**53
 _NAN: Final = math.nan
 _INF: Final = math.inf
@@ -64,14 +71,18 @@ class _ShortCircuit(Exception):
 
 
 Scope = Mapping[str, Any]
-_Fn = Callable[[Scope], Any]
+_Fn = Callable[[Any], Any]  # takes the Scope, or a _Frame inside an arrow function's body
+_Env = tuple[tuple[str, ...], ...]  # parameter names of the enclosing arrow functions, innermost last
 
 
 class _JSFunction(NamedTuple):
-    """The only callable values: a closed set, so expressions can never reach host functions."""
+    """The only callable values: the builtins defined here and arrow functions written in the expression
+    itself (``text`` is their source, ``length`` their parameter count), so host functions stay out of reach."""
 
     name: str
     impl: Callable[[Any, list[Any]], Any]  # (this, args) -> result
+    text: str | None = None
+    length: int | None = None
 
 
 class _Namespace(NamedTuple):
@@ -255,7 +266,7 @@ def js_to_string(value: Any) -> str:
     if isinstance(value, list):
         return ",".join("" if e is None or e is UNDEFINED else js_to_string(e) for e in value)
     if isinstance(value, _JSFunction):
-        return f"function {value.name}() {{ [native code] }}"
+        return value.text if value.text is not None else f"function {value.name}() {{ [native code] }}"
     if isinstance(value, _JSRegExp):
         return f"/{value.source}/{value.flags}"
     return f"[object {value.name}]" if isinstance(value, _Namespace) else "[object Object]"
@@ -541,6 +552,8 @@ def _string_method(name: str, fn: Callable[[str, list[Any]], Any]) -> _JSFunctio
     """Wraps a String.prototype method so that it sees UTF-16 units when astral chars are involved."""
 
     def impl(this: Any, args: list[Any]) -> Any:
+        if this is None or this is UNDEFINED:  # only reachable as a callback: `arr.map(''.trim)`
+            raise JSTypeError(f"String.prototype.{name} called on null or undefined")
         s = js_to_string(this)
         if not (_has_astral(s) or any(isinstance(a, str) and _has_astral(a) for a in args)):
             return fn(s, args)
@@ -556,19 +569,150 @@ def _same_value_zero(a: Any, b: Any) -> bool:
     return js_strict_equals(a, b) or (_tag(a) == "number" == _tag(b) and a != a and b != b)
 
 
+def _render(v: Any) -> str:
+    """How V8 names a value in "… is not a function": objects are not converted, only described."""
+    if isinstance(v, list):
+        return "[object Array]"
+    if isinstance(v, _JSRegExp):
+        return "[object RegExp]"
+    return "#<Object>" if _tag(v) == "object" and not isinstance(v, _JSFunction) else js_to_string(v)
+
+
+def _callable(v: Any) -> _JSFunction:
+    if not isinstance(v, _JSFunction):
+        raise JSTypeError(f"{_render(v)} is not a function")
+    return v
+
+
+_TO_OBJECT_MESSAGE: Final = frozenset({"includes", "join"})  # V8 words these two differently
+
+
+def _elements(this: Any, name: str) -> list[Any]:
+    """The elements an Array.prototype method sees.  ``this`` is an array except when a method is passed
+    as a callback (`arr.map([].join)`, where it is undefined, or the ``thisArg``); strings are array-like,
+    and other objects count as empty (they have no ``length``)."""
+    if isinstance(this, list):
+        return this
+    if this is None or this is UNDEFINED:
+        if name in _TO_OBJECT_MESSAGE:
+            raise JSTypeError("Cannot convert undefined or null to object")
+        raise JSTypeError(f"Array.prototype.{name} called on null or undefined")
+    return list(_to_u16(this)) if isinstance(this, str) else []
+
+
+def _from_index(args: list[Any], length: int) -> int:
+    """The ``fromIndex`` of ``indexOf``/``includes``: negative counts from the end, clamped to the array."""
+    n = _to_integer(_arg(args, 1))
+    return int(min(n, length) if n >= 0 else max(length + n, 0))
+
+
+def _index_of(this: Any, args: list[Any]) -> int:
+    arr, target = _elements(this, "indexOf"), _arg(args, 0)
+    return next((i for i in range(_from_index(args, len(arr)), len(arr)) if js_strict_equals(arr[i], target)), -1)
+
+
+def _includes(this: Any, args: list[Any]) -> bool:
+    arr, target = _elements(this, "includes"), _arg(args, 0)
+    return any(_same_value_zero(arr[i], target) for i in range(_from_index(args, len(arr)), len(arr)))
+
+
 def _join(this: Any, args: list[Any]) -> str:
+    arr = _elements(this, "join")
     sep = "," if _arg(args, 0) is UNDEFINED else js_to_string(args[0])
-    return sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in this)
+    out = sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in arr)
+    # the halves of a surrogate pair (from `split('')`) joined back together make the real character
+    return _from_u16(out) if not out.isascii() and _LONE_SURROGATE.search(out) else out
+
+
+def _iteration(name: str) -> _JSFunction:
+    """The Array.prototype methods that call ``callback(element, index, array)`` with ``this`` set to the
+    optional second argument.  Expressions cannot mutate arrays, so iterating a snapshot is exact."""
+
+    def impl(this: Any, args: list[Any]) -> Any:
+        arr = _elements(this, name)
+        if name == "flatMap" and not isinstance(_arg(args, 0), _JSFunction):
+            raise JSTypeError("flatMap mapper function is not callable")
+        call, this_arg = _callable(_arg(args, 0)).impl, _arg(args, 1)
+        if name == "some":
+            return any(js_truthy(call(this_arg, [e, i, this])) for i, e in enumerate(arr))
+        if name == "every":
+            return all(js_truthy(call(this_arg, [e, i, this])) for i, e in enumerate(arr))
+        if name == "find":
+            return next((e for i, e in enumerate(arr) if js_truthy(call(this_arg, [e, i, this]))), UNDEFINED)
+        if name == "findIndex":
+            return next((i for i, e in enumerate(arr) if js_truthy(call(this_arg, [e, i, this]))), -1)
+        if name == "filter":
+            return [e for i, e in enumerate(arr) if js_truthy(call(this_arg, [e, i, this]))]
+        results = [call(this_arg, [e, i, this]) for i, e in enumerate(arr)]
+        if name == "flatMap":
+            return [x for r in results for x in (r if isinstance(r, list) else (r,))]
+        return results if name == "map" else UNDEFINED  # forEach
+
+    return _JSFunction(name, impl)
+
+
+def _flat(this: Any, args: list[Any]) -> list[Any]:
+    depth = 1 if _arg(args, 0) is UNDEFINED else _to_integer(args[0])
+
+    def flatten(arr: list[Any], d: int | float) -> list[Any]:
+        if d < 1:
+            return list(arr)
+        return [x for e in arr for x in (flatten(e, d - 1) if isinstance(e, list) else (e,))]
+
+    return flatten(_elements(this, "flat"), depth)
+
+
+def _reduction(name: str) -> _JSFunction:
+    """``reduce``/``reduceRight``: ``callback(accumulator, element, index, array)``; an explicit initial
+    value counts even when it is undefined."""
+
+    def impl(this: Any, args: list[Any]) -> Any:
+        arr = _elements(this, name)
+        call = _callable(_arg(args, 0)).impl
+        order = range(len(arr) - 1, -1, -1) if name == "reduceRight" else range(len(arr))
+        indices = iter(order)
+        if len(args) >= 2:
+            acc = args[1]
+        else:
+            first = next(indices, None)
+            if first is None:
+                raise JSTypeError("Reduce of empty array with no initial value")
+            acc = arr[first]
+        for i in indices:
+            acc = call(UNDEFINED, [acc, arr[i], i, this])
+        return acc
+
+    return _JSFunction(name, impl)
+
+
+def _has_own_property(this: Any, args: list[Any]) -> bool:
+    if this is None or this is UNDEFINED:
+        raise JSTypeError("Cannot convert undefined or null to object")
+    key = js_to_string(_arg(args, 0))
+    if isinstance(this, Mapping):
+        return key in this
+    if isinstance(this, (list, str)):
+        idx = _array_index(key)
+        return key == "length" or idx is not None and idx < (len(this) if isinstance(this, list) else _u16len(this))
+    if isinstance(this, _JSFunction):
+        return key in ("length", "name")
+    if isinstance(this, _JSRegExp):
+        return key == "lastIndex"
+    return key in this.members if isinstance(this, _Namespace) else False
 
 
 _STRING_METHODS: Final = {name: _string_method(name, fn) for name, fn in _STRING_IMPLS.items()}
 _ARRAY_METHODS: Final = {
-    "includes": _JSFunction("includes", lambda this, a: any(_same_value_zero(e, _arg(a, 0)) for e in this)),
-    "indexOf": _JSFunction("indexOf", lambda this, a: next(
-        (i for i, e in enumerate(this) if js_strict_equals(e, _arg(a, 0))), -1
-    )),
+    "includes": _JSFunction("includes", _includes),
+    "indexOf": _JSFunction("indexOf", _index_of),
     "join": _JSFunction("join", _join),
+    "flat": _JSFunction("flat", _flat),
+    **{name: _iteration(name) for name in ("some", "every", "find", "findIndex", "filter", "map", "flatMap",
+                                           "forEach")},
+    **{name: _reduction(name) for name in ("reduce", "reduceRight")},
 }
+# Every object inherits these from Object.prototype unless it has an own property of the same name.
+_OBJECT_PROTO: Final[dict[str, Any]] = {"hasOwnProperty": _JSFunction("hasOwnProperty", _has_own_property)}
 _DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _PARSE_FLOAT_RE: Final = re.compile(_NUM_TEXT_RE.pattern, re.ASCII)
@@ -601,20 +745,60 @@ def _parse_float(_this: Any, args: list[Any]) -> int | float:
     return _NAN if m is None else _str_to_num(m.group())
 
 
-def _json_stringify(v: Any) -> str | None:
-    """JSON.stringify: compact; undefined and functions vanish from objects and become null in arrays."""
-    if v is None or isinstance(v, bool):
-        return js_to_string(v)
-    if isinstance(v, str):  # lone surrogates are escaped, as in well-formed JSON.stringify
-        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(v, ensure_ascii=False))
-    if isinstance(v, (int, float)):
-        return js_to_string(v) if math.isfinite(v) else "null"
-    if isinstance(v, list):
-        return "[" + ",".join(_json_stringify(e) or "null" for e in v) + "]"
-    if isinstance(v, Mapping):
-        parts = ((json.dumps(js_to_string(k), ensure_ascii=False), _json_stringify(e)) for k, e in v.items())
-        return "{" + ",".join(f"{k}:{e}" for k, e in parts if e is not None) + "}"
-    return "{}" if isinstance(v, _Namespace) else None
+def _json_quote(s: str) -> str:
+    """A JSON string literal; lone surrogates are escaped, as in well-formed JSON.stringify."""
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(s, ensure_ascii=False))
+
+
+def _json_gap(space: Any) -> str:
+    if _tag(space) == "number":
+        return " " * int(min(10, max(0, _to_integer(space))))
+    return _from_u16(_to_u16(space)[:10]) if isinstance(space, str) else ""
+
+
+def _json_stringify(_this: Any, args: list[Any]) -> Any:
+    """JSON.stringify(value, replacer, space): undefined and functions vanish from objects and become null in
+    arrays; a replacer function sees every (key, value), a replacer array lists the keys to keep."""
+    replacer, gap = _arg(args, 1), _json_gap(_arg(args, 2))
+    fn = replacer if isinstance(replacer, _JSFunction) else None
+    keep: list[str] | None = None
+    if isinstance(replacer, list):
+        keep = list(dict.fromkeys(js_to_string(e) for e in replacer if _tag(e) in ("string", "number")))
+
+    def join(parts: list[str], open_: str, close: str, indent: str) -> str:
+        if not parts:
+            return open_ + close
+        if not gap:
+            return open_ + ",".join(parts) + close
+        inner = indent + gap
+        return f"{open_}\n{inner}" + f",\n{inner}".join(parts) + f"\n{indent}{close}"
+
+    def ser(holder: Any, key: str, v: Any, indent: str) -> str | None:
+        if fn is not None:
+            v = fn.impl(holder, [key, v])
+        if v is None or isinstance(v, bool):
+            return js_to_string(v)
+        if isinstance(v, str):
+            return _json_quote(v)
+        if isinstance(v, (int, float)):
+            return js_to_string(v) if math.isfinite(v) else "null"
+        if v is UNDEFINED or isinstance(v, _JSFunction):
+            return None
+        inner = indent + gap
+        if isinstance(v, list):
+            return join([ser(v, str(i), e, inner) or "null" for i, e in enumerate(v)], "[", "]", indent)
+        if not isinstance(v, Mapping):
+            return "{}"  # Math, JSON, a regular expression: no enumerable properties
+        items = [(k, v[k] if k in v else UNDEFINED) for k in keep] if keep is not None else [
+            (js_to_string(k), e) for k, e in v.items()
+        ]
+        sep = ": " if gap else ":"
+        parts = [(k, ser(v, k, e, inner)) for k, e in items]
+        return join([_json_quote(k) + sep + p for k, p in parts if p is not None], "{", "}", indent)
+
+    value = _arg(args, 0)
+    result = ser({"": value}, "", value, "")
+    return UNDEFINED if result is None else result
 
 
 def _object_keys(_this: Any, args: list[Any]) -> list[str]:
@@ -666,9 +850,10 @@ _GLOBALS: Final[dict[str, Any]] = {
         "max": _JSFunction("max", _extreme(max, -_INF)),
     }),
     "JSON": _Namespace("JSON", {
-        "stringify": _JSFunction("stringify", lambda _t, a: _json_stringify(_arg(a, 0)) or UNDEFINED),
+        "stringify": _JSFunction("stringify", _json_stringify),
     }),
     "Object": _Namespace("Object", {"keys": _JSFunction("keys", _object_keys)}),
+    "Array": _Namespace("Array", {"isArray": _JSFunction("isArray", lambda _t, a: isinstance(_arg(a, 0), list))}),
 }
 
 
@@ -691,31 +876,50 @@ def _get_prop(obj: Any, key: Any) -> Any:
         key = js_to_string(key)
         idx = _array_index(key) if idx is None else idx
     if isinstance(obj, Mapping):
-        return obj.get(key, UNDEFINED)
+        return obj[key] if key in obj else _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, str):
         if idx is not None:
             units = _to_u16(obj) if _has_astral(obj) else obj
             return units[idx] if idx < len(units) else UNDEFINED
-        return _u16len(obj) if key == "length" else _STRING_METHODS.get(key, UNDEFINED)
+        if key == "length":
+            return _u16len(obj)
+        return _STRING_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, list):
         if idx is not None:
             return obj[idx] if idx < len(obj) else UNDEFINED
-        return len(obj) if key == "length" else _ARRAY_METHODS.get(key, UNDEFINED)
+        return len(obj) if key == "length" else _ARRAY_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, _JSRegExp):
         return _regexp_prop(obj, key)
-    return obj.members.get(key, UNDEFINED) if isinstance(obj, _Namespace) else UNDEFINED
+    if isinstance(obj, _JSFunction):
+        own = {"name": obj.name, "length": obj.length}.get(key)
+        return own if own is not None else _OBJECT_PROTO.get(key, UNDEFINED)
+    if isinstance(obj, _Namespace):
+        return obj.members.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
+    return _OBJECT_PROTO.get(key, UNDEFINED)  # numbers and booleans
+
+
+def _regexp_method(key: str) -> _JSFunction:
+    def run(this: Any, args: list[Any]) -> Any:
+        if not isinstance(this, _JSRegExp):  # only reachable as a callback: `arr.some(/x/.test)`
+            # V8's wording: `test` on an object fails in the `exec` it calls; on a primitive it names undefined
+            primitive = _tag(this) != "object"
+            name, receiver = ("test", "undefined") if key == "test" and primitive else ("exec", _render(this))
+            raise JSTypeError(f"Method RegExp.prototype.{name} called on incompatible receiver {receiver}")
+        m = this.pattern.search(js_to_string(_arg(args, 0)))
+        return m is not None if key == "test" else None if m is None else _groups(m)
+
+    return _JSFunction(key, run)
+
+
+_REGEXP_METHODS: Final = {"test": _regexp_method("test"), "exec": _regexp_method("exec")}
 
 
 def _regexp_prop(rx: _JSRegExp, key: str) -> Any:
-    if key in ("test", "exec"):
-        def run(this: Any, args: list[Any]) -> Any:
-            m = rx.pattern.search(js_to_string(_arg(args, 0)))
-            return m is not None if key == "test" else None if m is None else _groups(m)
-
-        return _JSFunction(key, run)
+    if key in _REGEXP_METHODS:
+        return _REGEXP_METHODS[key]
     fixed = {"source": rx.source, "flags": rx.flags, "global": "g" in rx.flags, "ignoreCase": "i" in rx.flags,
              "multiline": "m" in rx.flags}
-    return fixed.get(key, UNDEFINED)
+    return fixed.get(key, _OBJECT_PROTO.get(key, UNDEFINED))
 
 
 # ---------------------------------------------------------------- tokenizer and parser
@@ -725,11 +929,13 @@ class _Tok(NamedTuple):
     kind: str  # "num", "str", "name", "punct", "eof"
     value: Any
     pos: int
+    end: int
 
 
 class _Node(NamedTuple):
     """AST node.  kind: lit(value) ident(name) member(obj, prop, optional) call(callee, args, optional,
-    text) unary(op, arg) binary(op, left, right) cond(test, then, other) array(items) chain(expr)."""
+    text) unary(op, arg) binary(op, left, right) cond(test, then, other) array(items) chain(expr)
+    arrow(params, body, text)."""
 
     kind: str
     a: Any = None
@@ -740,8 +946,8 @@ class _Node(NamedTuple):
 
 _NUM_TOKEN_RE: Final = re.compile(r"0[xXoObB][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _IDENT_RE: Final = re.compile(r"(?:[^\W\d]|\$)(?:\w|\$)*")
-_PUNCTS: Final = ("===", "!==", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--",
-                  *"+-*/%<>!()[].,?:")  # ++ and -- are recognised only to be rejected
+_PUNCTS: Final = ("===", "!==", "==", "!=", "=>", "<=", ">=", "&&", "||", "??", "?.", "++", "--",
+                  *"+-*/%<>!()[].,?:{};")  # ++ and -- are recognised only to be rejected
 _ESCAPES: Final = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "\n": ""}
 _BP: Final = {"??": 3, "||": 3, "&&": 4, "==": 8, "!=": 8, "===": 8, "!==": 8, "<": 9, "<=": 9, ">": 9,
               ">=": 9, "+": 11, "-": 11, "*": 12, "/": 12, "%": 12}
@@ -751,6 +957,13 @@ _RESERVED: Final = frozenset(
     "new function this class delete void in instanceof var let const return if else for while do switch "
     "case break continue throw try catch finally yield await async import export super with typeof".split()
 )
+
+
+_LINE_BREAKS: Final = "\n\r\u2028\u2029"
+
+
+def _is(tok: _Tok, punct: str) -> bool:
+    return tok.kind == "punct" and tok.value == punct
 
 
 def _syntax_error(src: str, pos: int, what: str) -> ExpressionError:
@@ -824,18 +1037,18 @@ def _tokenize(src: str) -> list[_Tok]:
             value = _str_to_num(src[i:end])
             if end == i or (end < n and (src[end].isalnum() or src[end] in "_$")) or value != value:
                 raise _syntax_error(src, i, "Invalid number")
-            toks.append(_Tok("num", value, i))
+            toks.append(_Tok("num", value, i, end))
             i = end
         elif c in "'\"":
             text, i_next = _read_string(src, i)
-            toks.append(_Tok("str", text, i))
+            toks.append(_Tok("str", text, i, i_next))
             i = i_next
         elif m := _IDENT_RE.match(src, i):
-            toks.append(_Tok("name", m.group(), i))
+            toks.append(_Tok("name", m.group(), i, m.end()))
             i = m.end()
         elif c == "/" and _regex_allowed(toks):
             rx, i_next = _read_regex(src, i)
-            toks.append(_Tok("regex", rx, i))
+            toks.append(_Tok("regex", rx, i, i_next))
             i = i_next
         else:
             p = next((p for p in _PUNCTS if src.startswith(p, i)), None)
@@ -843,9 +1056,9 @@ def _tokenize(src: str) -> list[_Tok]:
                 raise _syntax_error(src, i, f"Unexpected token '{c}'")
             if p == "?." and src[i + 2 : i + 3].isdigit():
                 p = "?"  # `a?.5:b` is a ternary, as in JS
-            toks.append(_Tok("punct", p, i))
+            toks.append(_Tok("punct", p, i, i + len(p)))
             i += len(p)
-    toks.append(_Tok("eof", None, n))
+    toks.append(_Tok("eof", None, n, n))
     return toks
 
 
@@ -853,6 +1066,7 @@ class _Parser:
     def __init__(self, src: str) -> None:
         self.src, self.toks, self.i, self.depth = src, _tokenize(src), 0, 0
         self.parenthesized: set[int] = set()
+        self.params: list[tuple[str, ...]] = []  # of the arrow functions around the current position
 
     def _error(self, tok: _Tok) -> ExpressionError:
         what = {"eof": "end of input", "num": "number", "str": "string"}.get(tok.kind, f"token '{tok.value}'")
@@ -881,6 +1095,10 @@ class _Parser:
 
     def _expr(self, min_bp: int) -> _Node:
         self._nest(1)
+        if min_bp < _TERNARY_BP and (arrow := self._arrow_params()) is not None:
+            node = self._arrow(*arrow)  # an AssignmentExpression: nothing binds tighter around it
+            self._nest(-1)
+            return node
         left = self._unary()
         while (tok := self.toks[self.i]).kind == "punct":
             if tok.value == "?" and _TERNARY_BP > min_bp:
@@ -898,6 +1116,63 @@ class _Parser:
                 raise _syntax_error(self.src, tok.pos, f"Unexpected token '{tok.value}'")
         self._nest(-1)
         return left
+
+    def _arrow_params(self) -> tuple[tuple[str, ...], int] | None:
+        """Looks ahead for `x =>` or `(a, b) =>`; on a match, consumes the parameters and the arrow and
+        returns the parameter names and where the function's source text starts."""
+        toks, j = self.toks, self.i
+        names: list[_Tok] = []
+        if toks[j].kind == "name" and _is(toks[j + 1], "=>"):
+            names.append(toks[j])
+            j += 1
+        elif _is(toks[j], "("):
+            j += 1
+            while toks[j].kind == "name":
+                names.append(toks[j])
+                j += 1
+                if not _is(toks[j], ","):
+                    break
+                j += 1
+            if not (_is(toks[j], ")") and _is(toks[j + 1], "=>")):
+                return None
+            j += 1
+        else:
+            return None
+        if any(c in _LINE_BREAKS for c in self.src[toks[j - 1].end : toks[j].pos]):
+            raise self._error(toks[j])  # no line break is allowed before `=>`
+        seen: set[str] = set()
+        for tok in names:
+            if tok.value in _RESERVED or tok.value in ("true", "false", "null"):
+                raise self._error(tok)
+            if tok.value in seen:
+                raise _syntax_error(self.src, tok.pos, "Duplicate parameter name not allowed in this context")
+            seen.add(tok.value)
+        start, self.i = toks[self.i].pos, j + 1
+        return tuple(t.value for t in names), start
+
+    def _arrow(self, params: tuple[str, ...], start: int) -> _Node:
+        """An arrow function's body: an expression, or a block holding at most one `return` statement."""
+        self.params.append(params)
+        if self._at("{"):
+            self.i += 1
+            body = _Node("lit", UNDEFINED)
+            while self._at(";"):
+                self.i += 1
+            tok = self.toks[self.i]
+            if tok.kind == "name" and tok.value == "return":
+                self.i += 1
+                after = self.toks[self.i]
+                if not (after.kind == "punct" and after.value in (";", "}")):
+                    if any(c in _LINE_BREAKS for c in self.src[tok.end : after.pos]):
+                        raise _syntax_error(self.src, after.pos, "Unsupported statement after `return`")
+                    body = self._expr(0)
+                while self._at(";"):
+                    self.i += 1
+            self._expect("}")
+        else:
+            body = self._expr(0)
+        self.params.pop()
+        return _Node("arrow", params, body, self.src[start : self.toks[self.i - 1].end])
 
     def _mixes_nullish(self, op: str, operand: _Node) -> bool:
         """JS forbids mixing ``??`` with ``||``/``&&`` unless one side is parenthesized."""
@@ -933,6 +1208,8 @@ class _Parser:
         if tok.kind in ("num", "str", "regex"):
             return _Node("lit", tok.value)
         if tok.kind == "name" and tok.value in _KEYWORD_LITERALS:
+            if tok.value == "undefined" and any("undefined" in p for p in self.params):
+                return _Node("ident", tok.value)  # not a keyword: a parameter may shadow it
             return _Node("lit", _KEYWORD_LITERALS[tok.value])
         if tok.kind == "name" and tok.value not in _RESERVED:
             return _Node("ident", tok.value)
@@ -978,8 +1255,93 @@ def _nullish(v: Any) -> bool:
     return v is None or v is UNDEFINED
 
 
-def _compile(node: _Node, depth: int) -> _Fn:
-    """Turns the AST into nested closures, which is much cheaper per evaluation than walking it."""
+class _Frame:
+    """The parameters of one arrow-function call; ``parent`` is the frame or Scope the function was
+    created in, so that its body also sees the enclosing variables (a closure)."""
+
+    __slots__ = ("values", "parent")
+
+    def __init__(self, values: list[Any], parent: Any) -> None:
+        self.values, self.parent = values, parent
+
+
+class _Calls(threading.local):
+    """Arrow-function calls in progress and made so far, per thread: no expression may recurse without
+    end (`(f => f(f))(f => f(f))`) or call functions a practically unbounded number of times."""
+
+    depth = 0
+    total = 0
+
+
+_CALLS: Final = _Calls()
+
+
+def _compile_param(up: int, i: int) -> _Fn:
+    """The ``i``-th parameter of the arrow function ``up`` levels out from the current body."""
+    if up == 0:
+        return lambda s: s.values[i]
+
+    def param(s: Any) -> Any:
+        for _ in range(up):
+            s = s.parent
+        return s.values[i]
+
+    return param
+
+
+def _compile_ident(name: str, env: _Env) -> _Fn:
+    """Parameters are resolved at compile time to a slot of an enclosing frame; other names are read
+    from the Scope at the root of the frames."""
+    for up, params in enumerate(reversed(env)):
+        if name in params:
+            return _compile_param(up, params.index(name))
+    if name in _GLOBALS:
+        default = _GLOBALS[name]
+        get: _Fn = lambda s: s.get(name, default)  # noqa: E731
+    else:
+
+        def get(s: Scope) -> Any:
+            try:
+                return s[name]
+            except KeyError:
+                raise ExpressionError(f"ReferenceError: {name} is not defined") from None
+
+    levels = len(env)
+    if levels == 0:
+        return get
+    if levels == 1:
+        return lambda s: get(s.parent)
+
+    def outer(s: Any) -> Any:
+        for _ in range(levels):
+            s = s.parent
+        return get(s)
+
+    return outer
+
+
+def _compile_arrow(node: _Node, depth: int, env: _Env) -> _Fn:
+    params, text = node.a, node.c
+    n = len(params)
+    body = _compile(node.b, depth, (*env, params), depth)
+
+    def make(s: Any) -> _JSFunction:
+        def call(_this: Any, args: list[Any]) -> Any:
+            calls = _CALLS
+            calls.total += 1
+            if calls.total > MAX_CALLS:
+                raise ExpressionError(f"Error: Script execution timed out (more than {MAX_CALLS} function calls)")
+            values = args[:n] if len(args) >= n else [*args, *[UNDEFINED] * (n - len(args))]
+            return body(_Frame(values, s))
+
+        return _JSFunction("", call, text, n)
+
+    return make
+
+
+def _compile(node: _Node, depth: int, env: _Env = (), base: int = 0) -> _Fn:
+    """Turns the AST into nested closures, which is much cheaper per evaluation than walking it.  Inside an
+    arrow function's body, ``env`` holds the parameter names in scope and ``base`` the depth of the body."""
     if depth > MAX_DEPTH:
         raise ExpressionError(f"SyntaxError: expression nested deeper than {MAX_DEPTH} levels")
     kind, sub = node.kind, depth + 1
@@ -987,34 +1349,25 @@ def _compile(node: _Node, depth: int) -> _Fn:
         value = node.a
         return lambda s: value
     if kind == "ident":
-        name = node.a
-        if name in _GLOBALS:
-            default = _GLOBALS[name]
-            return lambda s: s.get(name, default)
-
-        def ident(s: Scope) -> Any:
-            try:
-                return s[name]
-            except KeyError:
-                raise ExpressionError(f"ReferenceError: {name} is not defined") from None
-
-        return ident
+        return _compile_ident(node.a, env)
+    if kind == "arrow":
+        return _compile_arrow(node, sub, env)
     if kind == "member":
-        obj_fn, optional = _compile(node.a, sub), node.c
+        obj_fn, optional = _compile(node.a, sub, env, base), node.c
         if node.b.kind == "lit":
             key = node.b.a
             dict_key = js_to_string(key)
 
             def member(s: Scope) -> Any:
                 obj = obj_fn(s)
-                if type(obj) is dict:
+                if type(obj) is dict and dict_key not in _OBJECT_PROTO:
                     return obj.get(dict_key, UNDEFINED)
                 if optional and _nullish(obj):
                     raise _ShortCircuit
                 return _get_prop(obj, key)
 
             return member
-        key_fn = _compile(node.b, sub)
+        key_fn = _compile(node.b, sub, env, base)
 
         def computed(s: Scope) -> Any:
             obj = obj_fn(s)
@@ -1024,7 +1377,9 @@ def _compile(node: _Node, depth: int) -> _Fn:
 
         return computed
     if kind == "call":
-        arg_fns, callee, optional_call, text = [_compile(a, sub) for a in node.b], node.a, node.c, node.d
+        arg_fns = [_compile(a, sub, env, base) for a in node.b]
+        callee, optional_call, text = node.a, node.c, node.d
+        cost = depth - base + 4  # about the Python frames between the function body and this call
 
         def invoke(fn: Any, this: Any, s: Scope) -> Any:
             if optional_call and _nullish(fn):
@@ -1032,12 +1387,22 @@ def _compile(node: _Node, depth: int) -> _Fn:
             args = [a(s) for a in arg_fns]  # JS evaluates arguments before checking the callee
             if not isinstance(fn, _JSFunction):
                 raise JSTypeError(f"{text} is not a function")
-            return fn.impl(this, args)
+            if not env:
+                return fn.impl(this, args)  # recursion needs a call inside a function body
+            calls = _CALLS
+            if calls.depth + cost > MAX_STACK:
+                raise ExpressionError("RangeError: Maximum call stack size exceeded")
+            calls.depth += cost
+            try:
+                return fn.impl(this, args)
+            finally:
+                calls.depth -= cost
 
         if callee.kind != "member":
-            callee_fn = _compile(callee, sub)
+            callee_fn = _compile(callee, sub, env, base)
             return lambda s: invoke(callee_fn(s), UNDEFINED, s)
-        this_fn, prop_fn, optional_member = _compile(callee.a, sub), _compile(callee.b, sub), callee.c
+        this_fn, prop_fn = _compile(callee.a, sub, env, base), _compile(callee.b, sub, env, base)
+        optional_member = callee.c
 
         def method_call(s: Scope) -> Any:
             this = this_fn(s)
@@ -1047,7 +1412,7 @@ def _compile(node: _Node, depth: int) -> _Fn:
 
         return method_call
     if kind == "unary":
-        op, arg_fn = node.a, _compile(node.b, sub)
+        op, arg_fn = node.a, _compile(node.b, sub, env, base)
         if op == "!":
             return lambda s: not js_truthy(arg_fn(s))
         if op == "-":
@@ -1065,7 +1430,7 @@ def _compile(node: _Node, depth: int) -> _Fn:
 
         return typeof
     if kind == "binary":
-        op, left, right = node.a, _compile(node.b, sub), _compile(node.c, sub)
+        op, left, right = node.a, _compile(node.b, sub, env, base), _compile(node.c, sub, env, base)
         if op == "&&":
             return lambda s: right(s) if js_truthy(v := left(s)) else v
         if op == "||":
@@ -1078,12 +1443,12 @@ def _compile(node: _Node, depth: int) -> _Fn:
             return lambda s: fn(left(s), const)
         return lambda s: fn(left(s), right(s))
     if kind == "cond":
-        test, then, other = _compile(node.a, sub), _compile(node.b, sub), _compile(node.c, sub)
+        test, then, other = (_compile(n, sub, env, base) for n in (node.a, node.b, node.c))
         return lambda s: then(s) if js_truthy(test(s)) else other(s)
     if kind == "array":
-        item_fns = [_compile(i, sub) for i in node.a]
+        item_fns = [_compile(i, sub, env, base) for i in node.a]
         return lambda s: [f(s) for f in item_fns]
-    inner = _compile(node.a, sub)
+    inner = _compile(node.a, sub, env, base)
 
     def chain(s: Scope) -> Any:
         try:
@@ -1097,12 +1462,15 @@ def _compile(node: _Node, depth: int) -> _Fn:
 class Expression:
     """A compiled expression; immutable, so the compile cache can share it between callers."""
 
-    __slots__ = ("source", "_fn")
+    __slots__ = ("source", "_fn", "_has_functions")
 
     def __init__(self, source: str, fn: _Fn) -> None:
         self.source, self._fn = source, fn
+        self._has_functions = "=>" in source  # only arrow functions count towards MAX_CALLS
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        if self._has_functions:
+            _CALLS.total = 0
         try:
             return self._fn(scope)
         except ExpressionError:

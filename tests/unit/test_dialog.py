@@ -446,6 +446,27 @@ async def test_type_error_in_a_condition_is_just_false(tmp_path: Path) -> None:
     assert await Chat(bot).send() == ["C"]
 
 
+async def test_arrow_function_conditions(tmp_path: Path) -> None:
+    """Bots test arrays with callbacks (`event.nlu.entities.some(e => …)`); a TypeError inside one is just
+    false, a runaway recursion fails like any other error."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", say("Q"), receive=[],
+             next=[("[1, 2].map(x => x.a.b).length", "b"),
+                   ("event.preview === 'loop' && (f => f(f))(f => f(f))", "b"),
+                   ("['hi', 'hello'].some(w => event.preview.toLowerCase().includes(w))", "c"),
+                   ("true", "entry")]),
+        node("b", say("B")), node("c", say("C")),
+    )})
+    chat = Chat(bot)
+    assert await chat.send() == ["Q"]
+    assert await chat.send("Oh HELLO") == ["C"]
+    assert await Chat(bot).send("nothing") == ["Q"]
+    looping = Chat(bot)
+    assert await looping.send() == ["Q"]
+    assert await looping.send("loop") == []  # RangeError: the turn stalls, as with a ReferenceError
+    assert looping.errors[0]["type"] == "dialog-engine"
+
+
 async def test_say_with_a_missing_content_element_stops_the_turn_without_crashing(tmp_path: Path) -> None:
     bot = make_bot(tmp_path, flows={"main": flow(
         node("entry", say("before"), "say #!builtin_text-nope", say("after"), receive=[]),

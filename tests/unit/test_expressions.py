@@ -1007,3 +1007,374 @@ def test_invalid_regular_expressions_are_syntax_errors(source: str) -> None:
 )
 def test_more_string_methods(source: str, expected: Any) -> None:
     assert same(ev(source), expected)
+
+
+# ---------------------------------------------------------------- arrow functions and array callbacks
+
+
+def deep_same(actual: Any, expected: Any) -> bool:
+    """`same`, through lists and dicts (Python's == would take True for 1 inside them)."""
+    if isinstance(expected, list):
+        return type(actual) is list and len(actual) == len(expected) and all(map(deep_same, actual, expected))
+    if isinstance(expected, dict):
+        return type(actual) is dict and actual.keys() == expected.keys() and all(
+            deep_same(actual[k], expected[k]) for k in expected
+        )
+    if isinstance(expected, float) and expected == 0:
+        return same(actual, expected) and math.copysign(1, actual) == math.copysign(1, expected)
+    return same(actual, expected)
+
+
+def entity_scope() -> dict[str, Any]:
+    return make_scope(
+        event={
+            "type": "text",
+            "nlu": {
+                "intent": {"name": "order"},
+                "entities": [
+                    {"type": "number", "data": {"value": 3}},
+                    {"type": "color", "data": {"value": "red"}},
+                    {"type": "number", "data": {"value": 0}},
+                ],
+            },
+        }
+    )
+
+
+# Expected values were produced by Node (v20; these features behave the same on Node 12-16).
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("(x => x + 1)(1)", 2),
+        ("((x) => x * 2)(4)", 8),
+        ("((a, b) => a + b)(1, 2)", 3),
+        ("((a, b) => b)(1)", UNDEFINED),
+        ("(() => 'k')()", "k"),
+        ("(() => 'k')(1, 2)", "k"),
+        ("((a,) => a)(3)", 3),
+        ("(a => b => a - b)(5)(2)", 3),
+        ("(x => { return x * 2; })(4)", 8),
+        ("(x => { return x })(4)", 4),
+        ("(x => {})(1)", UNDEFINED),
+        ("(x => { return; })(1)", UNDEFINED),
+        ("(x => {;;})(1)", UNDEFINED),
+        ("(x => x ? 'y' : 'n')(0)", "n"),
+        ("(1 ? x => 1 : y => 2)(0)", 1),
+        ("(0 ? x => 1 : y => y => 2)(0)(0)", 2),
+        ("typeof (x => x)", "function"),
+        ("String(x  =>  x)", "x  =>  x"),
+        ("String((a, b) => { return a })", "(a, b) => { return a }"),
+        ("(x => x) + ''", "x => x"),
+        ("(x => x) == 'x => x'", True),
+        ("(x => x) === (x => x)", False),
+        ("!!(x => 0)", True),
+        ("(x => x).length", 1),
+        ("((a, b) => a).length", 2),
+        ("(x => x).name", ""),
+        ("Math.max.name", "max"),
+        ("JSON.stringify([x => x])", "[null]"),
+        ("JSON.stringify(x => x)", UNDEFINED),
+        ("[x => 1, y => 2].map(f => f(0))", [1, 2]),
+        # closures and shadowing
+        ("(x => temp['skill-choice-invalid-count'] + x)(1)", 3),
+        ("(x => y => x)(1)(2)", 1),
+        ("(x => x => x)(1)(2)", 2),
+        ("(temp => temp)(7)", 7),
+        ("(undefined => undefined)(5)", 5),
+        ("(NaN => NaN)(5)", 5),
+        ("(Math => Math)(1)", 1),
+        ("(x => typeof y)(1)", "undefined"),
+        ("(x => x?.a?.b)(undefined)", UNDEFINED),
+        ("(f => f(1))(x => x + 1)", 2),
+        ("((f, g) => f(g(1)))(x => x * 2, x => x + 3)", 8),
+        ("(f => (x => x(x))(x => f(y => x(x)(y))))(fact => n => n <= 1 ? 1 : n * fact(n - 1))(10)", 3628800),
+    ],
+)
+def test_arrow_functions(source: str, expected: Any) -> None:
+    assert deep_same(ev(source), expected), ev(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("[1, 2, 3].some(x => x > 2)", True),
+        ("[].some(x => true)", False),
+        ("[1, 2, 3].every(x => x > 0)", True),
+        ("[].every(x => false)", True),
+        ("[1, 2, 3].find(x => x > 1)", 2),
+        ("[1, 2, 3].find(x => x > 5)", UNDEFINED),
+        ("[1, 2, 3].findIndex(x => x > 1)", 1),
+        ("[1, 2, 3].findIndex(x => x > 5)", -1),
+        ("[1, 2, 3].filter((x, i) => i !== 1)", [1, 3]),
+        ("[1, 2, 3].map((x, i, a) => a.length * x + i)", [3, 7, 11]),
+        ("[1, 2].map(x => [x, x * 10]).length", 2),
+        ("[1, 2].flatMap(x => [x, x * 10])", [1, 10, 2, 20]),
+        ("[1, [2, [3]]].flat()", [1, 2, [3]]),
+        ("[1, 2, 3].forEach(x => x)", UNDEFINED),
+        ("[1, 2, 3].reduce((a, b) => a + b)", 6),
+        ("[1, 2, 3].reduce((a, b) => a + b, '')", "123"),
+        ("[5].reduce((a, b) => a + b)", 5),
+        ("[].reduce((a, b) => a + b, 0)", 0),
+        ("[].reduce((a, b) => a + b, undefined)", UNDEFINED),
+        ("[1, 2].reduce((acc, x, i, a) => acc + x * i + a.length, 0)", 6),
+        ("['a', 'b'].reduceRight((a, b, i) => a + b + i, '')", "b1a0"),
+        ("[1, 2, 3].map(x => [1, 2].map(y => x * y))", [[1, 2], [2, 4], [3, 6]]),
+        ("[1, 2, 3].filter(x => x % 2).length > 1", True),
+        ("temp.items.some(x => x === temp['skill-choice-invalid-count'])", True),
+        ("['1', '2', '3'].map(parseInt)", [1, NAN, NAN]),
+        ("[1, 0, 2, ''].filter(Boolean)", [1, 2]),
+        ("['1', 'x'].map(Number)", [1, NAN]),
+        ("[1, [2]].map(Array.isArray)", [False, True]),
+        ("[[1], 'a'].map(JSON.stringify)", ["[1]", '"a"']),
+        ("[[1, 2]].map([].join, [3, 4])", ["31,24"]),
+        ("['a', ' b '].map(''.trim, ' q ')", ["q", "q"]),
+        ("['a'].some(/a/.test, /b/)", False),
+        ("[1, 2, 1].indexOf(1, 1)", 2),
+        ("[1, 2, 1].indexOf(1, -1)", 2),
+        ("[1, 2, 1].includes(2, 2)", False),
+        ("[NaN].includes(NaN)", True),
+        ("[NaN].indexOf(NaN)", -1),
+    ],
+)
+def test_array_callback_methods(source: str, expected: Any) -> None:
+    assert deep_same(ev(source), expected), ev(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("event.nlu.entities.some(e => e.type === 'number' && e.data.value > 2)", True),
+        ("event.nlu.entities.filter(e => e.type === 'number').map(e => e.data.value).join(',')", "3,0"),
+        ("event.nlu.entities.find(e => e.type === 'color').data.value", "red"),
+        ("event.nlu.entities.every(e => e.data)", True),
+        ("event.nlu.entities.findIndex(e => !e.data.value)", 2),
+        ("event.nlu.entities.map(e => e.type).includes('color')", True),
+        ("event.nlu.entities.reduce((n, e) => n + (e.type === 'number'), 0) === 2", True),
+    ],
+)
+def test_callbacks_in_real_bot_conditions(source: str, expected: Any) -> None:
+    assert deep_same(compile_expression(source).evaluate(entity_scope()), expected)
+    assert evaluate_condition(source, entity_scope()) is js_truthy(expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("[1].some(5)", "5 is not a function"),
+        ("[].some(5)", "5 is not a function"),
+        ("[1].map()", "undefined is not a function"),
+        ("[1].map(null)", "null is not a function"),
+        ("[1].map('abc')", "abc is not a function"),
+        ("[1].map(temp)", "#<Object> is not a function"),
+        ("[1].map(Math)", "#<Object> is not a function"),
+        ("[1].map([1, 2])", r"\[object Array\] is not a function"),
+        ("[1].map(/a/)", r"\[object RegExp\] is not a function"),
+        ("[1].every(-0)", "0 is not a function"),
+        ("[].reduce((a, b) => a + b)", "Reduce of empty array with no initial value"),
+        ("[].reduceRight(5)", "5 is not a function"),
+        ("[].reduce(5, 1)", "5 is not a function"),
+        ("['a'].map(''.trim)", "String.prototype.trim called on null or undefined"),
+        ("[[1]].map([].some)", "Array.prototype.some called on null or undefined"),
+        ("[[1]].map([].join)", "Cannot convert undefined or null to object"),
+        ("['a'].some(/a/.test)", "Method RegExp.prototype.test called on incompatible receiver undefined"),
+        ("[1].map(x => x.a.b)", r"Cannot read properties of undefined \(reading 'b'\)"),
+        ("event.nlu.entities.find(e => e.type === 'date').data.value", "Cannot read properties of undefined"),
+        ("temp.missing.some(x => x)", r"Cannot read properties of undefined \(reading 'some'\)"),
+        ("temp.done.some(x => x)", "temp.done.some is not a function"),
+        ("(x => x)(1)(2)", "is not a function"),
+        # Node 12-16, which Botpress 12 ran on, have none of these (findLast came with Node 18)
+        ("[1].findLast(x => x)", r"\[1\].findLast is not a function"),
+        ("[1].findLastIndex(x => x)", "findLastIndex is not a function"),
+        ("[1].sort((a, b) => a - b)", "sort is not a function"),
+        ("temp.missing.hasOwnProperty('x')", r"Cannot read properties of undefined \(reading 'hasOwnProperty'\)"),
+    ],
+)
+def test_callback_type_errors(source: str, message: str) -> None:
+    with pytest.raises(JSTypeError, match=message):
+        ev(source)
+    assert evaluate_condition(source, entity_scope()) is False
+
+
+def test_optional_chain_before_a_callback_method() -> None:
+    assert ev("temp.missing?.some(x => x)") is UNDEFINED
+    assert ev("temp?.items?.some(x => x === 3)") is True
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(a, a) => 1",
+        "a + x => x",
+        "!x => 1",
+        "typeof x => 1",
+        "x => {}(1)",
+        "x => {} + 1",
+        "(x) \n => 1",
+        "x \n => 1",
+        "(true) => 1",
+        "(this) => 1",
+        "(null) => 1",
+        "((x)) => 1",
+        "(x, 1) => x",
+        "x => { x }",
+        "x => { return\n x }",  # ASI makes that `return;` and a statement: unsupported
+        "(...a) => a",
+        "(a = 1) => a",
+        "async x => x",
+        "=> 1",
+        "x =>",
+        "(x => x",
+    ],
+)
+def test_arrow_syntax_errors(source: str) -> None:
+    with pytest.raises(ExpressionError, match="SyntaxError") as info:
+        compile_expression(source)
+    assert not isinstance(info.value, JSTypeError)
+
+
+def test_arrow_source_text_keeps_its_line_breaks() -> None:
+    assert ev("String(x =>\n  x + 1)") == "x =>\n  x + 1"
+    assert ev("(x => { return x\n + 1 })(1)") == 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(f => f(f))(f => f(f))",
+        "(f => f(f))(f => [1].map(() => f(f)))",
+        "(f => f(f))(f => " + "!" * 60 + "f(f))",
+        "(f => f(f))(f => " + "[1].map(() => " * 20 + "f(f)" + ")" * 20 + ")",
+        "(g => g(g))(g => [0].map(x => (h => h(g))(h => h(g))))",
+        "(f => (x => x(x))(x => f(y => x(x)(y))))(fact => n => n <= 1 ? 1 : n * fact(n - 1))(5000)",
+    ],
+)
+def test_unbounded_recursion_is_a_range_error(source: str) -> None:
+    import inspect
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(500 + len(inspect.stack()))  # it must end by the call limit, not by Python's
+    expression = compile_expression(source)
+    ev("[1].some(x => x)")  # resets the call count, which `_fn` alone does not
+    try:  # `_fn` directly: `evaluate` would turn a RecursionError into the same message
+        with pytest.raises(ExpressionError, match="RangeError: Maximum call stack size exceeded") as info:
+            expression._fn(make_scope())
+    finally:
+        sys.setrecursionlimit(limit)
+    assert not isinstance(info.value, JSTypeError)
+    assert ev("[1, 2].some(x => x > 1)") is True  # the call depth was unwound
+
+
+def test_exponential_call_trees_are_cut_off() -> None:
+    source = "(f => f(f, 0))((f, n) => n < 30 ? [1, 2].map(() => f(f, n + 1)) : 0)"
+    with pytest.raises(ExpressionError, match="timed out") as info:
+        evaluate_condition(source, make_scope())
+    assert not isinstance(info.value, JSTypeError)
+    assert ev("(f => f(f, 0))((f, n) => n < 10 ? [1, 2].map(() => f(f, n + 1)) : 0).length") == 2  # budget reset
+
+
+def test_deeply_nested_callbacks_are_fine() -> None:
+    source = "[1].some(x => " * 20 + "x === 1" + ")" * 20
+    assert ev(source) is True
+
+
+def test_callbacks_cannot_reach_python() -> None:
+    fn = ev("x => x")
+    assert ev("(x => x).constructor") is UNDEFINED
+    assert ev("(x => x).__call__") is UNDEFINED
+    assert ev("(x => x)['impl']") is UNDEFINED
+    assert js_to_string(fn) == "x => x"
+    with pytest.raises(JSTypeError):
+        ev("(x => x).call(null, 1)")
+
+
+def test_callbacks_do_not_mutate_the_scope() -> None:
+    scope = entity_scope()
+    snapshot = copy.deepcopy(scope)
+    ev("event.nlu.entities.map(e => e.data).filter(d => d.value).reduce((a, d) => a + d.value, 0)", scope)
+    assert scope == snapshot
+
+
+def test_arrow_evaluation_is_fast() -> None:
+    import time
+
+    expression = compile_expression("event.nlu.entities.some(e => e.type === 'number' && e.data.value > 2)")
+    scope = entity_scope()
+    runs = 5000
+    start = time.perf_counter()
+    for _ in range(runs):
+        expression.evaluate(scope)
+    assert (time.perf_counter() - start) / runs < 100e-6
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("Array.isArray(temp.items)", True),
+        ("Array.isArray(temp)", False),
+        ("Array.isArray('abc')", False),
+        ("Array.isArray()", False),
+        ("typeof Array.isArray", "function"),
+        ("temp.hasOwnProperty('done')", True),
+        ("temp.hasOwnProperty('zz')", False),
+        ("temp.hasOwnProperty", None),  # the builtin: see below
+        ("temp.items.hasOwnProperty(0)", True),
+        ("temp.items.hasOwnProperty('3')", False),
+        ("temp.items.hasOwnProperty('length')", True),
+        ("'ab'.hasOwnProperty(1)", True),
+        ("'ab'.hasOwnProperty('length')", True),
+        ("(5).hasOwnProperty('x')", False),
+        ("Math.hasOwnProperty('max')", True),
+        ("temp.hasOwnProperty('hasOwnProperty')", False),
+    ],
+)
+def test_is_array_and_has_own_property(source: str, expected: Any) -> None:
+    if expected is None:
+        assert js_to_string(ev(source)) == "function hasOwnProperty() { [native code] }"
+    else:
+        assert same(ev(source), expected)
+
+
+def test_own_property_named_like_a_builtin_wins() -> None:
+    assert ev("temp.hasOwnProperty", make_scope(temp={"hasOwnProperty": 1})) == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("JSON.stringify(temp.o, null, 2)", '{\n  "a": [\n    1,\n    {\n      "b": 2\n    }\n  ],\n  "c": "x"\n}'),
+        ("JSON.stringify([], null, 2)", "[]"),
+        ("JSON.stringify(temp.e, null, 2)", "{}"),
+        ("JSON.stringify(temp.ab, ['b', 1, 'b'], '--')", '{\n--"b": []\n}'),
+        ("JSON.stringify(temp.ab2, (k, v) => k === 'a' ? undefined : v)", '{"b":2}'),
+        ("JSON.stringify([1, 2], (k, v) => typeof v === 'number' ? v * 2 : v, 1.7)", "[\n 2,\n 4\n]"),
+        ("JSON.stringify(temp.n, null, 'ab')", '{\nab"a": {\nabab"b": {}\nab}\n}'),
+        ("JSON.stringify(/a/)", "{}"),
+        ("JSON.stringify(temp.ab2, null, 20).split('\\n')[1]", ' ' * 10 + '"a": 1,'),
+    ],
+)
+def test_json_stringify_replacer_and_space(source: str, expected: str) -> None:
+    scope = make_scope(temp={"o": {"a": [1, {"b": 2}], "c": "x"}, "e": {}, "ab": {"a": 1, "b": []},
+                             "ab2": {"a": 1, "b": 2}, "n": {"a": {"b": {}}}})
+    assert compile_expression(source).evaluate(scope) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("['a'].map(/a/.test, 5)", "RegExp.prototype.test called on incompatible receiver undefined"),
+        ("['a'].map(/a/.test, temp)", "RegExp.prototype.exec called on incompatible receiver #<Object>"),
+        ("['a'].map(/a/.exec, 'x')", "RegExp.prototype.exec called on incompatible receiver x"),
+        ("['a'].map(/a/.exec, x => x)", "RegExp.prototype.exec called on incompatible receiver x => x"),
+        ("[1].flatMap(5)", "flatMap mapper function is not callable"),
+    ],
+)
+def test_v8_wording_of_unusual_receivers(source: str, message: str) -> None:
+    with pytest.raises(JSTypeError, match=message):
+        ev(source)
+
+
+def test_join_reassembles_surrogate_pairs() -> None:
+    assert ev("'a\U0001f600b'.split('').join('')") == "a\U0001f600b"
+    assert ev("'a\U0001f600b'.split('').map(c => c).join('')") == "a\U0001f600b"
+    assert ev("'\U0001f600'.split('').join('-')") == "\ud83d-\ude00"
