@@ -15,6 +15,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Any, ClassVar, Final, NamedTuple
 
@@ -711,8 +712,96 @@ _ARRAY_METHODS: Final = {
                                            "forEach")},
     **{name: _reduction(name) for name in ("reduce", "reduceRight")},
 }
+def _radix_string(x: float, radix: int) -> str:
+    """Number::toString(radix) for radix ≠ 10, laid out as V8 does: fraction digits until the rest is
+    below half the gap to the next double (rounded up at the end, carrying), the integer part by
+    division in doubles (so digits past 2**53 come out as zeros)."""
+    if x != x:
+        return "NaN"
+    if x in (_INF, -_INF):
+        return "Infinity" if x > 0 else "-Infinity"
+    sign, x = ("-", -x) if x < 0 else ("", x)
+    integer = math.floor(x)
+    fraction = x - integer
+    delta = max(0.5 * (math.nextafter(x, _INF) - x), math.nextafter(0.0, 1.0))
+    digits: list[int] = []
+    if fraction >= delta:
+        while True:
+            fraction *= radix
+            delta *= radix
+            digit = int(fraction)
+            digits.append(digit)
+            fraction -= digit
+            if fraction > 0.5 or (fraction == 0.5 and digit & 1):
+                if fraction + delta > 1:  # round up, carrying into earlier digits and the integer part
+                    while True:
+                        if not digits:
+                            integer += 1
+                            break
+                        digits[-1] += 1
+                        if digits[-1] < radix:
+                            break
+                        digits.pop()
+                    break
+            if fraction < delta:
+                break
+    whole: list[str] = []
+    n = float(integer)
+    while n / radix >= 2.0**53:
+        n /= radix
+        whole.append("0")
+    while True:
+        remainder = math.fmod(n, radix)
+        whole.append(_DIGITS[int(remainder)])
+        n = (n - remainder) / radix
+        if n <= 0:
+            break
+    frac = "." + "".join(_DIGITS[d] for d in digits) if digits else ""
+    return sign + "".join(reversed(whole)) + frac
+
+
+def _number_to_string(this: Any, args: list[Any]) -> str:
+    if not isinstance(this, int | float) or isinstance(this, bool):
+        raise JSTypeError("Number.prototype.toString requires that 'this' be a Number")
+    radix = 10 if _arg(args, 0) is UNDEFINED else _to_integer(args[0])
+    if not 2 <= radix <= 36:
+        raise ExpressionError("RangeError: toString() radix must be between 2 and 36")
+    return js_to_string(this) if radix == 10 else _radix_string(float(this), int(radix))
+
+
+def _to_fixed(this: Any, args: list[Any]) -> str:
+    """Number.prototype.toFixed: the exact binary value rounded half away from zero (not Python's
+    half-to-even of `format`), plain notation below 1e21."""
+    if not isinstance(this, int | float) or isinstance(this, bool):
+        raise JSTypeError("Number.prototype.toFixed requires that 'this' be a Number")
+    f = _to_integer(_arg(args, 0))
+    if not 0 <= f <= 100:
+        raise ExpressionError("RangeError: toFixed() digits argument must be between 0 and 100")
+    x = float(this)
+    if x != x or abs(x) >= 1e21:
+        return js_to_string(this)
+    if x == 0:
+        x = 0.0  # -0 prints without its sign
+    return format(Decimal(x).quantize(Decimal(1).scaleb(-int(f)), context=_EXACT), "f")
+
+
+def _to_string(this: Any, _args: list[Any]) -> str:
+    """Object.prototype.toString, and Array's and Boolean's (which print as `String(x)` does)."""
+    if isinstance(this, Mapping):
+        return "[object Object]"
+    return js_to_string(this)
+
+
+_EXACT: Final = Context(prec=200, rounding=ROUND_HALF_UP)  # a double below 1e21 has < 130 significant digits
+_NUMBER_METHODS: Final = {
+    "toString": _JSFunction("toString", _number_to_string),
+    "toFixed": _JSFunction("toFixed", _to_fixed),
+}
+_BOOLEAN_METHODS: Final = {"toString": _JSFunction("toString", _to_string)}
+_ARRAY_METHODS["toString"] = _JSFunction("toString", _to_string)
 # Every object inherits these from Object.prototype unless it has an own property of the same name.
-_OBJECT_PROTO: Final[dict[str, Any]] = {"hasOwnProperty": _JSFunction("hasOwnProperty", _has_own_property)}
+_OBJECT_PROTO: Final[dict[str, Any]] = {"hasOwnProperty": _JSFunction("hasOwnProperty", _has_own_property),
+                                        "toString": _JSFunction("toString", _to_string)}
 _DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _PARSE_FLOAT_RE: Final = re.compile(_NUM_TEXT_RE.pattern, re.ASCII)
@@ -895,7 +984,11 @@ def _get_prop(obj: Any, key: Any) -> Any:
         return own if own is not None else _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, _Namespace):
         return obj.members.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
-    return _OBJECT_PROTO.get(key, UNDEFINED)  # numbers and booleans
+    if isinstance(obj, bool):
+        return _BOOLEAN_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
+    if isinstance(obj, int | float):
+        return _NUMBER_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
+    return _OBJECT_PROTO.get(key, UNDEFINED)
 
 
 def _regexp_method(key: str) -> _JSFunction:

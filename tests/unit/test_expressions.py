@@ -870,9 +870,9 @@ def test_missing_arguments_are_undefined() -> None:
     assert ev("parseInt()") != ev("parseInt()")
 
 
-def test_method_on_number_is_type_error() -> None:
-    with pytest.raises(JSTypeError, match=r"temp\.\$r\.toFixed is not a function"):
-        ev("temp.$r.toFixed(2)")
+def test_missing_method_on_number_is_type_error() -> None:
+    with pytest.raises(JSTypeError, match=r"temp\.\$r\.toFixedd is not a function"):
+        ev("temp.$r.toFixedd(2)")
 
 
 # ---------------------------------------------------------------- literals and lexing
@@ -1378,3 +1378,47 @@ def test_join_reassembles_surrogate_pairs() -> None:
     assert ev("'a\U0001f600b'.split('').join('')") == "a\U0001f600b"
     assert ev("'a\U0001f600b'.split('').map(c => c).join('')") == "a\U0001f600b"
     assert ev("'\U0001f600'.split('').join('-')") == "\ud83d-\ude00"
+
+
+# Number, Boolean, Array and Object toString, and Number toFixed: values printed by Node 20.
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("(5).toString()", "5"),
+        ("(-0).toString()", "0"),
+        ("(0.1 + 0.2).toString()", "0.30000000000000004"),
+        ("(255).toString(16)", "ff"),
+        ("(-255).toString(2)", "-11111111"),
+        ("(255).toString('16')", "ff"),
+        ("(0.5).toString(2)", "0.1"),
+        ("(1 / 3).toString(3)", "0.1"),
+        ("(3.141592653589793).toString(16)", "3.243f6a8885a3"),
+        ("(2.718281828459045).toString(36)", "2.puw5nggjf8"),
+        ("(1e21).toString(36)", "5v1j4f4ds7c000"),
+        ("(NaN).toString(2)", "NaN"),
+        ("(-Infinity).toString(16)", "-Infinity"),
+        ("(1.005).toFixed(2)", "1.00"),
+        ("(2.5).toFixed(0)", "3"),
+        ("(-2.5).toFixed(0)", "-3"),
+        ("(1.45).toFixed(1)", "1.4"),
+        ("(-0.001).toFixed(2)", "-0.00"),
+        ("(-0).toFixed(2)", "0.00"),
+        ("(3.141592653589793).toFixed(20)", "3.14159265358979311600"),
+        ("(9007199254740993).toFixed(20)", "9007199254740992.00000000000000000000"),
+        ("(1e21).toFixed(2)", "1e+21"),
+        ("(5).toFixed(1.7)", "5.0"),
+        ("temp.n.toFixed()", "3"),
+        ("true.toString()", "true"),
+        ("[1, [2, 3], null, undefined, 'a'].toString()", "1,2,3,,,a"),
+        ("temp.o.toString()", "[object Object]"),
+        ("temp.n.toString() === '3'", True),
+    ],
+)
+def test_number_boolean_array_and_object_to_string(source: str, expected: Any) -> None:
+    assert same(ev(source, {"temp": {"n": 3, "o": {"a": 1}}}), expected)
+
+
+@pytest.mark.parametrize("source", ["(5).toString(1)", "(5).toString(37)", "(1).toFixed(101)", "(1).toFixed(-1)"])
+def test_out_of_range_radix_or_digits_is_a_range_error(source: str) -> None:
+    with pytest.raises(ExpressionError, match="RangeError"):
+        ev(source)
