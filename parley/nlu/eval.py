@@ -37,6 +37,12 @@ def load_samples(spec: str) -> tuple[list[tuple[str, str]], str | None]:
     if isinstance(data, dict) and "samples" in data:
         lang = data.get("lang")
         items = [(s["text"], s["label"]) for s in data["samples"]]
+    elif isinstance(data, dict) and isinstance(data.get("sentences"), list):
+        # Braun et al. 2017's corpora: each sentence flagged for training or testing (`FILE:train`, `FILE:test`)
+        if splits not in ("train", "test"):
+            raise ValueError(f"{path}: name the part, {path}:train or {path}:test")
+        lang = data.get("lang")
+        items = [(s["text"], s["intent"]) for s in data["sentences"] if bool(s.get("training")) == (splits == "train")]
     elif isinstance(data, dict):
         names = splits.split("+") if splits else [k for k in data if isinstance(data[k], list)]
         items = [tuple(x) for name in names for x in data[name]]
@@ -114,8 +120,12 @@ def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: st
 
 
 def main(args: argparse.Namespace) -> int:
-    train, train_lang = load_samples(args.train)
-    test, test_lang = load_samples(args.test)
+    try:
+        train, train_lang = load_samples(args.train)
+        test, test_lang = load_samples(args.test)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:  # json's errors are ValueErrors
+        print(f"cannot read the dataset: {exc!r}", file=sys.stderr)
+        return 2
     lang = args.lang or train_lang or test_lang or "en"
     if not train or not test:
         print("empty training or test set", file=sys.stderr)

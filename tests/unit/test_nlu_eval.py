@@ -1,0 +1,70 @@
+"""`parley nlu-eval`: the dataset formats it reads and the one JSON line it prints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from parley.cli import main
+from parley.nlu.eval import load_samples
+
+
+def test_bitfan_clinc_braun_and_plain_list_formats(tmp_path: Path) -> None:
+    bitfan = tmp_path / "b.json"
+    bitfan.write_text(json.dumps({"name": "x", "type": "intent", "lang": "fr", "samples": [
+        {"text": "bonjour", "label": "hello"}, {"text": "zzz", "label": ["oos"]}, {"text": "x", "label": []}]}))
+    assert load_samples(str(bitfan)) == ([("bonjour", "hello"), ("zzz", "oos"), ("x", "oos")], "fr")
+    clinc = tmp_path / "c.json"
+    clinc.write_text(json.dumps({"train": [["hi", "greet"]], "val": [["yo", "greet"]], "oos_val": [["meh", "oos"]]}))
+    assert load_samples(f"{clinc}:val+oos_val") == ([("yo", "greet"), ("meh", "oos")], None)
+    assert len(load_samples(str(clinc))[0]) == 3  # no part named: every list
+    braun = tmp_path / "braun.json"
+    braun.write_text(json.dumps({"name": "Chatbot", "sentences": [
+        {"text": "when is the next train", "intent": "DepartureTime", "training": True, "entities": []},
+        {"text": "find a connection", "intent": "FindConnection", "training": False, "entities": []}]}))
+    assert load_samples(f"{braun}:train") == ([("when is the next train", "DepartureTime")], None)
+    assert load_samples(f"{braun}:test") == ([("find a connection", "FindConnection")], None)
+    with pytest.raises(ValueError, match="train or"):
+        load_samples(str(braun))
+    plain = tmp_path / "p.json"
+    plain.write_text(json.dumps([["a", "b"]]))
+    assert load_samples(str(plain)) == ([("a", "b")], None)
+
+
+def _dataset(path: Path, samples: dict[str, list[str]]) -> str:
+    path.write_text(json.dumps({"name": path.stem, "type": "intent", "lang": "en",
+                                "samples": [{"text": t, "label": k} for k, ts in samples.items() for t in ts]}))
+    return str(path)
+
+
+def test_trains_predicts_and_prints_one_json_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    train = _dataset(tmp_path / "train.json", {
+        "weather": ["what's the weather today", "is it going to rain", "how hot is it outside",
+                    "will it be sunny tomorrow", "weather forecast please", "do I need an umbrella"],
+        "pizza": ["I want to order a pizza", "get me a large pepperoni", "order food",
+                  "can I have a margherita", "pizza delivery please", "I'd like two pizzas"],
+        "oos": ["what is the meaning of life"],
+    })
+    test = _dataset(tmp_path / "test.json", {
+        "weather": ["is it raining outside", "what's the forecast for tomorrow"],
+        "pizza": ["order me a pepperoni pizza", "I want a margherita delivered"],
+        "oos": ["who won the football world cup", "how do I renew my passport"],
+    })
+    assert main(["nlu-eval", "--train", train, "--test", test]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert {"accuracy", "in_scope_accuracy", "oos_recall", "oos_precision", "train_seconds", "predict_ms_p50",
+            "predict_ms_p99"} <= set(result)
+    assert result["in_scope_accuracy"] == 1.0  # four paraphrases of two well-separated intents
+    assert result["n_train"] == 13 and result["n_test"] == 6 and result["intents"] == 2
+
+
+def test_a_missing_or_malformed_dataset_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert main(["nlu-eval", "--train", str(broken), "--test", str(broken)]) == 2
+    assert "cannot read the dataset" in capsys.readouterr().err
+    assert main(["nlu-eval", "--train", str(tmp_path / "absent.json"), "--test", str(broken)]) == 2
