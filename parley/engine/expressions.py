@@ -19,6 +19,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Any, ClassVar, Final, NamedTuple
 
+from parley import bounded_regex
+
 MAX_SOURCE_LENGTH: Final = 2000
 MAX_DEPTH: Final = 100
 # Calls in progress from inside arrow-function bodies, each weighted by its nesting depth in the body plus
@@ -98,7 +100,7 @@ class _JSRegExp(NamedTuple):
 
     source: str
     flags: str
-    pattern: re.Pattern[str]
+    pattern: bounded_regex.Pattern
 
 
 def _translate_regex(src: str, multiline: bool) -> str:
@@ -135,14 +137,18 @@ def _translate_regex(src: str, multiline: bool) -> str:
     return "".join(out)
 
 
+# a regex literal runs on what users type: bounded in time (a timeout fails the condition as an error)
+_RX_TIME: Final = bounded_regex.TIME_LIMIT
+
+
 def _make_regexp(source: str, flags: str) -> _JSRegExp:
     if any(f not in "gimsuy" for f in flags) or len(set(flags)) != len(flags):
         raise ExpressionError(f"SyntaxError: Invalid regular expression flags '{flags}'")
-    py_flags = (re.IGNORECASE if "i" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
-    py_flags |= re.DOTALL if "s" in flags else 0
+    py_flags = (bounded_regex.IGNORECASE if "i" in flags else 0) | (bounded_regex.MULTILINE if "m" in flags else 0)
+    py_flags |= bounded_regex.DOTALL if "s" in flags else 0
     try:
-        pattern = re.compile(_translate_regex(source, "m" in flags), py_flags)
-    except (re.error, OverflowError, RecursionError) as exc:
+        pattern = bounded_regex.compile(_translate_regex(source, "m" in flags), py_flags)
+    except (bounded_regex.error, OverflowError, RecursionError) as exc:
         raise ExpressionError(f"SyntaxError: Invalid regular expression: /{source}/: {exc}") from None
     return _JSRegExp(source, flags, pattern)
 
@@ -470,24 +476,24 @@ def _to_regexp(v: Any) -> _JSRegExp:
     return _make_regexp("(?:)" if v is UNDEFINED else re.escape(js_to_string(v)), "")
 
 
-def _groups(m: re.Match[str]) -> list[Any]:
+def _groups(m: bounded_regex.Match) -> list[Any]:
     return [m.group(0), *(UNDEFINED if g is None else g for g in m.groups())]
 
 
 def _match(s: str, args: list[Any]) -> Any:
     rx = _to_regexp(_arg(args, 0))
     if "g" in rx.flags:
-        return [m.group(0) for m in rx.pattern.finditer(s)] or None
-    m = rx.pattern.search(s)
+        return [m.group(0) for m in rx.pattern.finditer(s, timeout=_RX_TIME)] or None
+    m = rx.pattern.search(s, timeout=_RX_TIME)
     return None if m is None else _groups(m)
 
 
 def _search(s: str, args: list[Any]) -> int:
-    m = _to_regexp(_arg(args, 0)).pattern.search(s)
+    m = _to_regexp(_arg(args, 0)).pattern.search(s, timeout=_RX_TIME)
     return -1 if m is None else m.start()
 
 
-def _expand(m: re.Match[str], replacement: str, s: str) -> str:
+def _expand(m: bounded_regex.Match, replacement: str, s: str) -> str:
     def one(t: re.Match[str]) -> str:
         token = t.group(1)
         if token == "$":
@@ -512,7 +518,8 @@ def _expand(m: re.Match[str], replacement: str, s: str) -> str:
 
 
 def _replace_regexp(s: str, rx: _JSRegExp, replacement: str) -> str:
-    return rx.pattern.sub(lambda m: _expand(m, replacement, s), s, count=0 if "g" in rx.flags else 1)
+    return rx.pattern.sub(lambda m: _expand(m, replacement, s), s, count=0 if "g" in rx.flags else 1,
+                          timeout=_RX_TIME)
 
 
 def _replace(s: str, args: list[Any]) -> str:
@@ -998,7 +1005,7 @@ def _regexp_method(key: str) -> _JSFunction:
             primitive = _tag(this) != "object"
             name, receiver = ("test", "undefined") if key == "test" and primitive else ("exec", _render(this))
             raise JSTypeError(f"Method RegExp.prototype.{name} called on incompatible receiver {receiver}")
-        m = this.pattern.search(js_to_string(_arg(args, 0)))
+        m = this.pattern.search(js_to_string(_arg(args, 0)), timeout=_RX_TIME)
         return m is not None if key == "test" else None if m is None else _groups(m)
 
     return _JSFunction(key, run)
@@ -1570,6 +1577,8 @@ class Expression:
             raise
         except RecursionError:
             raise ExpressionError("RangeError: Maximum call stack size exceeded") from None
+        except TimeoutError:
+            raise ExpressionError(f"Error: a regular expression ran over {_RX_TIME} s") from None
         except Exception as exc:  # e.g. ints in the data too large to divide: still just a failed condition
             raise ExpressionError(f"Error: {exc!r}") from exc
 

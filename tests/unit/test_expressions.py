@@ -1422,3 +1422,10 @@ def test_number_boolean_array_and_object_to_string(source: str, expected: Any) -
 def test_out_of_range_radix_or_digits_is_a_range_error(source: str) -> None:
     with pytest.raises(ExpressionError, match="RangeError"):
         ev(source)
+
+
+def test_a_regex_literal_that_backtracks_without_end_is_an_error_not_a_hang() -> None:
+    scope = {"event": {"preview": "a" * 28 + "!"}}
+    with pytest.raises(ExpressionError, match="regular expression ran over"):
+        ev("/^(a|a)*$/.test(event.preview)", scope)
+    assert ev("/^(a|a)*$/.test('aaaa')", scope) is True

@@ -61,6 +61,15 @@ def test_pattern_entity() -> None:
         PatternEntity.from_definition("bad", {"pattern": "(unclosed"})
 
 
+def test_a_pattern_that_backtracks_without_end_gives_up_on_that_message(caplog: pytest.LogCaptureFixture) -> None:
+    """A bot's pattern with catastrophic backtracking must not hold the server on a crafted message
+    (2**28 paths here: minutes for Python's `re`): the message just has no such entity."""
+    evil = PatternEntity.from_definition("evil", {"pattern": "^(a|a)*$"})
+    assert extract_pattern("a" * 28 + "!", evil) == []
+    assert "took over" in caplog.text
+    assert [f.value for f in extract_pattern("aaaa", evil)] == ["aaaa"]  # the same pattern still matches
+
+
 def system(text: str, lang: str = "en") -> list[tuple[str, object, str, str]]:
     now = datetime(2024, 3, 14, 9, 30)
     return [(f.name, f.value, f.unit, f.source) for f in extract_system(text, lang, now)]

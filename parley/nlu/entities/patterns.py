@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley import bounded_regex
 from parley.nlu.entities import Found
+
+log = logging.getLogger("parley.nlu")
 
 _JS_NAMED_GROUP = re.compile(r"\(\?<([A-Za-z_]\w*)>")
 _JS_BACKREF = re.compile(r"\\k<([A-Za-z_]\w*)>")
@@ -26,7 +30,7 @@ class PatternEntity:
     pattern: str
     match_case: bool = False
     sensitive: bool = False
-    regex: re.Pattern[str] | None = field(default=None, compare=False)
+    regex: bounded_regex.Pattern | None = field(default=None, compare=False)
 
     @classmethod
     def from_definition(cls, name: str, raw: Mapping[str, Any]) -> PatternEntity:
@@ -36,8 +40,8 @@ class PatternEntity:
         if not pattern:
             raise ValueError("empty pattern")
         try:
-            regex = re.compile(js_to_python(pattern), 0 if match_case else re.IGNORECASE)
-        except re.error as exc:
+            regex = bounded_regex.compile(js_to_python(pattern), 0 if match_case else bounded_regex.IGNORECASE)
+        except bounded_regex.error as exc:
             raise ValueError(f"invalid pattern {pattern!r}: {exc}") from exc
         return cls(name, pattern, match_case, bool(raw.get("sensitive", False)), regex)
 
@@ -46,7 +50,13 @@ def extract_pattern(text: str, entity: PatternEntity) -> list[Found]:
     if entity.regex is None:
         return []
     out: list[Found] = []
-    for m in entity.regex.finditer(text):
+    try:
+        matches = list(entity.regex.finditer(text, timeout=bounded_regex.TIME_LIMIT))
+    except TimeoutError:
+        log.warning("pattern entity %s: matching a %d-character message took over %.2f s; no match",
+                    entity.name, len(text), bounded_regex.TIME_LIMIT)
+        return []
+    for m in matches:
         if m.end() == m.start():
             continue
         out.append(Found(
