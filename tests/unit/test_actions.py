@@ -645,3 +645,20 @@ async def test_choice_intent_keyword_keeps_everything_after_the_prefix(tmp_path:
     chat = Chat(_keyword_choice_bot(tmp_path, {"yes": ["intent:confirm:yes"], "no": ["no"]}))
     await chat.send()
     assert await chat.send("sure", understand=nlu(("confirm:yes", 0.9))) == ["picked yes"]
+
+
+async def test_slot_skill_for_an_intent_the_bot_does_not_have_fails(tmp_path: Path) -> None:
+    """Botpress asks its NLU API for the intent's contexts; an unknown intent makes the action fail."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("book", type="skill-call", skill="Slot", flow="skills/slot-1.flow.json",
+                          next=[("temp.extracted == \"true\"", "got")]),
+                     node("got", say("got it"))),
+        "skills/slot-1": flow(
+            node("check-if-extracted", action("basic-skills/slot_update_contexts", {"intentName": "gone"}),
+                 say("Which city?"), receive=[]),
+        ),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send("book") == ["Oops, error"]
+    assert "tryFillSlotCount" not in chat.temp

@@ -112,9 +112,11 @@ async def choice_invalid_answer(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def slot_update_contexts(turn: Turn, args: dict[str, Any]) -> None:
-    intent = turn.bot.intents.get(str(args.get("intentName") or ""))
-    if intent is not None:
-        turn.state["session"]["nluContexts"] = [{"context": c, "ttl": 1000} for c in intent.contexts]
+    name = str(args.get("intentName") or "")
+    intent = turn.bot.intents.get(name)
+    if intent is None:  # Botpress's request for the intent's contexts fails
+        raise ActionFailed(f"slot_update_contexts: the bot has no intent {name!r}")
+    turn.state["session"]["nluContexts"] = [{"context": c, "ttl": 1000} for c in intent.contexts]
     temp = turn.state["temp"]
     temp.update({"tryFillSlotCount": 1, "extracted": False, "notExtracted": False, "alreadyExtracted": False})
     temp.pop("valid", None)
