@@ -35,7 +35,10 @@ def qna_suggestions(turn: Turn) -> list[JSONDict]:
             answers = [a for a in item.answers.get(lang, ()) if a.strip()]
             if answers:
                 answer = turn.rng.choice(answers)
-                args = {**turn.scope()}
+                # Botpress's QnA renders with these arguments only (no `bot`, no `workflow`).
+                scope = turn.scope()
+                args = {k: scope[k] for k in ("event", "user", "session", "temp")}
+                args["collectFeedback"] = True
                 if answer.startswith("#!"):
                     payloads += render_content(turn.bot, answer, args, lang=lang, rng=turn.rng,
                                                external_url=turn.options.external_url)

@@ -19,17 +19,48 @@ def unauthorized(message: str) -> ApiError:
     return ApiError(401, "UnauthorizedError", message, error_code="BP_0041")
 
 
+SERVER_USER = "server::modules"
+DEFAULT_STRATEGY = "default"
+
+
+def _sql_string(value: str) -> str:
+    """A value as knex prints it inside an SQL error message."""
+    escapes = {"\0": "\\0", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z",
+               '"': '\\"', "'": "\\'", "\\": "\\\\"}
+    return "'" + "".join(escapes.get(ch, ch) for ch in value) + "'"
+
+
+def _js_error(type_: str, message: str) -> ApiError:
+    """A plain JavaScript error reaching Botpress's error handler: 400, its class name, no code."""
+    return ApiError(400, type_, message)
+
+
 async def login(request: Request) -> Response:
     auth: Auth = request.app.state.auth
-    if request.path_params["strategy"] != "default":
-        raise ApiError(400, "InvalidOperationError", "Unknown authentication strategy", error_code="BP_0007")
+    strategy = request.path_params["strategy"]
     body = await read_payload(request)
     if not isinstance(body, dict):
         body = {}
     email, password = body.get("email"), body.get("password")
+    # Botpress's handler starts with `req.body.email.toLowerCase()`: clients have seen these messages for years.
+    if "email" not in body:
+        raise _js_error("TypeError", "Cannot read property 'toLowerCase' of undefined")
+    if email is None:
+        raise _js_error("TypeError", "Cannot read property 'toLowerCase' of null")
     if not isinstance(email, str):
-        # Botpress crashes on a missing email with exactly this message; clients have seen it for years.
-        raise ApiError(400, "TypeError", "Cannot read property 'toLowerCase' of undefined")
+        raise _js_error("TypeError", "req.body.email.toLowerCase is not a function")
+    if email.lower() == SERVER_USER:
+        raise invalid_credentials()
+    if not email:
+        raise _js_error("Error", "Email and Strategy are mandatory")
+    if strategy != DEFAULT_STRATEGY:
+        if strategy.lower() == DEFAULT_STRATEGY:  # the same SQLite table, but no user has that strategy
+            raise invalid_credentials()
+        # Botpress reads the table `strategy_<name>`, which exists only for configured strategies.
+        table = "strategy_" + strategy
+        raise _js_error("Error", (
+            f"select * from `{table.replace('`', '``')}` where `strategy` = {_sql_string(strategy)} and "
+            f"LOWER(email) = {_sql_string(email.lower())} limit 1 - SQLITE_ERROR: no such table: {table}"))
     if not isinstance(password, str) or not password:
         raise invalid_credentials()
     client = request.client.host if request.client else "unknown"

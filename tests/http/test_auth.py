@@ -232,6 +232,40 @@ async def test_login_missing_email_is_botpress_type_error(data: Path, body: dict
     assert text.status_code == 400 and text.json() == expected
 
 
+@pytest.mark.parametrize(
+    ("body", "type_", "message"),
+    [
+        ({"email": None, "password": PASSWORD}, "TypeError", "Cannot read property 'toLowerCase' of null"),
+        ({"email": 42, "password": PASSWORD}, "TypeError", "req.body.email.toLowerCase is not a function"),
+        ({"email": "", "password": PASSWORD}, "Error", "Email and Strategy are mandatory"),
+    ],
+    ids=["null-email", "number-email", "empty-email"],
+)
+async def test_login_with_an_unusable_email_fails_as_botpress_does(
+    data: Path, body: dict[str, Any], type_: str, message: str
+) -> None:
+    async with running(data) as srv:
+        r = await srv.client.post(LOGIN, json=body)
+    assert r.status_code == 400 and r.json() == error_body(400, type_, message)
+
+
+async def test_login_with_an_unknown_strategy_fails_on_its_missing_table(data: Path) -> None:
+    """Botpress looks the user up in the table `strategy_<name>`; SQLite names are case-insensitive."""
+    async with running(data) as srv:
+        other = await srv.client.post("/api/v1/auth/login/basic/other", json={"email": ADMIN.upper(),
+                                                                               "password": PASSWORD})
+        upper = await srv.client.post("/api/v1/auth/login/basic/Default", json={"email": ADMIN,
+                                                                                 "password": PASSWORD})
+        internal = await srv.client.post("/api/v1/auth/login/basic/other", json={"email": "server::modules",
+                                                                                  "password": "x"})
+    assert other.status_code == 400
+    assert other.json() == error_body(400, "Error", (
+        "select * from `strategy_other` where `strategy` = 'other' and LOWER(email) = 'admin@parley.test' "
+        "limit 1 - SQLITE_ERROR: no such table: strategy_other"))
+    assert upper.status_code == 400 and upper.json() == INVALID_CREDENTIALS
+    assert internal.status_code == 400 and internal.json() == INVALID_CREDENTIALS
+
+
 async def test_no_admin_without_environment(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PARLEY_ADMIN_PASSWORD")
     async with running(data) as srv:

@@ -609,3 +609,56 @@ async def test_number_of_conversations_is_empty_until_counted(tmp_path: Path) ->
     chat = Chat(bot)
     assert await chat.send() == ["Seen []", "Now [0/0]"]
     assert await chat.send() == ["Seen [0]", "Now [1/1]"]
+
+
+def _keyword_choice_bot(tmp_path: Path, keywords: dict[str, list[Any]]) -> Bot:
+    return make_bot(tmp_path, flows={
+        "main": flow(node("ask", type="skill-call", skill="choice", flow="skills/choice-k.flow.json",
+                          next=[*((f"temp['skill-choice-ret-k'] == \"{key}\"", key) for key in keywords),
+                                ("true", "failed")]),
+                     *(node(key, say(f"picked {key}")) for key in keywords), node("failed", say("failed"))),
+        "skills/choice-k": choice_skill(random_id="k", content_id="builtin_single-choice-q", keywords=keywords,
+                                        max_retries=0),
+    }, content={"builtin_single-choice": [CHOICE]})
+
+
+async def test_choice_with_an_empty_keyword_accepts_any_answer(tmp_path: Path) -> None:
+    """A choice without a title gets the keyword "" from Botpress's editor, and every text contains ""."""
+    chat = Chat(_keyword_choice_bot(tmp_path, {"red": ["red", "Red apple"], "blank": ["blank", ""]}))
+    await chat.send()
+    assert await chat.send("something else") == ["picked blank"]
+    assert chat.temp == {}
+
+
+async def test_choice_keywords_compare_the_text_as_typed(tmp_path: Path) -> None:
+    """No trimming: the keyword "ok " is found in "ok " but not in "ok"."""
+    bot = _keyword_choice_bot(tmp_path, {"fine": ["ok "], "other": ["k"]})
+    chat = Chat(bot)
+    await chat.send()
+    assert await chat.send("ok ") == ["picked fine"]
+    again = Chat(bot)
+    await again.send()
+    assert await again.send("ok") == ["picked other"]
+
+
+async def test_choice_intent_keyword_keeps_everything_after_the_prefix(tmp_path: Path) -> None:
+    chat = Chat(_keyword_choice_bot(tmp_path, {"yes": ["intent:confirm:yes"], "no": ["no"]}))
+    await chat.send()
+    assert await chat.send("sure", understand=nlu(("confirm:yes", 0.9))) == ["picked yes"]
+
+
+async def test_slot_skill_for_an_intent_the_bot_does_not_have_fails(tmp_path: Path) -> None:
+    """Botpress asks its NLU API for the intent's contexts; an unknown intent makes the action fail."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("book", type="skill-call", skill="Slot", flow="skills/slot-1.flow.json",
+                          next=[("temp.extracted == \"true\"", "got")]),
+                     node("got", say("got it"))),
+        "skills/slot-1": flow(
+            node("check-if-extracted", action("basic-skills/slot_update_contexts", {"intentName": "gone"}),
+                 say("Which city?"), receive=[]),
+        ),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send("book") == ["Oops, error"]
+    assert "tryFillSlotCount" not in chat.temp

@@ -17,6 +17,7 @@ from tests.unit.botfactory import (
     node,
     say,
     set_var,
+    text_element,
 )
 
 # ------------------------------------------------------------------------------ node instructions
@@ -676,6 +677,29 @@ async def test_qna_answer_is_sent_with_collect_feedback_and_the_flow_does_not_ru
     assert chat.last.decision["decision"] == {"status": "elected", "reason": "best remaining suggestion available"}
     assert chat.context == {}
     assert chat.session["lastMessages"][-1]["replySource"] == "qna __qna__hello"
+
+
+async def test_qna_answer_from_a_content_element_asks_for_feedback_too(tmp_path: Path) -> None:
+    """Botpress renders a `#!element` answer with the QnA arguments, `collectFeedback` among them."""
+    bot = make_bot(tmp_path, flows={"main": flow(node("entry", say("Main flow")))}, qna={
+        "card": {"questions": {"en": ["hours"]}, "answers": {"en": ["#!builtin_text-hours"]}, "action": "text",
+                 "enabled": True},
+    }, content={"builtin_text": [text_element("builtin_text-hours", "Open 9 to 5", typing=True)]})
+    chat = Chat(bot, understand=nlu(("__qna__card", 0.9)))
+    await chat.send("hours")
+    assert chat.last is not None
+    assert chat.last.responses == [{"type": "text", "collectFeedback": True, "text": "Open 9 to 5", "typing": True}]
+
+
+async def test_qna_answer_templates_see_the_user_and_session_but_not_bot_variables(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={"main": flow(node("entry"))}, qna={
+        "hi": {"questions": {"en": ["hi"]}, "answers": {"en": ["Hi {{user.name}} [{{bot.motd}}]"]},
+               "action": "text", "enabled": True},
+    })
+    chat = Chat(bot, understand=nlu(("__qna__hi", 0.9)))
+    chat.memory.user["name"] = "Ann"
+    chat.memory.bot_kv["global"] = {"motd": "hello all"}
+    assert await chat.send("hi") == ["Hi Ann []"]
 
 
 async def test_qna_is_not_elected_in_the_middle_of_a_flow(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 
 NUMBER_ANSWER = re.compile(r"^[#).!]?(\d{1,2})[#).!]?$")
 MAX_SLOT_RETRIES = 10
+INTENT_PREFIX = "intent:"
 
 
 def _suffix(args: dict[str, Any]) -> str:
@@ -22,20 +23,25 @@ def _suffix(args: dict[str, Any]) -> str:
     return f"-{rid}" if isinstance(rid, str) and rid else ""
 
 
-def _keywords(args: dict[str, Any]) -> dict[str, list[str]]:
+def _lower(value: Any) -> str:
+    """Botpress's `lcstr`: a string lower-cased, anything else the empty string."""
+    return value.lower() if isinstance(value, str) else ""
+
+
+def _keywords(args: dict[str, Any]) -> dict[str, list[Any]]:
     raw = args.get("keywords") or {}
     if not isinstance(raw, dict):
         return {}
-    return {str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in raw.items()}
+    return {str(k): v if isinstance(v, list) else [] if v is None else [v] for k, v in raw.items()}
 
 
 def _answers(turn: Turn) -> list[str]:
+    """The preview, the text and the button payload, lower-cased as typed (absent ones are "")."""
     payload = turn.event.get("payload") or {}
-    candidates = [turn.event.get("preview"), payload.get("text"), payload.get("payload")]
-    return [c.strip() for c in candidates if isinstance(c, str) and c.strip()]
+    return [_lower(turn.event.get("preview")), _lower(payload.get("text")), _lower(payload.get("payload"))]
 
 
-def _choice_by_number(turn: Turn, args: dict[str, Any], keywords: dict[str, list[str]]) -> str | None:
+def _choice_by_number(turn: Turn, args: dict[str, Any], keywords: dict[str, list[Any]]) -> str | None:
     """`1`, `2.`, `#1`: the n-th choice of the element (Botpress misses `choices$en`; parley does not)."""
     preview = turn.event.get("preview")
     match = NUMBER_ANSWER.match(preview.strip()) if isinstance(preview, str) else None
@@ -69,14 +75,17 @@ def _match_choice(turn: Turn, args: dict[str, Any]) -> str | None:
     if config.get("matchNLU", True) is not False:
         intent = ((turn.event.get("nlu") or {}).get("intent") or {}).get("name")
         for key, words in keywords.items():  # `intent:<name>`, `Intent:<name>`…: the prefix in any case
-            if intent and any(w.lower().startswith("intent:") and w.split(":")[1] == intent for w in words):
+            names = [w[len(INTENT_PREFIX):] for w in words if _lower(w).startswith(INTENT_PREFIX)]
+            if intent is not None and intent in names:
                 return key
-    answers = [a.lower() for a in _answers(turn)]
+    # Like Botpress: an exact match first, then any keyword found inside the answer. A keyword that
+    # is empty (or not a string) is found in every answer.
+    answers = _answers(turn)
     for key, words in keywords.items():
-        if any(w.lower() in answers for w in words):
+        if any(_lower(w) in answers for w in words):
             return key
     for key, words in keywords.items():
-        if any(w.strip() and w.lower() in a for w in words for a in answers):
+        if any(_lower(w) in a for w in words for a in answers):
             return key
     return None
 
@@ -103,9 +112,11 @@ async def choice_invalid_answer(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def slot_update_contexts(turn: Turn, args: dict[str, Any]) -> None:
-    intent = turn.bot.intents.get(str(args.get("intentName") or ""))
-    if intent is not None:
-        turn.state["session"]["nluContexts"] = [{"context": c, "ttl": 1000} for c in intent.contexts]
+    name = str(args.get("intentName") or "")
+    intent = turn.bot.intents.get(name)
+    if intent is None:  # Botpress's request for the intent's contexts fails
+        raise ActionFailed(f"slot_update_contexts: the bot has no intent {name!r}")
+    turn.state["session"]["nluContexts"] = [{"context": c, "ttl": 1000} for c in intent.contexts]
     temp = turn.state["temp"]
     temp.update({"tryFillSlotCount": 1, "extracted": False, "notExtracted": False, "alreadyExtracted": False})
     temp.pop("valid", None)
