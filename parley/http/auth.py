@@ -23,13 +23,6 @@ SERVER_USER = "server::modules"
 DEFAULT_STRATEGY = "default"
 
 
-def _sql_string(value: str) -> str:
-    """A value as knex prints it inside an SQL error message."""
-    escapes = {"\0": "\\0", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z",
-               '"': '\\"', "'": "\\'", "\\": "\\\\"}
-    return "'" + "".join(escapes.get(ch, ch) for ch in value) + "'"
-
-
 def _js_error(type_: str, message: str) -> ApiError:
     """A plain JavaScript error reaching Botpress's error handler: 400, its class name, no code."""
     return ApiError(400, type_, message)
@@ -54,13 +47,9 @@ async def login(request: Request) -> Response:
     if not email:
         raise _js_error("Error", "Email and Strategy are mandatory")
     if strategy != DEFAULT_STRATEGY:
-        if strategy.lower() == DEFAULT_STRATEGY:  # the same SQLite table, but no user has that strategy
-            raise invalid_credentials()
-        # Botpress reads the table `strategy_<name>`, which exists only for configured strategies.
-        table = "strategy_" + strategy
-        raise _js_error("Error", (
-            f"select * from `{table.replace('`', '``')}` where `strategy` = {_sql_string(strategy)} and "
-            f"LOWER(email) = {_sql_string(email.lower())} limit 1 - SQLITE_ERROR: no such table: {table}"))
+        # Botpress fails on the missing table of an unknown strategy with its database's own error text;
+        # parley names the cause instead of imitating one database's message
+        raise ApiError(400, "InvalidOperationError", "Unknown authentication strategy", error_code="BP_0007")
     if not isinstance(password, str) or not password:
         raise invalid_credentials()
     client = request.client.host if request.client else "unknown"
