@@ -103,40 +103,6 @@ class _JSRegExp(NamedTuple):
     pattern: bounded_regex.Pattern
 
 
-def _translate_regex(src: str, multiline: bool) -> str:
-    """The JavaScript pattern syntax that differs from Python's: ASCII `\\d`/`\\w`, `$` only at the
-    very end without the `m` flag, `(?<name>…)` groups."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(src):
-        c = src[i]
-        if c == "\\" and i + 1 < len(src):
-            e = src[i + 1]
-            if in_class:
-                rep = {"d": "0-9", "w": "A-Za-z0-9_"}.get(e)
-            else:
-                rep = {"d": "[0-9]", "w": "[A-Za-z0-9_]", "D": "[^0-9]", "W": "[^A-Za-z0-9_]"}.get(e)
-            out.append(rep if rep is not None else src[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-            out.append(c)
-        elif c == "[":
-            in_class = True
-            out.append(c)
-        elif c == "$" and not multiline:
-            out.append(r"\Z")
-        elif src.startswith("(?<", i) and src[i + 3 : i + 4] not in ("=", "!"):
-            out.append("(?P<")
-            i += 3
-            continue
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
-
-
 # a regex literal runs on what users type: bounded in time (a timeout fails the condition as an error)
 _RX_TIME: Final = bounded_regex.TIME_LIMIT
 
@@ -147,7 +113,7 @@ def _make_regexp(source: str, flags: str) -> _JSRegExp:
     py_flags = (bounded_regex.IGNORECASE if "i" in flags else 0) | (bounded_regex.MULTILINE if "m" in flags else 0)
     py_flags |= bounded_regex.DOTALL if "s" in flags else 0
     try:
-        pattern = bounded_regex.compile(_translate_regex(source, "m" in flags), py_flags)
+        pattern = bounded_regex.compile(bounded_regex.from_js(source, "m" in flags), py_flags)
     except (bounded_regex.error, OverflowError, RecursionError) as exc:
         raise ExpressionError(f"SyntaxError: Invalid regular expression: /{source}/: {exc}") from None
     return _JSRegExp(source, flags, pattern)
