@@ -437,9 +437,10 @@ def _split(s: str, args: list[Any]) -> list[str]:
 
 
 def _to_regexp(v: Any) -> _JSRegExp:
+    """What String match/search make of their argument: `new RegExp(v)`, so a string is a pattern."""
     if isinstance(v, _JSRegExp):
         return v
-    return _make_regexp("(?:)" if v is UNDEFINED else re.escape(js_to_string(v)), "")
+    return _make_regexp("(?:)" if v is UNDEFINED else js_to_string(v), "")
 
 
 def _groups(m: bounded_regex.Match) -> list[Any]:
