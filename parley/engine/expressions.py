@@ -270,7 +270,8 @@ def _from_u16(s: str) -> str:
     return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
-def _u16len(s: str) -> int:
+def js_length(s: str) -> int:
+    """`String.length`: UTF-16 code units."""
     return len(s) if s.isascii() else len(s) + len(_ASTRAL.findall(s))
 
 
@@ -668,7 +669,7 @@ def _has_own_property(this: Any, args: list[Any]) -> bool:
         return key in this
     if isinstance(this, (list, str)):
         idx = _array_index(key)
-        return key == "length" or idx is not None and idx < (len(this) if isinstance(this, list) else _u16len(this))
+        return key == "length" or idx is not None and idx < (len(this) if isinstance(this, list) else js_length(this))
     if isinstance(this, _JSFunction):
         return key in ("length", "name")
     if isinstance(this, _JSRegExp):
@@ -870,7 +871,7 @@ def _object_keys(_this: Any, args: list[Any]) -> list[str]:
         raise JSTypeError("Cannot convert undefined or null to object")
     if isinstance(v, Mapping):
         return [js_to_string(k) for k in v]
-    return [str(i) for i in range(_u16len(v) if isinstance(v, str) else len(v) if isinstance(v, list) else 0)]
+    return [str(i) for i in range(js_length(v) if isinstance(v, str) else len(v) if isinstance(v, list) else 0)]
 
 
 def _math(fn: Callable[[float], Any]) -> Callable[[Any, list[Any]], Any]:
@@ -945,7 +946,7 @@ def _get_prop(obj: Any, key: Any) -> Any:
             units = _to_u16(obj) if _has_astral(obj) else obj
             return units[idx] if idx < len(units) else UNDEFINED
         if key == "length":
-            return _u16len(obj)
+            return js_length(obj)
         return _STRING_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, list):
         if idx is not None:
