@@ -1425,10 +1425,11 @@ def _compile(node: _Node, depth: int, env: _Env = (), base: int = 0) -> _Fn:
         if node.b.kind == "lit":
             key = node.b.a
             dict_key = js_to_string(key)
+            plain = dict_key not in _OBJECT_PROTO  # else a dict without that own key inherits the method
 
             def member(s: Scope) -> Any:
                 obj = obj_fn(s)
-                if type(obj) is dict and dict_key not in _OBJECT_PROTO:
+                if plain and type(obj) is dict:
                     return obj.get(dict_key, UNDEFINED)
                 if optional and _nullish(obj):
                     raise _ShortCircuit
