@@ -103,40 +103,6 @@ class _JSRegExp(NamedTuple):
     pattern: bounded_regex.Pattern
 
 
-def _translate_regex(src: str, multiline: bool) -> str:
-    """The JavaScript pattern syntax that differs from Python's: ASCII `\\d`/`\\w`, `$` only at the
-    very end without the `m` flag, `(?<name>…)` groups."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(src):
-        c = src[i]
-        if c == "\\" and i + 1 < len(src):
-            e = src[i + 1]
-            if in_class:
-                rep = {"d": "0-9", "w": "A-Za-z0-9_"}.get(e)
-            else:
-                rep = {"d": "[0-9]", "w": "[A-Za-z0-9_]", "D": "[^0-9]", "W": "[^A-Za-z0-9_]"}.get(e)
-            out.append(rep if rep is not None else src[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-            out.append(c)
-        elif c == "[":
-            in_class = True
-            out.append(c)
-        elif c == "$" and not multiline:
-            out.append(r"\Z")
-        elif src.startswith("(?<", i) and src[i + 3 : i + 4] not in ("=", "!"):
-            out.append("(?P<")
-            i += 3
-            continue
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
-
-
 # a regex literal runs on what users type: bounded in time (a timeout fails the condition as an error)
 _RX_TIME: Final = bounded_regex.TIME_LIMIT
 
@@ -147,7 +113,7 @@ def _make_regexp(source: str, flags: str) -> _JSRegExp:
     py_flags = (bounded_regex.IGNORECASE if "i" in flags else 0) | (bounded_regex.MULTILINE if "m" in flags else 0)
     py_flags |= bounded_regex.DOTALL if "s" in flags else 0
     try:
-        pattern = bounded_regex.compile(_translate_regex(source, "m" in flags), py_flags)
+        pattern = bounded_regex.compile(bounded_regex.from_js(source, "m" in flags), py_flags)
     except (bounded_regex.error, OverflowError, RecursionError) as exc:
         raise ExpressionError(f"SyntaxError: Invalid regular expression: /{source}/: {exc}") from None
     return _JSRegExp(source, flags, pattern)
@@ -304,7 +270,8 @@ def _from_u16(s: str) -> str:
     return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
-def _u16len(s: str) -> int:
+def js_length(s: str) -> int:
+    """`String.length`: UTF-16 code units."""
     return len(s) if s.isascii() else len(s) + len(_ASTRAL.findall(s))
 
 
@@ -471,9 +438,10 @@ def _split(s: str, args: list[Any]) -> list[str]:
 
 
 def _to_regexp(v: Any) -> _JSRegExp:
+    """What String match/search make of their argument: `new RegExp(v)`, so a string is a pattern."""
     if isinstance(v, _JSRegExp):
         return v
-    return _make_regexp("(?:)" if v is UNDEFINED else re.escape(js_to_string(v)), "")
+    return _make_regexp("(?:)" if v is UNDEFINED else js_to_string(v), "")
 
 
 def _groups(m: bounded_regex.Match) -> list[Any]:
@@ -701,7 +669,7 @@ def _has_own_property(this: Any, args: list[Any]) -> bool:
         return key in this
     if isinstance(this, (list, str)):
         idx = _array_index(key)
-        return key == "length" or idx is not None and idx < (len(this) if isinstance(this, list) else _u16len(this))
+        return key == "length" or idx is not None and idx < (len(this) if isinstance(this, list) else js_length(this))
     if isinstance(this, _JSFunction):
         return key in ("length", "name")
     if isinstance(this, _JSRegExp):
@@ -903,7 +871,7 @@ def _object_keys(_this: Any, args: list[Any]) -> list[str]:
         raise JSTypeError("Cannot convert undefined or null to object")
     if isinstance(v, Mapping):
         return [js_to_string(k) for k in v]
-    return [str(i) for i in range(_u16len(v) if isinstance(v, str) else len(v) if isinstance(v, list) else 0)]
+    return [str(i) for i in range(js_length(v) if isinstance(v, str) else len(v) if isinstance(v, list) else 0)]
 
 
 def _math(fn: Callable[[float], Any]) -> Callable[[Any, list[Any]], Any]:
@@ -978,7 +946,7 @@ def _get_prop(obj: Any, key: Any) -> Any:
             units = _to_u16(obj) if _has_astral(obj) else obj
             return units[idx] if idx < len(units) else UNDEFINED
         if key == "length":
-            return _u16len(obj)
+            return js_length(obj)
         return _STRING_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, list):
         if idx is not None:
@@ -1457,10 +1425,11 @@ def _compile(node: _Node, depth: int, env: _Env = (), base: int = 0) -> _Fn:
         if node.b.kind == "lit":
             key = node.b.a
             dict_key = js_to_string(key)
+            plain = dict_key not in _OBJECT_PROTO  # else a dict without that own key inherits the method
 
             def member(s: Scope) -> Any:
                 obj = obj_fn(s)
-                if type(obj) is dict and dict_key not in _OBJECT_PROTO:
+                if plain and type(obj) is dict:
                     return obj.get(dict_key, UNDEFINED)
                 if optional and _nullish(obj):
                     raise _ShortCircuit

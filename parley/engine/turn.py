@@ -133,18 +133,27 @@ def _extract_slots(turn: Turn) -> None:
         turn.flags.add(FORCE_PERSIST_STATE)
 
 
-def _snapshot(memory: Memory) -> tuple[JSONDict, JSONDict, JSONDict, JSONDict]:
-    """A copy of the memory a turn starts from, to keep when the turn saves nothing."""
+_Parts = tuple[JSONDict, JSONDict, JSONDict, JSONDict]
+
+
+def _snapshot(memory: Memory) -> bytes | _Parts:
+    """The memory a turn starts from, to keep when the turn saves nothing (rare): serialized only, as
+    that costs a fraction of a copy; `_restore` rebuilds it in the rare turn that needs it."""
     parts = (memory.user, memory.context, memory.session, memory.temp)
     try:
-        user, context, session, temp = orjson.loads(orjson.dumps(parts))
+        return orjson.dumps(parts)
     except TypeError:  # a Python action stored something JSON cannot hold
-        user, context, session, temp = copy.deepcopy(parts)
+        return copy.deepcopy(parts)
+
+
+def _restore(snapshot: bytes | _Parts) -> _Parts:
+    if not isinstance(snapshot, bytes):
+        return snapshot
+    user, context, session, temp = orjson.loads(snapshot)
     return user, context, session, temp
 
 
-def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict],
-            kept: tuple[JSONDict, JSONDict, JSONDict, JSONDict] | None = None) -> TurnResult:
+def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict], kept: _Parts | None = None) -> TurnResult:
     """The turn's result. With `kept` (the memory as loaded), the turn's changes to the user,
     context, session and temp are not saved; the key/value stores, written at once by the actions
     that change them in Botpress, keep their changes."""
@@ -251,7 +260,7 @@ async def run_turn(
     if FORCE_PERSIST_STATE in turn.flags:
         persisted = True
     event["decision"] = decision
-    return _finish(turn, decision, suggestions, None if persisted else loaded)
+    return _finish(turn, decision, suggestions, None if persisted else _restore(loaded))
 
 
 async def run_timeout(

@@ -971,6 +971,9 @@ def test_evaluation_is_fast() -> None:
         ("event.payload.text.match(/x/) === null", True),
         ("event.payload.text.match(/[a-z]+/g).length === 2", True),
         ("event.payload.text.match('the') !== null", True),
+        ("event.payload.text.match('t.e')[0] === 'the'", True),  # a string is a pattern: new RegExp(s)
+        ("event.payload.text.search('\\\\s') === 2", True),
+        ("event.payload.text.replace('.', '!') === 'hi there'", True),  # but replace takes a string as text
         ("event.payload.text.replace(/\\s+/g, '-') === 'hi-there'", True),
         ("event.payload.text.replace(/(\\w+) (\\w+)/, '$2 $1') === 'there hi'", True),
         ("event.payload.text.search(/there/) === 3", True),

@@ -10,7 +10,7 @@ import orjson
 
 from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.content import translate
-from parley.engine.expressions import UNDEFINED, js_to_number, js_truthy
+from parley.engine.expressions import UNDEFINED, js_length, js_to_number, js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 
 NUMBER_ANSWER = re.compile(r"^[#).!]?(\d{1,2})[#).!]?$")
@@ -128,11 +128,6 @@ def _entity_names(args: dict[str, Any]) -> list[str]:
     return [str(x).strip() for x in items if str(x).strip()]
 
 
-def _js_length(text: str) -> int:
-    """`String.length`: UTF-16 code units."""
-    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 def _now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
@@ -181,7 +176,7 @@ async def slot_fill(turn: Turn, args: dict[str, Any]) -> None:
         entity = {
             "name": "any",
             "type": "any",
-            "meta": {"start": 0, "end": _js_length(value)},
+            "meta": {"start": 0, "end": js_length(value)},
             "data": {"extras": {}, "value": value},
         }
         _set_slot(turn, slot_name, entity, args.get("turnExpiry", _MISSING))

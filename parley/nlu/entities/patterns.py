@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,16 +12,6 @@ from parley import bounded_regex
 from parley.nlu.entities import Found
 
 log = logging.getLogger("parley.nlu")
-
-_JS_NAMED_GROUP = re.compile(r"\(\?<([A-Za-z_]\w*)>")
-_JS_BACKREF = re.compile(r"\\k<([A-Za-z_]\w*)>")
-
-
-def js_to_python(pattern: str) -> str:
-    """The few JavaScript regex spellings Python writes differently."""
-    pattern = _JS_NAMED_GROUP.sub(r"(?P<\1>", pattern)
-    return _JS_BACKREF.sub(r"(?P=\1)", pattern)
-
 
 @dataclass(frozen=True, slots=True)
 class PatternEntity:
@@ -40,7 +29,7 @@ class PatternEntity:
         if not pattern:
             raise ValueError("empty pattern")
         try:
-            regex = bounded_regex.compile(js_to_python(pattern), 0 if match_case else bounded_regex.IGNORECASE)
+            regex = bounded_regex.compile(bounded_regex.from_js(pattern), 0 if match_case else bounded_regex.IGNORECASE)
         except bounded_regex.error as exc:
             raise ValueError(f"invalid pattern {pattern!r}: {exc}") from exc
         return cls(name, pattern, match_case, bool(raw.get("sensitive", False)), regex)
