@@ -236,8 +236,8 @@ def js_to_string(value: Any) -> str:
         return str(value) if -_MAX_SAFE <= value <= _MAX_SAFE else _float_to_str(_int_result(value))
     if isinstance(value, float):
         return _float_to_str(value)
-    if isinstance(value, list):
-        return ",".join("" if e is None or e is UNDEFINED else js_to_string(e) for e in value)
+    if isinstance(value, list):  # bounded at every level: nested shared arrays expand exponentially
+        return _bounded_string(",".join("" if e is None or e is UNDEFINED else js_to_string(e) for e in value))
     if isinstance(value, _JSFunction):
         return value.text if value.text is not None else f"function {value.name}() {{ [native code] }}"
     if isinstance(value, _JSRegExp):
@@ -303,8 +303,24 @@ def js_loose_equals(a: Any, b: Any) -> bool:
     return bool(js_to_number(a) == js_to_number(b))  # number/string/boolean mixes compare as numbers
 
 
+# Bounds on what one condition may build: arrow functions make doubling a value in a loop easy
+# (`xs.reduce(a => a + a, "x")`, `xs.reduce(a => [a, a], 1).flat(Infinity)`), and thirty doublings
+# would take the process down. JavaScript's own limits are higher (2**29 units, 2**32 elements);
+# no condition comes near these.
+MAX_STRING = 1 << 20
+MAX_ELEMENTS = 1 << 20
+
+
+def _bounded_string(s: str) -> str:
+    if len(s) > MAX_STRING:
+        raise ExpressionError("RangeError: Invalid string length")
+    return s
+
+
 def _concat(a: str, b: str) -> str:
     """Joining the halves of a surrogate pair (e.g. from ``split('')``) must yield the real character."""
+    if len(a) + len(b) > MAX_STRING:
+        raise ExpressionError("RangeError: Invalid string length")
     if a and b and "\ud800" <= a[-1] <= "\udbff" and "\udc00" <= b[0] <= "\udfff":
         return _from_u16(a + b)
     return a + b
@@ -595,7 +611,9 @@ def _includes(this: Any, args: list[Any]) -> bool:
 def _join(this: Any, args: list[Any]) -> str:
     arr = _elements(this, "join")
     sep = "," if _arg(args, 0) is UNDEFINED else js_to_string(args[0])
-    out = sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in arr)
+    if len(sep) * (len(arr) - 1) > MAX_STRING:
+        raise ExpressionError("RangeError: Invalid string length")
+    out = _bounded_string(sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in arr))
     # the halves of a surrogate pair (from `split('')`) joined back together make the real character
     return _from_u16(out) if not out.isascii() and _LONE_SURROGATE.search(out) else out
 
@@ -633,7 +651,10 @@ def _flat(this: Any, args: list[Any]) -> list[Any]:
     def flatten(arr: list[Any], d: int | float) -> list[Any]:
         if d < 1:
             return list(arr)
-        return [x for e in arr for x in (flatten(e, d - 1) if isinstance(e, list) else (e,))]
+        out = [x for e in arr for x in (flatten(e, d - 1) if isinstance(e, list) else (e,))]
+        if len(out) > MAX_ELEMENTS:
+            raise ExpressionError("RangeError: Invalid array length")
+        return out
 
     return flatten(_elements(this, "flat"), depth)
 
@@ -833,9 +854,9 @@ def _json_stringify(_this: Any, args: list[Any]) -> Any:
         if not parts:
             return open_ + close
         if not gap:
-            return open_ + ",".join(parts) + close
+            return _bounded_string(open_ + ",".join(parts) + close)
         inner = indent + gap
-        return f"{open_}\n{inner}" + f",\n{inner}".join(parts) + f"\n{indent}{close}"
+        return _bounded_string(f"{open_}\n{inner}" + f",\n{inner}".join(parts) + f"\n{indent}{close}")
 
     def ser(holder: Any, key: str, v: Any, indent: str) -> str | None:
         if fn is not None:

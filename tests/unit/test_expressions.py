@@ -1432,3 +1432,28 @@ def test_a_regex_literal_that_backtracks_without_end_is_an_error_not_a_hang() ->
     with pytest.raises(ExpressionError, match="regular expression ran over"):
         ev("/^(a|a)*$/.test(event.preview)", scope)
     assert ev("/^(a|a)*$/.test('aaaa')", scope) is True
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "temp.xs.reduce(a => a + a, 'xxxxxxxx')",  # 2**40 characters
+        "String(temp.xs.reduce(a => [a, a], 1))",  # nested shared arrays: 2**40 elements once printed
+        "temp.xs.reduce(a => [a, a], 1).join('-')",
+        "JSON.stringify(temp.xs.reduce(a => [a, a], 1))",
+        "temp.xs.reduce(a => [a, a], 1).flat(Infinity).length",
+        "temp.xs.map(x => 'x').join(temp.xs.reduce(a => a + a, 'y').slice(0, 100000))",
+    ],
+)
+def test_a_condition_cannot_build_values_without_bound(source: str) -> None:
+    """Thirty-odd doublings would exhaust the server's memory: the condition fails with JavaScript's
+    own RangeError instead (at sizes no real condition reaches)."""
+    with pytest.raises(ExpressionError, match="RangeError: Invalid (string|array) length"):
+        ev(source, {"temp": {"xs": [0] * 40}})
+
+
+def test_values_of_ordinary_sizes_are_unaffected() -> None:
+    scope = {"temp": {"xs": [0] * 10}}
+    assert ev("temp.xs.reduce(a => a + a, 'x').length", scope) == 1024
+    assert ev("temp.xs.reduce(a => [a, a], 1).flat(Infinity).length", scope) == 1024
+    assert len(ev("JSON.stringify(temp.xs.reduce(a => [a, a], 1))", scope)) == 2 * 1024 - 1 + 2 * 1023
