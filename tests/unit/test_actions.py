@@ -60,6 +60,18 @@ async def test_set_variable_null_or_empty_deletes(tmp_path: Path) -> None:
     assert chat.user == {}
 
 
+async def test_set_variable_without_a_name_writes_the_key_undefined(tmp_path: Path) -> None:
+    """Botpress assigns `event.state[type][name]` with no check: a missing name is the key "undefined"."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", action("builtin/setVariable", {"type": "temp", "value": "kept"}),
+                          say("got {{temp.undefined}}"))),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["got kept"]
+    assert chat.errors == []
+
+
 async def test_set_variable_json_null_stores_null(tmp_path: Path) -> None:
     """As in Botpress: only the string "null", "" or no value erase; `null` is a value."""
     bot = make_bot(tmp_path, flows={"main": flow(
@@ -549,6 +561,17 @@ async def test_switch_language(tmp_path: Path) -> None:
     chat = Chat(_waiting_bot(tmp_path, action("builtin/switchLanguage", {"lang": "DE"})))
     await chat.send()
     assert chat.user["language"] == "de"
+
+
+async def test_switch_language_without_a_language_runs_the_error_flow(tmp_path: Path) -> None:
+    """Botpress lower-cases `args.lang` unchecked: without one the action throws."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", action("builtin/switchLanguage", {}), say("switched"))),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["Oops, error"]
+    assert "language" not in chat.user
 
 
 async def test_slot_expires_after_its_turns(tmp_path: Path) -> None:
