@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.bots.models import Bot
+from parley.engine.runtime import EngineOptions
 from tests.unit.botfactory import (
     ERROR_FLOW,
     Chat,
@@ -367,7 +368,7 @@ async def test_choice_by_intent_with_the_prefix_in_any_case(tmp_path: Path) -> N
 # -------------------------------------------------------------------------------------- slots
 
 
-def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2) -> Bot:
+def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2, **extra_flows: JSONDict) -> Bot:
     fill = action("basic-skills/slot_fill", {"slotName": "city", "entities": entities, "turnExpiry": -1})
     extracted = "session.slots['city'] && (temp.valid === undefined || temp.valid == \"true\")"
     not_found_args = {} if retries is None else {"retryAttempts": retries}
@@ -396,6 +397,7 @@ def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2) -> Bot:
                            ("true", "not-extracted")]),
                 node("already-extracted", set_var("temp", "alreadyExtracted", "true"), next=[("true", "#")]),
             ),
+            **extra_flows,
         },
         files={"intents/book.json": json.dumps({"name": "book", "contexts": ["travel"], "utterances": {"en": []},
                                                "slots": [{"name": "city", "entities": ["any"]}]})},
@@ -410,6 +412,15 @@ async def test_slot_fill_with_any_takes_the_whole_text(tmp_path: Path) -> None:
     assert chat.session["slots"]["city"]["value"] == "New York"
     # The slot is kept in the session: next time it is already extracted.
     assert await chat.send("again") == ["Still New York"]
+
+
+async def test_slot_skill_without_the_nlu_module_runs_the_error_flow(tmp_path: Path) -> None:
+    """Botpress's slot_update_contexts reads the intent through the NLU module's HTTP route: with the
+    module disabled the request fails, the action throws, and the error flow runs."""
+    chat = Chat(_slot_bot(tmp_path, "any", error=ERROR_FLOW), options=EngineOptions(nlu_module=False))
+    assert await chat.send("book a trip") == ["Oops, error"]
+    assert "nluContexts" not in chat.session
+    assert "NLU module" in chat.errors[0]["message"]
 
 
 async def test_slot_fill_from_an_nlu_entity(tmp_path: Path) -> None:
