@@ -137,6 +137,7 @@ class Conversations:
                 action_timeout=self.seconds(bot, "converse", "timeout", default=DEFAULT_CONVERSE_TIMEOUT),
                 external_url=self.settings.external_url,
                 no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
+                nlu_module=self.settings.nlu_enabled,
             )
             bot.cache["options"] = options
         assert isinstance(options, EngineOptions)

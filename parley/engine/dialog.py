@@ -380,7 +380,9 @@ class DialogEngine:
             *(context.get("jumpPoints") or []),
             {"flow": context.get("currentFlow"), "node": context.get("currentNode")},
         ]
+        # entered like a jump: the context keeps whatever else it holds (Botpress spreads it)
         self.state["context"] = {
+            **context,
             "currentFlow": target[0],
             "currentNode": target[1],
             "previousFlow": context.get("currentFlow"),

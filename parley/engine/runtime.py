@@ -26,6 +26,8 @@ class EngineOptions:
     min_confidence: float = 0.5
     no_repeat_policy: bool = False
     no_repeat_seconds: float = 20.0
+    # Botpress's NLU module is loaded (PARLEY_NLU on). Without it, its HTTP routes do not exist.
+    nlu_module: bool = True
 
 
 @dataclass

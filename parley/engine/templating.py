@@ -173,8 +173,9 @@ def _js_string(value: Any, seen: frozenset[int] = frozenset()) -> str:
             return ""
         inner = seen | {id(value)}
         return ",".join([_js_string(v, inner) for v in value])
-    if isinstance(value, str):
-        return str.__str__(value)
+    if isinstance(value, str):  # a subclass: a JavaScript Date has its own String() (state.EventDate)
+        js_string = getattr(value, "js_string", None)
+        return js_string() if callable(js_string) else str.__str__(value)
     if isinstance(value, int):
         return _js_string(int(value))
     if isinstance(value, float):

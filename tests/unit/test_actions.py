@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.bots.models import Bot
+from parley.engine.runtime import EngineOptions
 from tests.unit.botfactory import (
     ERROR_FLOW,
     Chat,
@@ -58,6 +59,18 @@ async def test_set_variable_null_or_empty_deletes(tmp_path: Path) -> None:
     assert chat.user == {"a": "1", "b": "2", "c": "3"}
     assert await chat.send() == ["a= b= c="]
     assert chat.user == {}
+
+
+async def test_set_variable_without_a_name_writes_the_key_undefined(tmp_path: Path) -> None:
+    """Botpress assigns `event.state[type][name]` with no check: a missing name is the key "undefined"."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", action("builtin/setVariable", {"type": "temp", "value": "kept"}),
+                          say("got {{temp.undefined}}"))),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["got kept"]
+    assert chat.errors == []
 
 
 async def test_set_variable_json_null_stores_null(tmp_path: Path) -> None:
@@ -355,7 +368,7 @@ async def test_choice_by_intent_with_the_prefix_in_any_case(tmp_path: Path) -> N
 # -------------------------------------------------------------------------------------- slots
 
 
-def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2) -> Bot:
+def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2, **extra_flows: JSONDict) -> Bot:
     fill = action("basic-skills/slot_fill", {"slotName": "city", "entities": entities, "turnExpiry": -1})
     extracted = "session.slots['city'] && (temp.valid === undefined || temp.valid == \"true\")"
     not_found_args = {} if retries is None else {"retryAttempts": retries}
@@ -384,6 +397,7 @@ def _slot_bot(tmp_path: Path, entities: str, retries: int | None = 2) -> Bot:
                            ("true", "not-extracted")]),
                 node("already-extracted", set_var("temp", "alreadyExtracted", "true"), next=[("true", "#")]),
             ),
+            **extra_flows,
         },
         files={"intents/book.json": json.dumps({"name": "book", "contexts": ["travel"], "utterances": {"en": []},
                                                "slots": [{"name": "city", "entities": ["any"]}]})},
@@ -398,6 +412,15 @@ async def test_slot_fill_with_any_takes_the_whole_text(tmp_path: Path) -> None:
     assert chat.session["slots"]["city"]["value"] == "New York"
     # The slot is kept in the session: next time it is already extracted.
     assert await chat.send("again") == ["Still New York"]
+
+
+async def test_slot_skill_without_the_nlu_module_runs_the_error_flow(tmp_path: Path) -> None:
+    """Botpress's slot_update_contexts reads the intent through the NLU module's HTTP route: with the
+    module disabled the request fails, the action throws, and the error flow runs."""
+    chat = Chat(_slot_bot(tmp_path, "any", error=ERROR_FLOW), options=EngineOptions(nlu_module=False))
+    assert await chat.send("book a trip") == ["Oops, error"]
+    assert "nluContexts" not in chat.session
+    assert "NLU module" in chat.errors[0]["message"]
 
 
 async def test_slot_fill_from_an_nlu_entity(tmp_path: Path) -> None:
@@ -549,6 +572,17 @@ async def test_switch_language(tmp_path: Path) -> None:
     chat = Chat(_waiting_bot(tmp_path, action("builtin/switchLanguage", {"lang": "DE"})))
     await chat.send()
     assert chat.user["language"] == "de"
+
+
+async def test_switch_language_without_a_language_runs_the_error_flow(tmp_path: Path) -> None:
+    """Botpress lower-cases `args.lang` unchecked: without one the action throws."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", action("builtin/switchLanguage", {}), say("switched"))),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["Oops, error"]
+    assert "language" not in chat.user
 
 
 async def test_slot_expires_after_its_turns(tmp_path: Path) -> None:

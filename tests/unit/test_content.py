@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from parley.bots.models import Bot
 from parley.engine.runtime import EngineOptions
+from parley.engine.state import EventDate
 from parley.outbox import shape_responses
 from tests.unit.botfactory import Chat, flow, make_bot, nlu, node, say, set_var, text_element
 
@@ -226,6 +229,24 @@ async def test_template_paths_reach_event_and_indices(tmp_path: Path) -> None:
     chat.memory.session["items"] = ["a", "b"]
     chat.memory.temp["n"] = 0
     assert await chat.send("ping") == ["ping|ping|b|0"]
+
+
+async def test_event_created_on_renders_as_a_javascript_date(tmp_path: Path) -> None:
+    """Botpress's `event.createdOn` is a Date, which Mustache prints with Date.prototype.toString."""
+    chat = Chat(_bot(tmp_path, set_var("temp", "at", "{{{event.createdOn}}}"), say("{{event.createdOn}}"),
+                     say("{{temp.at}}")))
+    before = datetime.now(UTC).replace(microsecond=0)
+    said, copied = await chat.send()
+    shown = datetime.strptime(said, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)")
+    assert shown.replace(tzinfo=UTC) >= before
+    assert copied == said  # action arguments go through the same Mustache
+
+
+def test_a_javascript_date_prints_like_node() -> None:
+    assert EventDate("2026-11-25T23:40:27.123Z").js_string() == (
+        "Wed Nov 25 2026 23:40:27 GMT+0000 (Coordinated Universal Time)")
+    assert json.dumps({"createdOn": EventDate("2026-11-25T23:40:27.123Z")}) == (
+        '{"createdOn": "2026-11-25T23:40:27.123Z"}')
 
 
 async def test_user_text_with_mustache_is_never_interpreted(tmp_path: Path) -> None:

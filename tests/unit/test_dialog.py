@@ -620,6 +620,25 @@ async def test_timeout_inside_a_skill_uses_the_parent_flows_timeout_node(tmp_pat
     assert await chat.timeout() == ["parent timeout"]
 
 
+
+async def test_timeout_keeps_what_the_bot_stored_in_the_context(tmp_path: Path) -> None:
+    """Botpress enters the timeout handler like a jump: the context keeps its other keys and gains a
+    jump point for where the conversation stood."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", "remember", say("Q"), receive=[], next=[("true", "entry")]),
+        node("timeout", say("Still there?"), receive=[], next=[("true", "entry")]),
+    )}, actions={"remember": """
+        async def run(event):
+            event["state"]["context"]["topic"] = "billing"
+    """})
+    chat = Chat(bot)
+    await chat.send()
+    assert await chat.timeout() == ["Still there?"]
+    assert chat.context["topic"] == "billing"
+    assert chat.context["currentNode"] == "timeout" and chat.context["previousNode"] == "entry"
+    assert chat.context["jumpPoints"] == [{"flow": "main.flow.json", "node": "entry"}]
+
+
 # -------------------------------------------------------------------------------------- memory
 
 

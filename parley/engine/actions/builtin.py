@@ -9,7 +9,7 @@ from typing import Any
 
 from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.durations import parse_duration
-from parley.engine.expressions import UNDEFINED, js_to_number
+from parley.engine.expressions import UNDEFINED, js_to_number, js_to_string
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 from parley.engine.state import SESSION_KEEP_KEYS
 
@@ -34,9 +34,8 @@ def _set_bot_global(turn: Turn, name: str, value: Any) -> None:
 
 
 async def set_variable(turn: Turn, args: dict[str, Any]) -> None:
-    scope, name = _scope_name(args), str(args.get("name") or "")
-    if not name:
-        raise ActionFailed("setVariable needs a `name`")
+    # `event.state[type][name]`: the name is a JavaScript property key, so a missing name is "undefined"
+    scope, name = _scope_name(args), js_to_string(args.get("name", UNDEFINED))
     value = args.get("value")
     if scope == "bot":
         _set_bot_global(turn, name, value)
@@ -159,9 +158,10 @@ async def reset_session(turn: Turn, args: dict[str, Any]) -> None:
 
 async def switch_language(turn: Turn, args: dict[str, Any]) -> None:
     lang = args.get("lang")
-    if isinstance(lang, str) and lang:
-        turn.state["user"]["language"] = lang.lower()
-        turn.flags.add(FORCE_PERSIST_STATE)
+    if not isinstance(lang, str):  # Botpress calls `args.lang.toLowerCase()`: a TypeError otherwise
+        raise ActionFailed("switchLanguage needs a `lang` string")
+    turn.state["user"]["language"] = lang.lower()
+    turn.flags.add(FORCE_PERSIST_STATE)
 
 
 async def wait(turn: Turn, args: dict[str, Any]) -> None:

@@ -113,6 +113,8 @@ async def choice_invalid_answer(turn: Turn, args: dict[str, Any]) -> None:
 
 async def slot_update_contexts(turn: Turn, args: dict[str, Any]) -> None:
     name = str(args.get("intentName") or "")
+    if not turn.options.nlu_module:  # Botpress asks the NLU module's `/mod/nlu/intents/<name>` route
+        raise ActionFailed("slot_update_contexts: the NLU module is disabled, so its intents route does not exist")
     intent = turn.bot.intents.get(name)
     if intent is None:  # Botpress's request for the intent's contexts fails
         raise ActionFailed(f"slot_update_contexts: the bot has no intent {name!r}")
