@@ -38,6 +38,17 @@ async def test_closing_writes_what_is_left(store: Any) -> None:
     assert len(await store.events(KEY)) == 2
 
 
+async def test_a_large_batch_is_written_whole_and_in_order(store: Any) -> None:
+    """A busy second's batch (written in several short transactions on SQLite) loses and reorders nothing."""
+    log = EventLog(store, interval=3600)
+    for n in range(700):
+        log.add(KEY, turn_events(n))
+    assert await log.flush() == 1400
+    events = await store.events(KEY, limit=2000)
+    assert [(e["eventId"], e["direction"]) for e in events] == [
+        (f"e{n}", d) for n in range(700) for d in ("incoming", "outgoing")]
+
+
 async def test_a_disabled_log_writes_nothing(store: Any) -> None:
     log = EventLog.from_config(store, {"enabled": False})
     log.add(KEY, turn_events(1))
