@@ -19,9 +19,11 @@ import logging
 import time
 from typing import Any, Protocol
 
+import orjson
+
 from parley.engine.durations import parse_duration
 from parley.engine.state import JSONDict
-from parley.store.base import ConversationKey
+from parley.store.base import ConversationKey, EventRow
 
 log = logging.getLogger("parley.events")
 
@@ -29,7 +31,6 @@ DEFAULT_INTERVAL = 1.0
 # a store that cannot take the log for a long while must not take the process's memory with it
 MAX_BUFFERED = 50_000
 
-EventRow = tuple[ConversationKey, JSONDict, float]  # (conversation, {eventId, direction, payload}, time)
 
 
 class EventStore(Protocol):
@@ -63,7 +64,9 @@ class EventLog:
         if not self.enabled or not events:
             return
         at = time.time() if now is None else now
-        self._rows.extend((key, e, at) for e in events)
+        self._rows.extend((key.bot_id, key.channel, key.user_id, str(e.get("eventId", "")),
+                           str(e.get("direction", "")), orjson.dumps(e.get("payload")).decode(), at)
+                          for e in events)
         if len(self._rows) > MAX_BUFFERED:
             excess = len(self._rows) - MAX_BUFFERED
             del self._rows[:excess]

@@ -7,6 +7,12 @@ from typing import Any, Protocol
 
 from parley.engine.state import JSONDict, Memory
 
+# An event log row: (bot id, channel, user id, event id, direction, payload as JSON text, time). Made
+# when the event log queues an event, so a second's worth of queued events is untracked tuples and
+# strings rather than the turns' payload dicts kept alive (which the garbage collector promoted to its
+# oldest generation, making full collections frequent and slow).
+EventRow = tuple[str, str, str, str, str, str, float]
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
@@ -82,7 +88,7 @@ class Store(Protocol):
 
     async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]: ...
 
-    async def append_events(self, rows: list[tuple[ConversationKey, JSONDict, float]]) -> None:
+    async def append_events(self, rows: list[EventRow]) -> None:
         """Write a batch of the event log ({eventId, direction, payload} per conversation and time)."""
         ...
 

@@ -17,7 +17,7 @@ import orjson
 
 from parley.engine.state import JSONDict, Memory, new_session
 from parley.security.users import User, normalize_email
-from parley.store.base import ConversationKey, Loaded, Saved, user_changes
+from parley.store.base import ConversationKey, EventRow, Loaded, Saved, user_changes
 from parley.store.locks import LocalLocks
 
 MIGRATIONS: list[str] = [
@@ -311,14 +311,13 @@ class PostgresStore:
         )
         return int(status.split()[-1])
 
-    async def append_events(self, rows: list[tuple[ConversationKey, JSONDict, float]]) -> None:
+    async def append_events(self, rows: list[EventRow]) -> None:
         if not rows:
             return
         await self.pool.executemany(
             "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
             "VALUES ($1, $2, $3, $4, $5, $6::text::json, $7)",
-            [(key.bot_id, key.channel, key.user_id, str(e.get("eventId", "")), str(e.get("direction", "")),
-              _dumps(e.get("payload")), at) for key, e, at in rows],
+            rows,
         )
 
     async def events(self, key: ConversationKey, limit: int = 100) -> list[dict[str, Any]]:

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import orjson
 
-from parley.engine.state import JSONDict, Memory, new_session
+from parley.engine.state import Memory, new_session
 from parley.security import users as collaborators
 from parley.security.users import USERS_SCHEMA, User
-from parley.store.base import ConversationKey, Loaded, Saved, user_changes
+from parley.store.base import ConversationKey, EventRow, Loaded, Saved, user_changes
 from parley.store.locks import FileLocks
 
 T = TypeVar("T")
@@ -411,12 +411,12 @@ class SQLiteStore:
 
         return await self._run(q)
 
-    async def append_events(self, rows: list[tuple[ConversationKey, JSONDict, float]]) -> None:
+    async def append_events(self, rows: list[EventRow]) -> None:
         """The event log's batch, in short transactions with the event loop free in between: one
         transaction of a second's events (thousands of rows, ≈ 20 ms) would hold up every request
         waiting behind it."""
 
-        def tx(values: list[tuple[Any, ...]]) -> Callable[[sqlite3.Connection], None]:
+        def tx(values: list[EventRow]) -> Callable[[sqlite3.Connection], None]:
             def run(db: sqlite3.Connection) -> None:
                 with _immediate(db):
                     db.executemany(
@@ -427,11 +427,7 @@ class SQLiteStore:
             return run
 
         for first in range(0, len(rows), EVENT_CHUNK):
-            write = tx([
-                (key.bot_id, key.channel, key.user_id, str(e.get("eventId", "")), str(e.get("direction", "")),
-                 _dumps(e.get("payload")), at)
-                for key, e, at in rows[first:first + EVENT_CHUNK]
-            ])
+            write = tx(rows[first:first + EVENT_CHUNK])
             if self._writer is None:
                 await self._run(write)
                 continue

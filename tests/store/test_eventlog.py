@@ -85,4 +85,4 @@ async def test_a_failed_write_keeps_the_rows_for_the_next_flush(caplog: pytest.L
     assert "retrying later" in caplog.text
     log.add(KEY, turn_events(2))
     await log.close()
-    assert [e["eventId"] for _, e, _ in flaky.rows] == ["e1", "e1", "e2", "e2"]
+    assert [row[3] for row in flaky.rows] == ["e1", "e1", "e2", "e2"]
