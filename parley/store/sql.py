@@ -171,7 +171,6 @@ _SAVE_CONVERSATION = (
 )
 
 
-EVENT_CHUNK = 200  # event log rows per transaction (≈ 1.5 ms)
 
 
 def _dumps(value: Any) -> str:
@@ -412,32 +411,26 @@ class SQLiteStore:
         return await self._run(q)
 
     async def append_events(self, rows: list[EventRow]) -> None:
-        """The event log's batch, in short transactions with the event loop free in between: one
-        transaction of a second's events (thousands of rows, ≈ 20 ms) would hold up every request
-        waiting behind it."""
+        """One transaction (the event log hands over short batches)."""
 
-        def tx(values: list[EventRow]) -> Callable[[sqlite3.Connection], None]:
-            def run(db: sqlite3.Connection) -> None:
-                with _immediate(db):
-                    db.executemany(
-                        "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
-                        "VALUES (?,?,?,?,?,?,?)",
-                        values,
-                    )
-            return run
+        def tx(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.executemany(
+                    "INSERT INTO events (bot_id, channel, user_id, event_id, direction, payload, created_at) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    rows,
+                )
 
-        for first in range(0, len(rows), EVENT_CHUNK):
-            write = tx(rows[first:first + EVENT_CHUNK])
-            if self._writer is None:
-                await self._run(write)
-                continue
+        if not rows:
+            return
+        if self._writer is not None:
             try:
-                write(self._writer)
+                tx(self._writer)
+                return
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):
                     raise
-                await self._run(write)
-            await asyncio.sleep(0)
+        await self._run(tx)
 
     async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
         """Retention: drop a bot's old event log and outbox entries and stored retry answers."""

@@ -86,3 +86,29 @@ async def test_a_failed_write_keeps_the_rows_for_the_next_flush(caplog: pytest.L
     log.add(KEY, turn_events(2))
     await log.close()
     assert [row[3] for row in flaky.rows] == ["e1", "e1", "e2", "e2"]
+
+
+class FailsOnce:
+    """Takes the first two batches, fails the third once."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.rows: list[EventRow] = []
+
+    async def append_events(self, rows: list[EventRow]) -> None:
+        self.calls += 1
+        if self.calls == 3:
+            raise OSError("disk full")
+        self.rows += rows
+
+
+async def test_a_write_failing_halfway_keeps_only_the_unwritten_rows() -> None:
+    store = FailsOnce()
+    log = EventLog(store, interval=3600)
+    for n in range(700):
+        log.add(KEY, turn_events(n))
+    first = await log.flush()
+    assert 0 < first < 1400  # some batches went in before the failure
+    await log.close()
+    assert [(row[3], row[4]) for row in store.rows] == [
+        (f"e{n}", d) for n in range(700) for d in ("incoming", "outgoing")]  # each once, in order
