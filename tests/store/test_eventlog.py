@@ -63,22 +63,23 @@ def test_configuration_follows_botpress_event_collector() -> None:
     assert in_turn.in_turn and in_turn.enabled
 
 
-class FlakyStore:
-    """Fails the first write: the rows must survive for the next flush."""
+class FailingStore:
+    """Fails one write (the `failing`-th), takes the others."""
 
-    def __init__(self) -> None:
+    def __init__(self, failing: int) -> None:
+        self.failing = failing
         self.calls = 0
         self.rows: list[EventRow] = []
 
     async def append_events(self, rows: list[EventRow]) -> None:
         self.calls += 1
-        if self.calls == 1:
+        if self.calls == self.failing:
             raise OSError("disk full")
         self.rows += rows
 
 
 async def test_a_failed_write_keeps_the_rows_for_the_next_flush(caplog: pytest.LogCaptureFixture) -> None:
-    flaky = FlakyStore()
+    flaky = FailingStore(failing=1)
     log = EventLog(flaky, interval=3600)
     log.add(KEY, turn_events(1))
     assert await log.flush() == 0
@@ -88,22 +89,8 @@ async def test_a_failed_write_keeps_the_rows_for_the_next_flush(caplog: pytest.L
     assert [row[3] for row in flaky.rows] == ["e1", "e1", "e2", "e2"]
 
 
-class FailsOnce:
-    """Takes the first two batches, fails the third once."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.rows: list[EventRow] = []
-
-    async def append_events(self, rows: list[EventRow]) -> None:
-        self.calls += 1
-        if self.calls == 3:
-            raise OSError("disk full")
-        self.rows += rows
-
-
 async def test_a_write_failing_halfway_keeps_only_the_unwritten_rows() -> None:
-    store = FailsOnce()
+    store = FailingStore(failing=3)
     log = EventLog(store, interval=3600)
     for n in range(700):
         log.add(KEY, turn_events(n))
