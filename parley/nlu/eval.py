@@ -1,14 +1,18 @@
 """`parley nlu-eval --train FILE --test FILE`: train on a dataset, predict its test set, print one JSON line.
 
 Files are bitfan datasets (`{"lang", "samples": [{"text", "label"}]}`), CLINC150-style lists of
-`[text, intent]`, or a JSON object of such lists with the splits to use after a colon
-(`data_dev.json:train+oos_train`). Items labelled `oos` are out of scope: in the training data they
-teach the model what to reject; in the test data they count as correct when parley answers `none`.
+`[text, intent]`, a JSON object of such lists with the splits to use after a colon
+(`data_dev.json:train+oos_train`), CSV or TSV tables (Banking77's `text,category`: the text and label
+columns found by their header, else the first two columns) or JSON lines (objects or `[text, intent]`).
+Items labelled `oos` are out of scope: in the training data they teach the model what to reject; in
+the test data they count as correct when parley answers `none`.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 import time
@@ -16,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 OOS = "oos"
+# header names of the text and label columns of a CSV/TSV table or JSON-lines objects (lower case)
+TEXT_COLUMNS = ("text", "utterance", "sentence", "query", "question", "example")
+LABEL_COLUMNS = ("label", "intent", "category", "class")
 
 
 def add_parser(sub: Any) -> None:
@@ -31,7 +38,13 @@ def load_samples(spec: str) -> tuple[list[tuple[str, str]], str | None]:
     path, _, splits = spec.partition(":")
     if not Path(path).is_file() and ":" in spec:  # a Windows drive letter, or a colon in the name
         path, splits = spec, ""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    raw = Path(path).read_text(encoding="utf-8-sig")
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return _table(raw, "\t" if suffix == ".tsv" else ","), None
+    if suffix in (".jsonl", ".ndjson"):
+        return _json_lines(raw), None
+    data = json.loads(raw)
     lang = None
     items: list[Any]
     if isinstance(data, dict) and "samples" in data:
@@ -57,6 +70,50 @@ def load_samples(spec: str) -> tuple[list[tuple[str, str]], str | None]:
             label = label[0] if label else OOS
         out.append((str(text), str(label)))
     return out, lang
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    return next((lowered.index(n) for n in names if n in lowered), None)
+
+
+def _table(raw: str, delimiter: str) -> list[tuple[str, str]]:
+    """Rows of a CSV/TSV table: columns named by the header (TEXT_COLUMNS, LABEL_COLUMNS), else the
+    first two, a header-less table starting with its first row."""
+    rows = [r for r in csv.reader(io.StringIO(raw), delimiter=delimiter) if any(c.strip() for c in r)]
+    if not rows:
+        return []
+    text_at, label_at = _column(rows[0], TEXT_COLUMNS), _column(rows[0], LABEL_COLUMNS)
+    body = rows[1:] if text_at is not None or label_at is not None else rows
+    text_at = 0 if text_at is None else text_at
+    label_at = (1 if text_at == 0 else 0) if label_at is None else label_at
+    out = []
+    for number, row in enumerate(body, start=len(rows) - len(body) + 1):
+        if max(text_at, label_at) >= len(row):
+            raise ValueError(f"row {number} has {len(row)} column(s): expected a text and a label")
+        out.append((row[text_at], row[label_at].strip() or OOS))
+    return out
+
+
+def _json_lines(raw: str) -> list[tuple[str, str]]:
+    out = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if isinstance(item, dict):
+            text_key = next((k for k in TEXT_COLUMNS if k in item), None)
+            label_key = next((k for k in LABEL_COLUMNS if k in item), None)
+            if text_key is None or label_key is None:
+                raise ValueError(f"line {number}: an object needs a text and a label key")
+            item = [item[text_key], item[label_key]]
+        if not isinstance(item, list) or len(item) < 2:
+            raise ValueError(f"line {number}: expected an object or a [text, label] list")
+        label = item[1]
+        if isinstance(label, list):
+            label = label[0] if label else OOS
+        out.append((str(item[0]), str(label)))
+    return out
 
 
 def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: str, seed: int) -> dict[str, Any]:
@@ -123,7 +180,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         train, train_lang = load_samples(args.train)
         test, test_lang = load_samples(args.test)
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:  # json's errors are ValueErrors
+    except (OSError, ValueError, KeyError, IndexError, TypeError, csv.Error) as exc:  # json's errors are ValueErrors
         print(f"cannot read the dataset: {exc!r}", file=sys.stderr)
         return 2
     lang = args.lang or train_lang or test_lang or "en"

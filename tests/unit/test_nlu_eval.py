@@ -33,6 +33,33 @@ def test_bitfan_clinc_braun_and_plain_list_formats(tmp_path: Path) -> None:
     assert load_samples(str(plain)) == ([("a", "b")], None)
 
 
+def test_csv_tsv_and_json_lines(tmp_path: Path) -> None:
+    banking = tmp_path / "train.csv"  # Banking77's layout: a header, commas and quotes inside texts
+    banking.write_text('text,category\n"Hi, where is my card?",card_arrival\nI want a refund,refund\n\n')
+    assert load_samples(str(banking)) == ([("Hi, where is my card?", "card_arrival"), ("I want a refund", "refund")],
+                                          None)
+    swapped = tmp_path / "s.tsv"  # columns found by name, whatever their order
+    swapped.write_text("intent\tutterance\ngreet\thello there\n")
+    assert load_samples(str(swapped)) == ([("hello there", "greet")], None)
+    bare = tmp_path / "bare.csv"  # no header: text, then label
+    bare.write_text("book a flight,travel\nzzz,oos\n")
+    assert load_samples(str(bare)) == ([("book a flight", "travel"), ("zzz", "oos")], None)
+    lines = tmp_path / "d.jsonl"
+    lines.write_text('{"text": "hi", "intent": "greet"}\n\n["bye", "leave"]\n')
+    assert load_samples(str(lines)) == ([("hi", "greet"), ("bye", "leave")], None)
+    short = tmp_path / "short.csv"
+    short.write_text("text,label\nonly a text\n")
+    with pytest.raises(ValueError, match="row 2"):
+        load_samples(str(short))
+
+
+def test_unreadable_dataset_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "hi"}\n')
+    assert main(["nlu-eval", "--train", str(broken), "--test", str(broken)]) == 2
+    assert "line 1" in capsys.readouterr().err
+
+
 def _dataset(path: Path, samples: dict[str, list[str]]) -> str:
     path.write_text(json.dumps({"name": path.stem, "type": "intent", "lang": "en",
                                 "samples": [{"text": t, "label": k} for k, ts in samples.items() for t in ts]}))
