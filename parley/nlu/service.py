@@ -31,6 +31,7 @@ from parley.nlu.embeddings import Embedder, load_embedder
 from parley.nlu.identifier import needed_by, start_loading
 from parley.nlu.language import detect_language
 from parley.nlu.model import LanguageModel, TrainingSet, predict_elected, training_sets
+from parley.nlu.repeats import RepeatedPredictions
 
 log = logging.getLogger("parley.nlu")
 
@@ -106,6 +107,7 @@ class NluService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._dates_warm = False
         self.cache_max_age = max_age_from_env()
+        self.repeats = RepeatedPredictions()
 
     # ------------------------------------------------------------------------------------ training
 
@@ -274,12 +276,18 @@ class NluService:
             if model is None:
                 continue
             tried = lang
-            try:
-                checked, result = predict_elected(model, text, included, now)
-            except Exception:  # Botpress logs and tries the next language
-                log.exception("bot %s: NLU prediction failed in %s", bot.id, lang)
-                result = None
-                continue
+            key = self.repeats.key(model.id, text, included)
+            hit = self.repeats.get(key)
+            if hit is not None:
+                checked, result = hit
+            else:
+                try:
+                    checked, result = predict_elected(model, text, included, now)
+                except Exception:  # Botpress logs and tries the next language
+                    log.exception("bot %s: NLU prediction failed in %s", bot.id, lang)
+                    result = None
+                    continue
+                self.repeats.put(key, checked, result)
             result.update(modelId=model.id, errored=False, language=lang)
             break
         if result is None:

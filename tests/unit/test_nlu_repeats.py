@@ -1,0 +1,76 @@
+"""Repeated messages reuse their prediction; anything that depends on the current time is predicted again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from parley.bots.loader import load_bot
+from parley.bots.models import Bot
+from parley.engine.state import default_nlu
+from parley.nlu.repeats import RepeatedPredictions
+from parley.nlu.service import NluService
+from tests.conftest import TEMPLATES
+
+
+def _event(text: str, contexts: list[str] | None = None, **payload: Any) -> dict[str, Any]:
+    nlu = default_nlu()
+    if contexts is not None:
+        nlu["includedContexts"] = contexts
+    return {"type": "text", "preview": text, "payload": {"type": "text", "text": text, **payload},
+            "state": {"user": {}}, "nlu": nlu}
+
+
+def test_kept_predictions_are_fresh_copies_and_bounded() -> None:
+    cache = RepeatedPredictions(max_entries=2)
+    result = {"intent": {"name": "hello", "confidence": 0.9}, "entities": []}
+    key = cache.key("m1", "hi", ["global"])
+    cache.put(key, "hi", result)
+    first = cache.get(key)
+    assert first == ("hi", result)
+    first[1]["intent"]["name"] = "changed"  # a caller changing its copy changes nothing kept
+    assert cache.get(key) == ("hi", result)
+    assert cache.get(cache.key("m1", "hi", ["other"])) is None  # other contexts: another prediction
+    assert cache.get(cache.key("m2", "hi", ["global"])) is None  # another model
+    cache.put(cache.key("m1", "b", ["global"]), "b", result)
+    cache.put(cache.key("m1", "c", ["global"]), "c", result)
+    assert len(cache) == 2 and cache.get(key) is None  # the oldest went first
+    assert cache.key("m1", "hi", [{"not": "a string"}]) is None
+
+
+def test_predictions_with_a_time_are_not_kept() -> None:
+    cache = RepeatedPredictions()
+    timed = {"entities": [{"name": "time", "type": "system.time", "data": {"value": "2026-12-07T19:00:00.000+00:00"}}]}
+    key = cache.key("m", "tomorrow at 7pm", ["global"])
+    cache.put(key, "tomorrow at 7pm", timed)
+    assert cache.get(key) is None and len(cache) == 0
+
+
+async def test_a_repeated_message_gets_the_same_understanding(tmp_path: Path) -> None:
+    bot = load_bot(TEMPLATES / "small-talk")
+    assert isinstance(bot, Bot)
+    service = NluService(tmp_path / "nlu")
+    try:
+        await service.train(bot)
+        first = service.understand(bot, _event("who bulit you"))
+        assert first is not None and first["spellChecked"] == "who built you"
+        second = service.understand(bot, _event("who bulit you"))
+        assert second is not None and service.repeats.hits == 1
+        for result in (first, second):
+            del result["ms"]
+        assert second == first
+        first["intent"]["name"] = "tampered"  # the first caller's copy is its own
+        third = service.understand(bot, _event("who bulit you"))
+        assert third is not None and third["intent"]["name"] == second["intent"]["name"] != "tampered"
+        # the same text with other contexts is predicted for those contexts
+        service.understand(bot, _event("who bulit you", contexts=["nothing-here"]))
+        assert service.repeats.hits == 2
+        # a time is read anew for each message: the same words in two time zones, two times
+        values = []
+        for tz in (-5, 9):
+            result = service.understand(bot, _event("remind me tomorrow at 7pm", timezone=tz))
+            assert result is not None
+            values += [e["data"]["value"] for e in result["entities"] if e["name"] == "time"]
+        assert len(values) == 2 and values[0].endswith("-05:00") and values[1].endswith("+09:00")
+    finally:
+        service.close()
