@@ -1,12 +1,13 @@
-"""Predictions of messages seen before, kept so that a repeated message costs a dictionary look-up.
+"""Understandings of messages seen before, kept so that a repeated message costs a dictionary look-up.
 
 Chat traffic repeats itself: quick replies, choice buttons, "hi", "yes", "no". What the NLU makes of
-a message depends only on the model, the text and the included contexts, except for `time`
-entities, which are read relative to the current time and the user's time zone: a prediction that
-holds one anywhere (entities or slots) is never kept. (Botpress keeps Duckling's answers by text the
-same way, but also its times, so "tomorrow" stays the day it was first said.)
+a message (its language, intents, entities and slots) depends only on the bot's models, the text,
+the included contexts and the user's language, except for `time` entities, which are read relative
+to the current time and the user's time zone: an understanding that holds one anywhere (entities or
+slots) is never kept. (Botpress keeps Duckling's answers by text the same way, but also its times,
+so "tomorrow" stays the day it was first said.)
 
-A kept prediction is stored serialized and rebuilt on every hit: the caller gets a fresh object it
+A kept understanding is stored serialized and rebuilt on every hit: the caller gets a fresh object it
 may change, and the cache holds no references into anyone's state.
 """
 
@@ -20,26 +21,26 @@ import orjson
 MAX_ENTRIES = 4096  # per server, all bots: a few kB each
 _TIME = b'"system.time"'
 
-Key = tuple[str, str, tuple[str, ...]]  # (model id, text, included contexts)
+Key = tuple[str, str, tuple[str, ...], str | None]  # (models, text, included contexts, user's language)
 
 
 class RepeatedPredictions:
-    """A bounded map (model id, text, contexts) -> (spell-checked text, prediction), oldest out first."""
+    """A bounded map (models, text, contexts, user's language) -> understanding, oldest out first."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: dict[Key, tuple[str, bytes]] = {}
+        self._entries: dict[Key, bytes] = {}
         self.hits = 0
         self.misses = 0
 
     @staticmethod
-    def key(model_id: str, text: str, included: Sequence[object]) -> Key | None:
+    def key(models: str, text: str, included: Sequence[object], language: str | None) -> Key | None:
         """None when the contexts are not all strings (such a message is predicted, not kept)."""
         if not all(isinstance(c, str) for c in included):
             return None
-        return (model_id, text, tuple(included))  # type: ignore[arg-type]
+        return (models, text, tuple(included), language)  # type: ignore[arg-type]
 
-    def get(self, key: Key | None) -> tuple[str, dict[str, Any]] | None:
+    def get(self, key: Key | None) -> dict[str, Any] | None:
         if key is None:
             return None
         entry = self._entries.get(key)
@@ -47,9 +48,10 @@ class RepeatedPredictions:
             self.misses += 1
             return None
         self.hits += 1
-        return entry[0], orjson.loads(entry[1])
+        result: dict[str, Any] = orjson.loads(entry)
+        return result
 
-    def put(self, key: Key | None, checked: str, result: dict[str, Any]) -> None:
+    def put(self, key: Key | None, result: dict[str, Any]) -> None:
         """Keep `result` unless it depends on the current time (or cannot be serialized)."""
         if key is None or self.max_entries <= 0:
             return
@@ -62,7 +64,7 @@ class RepeatedPredictions:
         entries = self._entries
         if key not in entries and len(entries) >= self.max_entries:
             del entries[next(iter(entries))]
-        entries[key] = (checked, raw)
+        entries[key] = raw
 
     def clear(self) -> None:
         self._entries.clear()

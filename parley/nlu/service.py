@@ -45,6 +45,11 @@ class BotModels:
     models: dict[str, LanguageModel]  # language -> model
     default_language: str
 
+    @cached_property
+    def identity(self) -> str:
+        """Names these models (their ids and the default language): the key of their kept predictions."""
+        return ",".join([self.default_language, *(self.models[lang].id for lang in sorted(self.models))])
+
     @cached_property  # both read on every message
     def languages(self) -> list[str]:
         return sorted(self.models)
@@ -262,42 +267,41 @@ class NluService:
         started = time.perf_counter()
         user = (event.get("state") or {}).get("user") or {}
         anticipated = user.get("language") if isinstance(user.get("language"), str) else None
-        detected = detect_language(text, models.languages, models.vocabularies)
-        order = list(dict.fromkeys(x for x in (detected, anticipated, models.default_language) if x))
         included = (event.get("nlu") or {}).get("includedContexts")
         if not isinstance(included, list):
             included = ["global"]
-        now = user_now(event)
-        result: JSONDict | None = None
+        key = self.repeats.key(models.identity, text, included, anticipated)
+        result = self.repeats.get(key)
+        if result is None:
+            result = self._understand(bot, models, text, anticipated, included, user_now(event))
+            if not result["errored"]:
+                self.repeats.put(key, result)
+        _mask_sensitive(event, result.get("entities") or [])
+        result["ms"] = _ms(started)
+        return result
+
+    @staticmethod
+    def _understand(bot: Bot, models: BotModels, text: str, anticipated: str | None, included: list[Any],
+                    now: datetime | None) -> JSONDict:
+        """Detect the language, then predict with the first model that works (Botpress's order)."""
+        detected = detect_language(text, models.languages, models.vocabularies)
+        order = list(dict.fromkeys(x for x in (detected, anticipated, models.default_language) if x))
         tried = ""
-        checked = text
         for lang in order:
             model = models.models.get(lang)
             if model is None:
                 continue
             tried = lang
-            key = self.repeats.key(model.id, text, included)
-            hit = self.repeats.get(key)
-            if hit is not None:
-                checked, result = hit
-            else:
-                try:
-                    checked, result = predict_elected(model, text, included, now)
-                except Exception:  # Botpress logs and tries the next language
-                    log.exception("bot %s: NLU prediction failed in %s", bot.id, lang)
-                    result = None
-                    continue
-                self.repeats.put(key, checked, result)
+            try:
+                checked, result = predict_elected(model, text, included, now)
+            except Exception:  # Botpress logs and tries the next language
+                log.exception("bot %s: NLU prediction failed in %s", bot.id, lang)
+                continue
             result.update(modelId=model.id, errored=False, language=lang)
-            break
-        if result is None:
-            return {"errored": True, "language": tried or models.default_language,
-                    "detectedLanguage": detected or "n/a", "ms": _ms(started)}
-        result["detectedLanguage"] = detected or "n/a"
-        result["spellChecked"] = checked
-        _mask_sensitive(event, result["entities"])
-        result["ms"] = _ms(started)
-        return result
+            result["detectedLanguage"] = detected or "n/a"
+            result["spellChecked"] = checked
+            return result
+        return {"errored": True, "language": tried or models.default_language, "detectedLanguage": detected or "n/a"}
 
 
 def user_now(event: JSONDict) -> datetime | None:

@@ -24,25 +24,27 @@ def _event(text: str, contexts: list[str] | None = None, **payload: Any) -> dict
 def test_kept_predictions_are_fresh_copies_and_bounded() -> None:
     cache = RepeatedPredictions(max_entries=2)
     result = {"intent": {"name": "hello", "confidence": 0.9}, "entities": []}
-    key = cache.key("m1", "hi", ["global"])
-    cache.put(key, "hi", result)
+    key = cache.key("m1", "hi", ["global"], None)
+    cache.put(key, result)
     first = cache.get(key)
-    assert first == ("hi", result)
-    first[1]["intent"]["name"] = "changed"  # a caller changing its copy changes nothing kept
-    assert cache.get(key) == ("hi", result)
-    assert cache.get(cache.key("m1", "hi", ["other"])) is None  # other contexts: another prediction
-    assert cache.get(cache.key("m2", "hi", ["global"])) is None  # another model
-    cache.put(cache.key("m1", "b", ["global"]), "b", result)
-    cache.put(cache.key("m1", "c", ["global"]), "c", result)
+    assert first == result
+    assert first is not None
+    first["intent"]["name"] = "changed"  # a caller changing its copy changes nothing kept
+    assert cache.get(key) == result
+    assert cache.get(cache.key("m1", "hi", ["other"], None)) is None  # other contexts: another prediction
+    assert cache.get(cache.key("m2", "hi", ["global"], None)) is None  # other models
+    assert cache.get(cache.key("m1", "hi", ["global"], "fr")) is None  # a user whose language is known
+    cache.put(cache.key("m1", "b", ["global"], None), result)
+    cache.put(cache.key("m1", "c", ["global"], None), result)
     assert len(cache) == 2 and cache.get(key) is None  # the oldest went first
-    assert cache.key("m1", "hi", [{"not": "a string"}]) is None
+    assert cache.key("m1", "hi", [{"not": "a string"}], None) is None
 
 
 def test_predictions_with_a_time_are_not_kept() -> None:
     cache = RepeatedPredictions()
     timed = {"entities": [{"name": "time", "type": "system.time", "data": {"value": "2026-12-07T19:00:00.000+00:00"}}]}
-    key = cache.key("m", "tomorrow at 7pm", ["global"])
-    cache.put(key, "tomorrow at 7pm", timed)
+    key = cache.key("m", "tomorrow at 7pm", ["global"], None)
+    cache.put(key, timed)
     assert cache.get(key) is None and len(cache) == 0
 
 
