@@ -362,6 +362,27 @@ async def test_a_trailing_slash_reaches_the_same_route(server: httpx.AsyncClient
     assert "<pre>Cannot POST /api/v1/nothing/</pre>" in missing.text
 
 
+@pytest.mark.parametrize(("bot", "body"), [
+    ("hello", {"text": "hi"}),  # an answer
+    ("nobody", {"text": "hi"}),  # 404 BP_0044
+    ("off", {"text": "hi"}),  # disabled
+    ("broken", {"text": "hi"}),  # 503 naming the file
+    ("closed", {"text": "hi"}),  # 403 as text
+    ("secret", {"text": "hi"}),  # 401
+    ("hello", {"text": "x" * 101}),  # too long
+    ("hello", {"type": 3}),  # invalid payload
+])
+async def test_requests_with_and_without_an_origin_get_the_same_answer(server: httpx.AsyncClient, bot: str,
+                                                                       body: dict[str, Any]) -> None:
+    """A request without `Origin` takes the converse shortcut, one with it the framework's whole way
+    (CORS, routing, exception handlers): both must answer alike."""
+    answers = []
+    for n, headers in enumerate(({}, {"Origin": "https://elsewhere.example"})):
+        r = await server.post(converse_url(bot, f"same-{n}"), json=body, headers=headers)
+        answers.append((r.status_code, r.headers["content-type"], r.content))
+    assert answers[0] == answers[1]
+
+
 async def test_deeply_nested_json_is_a_client_error(tmp_path: Path) -> None:
     data = make_data(tmp_path)
     write_bot(data, "hello")
