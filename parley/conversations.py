@@ -12,7 +12,6 @@ committed, `on_outbox` hears of it (to wake streams and call webhooks).
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import logging
 import random
@@ -25,7 +24,7 @@ from parley.bots.models import Bot
 from parley.bots.registry import BotRegistry
 from parley.engine.durations import parse_duration
 from parley.engine.runtime import EngineOptions
-from parley.engine.state import JSONDict, Memory, new_event_id, new_session
+from parley.engine.state import JSONDict, Memory, json_copy, new_event_id, new_session
 from parley.engine.turn import TurnResult, Understand, run_proactive, run_timeout, run_turn
 from parley.eventlog import EventLog
 from parley.outbox import SOURCE_EVENT, SOURCE_SCHEDULED, SOURCE_TIMEOUT, new_entry
@@ -202,7 +201,7 @@ class Conversations:
             if stored is not None:
                 return TurnResult.from_answer(stored)
         loaded = await self.store.load(key)
-        user_before = copy.deepcopy(loaded.memory.user)
+        user_before = json_copy(loaded.memory.user)
         out = _Outgoing()
         memory = await self._lazy_timeout(bot, key, loaded, now, options, out)
         try:
@@ -310,7 +309,7 @@ class Conversations:
                         return {**stored, "id": outbox_id}
                 now = time.time()
                 loaded = await self.store.load(key)
-                user_before = copy.deepcopy(loaded.memory.user)
+                user_before = json_copy(loaded.memory.user)
                 out = _Outgoing()
                 if flow is None:
                     # Payloads only: the conversation's memory and expiries are left as they are.
@@ -352,7 +351,7 @@ class Conversations:
             for _, payloads in due:
                 out.proactive(SOURCE_SCHEDULED, new_event_id(), payloads)
             await self._save(bot, key, Saved(loaded.memory, loaded.context_expiry, loaded.session_expiry,
-                                             out.events, copy.deepcopy(loaded.memory.user),
+                                             out.events, json_copy(loaded.memory.user),
                                              user_found=loaded.user_found, outbox=out.outbox,
                                              unschedule=[i for i, _ in due]))
             return len(due)
@@ -440,7 +439,7 @@ class Conversations:
     async def _fire_timeout(self, bot: Bot, key: ConversationKey, now: float) -> int:
         async with self.locks.hold(key.session_id):
             loaded = await self.store.load(key)
-            user_before = copy.deepcopy(loaded.memory.user)
+            user_before = json_copy(loaded.memory.user)
             if not loaded.memory.context or loaded.context_expiry is None or loaded.context_expiry >= now:
                 return 0  # a message arrived meanwhile
             result = await run_timeout(bot, loaded.memory, user_id=key.user_id, options=self.options(bot),

