@@ -2,10 +2,12 @@
 
 Chat traffic repeats itself: quick replies, choice buttons, "hi", "yes", "no". What the NLU makes of
 a message (its language, intents, entities and slots) depends only on the bot's models, the text,
-the included contexts and the user's language, except for `time` entities, which are read relative
-to the current time and the user's time zone: an understanding that holds one anywhere (entities or
-slots) is never kept. (Botpress keeps Duckling's answers by text the same way, but also its times,
-so "tomorrow" stays the day it was first said.)
+the included contexts and the user's language, except when an extraction depended on the moment:
+dates are read relative to the current time and the user's time zone (and whether "the 31st" is a
+date at all depends on the month), and a bot's pattern may run out of time on a busy moment. The
+service keeps nothing computed while that happened (`parley.nlu.entities.moment_bound_count`), and
+nothing holding a `time` entity. (Botpress keeps Duckling's answers by text the same way, but also its
+times, so "tomorrow" stays the day it was first said.)
 
 A kept understanding is stored serialized and rebuilt on every hit: the caller gets a fresh object it
 may change, and the cache holds no references into anyone's state.

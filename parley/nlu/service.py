@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from parley.bots.models import Bot
 from parley.nlu.cache import mark_used, max_age_from_env, prune
 from parley.nlu.embeddings import Embedder, load_embedder
+from parley.nlu.entities import moment_bound_count
 from parley.nlu.identifier import needed_by, start_loading
 from parley.nlu.language import detect_language
 from parley.nlu.model import LanguageModel, TrainingSet, predict_elected, training_sets
@@ -273,8 +274,9 @@ class NluService:
         key = self.repeats.key(models.identity, text, included, anticipated)
         result = self.repeats.get(key)
         if result is None:
+            before = moment_bound_count()
             result = self._understand(bot, models, text, anticipated, included, user_now(event))
-            if not result["errored"]:
+            if not result["errored"] and moment_bound_count() == before:  # see parley.nlu.repeats
                 self.repeats.put(key, result)
         _mask_sensitive(event, result.get("entities") or [])
         result["ms"] = _ms(started)

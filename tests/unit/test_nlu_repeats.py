@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from parley.bots.loader import load_bot
 from parley.bots.models import Bot
@@ -74,5 +77,62 @@ async def test_a_repeated_message_gets_the_same_understanding(tmp_path: Path) ->
             assert result is not None
             values += [e["data"]["value"] for e in result["entities"] if e["name"] == "time"]
         assert len(values) == 2 and values[0].endswith("-05:00") and values[1].endswith("+09:00")
+    finally:
+        service.close()
+
+
+class _EndOfJune(datetime):
+    """The last hour of June in UTC, already July 1st in Tokyo."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _EndOfJune:
+        moment = cls(2026, 6, 30, 23, 0, tzinfo=UTC)
+        return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+
+async def test_a_message_whose_dates_depend_on_the_day_is_read_anew(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """"The 31st of this month" is no date in June and a date in July: a user in London (June 30th)
+    and one in Tokyo (July 1st) at the same instant get different answers, however often it is said."""
+    import parley.nlu.service as service_module
+
+    monkeypatch.setattr(service_module, "datetime", _EndOfJune)
+    bot = load_bot(TEMPLATES / "small-talk")
+    assert isinstance(bot, Bot)
+    service = NluService(tmp_path / "nlu")
+    try:
+        await service.train(bot)
+        text = "remind me on the 31st of this month"
+
+        def times(result: dict[str, Any] | None) -> list[str]:
+            assert result is not None
+            return [e["data"]["value"] for e in result["entities"] if e["type"] == "system.time"]
+
+        assert times(service.understand(bot, _event(text, timezone=0))) == []
+        assert times(service.understand(bot, _event(text, timezone=9))) == ["2026-07-31T08:00:00.000+09:00"]
+        assert times(service.understand(bot, _event(text, timezone=0))) == []
+    finally:
+        service.close()
+
+
+async def test_a_pattern_cut_short_by_its_time_limit_is_tried_again(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pattern entity that ran out of time on a busy moment finds its match the next time."""
+    from parley import bounded_regex
+    from tests.unit.test_nlu import write_shop
+
+    bot = load_bot(write_shop(tmp_path))
+    assert isinstance(bot, Bot)
+    service = NluService(tmp_path / "nlu")
+    try:
+        await service.train(bot)
+        text = "where is my order ORD-1234"
+        monkeypatch.setattr(bounded_regex, "TIME_LIMIT", 1e-9)  # every match times out
+        busy = service.understand(bot, _event(text))
+        monkeypatch.setattr(bounded_regex, "TIME_LIMIT", 0.05)
+        calm = service.understand(bot, _event(text))
+        assert busy is not None and calm is not None
+        assert "order_number" not in [e["name"] for e in busy["entities"]]
+        assert "order_number" in [e["name"] for e in calm["entities"]]
     finally:
         service.close()

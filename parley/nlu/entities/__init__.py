@@ -8,6 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# How many extractions so far depended on the moment they ran: dates read (or not) relative to the
+# clock and the user's time zone, or a pattern match cut short by its time limit. The NLU keeps a
+# repeated message's understanding only when this count did not move while computing it.
+_moment_bound = [0]
+
+
+def mark_moment_bound() -> None:
+    _moment_bound[0] += 1
+
+
+def moment_bound_count() -> int:
+    return _moment_bound[0]
+
 
 @dataclass(frozen=True, slots=True)
 class Found:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley import bounded_regex
-from parley.nlu.entities import Found
+from parley.nlu.entities import Found, mark_moment_bound
 
 log = logging.getLogger("parley.nlu")
 
@@ -42,6 +42,7 @@ def extract_pattern(text: str, entity: PatternEntity) -> list[Found]:
     try:
         matches = list(entity.regex.finditer(text, timeout=bounded_regex.TIME_LIMIT))
     except TimeoutError:
+        mark_moment_bound()  # a busier moment cut it short: another time it may match
         log.warning("pattern entity %s: matching a %d-character message took over %.2f s; no match",
                     entity.name, len(text), bounded_regex.TIME_LIMIT)
         return []

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from parley.nlu.entities import Found
+from parley.nlu.entities import Found, mark_moment_bound
 
 log = logging.getLogger("parley.nlu")
 
@@ -400,6 +400,7 @@ def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
     search = _search_dates()
     if not search:
         return []
+    mark_moment_bound()  # what is found (even nothing: "the 31st" in June) depends on the day and zone
     from dateparser import parse
 
     settings: dict[str, Any] = {"RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "future"}
