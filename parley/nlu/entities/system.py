@@ -2,8 +2,9 @@
 
 Botpress asks a Duckling server for `amountOfMoney, distance, duration, email, number, ordinal,
 phoneNumber, quantity, temperature, time, url, volume`. parley extracts them in-process: regular
-expressions and small word tables (English and French) for numbers and measures, `dateparser` for
-dates and times. Values follow Botpress's mapping of Duckling's answer: `data.value` is the normalised
+expressions and small word tables (English and French) for numbers and measures; for times, English
+clock times, days and spans from now read as Duckling reads them (`clock`), `dateparser` for the rest.
+Values follow Botpress's mapping of Duckling's answer: `data.value` is the normalised
 value, `data.unit` the unit (`$`, `EUR`, `kilometre`, `second` for durations, the grain for times).
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from parley.nlu.entities import Found, mark_moment_bound
+from parley.nlu.entities import Found, clock, mark_moment_bound
 
 log = logging.getLogger("parley.nlu")
 
@@ -393,10 +394,24 @@ _TIME_GATE = _gate(_TIME_WORDS)
 
 def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
            words: frozenset[str] | None = None, has_digit: bool = True) -> list[Found]:
+    """English clock times, days and spans from now as Duckling reads them (`clock`), then whatever
+    else dateparser finds in the rest of the message."""
+    out: list[Found] = []
+    if lang == "en" and (has_digit or words is None or not words.isdisjoint(clock.WORDS)):
+        base = now if now is not None and now.tzinfo is not None else (now or datetime.now()).astimezone()
+        for start, end, when, grain in clock.find(text, base):
+            out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
+        if out:
+            mark_moment_bound()
+            text = "".join(" " if any(f.start <= i < f.end for f in out) else c for i, c in enumerate(text))
     if words is not None and not has_digit and words.isdisjoint(_TIME_GATE):
-        return []
+        return out
     if not _TIME_HINT.search(text):
-        return []
+        return out
+    return out + _dateparser_times(text, lang, now, durations)
+
+
+def _dateparser_times(text: str, lang: str, now: datetime | None, durations: list[Found]) -> list[Found]:
     search = _search_dates()
     if not search:
         return []

@@ -1,0 +1,99 @@
+"""English times as Duckling reads them (`parley.nlu.entities.clock`).
+
+Expectations follow Duckling's English corpus, whose reference moment is Tuesday 2013-02-12 04:30
+(Botpress bots were written against Duckling's answers).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from parley.nlu.entities.clock import find
+from parley.nlu.entities.system import extract_system
+
+REFERENCE = datetime(2013, 2, 12, 4, 30, tzinfo=UTC)  # a Tuesday
+
+CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": no time
+    'today': ('2013-02-12T00:00', 'day'),
+    'yesterday': ('2013-02-11T00:00', 'day'),
+    'tomorrow': ('2013-02-13T00:00', 'day'),
+    'monday': ('2013-02-18T00:00', 'day'),
+    'this monday': ('2013-02-18T00:00', 'day'),
+    'tuesday': ('2013-02-19T00:00', 'day'),
+    'next tuesday': ('2013-02-19T00:00', 'day'),
+    'next wednesday': ('2013-02-13T00:00', 'day'),
+    'last tuesday': ('2013-02-05T00:00', 'day'),
+    'last sunday': ('2013-02-10T00:00', 'day'),
+    'on the 15th': ('2013-02-15T00:00', 'day'),
+    'the day after tomorrow': ('2013-02-14T00:00', 'day'),
+    'day after tomorrow 5pm': ('2013-02-14T17:00', 'hour'),
+    'day before yesterday 8am': ('2013-02-10T08:00', 'hour'),
+    'at 3am': ('2013-02-13T03:00', 'hour'),
+    '3:18am': ('2013-02-13T03:18', 'minute'),
+    'at 3pm': ('2013-02-12T15:00', 'hour'),
+    '3PM': ('2013-02-12T15:00', 'hour'),
+    '15:15': ('2013-02-12T15:15', 'minute'),
+    '3:15pm': ('2013-02-12T15:15', 'minute'),
+    '3:30': ('2013-02-12T15:30', 'minute'),
+    '8 tonight': ('2013-02-12T20:00', 'hour'),
+    'at 9am on Saturday': ('2013-02-16T09:00', 'hour'),
+    'in 2 minutes': ('2013-02-12T04:32', 'second'),
+    'in a couple of minutes': ('2013-02-12T04:32', 'second'),
+    'in one hour': ('2013-02-12T05:30', 'minute'),
+    'in 24 hours': ('2013-02-13T04:30', 'minute'),
+    'in a day': ('2013-02-13T04:00', 'hour'),
+    'in 7 days': ('2013-02-19T04:00', 'hour'),
+    'in a week': ('2013-02-19T00:00', 'day'),
+    '7 days ago': ('2013-02-05T04:00', 'hour'),
+    'a week ago': ('2013-02-05T00:00', 'day'),
+    'three months ago': ('2012-11-12T00:00', 'day'),
+    'two years ago': ('2011-02-01T00:00', 'month'),
+    '7 days hence': ('2013-02-19T04:00', 'hour'),
+    'this week': ('2013-02-11T00:00', 'week'),
+    'last week': ('2013-02-04T00:00', 'week'),
+    'next week': ('2013-02-18T00:00', 'week'),
+    'last month': ('2013-01-01T00:00', 'month'),
+    'next month': ('2013-03-01T00:00', 'month'),
+    'next year': ('2014-01-01T00:00', 'year'),
+    'march 3': ('2013-03-03T00:00', 'day'),
+    'Aug 8': ('2013-08-08T00:00', 'day'),
+    'february 15': ('2013-02-15T00:00', 'day'),
+    'march 3 2015': ('2015-03-03T00:00', 'day'),
+    'today at 2pm': ('2013-02-12T14:00', 'hour'),
+    '3pm tomorrow': ('2013-02-13T15:00', 'hour'),
+    'at 5pm tomorrow': ('2013-02-13T17:00', 'hour'),
+    'tomorrow at 5pm': ('2013-02-13T17:00', 'hour'),
+    'at 5 tomorrow afternoon': ('2013-02-13T17:00', 'hour'),
+    'at 1:30pm': ('2013-02-12T13:30', 'minute'),
+    '10:30': ('2013-02-12T10:30', 'minute'),
+    'at 1030': ('2013-02-12T10:30', 'minute'),
+    'at 12pm': ('2013-02-12T12:00', 'hour'),
+    'at 12am': ('2013-02-13T00:00', 'hour'),
+    'the 1st': ('2013-03-01T00:00', 'day'),
+    '11:45am': ('2013-02-12T11:45', 'minute'),
+    'between 2 and 4pm': ('2013-02-12T14:00', 'hour'),
+    'from 9:30 to 11': ('2013-02-12T09:30', 'minute'),
+    'room for 4 people at 8': ('2013-02-12T08:00', 'hour'),
+    "I'm 25 years old": 'none',
+    'at 5 dollars': 'none',
+    'call me at 6': ('2013-02-12T06:00', 'hour'),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), list(CASES.items()))
+def test_times_as_duckling_reads_them(text: str, expected: tuple[str, str] | str) -> None:
+    got = [(value.strftime("%Y-%m-%dT%H:%M"), grain) for _, _, value, grain in find(text, REFERENCE)]
+    assert got == ([] if expected == "none" else [expected])
+
+
+def test_times_follow_the_users_zone_and_reach_the_nlu() -> None:
+    """Through `extract_system`: the value carries the user's offset; French is still read by dateparser."""
+    paris = datetime(2013, 2, 12, 4, 30, tzinfo=timezone(timedelta(hours=1)))
+    found = [(f.source, f.value, f.unit) for f in extract_system("call me at 3pm", "en", paris) if f.name == "time"]
+    assert found == [("at 3pm", "2013-02-12T15:00:00.000+01:00", "hour")]
+    french = [f for f in extract_system("demain à 14h", "fr", paris) if f.name == "time"]
+    assert french and french[0].value.startswith("2013-02-13T14:00:00")
+    assert [f for f in extract_system("I sold it at 5 dollars", "en", paris) if f.name == "time"] == []
+    assert [f.source for f in extract_system("a table for 4 people at 8", "en", paris) if f.name == "time"] == ["at 8"]
