@@ -58,6 +58,8 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'next month': ('2013-03-01T00:00', 'month'),
     'next year': ('2014-01-01T00:00', 'year'),
     'march 3': ('2013-03-03T00:00', 'day'),
+    'feb 29': ('2016-02-29T00:00', 'day'),  # the next leap year (not an absence that depends on the year)
+    'feb 30': 'none',
     'Aug 8': ('2013-08-08T00:00', 'day'),
     'february 15': ('2013-02-15T00:00', 'day'),
     'march 3 2015': ('2015-03-03T00:00', 'day'),

@@ -239,15 +239,18 @@ def find(text: str, now: datetime) -> list[Time]:
             continue
         month = next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(m.group("mon").lower()[:3]))
         day_of_month = int(m.group("d"))
-        year = int(m.group("y")) if m.group("y") else now.year
-        if not 1 <= day_of_month <= calendar.monthrange(year, month)[1]:
+        if m.group("y"):
+            years = [int(m.group("y"))]
+        elif 1 <= day_of_month <= calendar.monthrange(2000, month)[1]:  # possible in a leap year
+            years = list(range(now.year, now.year + 9))  # the next time it comes: Feb 29 waits for a leap year
+        else:
             continue
-        value = _midnight(now).replace(year=year, month=month, day=day_of_month)
-        if not m.group("y") and value < _midnight(now):
-            if day_of_month > calendar.monthrange(year + 1, month)[1]:
-                continue
-            value = value.replace(year=year + 1)
-        add(m.start(), m.end(), value, "day")
+        for year in years:
+            if day_of_month <= calendar.monthrange(year, month)[1] and day_of_month >= 1:
+                value = _midnight(now).replace(year=year, month=month, day=day_of_month)
+                if m.group("y") or value >= _midnight(now):
+                    add(m.start(), m.end(), value, "day")
+                    break
     for m in scan(_DAY_OF_MONTH, True):
         day_of_month = int(m.group("d"))
         if not _free(taken, m.start(), m.end()) or not 1 <= day_of_month <= 31:
