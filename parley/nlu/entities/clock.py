@@ -1,12 +1,12 @@
-"""English times the way Duckling reads them, for what chat users type most: clock times, days, and
-spans of time from now.
+"""English times the way Duckling reads them, for what chat users type most: clock times, days, dates
+and spans of time from now.
 
 `dateparser` (used for everything else) reads many of these differently from Duckling, and Botpress
 bots get Duckling's reading: "3pm" and "at 6" are times of the next such hour (dateparser finds none),
 "at 5 tomorrow" is 5 o'clock (dateparser keeps the current time of day), a day is its midnight with
 the grain `day`, "in 2 hours" is truncated to the minute, "next week" is its Monday with the grain
 `week`, and "between 2 and 4pm" starts at 2 pm (dateparser reads February). The rules follow the
-examples of Duckling's English corpus (reference: a Tuesday, 04:30).
+examples of Duckling's English corpus (reference: a Tuesday, 04:30; `tests/unit/test_nlu_clock.py`).
 
 `find(text, now)` returns (start, end, value, grain) tuples; `now` is aware (the user's zone).
 """
@@ -15,66 +15,124 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 Time = tuple[int, int, datetime, str]  # (start, end, value, grain)
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# short names: "sat" and "sun" are everyday words, taken only with their dot
+_WEEKDAY = (r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+            r"|mon\.?|tues?\.?|wed\.?|thu(?:rs?)?\.?|fri\.?|sat\.|sun\.")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december")
-_SMALL = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+_MONTH = "|".join(f"{m[:3]}(?:{m[3:]})?" for m in _MONTHS) + "|sept"
+# a month named alone: "may", "march", "june" and "august" are words too, taken only after in/next/this/last
+_MONTH_ALONE_OK = "|".join(m for m in _MONTHS if m not in ("may", "march", "june", "august"))
+_HOUR_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+               "ten": 10, "eleven": 11, "twelve": 12}
+_HOUR = r"\d{1,2}|" + "|".join(_HOUR_WORDS)
+_MINUTE_WORDS = {"fifteen": 15, "twenty": 20, "twenty five": 25, "thirty": 30, "thirty five": 35, "forty": 40,
+                 "forty five": 45, "fifty": 50, "fifty five": 55}
+_MINUTE_WORD = "|".join(w.replace(" ", "[- ]") for w in sorted(_MINUTE_WORDS, key=len, reverse=True))
+_ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+                  "eighth": 8, "ninth": 9, "tenth": 10}
+_DAY_NUMBER = r"\d{1,2}(?:st|nd|rd|th)?|" + "|".join(_ORDINAL_WORDS)
+_SMALL = {"a pair of": 2, "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
           "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a couple": 2,
           "couple of": 2, "a few": 3, "few": 3}
-_UNIT_OF = {"sec": "second", "second": "second", "min": "minute", "minute": "minute", "hr": "hour",
-            "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
+_UNIT_OF = {"s": "second", "sec": "second", "second": "second", "min": "minute", "minute": "minute", "h": "hour",
+            "hr": "hour", "hour": "hour", "day": "day", "week": "week", "fortnight": "week", "month": "month",
+            "year": "year", "yr": "year", "quarter": "quarter", "qtr": "quarter"}
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 # Duckling's grain for "in <n> <unit>" and "<n> <unit> ago": the unit below
 _GRAIN_BELOW = {"second": "second", "minute": "second", "hour": "minute", "day": "hour", "week": "day",
                 "month": "day", "year": "month"}
+_OFFSETS = {"a quarter": 15, "quarter": 15, "half": 30, "five": 5, "ten": 10, "twenty": 20, "twenty five": 25,
+            "twenty-five": 25}
 
-_AMPM = r"(?P<{0}>[ap]\.?\s?m\b\.?)"
-_CLOCK = r"(?P<{0}h>\d{{1,2}})(?:(?::|\.)(?P<{0}m>[0-5]\d))?"
+_I = re.IGNORECASE
+
+
+def _ampm(name: str) -> str:
+    return rf"(?P<{name}>[ap]\.?\s?m\b\.?|[ap]\b)"
+
+
+def _clock(prefix: str) -> str:
+    """An hour, and its minutes in digits ("3:15", "330") or words ("seven thirty")."""
+    return rf"(?P<{prefix}h>{_HOUR})(?:(?::|\.)?(?P<{prefix}m>[0-5]\d)|\s+(?P<{prefix}w>{_MINUTE_WORD})\b)?"
+
+
 # a number after "at" that is a measure, a price or a count, not a time
 _NOT_A_TIME = (r"(?!\s*(?:%|percent|\$|€|£|dollars?|euros?|pounds?|cents?|km|kilomet|meters?|metres?|miles?"
-               r"|kg|kilos?|grams?|lbs?|degrees?|°|years?|people|persons|guests|times|pieces|items))")
-_EXPLICIT = re.compile(r"\b(?:(?:at|@|around)\s+)?" + _CLOCK.format("a") + r"\s?" + _AMPM.format("ap"),
-                       re.IGNORECASE)
-_AT = re.compile(r"\b(?:at|@|around)\s+(?P<bh>\d{1,2})(?::(?P<bm>[0-5]\d)|(?P<bm2>[0-5]\d))?\b(?![:.,]\d)"
-                 + _NOT_A_TIME, re.IGNORECASE)
+               r"|kg|kilos?|grams?|lbs?|degrees?|°|years?|people|persons|guests|times|pieces|items"
+               r"|minutes?\s+(?:past|after|to|till|before)|past|after|till|before)\b)")
+_EXPLICIT = re.compile(r"\b(?:(?:at|@|around)\s+)?" + _clock("a") + r"\s?" + _ampm("ap"), _I)
+_AT = re.compile(r"\b(?:at|@|around)\s+(?P<bh>" + _HOUR + r")(?::(?P<bm>[0-5]\d)|(?P<bm2>[0-5]\d)"
+                 r"|\s+(?P<bw>" + _MINUTE_WORD + r"))?\b(?![:.,]\d)" + _NOT_A_TIME, _I)
+_OCLOCK = re.compile(r"\b(?P<oh>" + _HOUR + r")\s?o'?\s?clock\b(?:\s?(?P<oap>[ap]\.?\s?m\b\.?))?", _I)
 _BARE = re.compile(r"(?<![\d:.])\b(?P<ch>\d{1,2}):(?P<cm>[0-5]\d)\b(?![:.]\d)")
-_NOON = re.compile(r"\b(?:(?:at|@|around)\s+)?(?P<nw>noon|midday|midnight)\b", re.IGNORECASE)
+_NOON = re.compile(r"\b(?:(?:at|@|around)\s+)?(?P<nw>noon|midday|midnight)\b", _I)
 # "8 tonight", "7:30 this evening": a bare hour before an evening is that evening's hour
-_BEFORE_EVENING = re.compile(r"(?<![\d:.])\b(?P<dh>\d{1,2})(?::(?P<dm>[0-5]\d))?\s+(?=tonight\b|this\s+evening\b)",
-                             re.IGNORECASE)
-_RANGE = re.compile(r"\b(?:between|from)\s+" + _CLOCK.format("s") + r"(?:\s?" + _AMPM.format("sap") + r")?"
-                    r"\s*(?:and|to|till|until|-)\s*" + _CLOCK.format("e") + r"(?:\s?" + _AMPM.format("eap") + r")?",
-                    re.IGNORECASE)
+_BEFORE_EVENING = re.compile(r"(?<![\d:.])\b(?P<dh>" + _HOUR + r")(?::(?P<dm>[0-5]\d))?"
+                             r"\s+(?=tonight\b|this\s+evening\b)", _I)
+# what may follow a clock time: its part of the day ("at 8 in the evening")
+_PART_AFTER = re.compile(r"\s+(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night)\b", _I)
+_PART_BEFORE = re.compile(r"\b(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night)\s+$", _I)
+# what may precede one: minutes before or after it ("a quarter past 3pm", "20 to noon")
+_OFFSET_BEFORE = re.compile(r"\b(?:at\s+)?(?P<off>a\s+quarter|quarter|half|twenty[- ]five|five|ten|twenty|\d{1,2})"
+                            r"\s+(?:minutes?\s+)?(?P<dir>past|after|to|till|before)\s+$", _I)
+_RANGE = re.compile(r"\b(?:between|from)\s+" + _clock("s") + r"(?:\s?" + _ampm("sap") + r")?"
+                    r"\s*(?:and|to|till|until|-)\s*" + _clock("e") + r"(?:\s?" + _ampm("eap") + r")?",
+                    _I)
 _DAY = re.compile(
     r"\b(?:(?P<rel>today|tonight|tomorrow|tmrw|yesterday|(?:the\s+)?day\s+after\s+tomorrow"
     r"|(?:the\s+)?day\s+before\s+yesterday|this\s+evening)"
-    r"|(?:(?P<which>on|this|next|last)\s+)?(?P<wd>" + "|".join(_WEEKDAYS) + r"))\b"
+    r"|(?:(?P<which>on|this|next|last)\s+)?(?P<wd>" + _WEEKDAY + r")(?!\w)"
+    r"(?:\s+(?P<after>after\s+next)|\s+(?:of\s+)?(?P<week>this|next|last)\s+week)?)"
     r"(?:\s+(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night))?",
-    re.IGNORECASE)
+    _I)
+_NOW = re.compile(r"\b(?:right\s+|just\s+)?now\b", _I)
 _RELATIVE = re.compile(
-    r"\b(?:(?P<in>in)\s+)?(?P<n>\d+|" + "|".join(sorted(map(re.escape, _SMALL), key=len, reverse=True)) + r")"
-    r"\s+(?:more\s+)?(?P<u>sec|second|min|minute|hr|hour|day|week|month|year)s?\b"
-    r"(?:\s+(?P<dir>ago|from\s+now|hence|later))?",
-    re.IGNORECASE)
-_PERIOD = re.compile(r"\b(?P<which>this|next|last|previous|coming)\s+(?P<u>week|month|year)\b", re.IGNORECASE)
+    r"\b(?:(?P<in>in)\s+(?:about\s+|around\s+|approximately\s+)?)?"
+    r"(?:(?P<half>half\s+an|an?\s+half|a\s+quarter\s+of\s+an|three[- ]quarters\s+of\s+an|[13]/4|1/2)\s*(?P<hu>hour|h)\b"
+    r"|(?P<n>\d+(?:\.\d+)?|" + "|".join(sorted(map(re.escape, _SMALL), key=len, reverse=True)) + r")"
+    r"\s*(?:more\s+)?(?P<u>sec|second|min|minute|hr|hour|day|week|fortnight|month|year|yr|h(?=\b))s?\b)"
+    r"(?:\s+(?P<dir>ago|from\s+(?:right\s+)?now|from\s+today|hence|later))?",
+    _I)
+_PERIOD = re.compile(r"\b(?:the\s+)?(?P<which>this|next|last|previous|past|current|coming|following)\s+"
+                     r"(?P<u>week|month|quarter|qtr|year|yr)\b", _I)
+_QUARTER = re.compile(r"\b(?:the\s+)?(?P<n>1st|2nd|3rd|4th|first|second|third|fourth)\s+(?:quarter|qtr)\b"
+                      r"(?:\s+(?:of\s+)?(?P<y>\d{4})\b)?", _I)
+# "the 15th", "on the 3rd" (not "the 3rd floor": a noun after it makes it a rank)
 _DAY_OF_MONTH = re.compile(
-    r"\b(?:on\s+)?the\s+(?P<d>\d{1,2})(?:st|nd|rd|th)\b"
-    r"(?!\s+(?:of\s+)?(?:" + "|".join(m[:3] for m in _MONTHS) + r"|(?:this|next|last|the)\s+month))",
-    re.IGNORECASE)
+    r"\b(?:on\s+)?the\s+(?P<d>\d{1,2}(?:st|nd|rd|th)|" + "|".join(_ORDINAL_WORDS) + r")\b"
+    r"(?!\s+(?:of\s+)?(?:" + _MONTH + r"|(?:this|next|last|the)\s+month)\b)"
+    r"(?!\s+(?:qtr|quarter|week|weekend|time|times|floor|place|row|item|option|choice|one|person|attempt|try"
+    r"|day|days|street|st|avenue|ave|edition|grade|century|year|month|line|page|chapter)\b)",
+    _I)
 _MONTH_DAY = re.compile(
-    r"\b(?P<mon>" + "|".join(f"{m[:3]}(?:{m[3:]})?" for m in _MONTHS) + r")\.?\s+(?:the\s+)?(?P<d>\d{1,2})"
-    r"(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{4})\b)?",
-    re.IGNORECASE)
+    r"\b(?P<mon>" + _MONTH + r")\.?\s+(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
+_DAY_MONTH = re.compile(
+    r"\b(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\s+(?:of\s+)?(?P<mon>" + _MONTH + r")\b\.?(?:,?\s+(?P<y>\d{4})\b)?", _I)
+_MONTH_ONLY = re.compile(
+    r"\b(?:(?P<which>in|next|this|last)\s+(?P<mon>" + _MONTH + r")|(?P<mon2>" + _MONTH_ALONE_OK + r")"
+    r"|(?P<mon3>" + _MONTH + r")(?=\s+\d{4}\b))\b(?:\s+(?P<y>\d{4})\b)?(?!\s*\d)", _I)
+
+_PART_OF_MONTH = re.compile(r"\b(?:day|week|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+                            r"\s+(?:of|in)\s+$", _I)
+_LETTERS = re.compile(r"[a-z]+")
+_DAY_WORDS = frozenset({*_WEEKDAYS, "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+                        "today", "tonight", "tomorrow", "tmrw", "yesterday", "evening"})
+_UNIT_WORDS = frozenset({*(w + plural for w in _UNIT_OF for plural in ("", "s")), "half", "quarter"})
+_MONTH_WORDS = frozenset({*_MONTHS, *(m[:3] for m in _MONTHS), "sept"})
+_CLOCK_WORDS = frozenset({*_HOUR_WORDS, "noon", "midday", "midnight", "oclock", "clock"})
+_PERIOD_WORDS = frozenset({"week", "month", "quarter", "qtr", "year", "yr"})
+# a message needs a digit or one of these words to hold a time this module reads
+WORDS = _DAY_WORDS | _UNIT_WORDS | _MONTH_WORDS | _CLOCK_WORDS | _PERIOD_WORDS | {"now", *_ORDINAL_WORDS}
 
 
-# a message without digits needs one of these words to hold a time this module reads
-WORDS = frozenset({*_WEEKDAYS, *_MONTHS, *(m[:3] for m in _MONTHS), "today", "tonight", "tomorrow", "tmrw",
-                   "yesterday", "day", "week", "month", "year", "hour", "minute", "second", "sec", "min", "hr",
-                   "days", "weeks", "months", "years", "hours", "minutes", "seconds", "secs", "mins", "hrs",
-                   "first", "evening", "noon", "midday", "midnight"})
+# ------------------------------------------------------------------------------------ calendar maths
 
 
 def _midnight(when: datetime) -> datetime:
@@ -99,6 +157,15 @@ def _truncate(when: datetime, grain: str) -> datetime:
     return _midnight(when)
 
 
+def _number(raw: str) -> int:
+    word = raw.lower()
+    return _HOUR_WORDS.get(word) or _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
+
+
+def _month_of(raw: str) -> int:
+    return next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(raw.lower()[:3]))
+
+
 def _hours(hour: int, ampm: str | None, part: str | None) -> list[int]:
     """The hours of the day a clock hour can mean: explicit am/pm, a part of the day, or both halves."""
     if ampm:
@@ -113,18 +180,22 @@ def _hours(hour: int, ampm: str | None, part: str | None) -> list[int]:
 
 
 def _day(m: re.Match[str], now: datetime) -> datetime:
-    rel = (m.group("rel") or "").lower()
+    rel = " ".join((m.group("rel") or "").lower().split())
     today = _midnight(now)
     if rel:
-        shift = {"today": 0, "tonight": 0, "this evening": 0, "tomorrow": 1, "tmrw": 1, "yesterday": -1}.get(
-            " ".join(rel.split()))
+        shift = {"today": 0, "tonight": 0, "this evening": 0, "tomorrow": 1, "tmrw": 1, "yesterday": -1}.get(rel)
         if shift is None:
             shift = 2 if "after" in rel else -2
         return today + timedelta(days=shift)
-    target = _WEEKDAYS.index(m.group("wd").lower())
+    target = next(i for i, name in enumerate(_WEEKDAYS) if name.startswith(m.group("wd").lower().rstrip(".")[:3]))
+    week = (m.group("week") or "").lower()
+    if week:  # "wednesday of next week": that day of that week
+        monday = today - timedelta(days=today.weekday())
+        return monday + timedelta(weeks={"this": 0, "next": 1, "last": -1}[week], days=target)
     if (m.group("which") or "").lower() == "last":
         return today - timedelta(days=(today.weekday() - target) % 7 or 7)
-    return today + timedelta(days=(target - today.weekday()) % 7 or 7)
+    day = today + timedelta(days=(target - today.weekday()) % 7 or 7)
+    return day + timedelta(weeks=1) if m.group("after") else day
 
 
 def _at(day: datetime | None, hours: list[int], minute: int, now: datetime) -> datetime:
@@ -136,66 +207,107 @@ def _at(day: datetime | None, hours: list[int], minute: int, now: datetime) -> d
     return next(t for t in options if t >= now.replace(second=0, microsecond=0))
 
 
+def _next_month_day(now: datetime, month: int, day: int, year: int | None) -> datetime | None:
+    """The date `day` of `month`: in `year`, else its next occurrence (Feb 29 waits for a leap year)."""
+    if year is not None:
+        return _midnight(now).replace(year=year, month=month, day=day) if (
+            1 <= day <= calendar.monthrange(year, month)[1]) else None
+    if not 1 <= day <= calendar.monthrange(2000, month)[1]:  # not even in a leap year
+        return None
+    for y in range(now.year, now.year + 9):
+        if day <= calendar.monthrange(y, month)[1]:
+            value = _midnight(now).replace(year=y, month=month, day=day)
+            if value >= _midnight(now):
+                return value
+    return None
+
+
 def _free(taken: list[tuple[int, int]], start: int, end: int) -> bool:
     return all(end <= s or e <= start for s, e in taken)
 
 
-_LETTERS = re.compile(r"[a-z]+")
-_DAY_WORDS = frozenset({*_WEEKDAYS, "today", "tonight", "tomorrow", "tmrw", "yesterday", "evening"})
-_UNIT_WORDS = frozenset(w + plural for w in _UNIT_OF for plural in ("", "s"))
-_MONTH_WORDS = frozenset({*_MONTHS, *(m[:3] for m in _MONTHS)})
-_NOON_WORDS = frozenset({"noon", "midday", "midnight"})
-_PERIOD_WORDS = frozenset({"week", "month", "year"})
+# --------------------------------------------------------------------------------------------- rules
 
 
-def find(text: str, now: datetime) -> list[Time]:
-    out: list[Time] = []
-    taken: list[tuple[int, int]] = []
-    # each rule runs only when the message holds what it needs (a digit, a day's name...): most
-    # messages hold none, and a dozen regular expressions on every message add up
-    words = set(_LETTERS.findall(text.lower()))
-    digit = any(c.isdigit() for c in text)
+class _Reader:
+    """One message: the rules in order, each taking what the ones before left."""
 
-    def scan(regex: re.Pattern[str], needs_digit: bool, needs: frozenset[str] | None = None) -> list[re.Match[str]]:
-        if (needs_digit and not digit) or (needs is not None and words.isdisjoint(needs)):
+    def __init__(self, text: str, now: datetime) -> None:
+        self.text, self.now = text, now
+        self.out: list[Time] = []
+        self.taken: list[tuple[int, int]] = []
+        # each rule runs only when the message holds what it needs (a digit, a day's name...): most
+        # messages hold none, and a dozen regular expressions on every message add up
+        self.words = set(_LETTERS.findall(text.lower()))
+        self.digit = any(c.isdigit() for c in text)
+
+    def scan(self, regex: re.Pattern[str], needs_digit: bool,
+             needs: frozenset[str] | None = None) -> list[re.Match[str]]:
+        if needs_digit and not self.digit and (needs is None or self.words.isdisjoint(needs)):
             return []
-        return list(regex.finditer(text))
+        if not needs_digit and needs is not None and self.words.isdisjoint(needs):
+            return []
+        return [m for m in regex.finditer(self.text) if _free(self.taken, m.start(), m.end())]
 
-    def add(start: int, end: int, value: datetime, grain: str) -> None:
-        out.append((start, end, value, grain))
-        taken.append((start, end))
+    def add(self, start: int, end: int, value: datetime, grain: str) -> None:
+        self.out.append((start, end, value, grain))
+        self.taken.append((start, end))
 
-    days = scan(_DAY, False, _DAY_WORDS)
-    for m in scan(_RANGE, True):  # a span of time: where it starts, with the end's am/pm if it has none
-        end_ampm = m.group("eap")
-        start_hour, end_hour = int(m.group("sh")), int(m.group("eh"))
-        if start_hour > 24 or end_hour > 24:
-            continue
-        ampm = m.group("sap") or (end_ampm if end_ampm and start_hour % 12 <= end_hour % 12 else None)
-        add(m.start(), m.end(), _at(None, _hours(start_hour, ampm, None), int(m.group("sm") or 0), now),
-            "minute" if m.group("sm") else "hour")
-    clocks: list[tuple[int, int, int, int | None, str | None, bool]] = []  # start, end, hour, minute, am/pm
-    for regex, h, mins, ap in ((_EXPLICIT, "ah", ("am",), "ap"), (_AT, "bh", ("bm", "bm2"), None),
-                               (_BARE, "ch", ("cm",), None), (_BEFORE_EVENING, "dh", ("dm",), None),
-                               (_NOON, "nw", (), None)):
-        for m in scan(regex, regex is not _NOON, _NOON_WORDS if regex is _NOON else None):
-            if not _free(taken, m.start(), m.end()) or any(c[0] < m.end() and m.start() < c[1] for c in clocks):
+    def ranges(self) -> None:
+        """A span of clock times: where it starts, with the end's am/pm if the start has none."""
+        for m in self.scan(_RANGE, True):
+            start_hour, end_hour = _number(m.group("sh")), _number(m.group("eh"))
+            if start_hour > 24 or end_hour > 24:
                 continue
-            written = next((m.group(g) for g in mins if m.group(g)), None)
-            if regex is _NOON:  # noon is 12 pm; midnight 12 am, the next one
-                clocks.append((m.start(), m.end(), 12, None, "am" if m.group(h).lower() == "midnight" else "pm", False))
-                continue
-            hour = int(m.group(h))
-            if hour > 24 or (ap and hour > 12):
-                continue
-            clocks.append((m.start(), m.end(), hour, int(written) if written else None,
-                           m.group(ap) if ap else None, written is not None))
-    for start, end, hour, minute, ampm, has_minutes in sorted(clocks):
-        day_match = next((d for d in days if _free(taken, d.start(), d.end()) and _adjacent(text, d, start, end)),
+            end_ampm = m.group("eap")
+            ampm = m.group("sap") or (end_ampm if end_ampm and start_hour % 12 <= end_hour % 12 else None)
+            self.add(m.start(), m.end(), _at(None, _hours(start_hour, ampm, None), int(m.group("sm") or 0), self.now),
+                     "minute" if m.group("sm") else "hour")
+
+    def clocks(self, days: list[re.Match[str]]) -> None:
+        found: list[tuple[int, int, int, int | None, str | None]] = []  # start, end, hour, minute, am/pm
+        rules: list[tuple[re.Pattern[str], str, tuple[str, ...], str | None, bool, frozenset[str] | None]] = [
+            (_EXPLICIT, "ah", ("am", "aw"), "ap", True, frozenset(_HOUR_WORDS)),
+            (_AT, "bh", ("bm", "bm2", "bw"), None, True, frozenset(_HOUR_WORDS)),
+            (_OCLOCK, "oh", (), "oap", False, frozenset({"oclock", "clock"})),
+            (_BARE, "ch", ("cm",), None, True, None),
+            (_BEFORE_EVENING, "dh", ("dm",), None, True, frozenset(_HOUR_WORDS)),
+            (_NOON, "nw", (), None, False, frozenset({"noon", "midday", "midnight"})),
+        ]
+        for regex, h, mins, ap, needs_digit, needs in rules:
+            for m in self.scan(regex, needs_digit, needs):
+                if any(c[0] < m.end() and m.start() < c[1] for c in found):
+                    continue
+                if regex is _NOON:  # noon is 12 pm; midnight 12 am, the next one
+                    found.append((m.start(), m.end(), 12, None, "am" if m.group(h).lower() == "midnight" else "pm"))
+                    continue
+                written = next((m.group(g) for g in mins if m.group(g)), None)
+                hour, ampm = _number(m.group(h)), m.group(ap) if ap else None
+                if hour > 24 or (ampm and (hour > 12 or (len(ampm) == 1 and written is None))):
+                    continue  # "13pm"; "3 a" is no time, "3:15p" is
+                minute = None if written is None else int(written) if written.isdigit() else _MINUTE_WORDS[
+                    " ".join(written.lower().replace("-", " ").split())]
+                found.append((m.start(), m.end(), hour, minute, ampm))
+        for start, end, hour, minute, ampm in sorted(found):
+            self._clock(days, start, end, hour, minute, ampm)
+
+    def _clock(self, days: list[re.Match[str]], start: int, end: int, hour: int, minute: int | None,
+               ampm: str | None) -> None:
+        text, now = self.text, self.now
+        part = None
+        after = _PART_AFTER.match(text, end)
+        if after is not None and not ampm:
+            part, end = after.group("part"), after.end()
+        offset = _OFFSET_BEFORE.search(text[:start]) if minute is None else None
+        day_match = next((d for d in days if _free(self.taken, d.start(), d.end()) and _adjacent(text, d, start, end)),
                          None)
-        part = day_match.group("part") if day_match else None
-        if day_match is not None and (day_match.group("rel") or "").lower() in ("tonight", "this evening"):
-            part = part or "evening"
+        before = _PART_BEFORE.search(text[:start]) if day_match is None and part is None and not ampm else None
+        if before is not None:  # "in the evening at eight"
+            part, start = before.group("part"), before.start()
+        if day_match is not None:
+            part = part or day_match.group("part")
+            if " ".join((day_match.group("rel") or "").lower().split()) in ("tonight", "this evening"):
+                part = part or "evening"
         hours, minutes = _hours(hour, ampm, part), minute or 0
         if day_match is None:
             value = _at(None, hours, minutes, now)
@@ -205,71 +317,137 @@ def find(text: str, now: datetime) -> list[Time]:
                         if day.replace(hour=h, minute=minutes) >= now.replace(second=0, microsecond=0)]
             # today: the next of its hours still to come; another day: its first
             value = upcoming[0] if day == _midnight(now) and upcoming else _at(day, hours, minutes, now)
-        lo, hi = (min(start, day_match.start()), max(end, day_match.end())) if day_match else (start, end)
-        add(lo, hi, value, "minute" if has_minutes else "hour")
-    for m in scan(_RELATIVE, False, _UNIT_WORDS):
-        future, direction = bool(m.group("in")), (m.group("dir") or "").lower()
-        if future == bool(direction) or not _free(taken, m.start(), m.end()):
-            continue  # "2 days" alone is a duration; "in 2 days ago" is nothing
-        raw = m.group("n").lower()
-        n = int(raw) if raw.isdigit() else _SMALL[" ".join(raw.split())]
-        if direction == "ago":
-            n = -n
-        unit = _UNIT_OF[m.group("u").lower()]
-        if unit in ("month", "year"):
-            value = _add_months(now, n * (12 if unit == "year" else 1))
-        else:
-            value = now + timedelta(**{f"{unit}s": n})
-        grain = _GRAIN_BELOW[unit]
-        add(m.start(), m.end(), _truncate(value, grain), grain)
-    for m in scan(_PERIOD, False, _PERIOD_WORDS):
-        if not _free(taken, m.start(), m.end()):
-            continue
-        which, unit = m.group("which").lower(), m.group("u").lower()
-        shift = {"this": 0, "coming": 0, "next": 1, "last": -1, "previous": -1}[which]
-        if unit == "week":
-            value = _midnight(now) - timedelta(days=now.weekday()) + timedelta(weeks=shift)
-        elif unit == "month":
-            value = _add_months(_midnight(now).replace(day=1), shift)
-        else:
-            value = _midnight(now).replace(year=now.year + shift, month=1, day=1)
-        add(m.start(), m.end(), value, unit)
-    for m in scan(_MONTH_DAY, True, _MONTH_WORDS):
-        if not _free(taken, m.start(), m.end()):
-            continue
-        month = next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(m.group("mon").lower()[:3]))
-        day_of_month = int(m.group("d"))
-        if m.group("y"):
-            years = [int(m.group("y"))]
-        elif 1 <= day_of_month <= calendar.monthrange(2000, month)[1]:  # possible in a leap year
-            years = list(range(now.year, now.year + 9))  # the next time it comes: Feb 29 waits for a leap year
-        else:
-            continue
-        for year in years:
-            if day_of_month <= calendar.monthrange(year, month)[1] and day_of_month >= 1:
-                value = _midnight(now).replace(year=year, month=month, day=day_of_month)
-                if m.group("y") or value >= _midnight(now):
-                    add(m.start(), m.end(), value, "day")
+            start, end = min(start, day_match.start()), max(end, day_match.end())
+        grain = "minute" if minute is not None else "hour"
+        if offset is not None:  # "a quarter past 3pm", "20 to noon"
+            raw = " ".join(offset.group("off").lower().split())
+            delta = int(raw) if raw.isdigit() else _OFFSETS[raw]
+            value += timedelta(minutes=delta if offset.group("dir").lower() in ("past", "after") else -delta)
+            start, grain = offset.start(), "minute"
+        self.add(start, end, value, grain)
+
+    def relative(self) -> None:
+        """"in 2 hours", "3 days ago", "a week from now": truncated to the unit below (Duckling's grain)."""
+        for m in self.scan(_RELATIVE, False, _UNIT_WORDS):
+            future, direction = bool(m.group("in")), (m.group("dir") or "").lower()
+            if future == bool(direction):
+                continue  # "2 days" alone is a duration; "in 2 days ago" is nothing
+            if m.group("half"):
+                half = m.group("half").lower()
+                amount = 45.0 if half.startswith(("three", "3/4")) else (
+                    15.0 if "quarter" in half or half == "1/4" else 30.0)
+                unit = "minute"
+            else:
+                raw = " ".join(m.group("n").lower().split())
+                amount = float(raw) if raw[0].isdigit() else float(_SMALL[raw])
+                unit = _UNIT_OF[m.group("u").lower()]
+                if m.group("u").lower() == "fortnight":
+                    amount, unit = amount * 14, "day"
+            if direction == "ago":
+                amount = -amount
+            if unit in ("month", "year") and amount == int(amount):
+                value = _add_months(self.now, int(amount) * (12 if unit == "year" else 1))
+            elif unit in ("month", "year"):
+                continue  # "in 1.5 months": no such calendar arithmetic
+            else:
+                seconds = amount * _UNIT_SECONDS[unit]
+                if amount != int(amount):  # "in 2.5 hours" is 150 minutes
+                    unit = {"hour": "minute", "day": "hour", "week": "day"}.get(unit, "second")
+                value = self.now + timedelta(seconds=seconds)
+            grain = _GRAIN_BELOW[unit]
+            if direction.endswith("right now"):  # "a day from right now": to the second
+                grain = "second"
+            elif direction.endswith("today"):  # "3 years from today": that day
+                grain = "day"
+            self.add(m.start(), m.end(), _truncate(value, grain), grain)
+
+    def periods(self) -> None:
+        for m in self.scan(_PERIOD, False, _PERIOD_WORDS):
+            which, unit = m.group("which").lower(), _UNIT_OF[m.group("u").lower()]
+            shift = {"this": 0, "current": 0, "coming": 0, "next": 1, "following": 1, "last": -1, "previous": -1,
+                     "past": -1}[which]
+            today = _midnight(self.now)
+            if unit == "quarter":
+                value = _add_months(today.replace(day=1, month=(today.month - 1) // 3 * 3 + 1), 3 * shift)
+            elif unit == "week":
+                value = today - timedelta(days=today.weekday()) + timedelta(weeks=shift)
+            elif unit == "month":
+                value = _add_months(today.replace(day=1), shift)
+            else:
+                value = today.replace(year=today.year + shift, month=1, day=1)
+            self.add(m.start(), m.end(), value, unit)
+
+    def quarters(self) -> None:
+        for m in self.scan(_QUARTER, False, frozenset({"quarter", "qtr"})):
+            n = {"1st": 1, "first": 1, "2nd": 2, "second": 2, "3rd": 3, "third": 3, "4th": 4, "fourth": 4}[
+                m.group("n").lower()]
+            year = int(m.group("y")) if m.group("y") else self.now.year
+            self.add(m.start(), m.end(), _midnight(self.now).replace(year=year, month=3 * n - 2, day=1), "quarter")
+
+    def dates(self) -> None:
+        for regex in (_MONTH_DAY, _DAY_MONTH) if not self.words.isdisjoint(_MONTH_WORDS) else ():
+            for m in self.scan(regex, True, frozenset(_ORDINAL_WORDS)):
+                value = _next_month_day(self.now, _month_of(m.group("mon")), _number(m.group("d")),
+                                        int(m.group("y")) if m.group("y") else None)
+                if value is not None:
+                    self.add(m.start(), m.end(), value, "day")
+        for m in self.scan(_DAY_OF_MONTH, True, frozenset(_ORDINAL_WORDS)):
+            day = _number(m.group("d"))
+            first = _midnight(self.now).replace(day=1)
+            for ahead in range(13):  # the next month that has that day, from this one on
+                candidate = _add_months(first, ahead)
+                if 1 <= day <= calendar.monthrange(candidate.year, candidate.month)[1] and candidate.replace(
+                        day=day) >= _midnight(self.now):
+                    self.add(m.start(), m.end(), candidate.replace(day=day), "day")
                     break
-    for m in scan(_DAY_OF_MONTH, True):
-        day_of_month = int(m.group("d"))
-        if not _free(taken, m.start(), m.end()) or not 1 <= day_of_month <= 31:
-            continue
-        first = _midnight(now).replace(day=1)
-        for ahead in range(13):  # the next month that has that day, from this one on
-            candidate = _add_months(first, ahead)
-            if day_of_month <= calendar.monthrange(candidate.year, candidate.month)[1]:
-                if candidate.replace(day=day_of_month) >= _midnight(now):
-                    add(m.start(), m.end(), candidate.replace(day=day_of_month), "day")
-                    break
-    for d in days:  # a day on its own ("tonight" alone is an evening, a span: left to dateparser)
-        if _free(taken, d.start(), d.end()) and not d.group("part") and " ".join(
-                (d.group("rel") or "").lower().split()) not in ("tonight", "this evening"):
-            add(d.start(), d.end(), _day(d, now), "day")
-    return sorted(out)
+        for m in self.scan(_MONTH_ONLY, False, _MONTH_WORDS):
+            if _PART_OF_MONTH.search(self.text[:m.start("mon") if m.group("mon") else m.start()]):
+                continue  # "the third day of october" is a day this module does not read, not October
+            month = _month_of(m.group("mon") or m.group("mon2") or m.group("mon3"))
+            first = _midnight(self.now).replace(day=1)
+            if m.group("y"):
+                value = first.replace(year=int(m.group("y")), month=month)
+            elif (m.group("which") or "").lower() == "last":
+                value = first.replace(month=month, year=first.year - (1 if month >= first.month else 0))
+            else:  # the next one, this month included
+                value = first.replace(month=month, year=first.year + (1 if month < first.month else 0))
+            self.add(m.start(), m.end(), value, "month")
+
+    def lone_days(self, days: list[re.Match[str]]) -> None:
+        """A day on its own ("tonight" alone is an evening, a span: left to dateparser). A weekday
+        written next to a date ("Monday, Feb 18") names that date's day: the date is the time."""
+        for d in days:
+            rel = " ".join((d.group("rel") or "").lower().split())
+            if not _free(self.taken, d.start(), d.end()) or d.group("part") or rel in ("tonight", "this evening"):
+                continue
+            named = next((i for i, (s, e, _, grain) in enumerate(self.out) if grain == "day" and (
+                (d.end() <= s and _NEXT_TO.match(self.text[d.end():s]))
+                or (e <= d.start() and _NEXT_TO.match(self.text[e:d.start()])))), None) if d.group("wd") else None
+            if named is not None:  # the date's entity covers its day name too
+                s, e, value, grain = self.out[named]
+                self.out[named] = (min(s, d.start()), max(e, d.end()), value, grain)
+                self.taken.append((d.start(), d.end()))
+                continue
+            self.add(d.start(), d.end(), _day(d, self.now), "day")
+
+    def moments(self) -> None:
+        for m in self.scan(_NOW, False, frozenset({"now"})):
+            self.add(m.start(), m.end(), self.now.replace(microsecond=0), "second")
 
 
-_BETWEEN = re.compile(r"^[\s,]*(?:on|at|,)?[\s,]*$", re.IGNORECASE)
+def find(text: str, now: datetime) -> list[Time]:
+    reader = _Reader(text, now)
+    days = reader.scan(_DAY, False, _DAY_WORDS)
+    steps: list[Callable[[], None]] = [reader.ranges, lambda: reader.clocks(days), reader.dates, reader.relative,
+                                       lambda: reader.lone_days(days), reader.quarters, reader.periods,
+                                       reader.moments]
+    for step in steps:
+        step()
+    return sorted(reader.out)
+
+
+_BETWEEN = re.compile(r"^[\s,]*(?:on|at|for|,)?[\s,]*$", _I)
+_NEXT_TO = re.compile(r"^[\s,]*(?:the\s*)?$", _I)
 
 
 def _adjacent(text: str, day: re.Match[str], start: int, end: int) -> bool:

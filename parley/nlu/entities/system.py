@@ -288,6 +288,7 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w])"
     r"|(?<![\w+])\+?\d{10,13}(?![\w])"
 )
+_ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "last": -1,
@@ -323,8 +324,8 @@ def _phones(text: str, taken: Iterable[Found]) -> list[Found]:
     blocked = list(taken)
     for m in _PHONE.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
-        if len(digits) < 7 or len(digits) > 15:
-            continue
+        if len(digits) < 7 or len(digits) > 15 or _ISO_DATE.fullmatch(m.group(0)):
+            continue  # "2015-03-03" is a date
         if any(f.start < m.end() and m.start() < f.end for f in blocked):
             continue
         value = ("+" if m.group(0).startswith("+") else "") + digits
