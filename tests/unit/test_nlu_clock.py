@@ -139,3 +139,16 @@ def test_times_follow_the_users_zone_and_reach_the_nlu() -> None:
     iso = extract_system("on 2015-03-03 please", "en", paris)  # a date, not a phone number
     assert [f.name for f in iso if f.name in ("time", "phoneNumber")] == ["time"]
     assert [f.source for f in extract_system("a table for 4 people at 8", "en", paris) if f.name == "time"] == ["at 8"]
+
+
+def test_other_languages_follow_duckling_for_days_and_spans_from_now() -> None:
+    """Read by dateparser, but shaped like Duckling's answers: a day is its midnight, "in 2 hours"
+    is truncated to the minute."""
+    paris = datetime(2013, 2, 12, 4, 30, 15, tzinfo=timezone(timedelta(hours=1)))
+
+    def times(text: str) -> list[tuple[str, str]]:
+        return [(f.value, f.unit) for f in extract_system(text, "fr", paris) if f.name == "time"]
+
+    assert times("hier") == [("2013-02-11T00:00:00.000+01:00", "day")]
+    assert times("dans 2 heures") == [("2013-02-12T06:30:00.000+01:00", "minute")]
+    assert times("dans 10 minutes") == [("2013-02-12T04:40:15.000+01:00", "second")]

@@ -454,10 +454,19 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
             when = when.replace(tzinfo=UTC)
         has_clock = bool(_TIME_OF_DAY.search(source))
         grain = ("minute" if when.minute else "hour") if has_clock else "day"
-        if re.search(r"\bin \d+ (?:hours?|minutes?|seconds?)|dans \d+ (?:heures?|minutes?)", source, re.I):
-            grain = "second"
+        span = _SPAN_FROM_NOW.search(source)
+        if span is not None:  # Duckling: truncated to the unit below ("dans 2 heures": the minute)
+            grain = "minute" if span.group(1).lower().startswith(("hour", "heure")) else "second"
+            when = when.replace(microsecond=0, **({"second": 0} if grain == "minute" else {}))
+        elif grain == "day" and not _PART_OF_DAY.search(source):
+            when = when.replace(hour=0, minute=0, second=0, microsecond=0)  # a day is its midnight
         out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
     return out
+
+
+_SPAN_FROM_NOW = re.compile(r"\b(?:in|dans)\s+\d+\s+(hours?|minutes?|seconds?|heures?|secondes?)", re.I)
+# a day named with its part ("tonight", "ce soir"): not its midnight (Duckling answers a span there)
+_PART_OF_DAY = re.compile(r"night|morning|evening|afternoon|soir|matin|midi|nuit", re.I)
 
 
 def _zone_name(now: datetime) -> str | None:
