@@ -85,6 +85,39 @@ def test_system_numbers_and_ordinals() -> None:
     assert system("one moment please") == []  # "one" as a word, not a number
 
 
+def test_numbers_read_as_duckling_reads_them() -> None:
+    """Forms from Duckling's corpora that were read wrong: scales after digits, dozens, minus signs in
+    words, compound ordinals, fractions before a unit, and each language's own number words."""
+    assert ("number", 24, "", "two dozen") in system("two dozen eggs")
+    assert ("number", 24, "", "2 dozens") in system("2 dozens eggs")
+    assert ("number", 3_000_000, "", "3 million") in system("3 million people")
+    assert ("number", 5000, "", "5k") in system("a 5k run")
+    assert ("number", -5, "", "minus 5") in system("minus 5")
+    assert ("number", -504, "", "negative five hundred and four") in system("negative five hundred and four")
+    assert ("ordinal", 25, "", "twenty-fifth") in system("the twenty-fifth")
+    assert ("ordinal", 31, "", "thirty first") in system("the thirty first")
+    assert ("ordinal", 90, "", "ninetieth") in system("the ninetieth")
+    assert ("duration", 1800, "second", "1/2 hour") in system("in 1/2 hour")
+    assert ("volume", 0.5, "gallon", "1/2 gallon") in system("1/2 gallon")
+    # in English "ten cents" is money; in French "deux cents" is two hundred
+    english = system("ten cents")
+    assert ("amountOfMoney", 10, "cent", "ten cents") in english and ("number", 1000, "", "ten cents") not in english
+    assert ("number", 200, "", "deux cents") in system("deux cents personnes", "fr")
+
+
+def test_units_written_against_their_number() -> None:
+    assert ("volume", 250, "millilitre", "250ml") in system("I need 250ml of milk")
+    assert ("distance", 3, "kilometre", "3km") in system("a 3km walk")
+    assert ("quantity", 500, "gram", "500g") in system("500g of strawberries")
+    assert ("duration", 7200, "second", "2h") in system("it took 2h")
+    assert [f for f in system("the 3rd one at 4pm") if f[0] in ("distance", "quantity", "volume")] == []
+    assert ("amountOfMoney", 10, "£", "£10") in system("£10")
+    assert ("amountOfMoney", 20, "USD", "20 USD") in system("20 USD")
+    assert ("temperature", 70, "fahrenheit", "70 degrees F") in system("70 degrees F")
+    assert ("temperature", 37, "celsius", "37 ° celsius") in system("37 ° celsius")
+    assert ("temperature", -2, "degree", "2 degrees below zero") in system("2 degrees below zero")
+
+
 def test_system_email_url_phone() -> None:
     found = system("write to john.doe@example.com, see https://botpress.com/docs or call +1 514-555-1234")
     assert ("email", "john.doe@example.com", "", "john.doe@example.com") in found

@@ -32,30 +32,44 @@ _EN_UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "a dozen": 12,
-    "dozen": 12,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
 }
 _FR_UNITS = {
     "zéro": 0, "zero": 0, "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6,
     "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14,
     "quinze": 15, "seize": 16, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50,
-    "soixante": 60, "septante": 70, "huitante": 80, "octante": 80, "nonante": 90, "douzaine": 12,
+    "soixante": 60, "septante": 70, "huitante": 80, "octante": 80, "nonante": 90,
 }
-_SCALES = {
-    "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
-    "cent": 100, "cents": 100, "mille": 1_000, "millions": 1_000_000, "milliard": 1_000_000_000,
-    "milliards": 1_000_000_000,
-}
+_EN_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "millions": 1_000_000,
+              "billion": 1_000_000_000, "billions": 1_000_000_000, "dozen": 12, "dozens": 12}
+_FR_SCALES = {"cent": 100, "cents": 100, "mille": 1_000, "million": 1_000_000, "millions": 1_000_000,
+              "milliard": 1_000_000_000, "milliards": 1_000_000_000, "douzaine": 12, "douzaines": 12}
+_SCALES = {**_EN_SCALES, **_FR_SCALES}
 _CONNECTORS = {"and", "et", "-"}
 _WORD_VALUES = {**_EN_UNITS, **_FR_UNITS}
-_NUMBER_WORD = "|".join(sorted((re.escape(w) for w in [*_WORD_VALUES, *_SCALES] if " " not in w),
-                               key=len, reverse=True))
-_WORDS_RUN = re.compile(
-    rf"\b(?:{_NUMBER_WORD})(?:(?:\s+|-|\s+and\s+|\s+et\s+|-et-)(?:{_NUMBER_WORD}))*\b", re.IGNORECASE
-)
+
+
+def _words_run(*tables: dict[str, int]) -> re.Pattern[str]:
+    """A run of number words of these tables ("twenty five", "deux cent trente")."""
+    word = "|".join(sorted((re.escape(w) for t in tables for w in t if " " not in w), key=len, reverse=True))
+    return re.compile(rf"\b(?:{word})(?:(?:\s+|-|\s+and\s+|\s+et\s+|-et-)(?:{word}))*\b", re.IGNORECASE)
+
+
+# each language with its own words: in English "ten cents" is money, in French "deux cents" is 200
+_WORDS_RUNS = {"en": _words_run(_EN_UNITS, _EN_SCALES), "fr": _words_run(_FR_UNITS, _FR_SCALES)}
+_WORDS_RUN = _words_run(_EN_UNITS, _EN_SCALES, _FR_UNITS, _FR_SCALES)
+# a number may be glued to its unit ("250ml", "3km", "2h", "100k"), not to other letters ("3rd", "4pm")
+_GLUED = r"(?:km|cm|mm|ml|cl|hl|mg|kg|lbs?|oz|gal|ft|mi|yds?|hrs?|mins?|[mlgkh])\b"
 _DIGITS = re.compile(
-    r"(?<![\w.,:])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w]|,\d|:\d)|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
+    rf"(?<![\w.,:])[-+]?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?!(?!{_GLUED})\w|,\d|:\d)"
+    r"|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
 )
+_THOUSANDS = re.compile(r"[kK]\b")
+_FRACTION = re.compile(r"(?<![\w./])(\d{1,3})\s?/\s?(\d{1,3})(?![\w./])")
+_SCALE_AFTER = {"en": re.compile(r"\s+(hundred|thousand|millions?|billions?|dozens?)\b", re.IGNORECASE),
+                "fr": re.compile(r"\s+(cents?|mille|millions?|milliards?|douzaines?)\b", re.IGNORECASE)}
+_MINUS_BEFORE = {"en": re.compile(r"\b(?:minus|negative)\s+$", re.IGNORECASE),
+                 "fr": re.compile(r"\bmoins\s+$", re.IGNORECASE)}
 
 
 def _words_value(words: str) -> float | None:
@@ -79,8 +93,8 @@ def _words_value(words: str) -> float | None:
             seen = True
         elif p in _SCALES:
             scale = _SCALES[p]
-            if scale == 100:
-                current = (current or 1) * 100
+            if scale in (12, 100):  # "two dozen" is 24, "deux cents" 200
+                current = (current or 1) * scale
             else:
                 total += (current or 1) * scale
                 current = 0
@@ -124,20 +138,38 @@ def lower_words(text: str) -> frozenset[str]:
     return frozenset(_LOWER_WORD.findall(text.lower()))
 
 
-def find_numbers(text: str, words: frozenset[str] | None = None) -> list[tuple[int, int, float]]:
+def find_numbers(text: str, words: frozenset[str] | None = None, lang: str = "") -> list[tuple[int, int, float]]:
     """(start, end, value) of every number written with digits or words, without overlaps.
 
     `words` (the text's lower-case words) lets the big word-number pattern be skipped when no
     number word is there, which is most messages."""
     out: list[tuple[int, int, float]] = []
-    for m in _DIGITS.finditer(text) if _ANY_DIGIT.search(text) else ():
-        v = _parse_digits(m.group(0))
-        if v is not None:
-            out.append((m.start(), m.end(), v))
-    if words is not None and words.isdisjoint(_NUMBER_GATE):
-        return out
-    for m in _WORDS_RUN.finditer(text):
-        if any(s < m.end() and m.start() < e for s, e, _ in out):
+    if _ANY_DIGIT.search(text):
+        for m in _FRACTION.finditer(text):  # "1/2 hour", "3/4 cup": a fraction before a unit
+            if int(m.group(2)) and re.match(_UNIT_START, text[m.end():].lstrip().lower()):
+                out.append((m.start(), m.end(), int(m.group(1)) / int(m.group(2))))
+        for m in _DIGITS.finditer(text):
+            v = _parse_digits(m.group(0))
+            if v is None or any(s < m.end() and m.start() < e for s, e, _ in out):
+                continue
+            end = m.end()
+            if (k := _THOUSANDS.match(text, end)) is not None:
+                v, end = v * 1000, k.end()
+            elif (scale := _SCALE_AFTER.get(lang, _SCALE_AFTER["en"]).match(text, end)) is not None:
+                v, end = v * _SCALES[scale.group(1).lower()], scale.end()  # "3 million", "2 dozens"
+            out.append((m.start(), end, v))
+    if words is None or not words.isdisjoint(_NUMBER_GATE):
+        out += _word_numbers(text, out, lang)
+    minus = _MINUS_BEFORE.get(lang)
+    if minus is not None:  # "minus 5", "negative five"
+        out = [(neg.start(), e, -v) if v > 0 and (neg := minus.search(text[:s])) else (s, e, v) for s, e, v in out]
+    return sorted(out)
+
+
+def _word_numbers(text: str, taken: list[tuple[int, int, float]], lang: str) -> list[tuple[int, int, float]]:
+    out: list[tuple[int, int, float]] = []
+    for m in _WORDS_RUNS.get(lang, _WORDS_RUN).finditer(text):
+        if any(s < m.end() and m.start() < e for s, e, _ in taken):
             continue
         word = m.group(0).lower()
         if word in ("un", "une", "one", "cent", "cents") and not _standalone_number_word(text, m):
@@ -145,7 +177,7 @@ def find_numbers(text: str, words: frozenset[str] | None = None) -> list[tuple[i
         v = _words_value(m.group(0))
         if v is not None:
             out.append((m.start(), m.end(), v))
-    return sorted(out)
+    return out
 
 
 def _standalone_number_word(text: str, m: re.Match[str]) -> bool:
@@ -158,7 +190,8 @@ def _standalone_number_word(text: str, m: re.Match[str]) -> bool:
 
 _Unit = tuple[str, str]  # (regex of the spelling, Duckling unit)
 _MONEY_UNITS: list[_Unit] = [
-    (r"\$|dollars?|bucks?|usd", "$"), (r"€|euros?|eur", "EUR"), (r"£|pounds? sterling|gbp", "GBP"),
+    (r"usd|us\s?dollars?", "USD"), (r"\$|dollars?|bucks?", "$"), (r"€|euros?|eur", "EUR"), (r"£", "£"),
+    (r"pounds? sterling|gbp", "GBP"),
     (r"¥|yens?|jpy", "JPY"), (r"cad|canadian dollars?", "CAD"), (r"cents?", "cent"),
     (r"francs?|chf", "CHF"),
 ]
@@ -178,8 +211,8 @@ _QUANTITY_UNITS: list[_Unit] = [
     (r"cups?|tasses?", "cup"), (r"tablespoons?|tbsp", "tablespoon"), (r"teaspoons?|tsp", "teaspoon"),
 ]
 _TEMPERATURE_UNITS: list[_Unit] = [
-    (r"°\s?c|degrees? celsius|degr[ée]s? celsius|celsius", "celsius"),
-    (r"°\s?f|degrees? fahrenheit|degr[ée]s? fahrenheit|fahrenheit", "fahrenheit"),
+    (r"°\s?c(?:elsius)?|degrees?\s+c(?:elsius)?|degr[ée]s?\s+c(?:elsius)?|celsius", "celsius"),
+    (r"°\s?f(?:ahrenheit)?|degrees?\s+f(?:ahrenheit)?|degr[ée]s?\s+f(?:ahrenheit)?|fahrenheit", "fahrenheit"),
     (r"°|degrees?|degr[ée]s?", "degree"),
 ]
 _DURATION_UNITS: list[tuple[str, str, int]] = [
@@ -234,12 +267,17 @@ def _before_unit(text: str, start: int, units: list[_Unit]) -> tuple[int, str] |
     return None
 
 
+_BELOW_ZERO = re.compile(r"\s+(?:below\s+zero|sous\s+z[ée]ro)\b", re.IGNORECASE)
+
+
 def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units: list[_Unit]) -> list[Found]:
     out: list[Found] = []
     for start, end, value in numbers:
         after = _after_unit(text, end, units)
         if after is not None:
             stop, unit = after
+            if dim == "temperature" and (below := _BELOW_ZERO.match(text, stop)) is not None:
+                value, stop = -abs(value), below.end()  # "2 degrees below zero"
             out.append(_found(dim, text, start, stop, _clean(value), unit))
             continue
         if dim == "amountOfMoney":
@@ -291,14 +329,20 @@ _PHONE = re.compile(
 _ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "last": -1,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
+    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20,
+    "thirtieth": 30, "fortieth": 40, "fiftieth": 50, "sixtieth": 60, "seventieth": 70, "eightieth": 80,
+    "ninetieth": 90, "hundredth": 100, "last": -1,
     "premier": 1, "première": 1, "premiere": 1, "deuxième": 2, "deuxieme": 2, "seconde": 2,
     "troisième": 3, "troisieme": 3, "quatrième": 4, "quatrieme": 4, "cinquième": 5, "cinquieme": 5,
     "sixième": 6, "sixieme": 6, "septième": 7, "septieme": 7, "huitième": 8, "huitieme": 8,
     "neuvième": 9, "neuvieme": 9, "dixième": 10, "dixieme": 10, "dernier": -1, "dernière": -1,
 }
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+         "ninety": 90}
 _ORDINAL = re.compile(
-    r"\b(\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b|\b("
+    r"\b(?P<tens>" + "|".join(_TENS) + r")[\s\-—–]*(?=(?:first|second|third|fourth|fifth|sixth|seventh|eighth"
+    r"|ninth)\b)|\b(?P<num>\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b|\b(?P<word>"
     + "|".join(sorted((k for k in _ORDINAL_WORDS if k not in ("last", "dernier", "dernière")),
                       key=len, reverse=True))
     + r")\b",
@@ -337,9 +381,17 @@ def _ordinals(text: str, words: frozenset[str] | None = None, has_digit: bool = 
     out: list[Found] = []
     if words is not None and not has_digit and words.isdisjoint(_ORDINAL_GATE):
         return out
+    tens: tuple[int, int, int] | None = None  # "twenty-" right before "fifth": (start, end, 20)
     for m in _ORDINAL.finditer(text):
-        value = int(m.group(1)) if m.group(1) else _ORDINAL_WORDS[m.group(2).lower()]
-        out.append(_found("ordinal", text, m.start(), m.end(), value, ""))
+        if m.group("tens"):
+            tens = (m.start(), m.end(), _TENS[m.group("tens").lower()])
+            continue
+        value = int(m.group("num")) if m.group("num") else _ORDINAL_WORDS[m.group("word").lower()]
+        start = m.start()
+        if tens is not None and m.group("word") and tens[1] == m.start():
+            start, value = tens[0], tens[2] + value
+        tens = None
+        out.append(_found("ordinal", text, start, m.end(), value, ""))
     return out
 
 
@@ -506,7 +558,7 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     for f in [*emails, *urls, *phones]:
         masked = masked[:f.start] + " " * (f.end - f.start) + masked[f.end:]
     words = lower_words(masked)
-    numbers = find_numbers(masked, words)
+    numbers = find_numbers(masked, words, lang)
     ordinals = _ordinals(masked, words, has_digit)
     ordinal_spans = [(o.start, o.end) for o in ordinals]
     numbers = [n for n in numbers if not any(s < n[1] and n[0] < e for s, e in ordinal_spans)]
