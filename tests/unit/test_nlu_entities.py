@@ -118,6 +118,21 @@ def test_units_written_against_their_number() -> None:
     assert ("temperature", -2, "degree", "2 degrees below zero") in system("2 degrees below zero")
 
 
+def test_amounts_of_money_as_duckling_reads_them() -> None:
+    def money(text: str) -> list[tuple[object, str, str]]:
+        return [(value, unit, source) for name, value, unit, source in system(text) if name == "amountOfMoney"]
+
+    assert money("20 dollars 43 cents") == [(20.43, "$", "20 dollars 43 cents")]
+    assert money("$20 and 43c") == [(20.43, "$", "$20 and 43c")]
+    assert money("3 GBP 1 pence") == [(3.01, "GBP", "3 GBP 1 pence")]
+    assert money("$20 and 2 pizzas") == [(20, "$", "$20")]  # the pizzas are not cents
+    assert money("Rs 20") == [(20, "INR", "Rs 20")]
+    assert money("42 malaysian ringgits") == [(42, "MYR", "42 malaysian ringgits")]
+    assert money("$10K") == [(10_000, "$", "$10K")]
+    assert money("ten pounds") == [(10, "£", "ten pounds")]
+    assert money("42 bucks") == [(42, "unknown", "42 bucks")]  # Duckling's own unit for bucks
+
+
 def test_system_email_url_phone() -> None:
     found = system("write to john.doe@example.com, see https://botpress.com/docs or call +1 514-555-1234")
     assert ("email", "john.doe@example.com", "", "john.doe@example.com") in found

@@ -59,7 +59,7 @@ def _words_run(*tables: dict[str, int]) -> re.Pattern[str]:
 _WORDS_RUNS = {"en": _words_run(_EN_UNITS, _EN_SCALES), "fr": _words_run(_FR_UNITS, _FR_SCALES)}
 _WORDS_RUN = _words_run(_EN_UNITS, _EN_SCALES, _FR_UNITS, _FR_SCALES)
 # a number may be glued to its unit ("250ml", "3km", "2h", "100k"), not to other letters ("3rd", "4pm")
-_GLUED = r"(?:km|cm|mm|ml|cl|hl|mg|kg|lbs?|oz|gal|ft|mi|yds?|hrs?|mins?|[mlgkh])\b"
+_GLUED = r"(?:km|cm|mm|ml|cl|hl|mg|kg|lbs?|oz|gal|ft|mi|yds?|hrs?|mins?|[mlgkhK]|¢)\b"
 _DIGITS = re.compile(
     rf"(?<![\w.,:])[-+]?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?!(?!{_GLUED})\w|,\d|:\d)"
     r"|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
@@ -190,11 +190,17 @@ def _standalone_number_word(text: str, m: re.Match[str]) -> bool:
 
 _Unit = tuple[str, str]  # (regex of the spelling, Duckling unit)
 _MONEY_UNITS: list[_Unit] = [
-    (r"usd|us\s?dollars?", "USD"), (r"\$|dollars?|bucks?", "$"), (r"€|euros?|eur", "EUR"), (r"£", "£"),
-    (r"pounds? sterling|gbp", "GBP"),
+    (r"usd|us\$|us\s?dollars?", "USD"), (r"\$|dollars?", "$"), (r"bucks?", "unknown"), (r"€|euros?|eur|€ur", "EUR"),
+    (r"£", "£"), (r"pounds? sterling|gbp", "GBP"), (r"lbp|lebanese\s?pounds?", "LBP"),
+    (r"egp|egyptian\s?pounds?", "EGP"), (r"pounds?", "£"), (r"¢|pennies|penny", "cent"),
+    (r"rs\.?|rupees?|inr", "INR"), (r"kwd|kuwaiti\s?dinars?", "KWD"), (r"qar|qatari\s?riyals?", "QAR"),
+    (r"sar|saudi\s?riyals?", "SAR"), (r"bgn", "BGN"), (r"myr|rm|(?:malaysian?\s)?ringgits?", "MYR"),
+    (r"ils|nis|shekels?", "ILS"), (r"dinars?", "dinar"), (r"riyals?", "riyal"), (r"rials?", "rial"),
     (r"¥|yens?|jpy", "JPY"), (r"cad|canadian dollars?", "CAD"), (r"cents?", "cent"),
     (r"francs?|chf", "CHF"),
 ]
+# currencies written before the amount in words, not only as symbols or ISO codes ("Rs 20", "ringgit 42")
+_PREFIXES = frozenset({"rs", "rs.", "rm", "us$", "ringgit", "malaysian ringgit", "malaysia ringgit"})
 _DISTANCE_UNITS: list[_Unit] = [
     (r"km|kilom[eè]tres?|kilometers?", "kilometre"), (r"cm|centim[eè]tres?|centimeters?", "centimetre"),
     (r"mm|millim[eè]tres?|millimeters?", "millimetre"), (r"m|m[eè]tres?|meters?", "metre"),
@@ -262,7 +268,7 @@ def _before_unit(text: str, start: int, units: list[_Unit]) -> tuple[int, str] |
         if m is None:
             continue
         written = m.group(0).strip()
-        if not written[0].isalpha() or (len(written) == 3 and written.isupper()):
+        if not written[0].isalpha() or (len(written) == 3 and written.isupper()) or written.lower() in _PREFIXES:
             return m.start(), unit
     return None
 
@@ -273,19 +279,31 @@ _BELOW_ZERO = re.compile(r"\s+(?:below\s+zero|sous\s+z[ée]ro)\b", re.IGNORECASE
 def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units: list[_Unit]) -> list[Found]:
     out: list[Found] = []
     for start, end, value in numbers:
+        if any(f.start <= start < f.end for f in out):
+            continue  # the cents of an amount already read ("20 dollars 43 cents")
         after = _after_unit(text, end, units)
         if after is not None:
             stop, unit = after
             if dim == "temperature" and (below := _BELOW_ZERO.match(text, stop)) is not None:
                 value, stop = -abs(value), below.end()  # "2 degrees below zero"
+            if dim == "amountOfMoney" and unit != "cent" and (cents := _CENTS_AFTER.match(text, stop)) is not None:
+                value, stop = value + int(cents.group(1)) / 100, cents.end()
             out.append(_found(dim, text, start, stop, _clean(value), unit))
             continue
         if dim == "amountOfMoney":
             before = _before_unit(text, start, units)
             if before is not None:
                 begin, unit = before
+                if (cents := _CENTS_AFTER.match(text, end)) is not None:
+                    value, end = value + int(cents.group(1)) / 100, cents.end()
                 out.append(_found(dim, text, begin, end, _clean(value), unit))
     return out
+
+
+# the cents after an amount: "$20 and 43c", "20 dollars 43 cents", "3 GBP 1 pence", "20 ringgit 43 sen"
+# (bare digits only at the end of a sentence: "$20 and 2 pizzas" keeps its pizzas)
+_CENTS_AFTER = re.compile(r"\s*(?:and\s+)?(\d{1,2})(?:\s?(?:c|cents?|sens?|pence|p)\b|(?=\s*(?:$|[.!?;)])))",
+                          re.IGNORECASE)
 
 
 _ARTICLE = re.compile(r"\b(?:an?|une?|half an?|une demi[- ])\s*(?=\w)", re.IGNORECASE)
