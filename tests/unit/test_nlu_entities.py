@@ -137,7 +137,17 @@ def test_system_email_url_phone() -> None:
     found = system("write to john.doe@example.com, see https://botpress.com/docs or call +1 514-555-1234")
     assert ("email", "john.doe@example.com", "", "john.doe@example.com") in found
     assert ("url", "https://botpress.com/docs", "", "https://botpress.com/docs") in found
-    assert ("phoneNumber", "+15145551234", "", "+1 514-555-1234") in found
+    assert ("phoneNumber", "(+1) 5145551234", "", "+1 514-555-1234") in found  # Duckling's layout
+
+
+@pytest.mark.parametrize(("text", "value"), [  # Duckling's readings
+    ("650-701-8887", "6507018887"), ("(+1)650-701-8887", "(+1) 6507018887"), ("(+1) 650-701-8887", "(+1) 6507018887"),
+    ("+1 6507018887", "(+1) 6507018887"), ("+33 1 46647998", "(+33) 146647998"), ("06 2070 2220", "0620702220"),
+    ("(650)-701-8887 ext 897", "6507018887 ext 897"), ("+1-202-555-0121", "(+1) 2025550121"),
+    ("+1 202.555.0121", "(+1) 2025550121"), ("06354640807", "06354640807"),
+])
+def test_phone_numbers_as_duckling_writes_them(text: str, value: str) -> None:
+    assert [v for name, v, _, _ in system(f"call {text} now") if name == "phoneNumber"] == [value]
 
 
 def test_system_measures() -> None:

@@ -341,9 +341,14 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w])"
-    r"|(?<![\w+])\+?\d{10,13}(?![\w])"
+    r"(?<![\w+(])(?:\(?\+\d{1,3}\)?[\s.-]*)?(?:\(\d{1,4}\)[\s.-]*)?\d{1,4}(?:\s*[\s.-]\s*\d{1,10}){1,5}(?![\w])"
+    r"|(?<![\w+(])(?:\(?\+\d{1,3}\)?[\s.-]*)?\(\d{1,4}\)[\s.-]*\d{2,4}(?:[\s.-]*\d{2,4}){1,4}(?![\w])"
+    r"|(?<![\w+(])(?:\(?\+\d{1,3}\)?[\s.-]*\d{7,13}|\d{10,13})(?![\w])"
 )
+# Duckling's reading: "+33 1 46647998" is "(+33) 146647998" (a country code of one or two digits), and
+# an extension is kept: "650-701-8887 ext 897" is "6507018887 ext 897"
+_COUNTRY_CODE = re.compile(r"\(?\+(\d{1,2})\)?[\s.-]*")
+_EXTENSION = re.compile(r"\s*(?:ext|x)\.?\s*(\d{1,20})\b", re.IGNORECASE)
 _ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
@@ -390,8 +395,12 @@ def _phones(text: str, taken: Iterable[Found]) -> list[Found]:
             continue  # "2015-03-03" is a date
         if any(f.start < m.end() and m.start() < f.end for f in blocked):
             continue
-        value = ("+" if m.group(0).startswith("+") else "") + digits
-        out.append(_found("phoneNumber", text, m.start(), m.end(), value, ""))
+        code = _COUNTRY_CODE.match(m.group(0))
+        value = (f"(+{int(code.group(1))}) " + re.sub(r"\D", "", m.group(0)[code.end():])) if code else digits
+        end = m.end()
+        if (ext := _EXTENSION.match(text, end)) is not None:
+            value, end = f"{value} ext {int(ext.group(1))}", ext.end()
+        out.append(_found("phoneNumber", text, m.start(), end, value, ""))
     return out
 
 
