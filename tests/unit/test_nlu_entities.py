@@ -118,6 +118,20 @@ def test_units_written_against_their_number() -> None:
     assert ("temperature", -2, "degree", "2 degrees below zero") in system("2 degrees below zero")
 
 
+def test_volumes_durations_and_urls_as_duckling_reads_them() -> None:
+    assert ("volume", 1, "litre", "a liter") in system("a liter of milk")
+    assert ("volume", 0.5, "gallon", "half a gallon") in system("half a gallon")
+    assert ("volume", 0.25, "litre", "a quarter-litre") in system("a quarter-litre")
+    assert ("volume", 250, "millilitre", "250mls") in system("250mls")
+    assert ("duration", 5400, "second", "an hour and a half") in system("an hour and a half")
+    assert ("duration", 1800, "second", "half hour") in system("wait half hour")
+    assert ("duration", 1800, "second", "1/2h") in system("1/2h")
+    assert ("duration", 31536000 + 172800 + 10800 + 4, "second", "1 year, 2 days, 3 hours and 4 seconds") in system(
+        "1 year, 2 days, 3 hours and 4 seconds")
+    assert ("url", "https://myserver?foo=bar", "", "https://myserver?foo=bar") in system("https://myserver?foo=bar")
+    assert ("url", "www2.foo-bar.net?foo=bar", "", "www2.foo-bar.net?foo=bar") in system("www2.foo-bar.net?foo=bar")
+
+
 def test_amounts_of_money_as_duckling_reads_them() -> None:
     def money(text: str) -> list[tuple[object, str, str]]:
         return [(value, unit, source) for name, value, unit, source in system(text) if name == "amountOfMoney"]

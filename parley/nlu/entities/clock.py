@@ -122,6 +122,7 @@ _MONTH_ONLY = re.compile(
 _PART_OF_MONTH = re.compile(r"\b(?:day|week|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
                             r"\s+(?:of|in)\s+$", _I)
 _LETTERS = re.compile(r"[a-z]+")
+_DIGIT = re.compile(r"\d")
 _DAY_WORDS = frozenset({*_WEEKDAYS, "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
                         "today", "tonight", "tomorrow", "tmrw", "yesterday", "evening"})
 _UNIT_WORDS = frozenset({*(w + plural for w in _UNIT_OF for plural in ("", "s")), "half", "quarter"})
@@ -239,7 +240,7 @@ class _Reader:
         # each rule runs only when the message holds what it needs (a digit, a day's name...): most
         # messages hold none, and a dozen regular expressions on every message add up
         self.words = set(_LETTERS.findall(text.lower()))
-        self.digit = any(c.isdigit() for c in text)
+        self.digit = _DIGIT.search(text) is not None
 
     def scan(self, regex: re.Pattern[str], needs_digit: bool,
              needs: frozenset[str] | None = None) -> list[re.Match[str]]:

@@ -59,13 +59,13 @@ def _words_run(*tables: dict[str, int]) -> re.Pattern[str]:
 _WORDS_RUNS = {"en": _words_run(_EN_UNITS, _EN_SCALES), "fr": _words_run(_FR_UNITS, _FR_SCALES)}
 _WORDS_RUN = _words_run(_EN_UNITS, _EN_SCALES, _FR_UNITS, _FR_SCALES)
 # a number may be glued to its unit ("250ml", "3km", "2h", "100k"), not to other letters ("3rd", "4pm")
-_GLUED = r"(?:km|cm|mm|ml|cl|hl|mg|kg|lbs?|oz|gal|ft|mi|yds?|hrs?|mins?|[mlgkhK]|¢)\b"
+_GLUED = r"(?:km|cm|mm|mls?|cl|hl|mg|kg|lbs?|oz|gals?|ft|mi|yds?|hrs?|mins?|[mlgkhK]|¢)\b"
 _DIGITS = re.compile(
     rf"(?<![\w.,:])[-+]?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?!(?!{_GLUED})\w|,\d|:\d)"
     r"|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
 )
 _THOUSANDS = re.compile(r"[kK]\b")
-_FRACTION = re.compile(r"(?<![\w./])(\d{1,3})\s?/\s?(\d{1,3})(?![\w./])")
+_FRACTION = re.compile(r"(?<![\w./])(\d{1,3})\s?/\s?(\d{1,3})(?![\d./])")
 _SCALE_AFTER = {"en": re.compile(r"\s+(hundred|thousand|millions?|billions?|dozens?)\b", re.IGNORECASE),
                 "fr": re.compile(r"\s+(cents?|mille|millions?|milliards?|douzaines?)\b", re.IGNORECASE)}
 _MINUS_BEFORE = {"en": re.compile(r"\b(?:minus|negative)\s+$", re.IGNORECASE),
@@ -208,8 +208,8 @@ _DISTANCE_UNITS: list[_Unit] = [
     (r"yards?|yd", "yard"),
 ]
 _VOLUME_UNITS: list[_Unit] = [
-    (r"ml|millilit(?:re|er)s?", "millilitre"), (r"cl|centilit(?:re|er)s?", "centilitre"),
-    (r"l|lit(?:re|er)s?", "litre"), (r"gallons?|gal", "gallon"), (r"hectolit(?:re|er)s?|hl", "hectolitre"),
+    (r"mls?|millilit(?:re|er)s?", "millilitre"), (r"cl|centilit(?:re|er)s?", "centilitre"),
+    (r"l|lit(?:re|er)s?", "litre"), (r"gallons?|gals?", "gallon"), (r"hectolit(?:re|er)s?|hl", "hectolitre"),
 ]
 _QUANTITY_UNITS: list[_Unit] = [
     (r"kg|kilos?|kilogram(?:me)?s?", "kilogram"), (r"mg|milligram(?:me)?s?", "milligram"),
@@ -219,7 +219,7 @@ _QUANTITY_UNITS: list[_Unit] = [
 _TEMPERATURE_UNITS: list[_Unit] = [
     (r"°\s?c(?:elsius)?|degrees?\s+c(?:elsius)?|degr[ée]s?\s+c(?:elsius)?|celsius", "celsius"),
     (r"°\s?f(?:ahrenheit)?|degrees?\s+f(?:ahrenheit)?|degr[ée]s?\s+f(?:ahrenheit)?|fahrenheit", "fahrenheit"),
-    (r"°|degrees?|degr[ée]s?", "degree"),
+    (r"°|degrees?|deg\b\.?|degr[ée]s?", "degree"),
 ]
 _DURATION_UNITS: list[tuple[str, str, int]] = [
     (r"seconds?|secs?|secondes?|s", "second", 1), (r"minutes?|mins?|min", "minute", 60),
@@ -251,18 +251,35 @@ def _unit_before(spelling: str) -> re.Pattern[str]:
     return compiled
 
 
+_compiled_any_after: dict[int, tuple[re.Pattern[str], list[_Unit]]] = {}
+_compiled_any_before: dict[int, re.Pattern[str]] = {}
+
+
+def _any_after(units: list[_Unit]) -> re.Pattern[str]:
+    """All of `units` after a number in one pattern (one group per unit, the first that fits wins)."""
+    cached = _compiled_any_after.get(id(units))
+    if cached is None:
+        alternatives = "|".join(f"(?P<u{i}>{spelling})" for i, (spelling, _) in enumerate(units))
+        cached = _compiled_any_after[id(units)] = (re.compile(rf"\s?(?:{alternatives})(?![\w])", re.IGNORECASE), units)
+    return cached[0]
+
+
 def _after_unit(text: str, end: int, units: list[_Unit]) -> tuple[int, str] | None:
-    rest = text[end:]
-    for spelling, unit in units:
-        m = _unit_after(spelling).match(rest)
-        if m:
-            return end + m.end(), unit
-    return None
+    m = _any_after(units).match(text, end)
+    if m is None or m.lastgroup is None:
+        return None
+    return m.end(), units[int(m.lastgroup[1:])][1]
 
 
 def _before_unit(text: str, start: int, units: list[_Unit]) -> tuple[int, str] | None:
     """A currency written before the amount: a symbol (`$20`, `€ 5`) or an ISO code (`USD 20`)."""
     head = text[:start]
+    combined = _compiled_any_before.get(id(units))
+    if combined is None:
+        alternatives = "|".join(f"(?:{spelling})" for spelling, _ in units)
+        combined = _compiled_any_before[id(units)] = re.compile(rf"(?<![\w])(?:{alternatives})\s?$", re.IGNORECASE)
+    if combined.search(head) is None:  # most amounts have nothing before them: one search, not one per unit
+        return None
     for spelling, unit in units:
         m = _unit_before(spelling).search(head)
         if m is None:
@@ -271,6 +288,19 @@ def _before_unit(text: str, start: int, units: list[_Unit]) -> tuple[int, str] |
         if not written[0].isalpha() or (len(written) == 3 and written.isupper()) or written.lower() in _PREFIXES:
             return m.start(), unit
     return None
+
+
+_VOLUME_ARTICLE = re.compile(
+    r"\b(?:(?P<half>half(?:\s+an?|-)?)|(?P<quarter>(?:a\s+)?quarter(?:\s+of\s+an?|-)|(?:a\s+)?fourth\s+of(?:\s+an?)?)"
+    r"|(?P<tenth>(?:a\s+)?tenth\s+of(?:\s+an?)?)|an?)\s*(?=[a-z])", re.IGNORECASE)
+
+
+def _volume_articles(text: str) -> list[tuple[int, int, float]]:
+    """"a liter", "half a gallon", "quarter-litre": amounts written with words before a volume unit."""
+    if not any(w in text.lower() for w in ("lit", "gal", "ml", "millil")):
+        return []
+    return [(m.start(), m.end(), 0.5 if m.group("half") else 0.25 if m.group("quarter") else
+             0.1 if m.group("tenth") else 1.0) for m in _VOLUME_ARTICLE.finditer(text)]
 
 
 _BELOW_ZERO = re.compile(r"\s+(?:below\s+zero|sous\s+z[ée]ro)\b", re.IGNORECASE)
@@ -306,7 +336,9 @@ _CENTS_AFTER = re.compile(r"\s*(?:and\s+)?(\d{1,2})(?:\s?(?:c|cents?|sens?|pence
                           re.IGNORECASE)
 
 
-_ARTICLE = re.compile(r"\b(?:an?|une?|half an?|une demi[- ])\s*(?=\w)", re.IGNORECASE)
+_ARTICLE = re.compile(r"\b(?:an?|une?|half(?:\s+an?|-)?|une demi[- ])\s*(?=\w)", re.IGNORECASE)
+_AND_A_HALF = re.compile(r"\s+and\s+(?:a\s+)?half\b|\s+et\s+demie?\b", re.IGNORECASE)
+_JOINED = re.compile(r"^[\s,]*(?:and|et)?\s*$", re.IGNORECASE)
 
 
 def _durations(text: str, numbers: list[tuple[int, int, float]]) -> list[Found]:
@@ -326,9 +358,19 @@ def _durations(text: str, numbers: list[tuple[int, int, float]]) -> list[Found]:
                 stop = end + m.end()
                 if any(f.start < stop and start < f.end for f in out):
                     break
-                out.append(_found("duration", text, start, stop, _clean(value * seconds), "second"))
+                amount = value * seconds
+                if (half := _AND_A_HALF.match(text, stop)) is not None:  # "an hour and a half"
+                    amount, stop = amount + seconds / 2, half.end()
+                out.append(_found("duration", text, start, stop, _clean(amount), "second"))
                 break
-    return out
+    # "1 year, 2 days and 3 hours" is one duration: the parts add up
+    merged: list[Found] = []
+    for f in out:
+        if merged and _JOINED.match(text[merged[-1].end:f.start]):
+            last = merged.pop()
+            f = _found("duration", text, last.start, f.end, _clean(last.value + f.value), "second")
+        merged.append(f)
+    return merged
 
 
 # ------------------------------------------------------------------------------------------ patterns
@@ -337,7 +379,7 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?![\w-])")
 _URL = re.compile(
     r"(?<![\w@/])(?:(?:https?|ftp)://[^\s<>\"']+|www\.[^\s<>\"']+|"
     r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ai|fr|ca|co|uk|de|edu|gov|info|app|dev)"
-    r"(?:/[^\s<>\"']*)?)(?![\w@])",
+    r"(?:[/?#][^\s<>\"']*)?)(?![\w@])",
     re.IGNORECASE,
 )
 _PHONE = re.compile(
@@ -578,7 +620,8 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     # halves the cost of a message without entities
     emails = _regex_entities(text, "email", _EMAIL) if "@" in text else []
     urls = [u for u in _regex_entities(text, "url", _URL) if not any(u.start < e.end and e.start < u.end
-                                                                          for e in emails)] if "." in text else []
+                                                                          for e in emails)] if (
+        "." in text or "://" in text) else []
     has_digit = _ANY_DIGIT.search(text) is not None
     phones = _phones(text, [*emails, *urls]) if has_digit else []
     masked = text
@@ -593,7 +636,7 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     found += [_found("number", text, s, e, _clean(v), "") for s, e, v in numbers]
     found += _measures(masked, numbers, "amountOfMoney", _MONEY_UNITS)
     found += _measures(masked, numbers, "distance", _DISTANCE_UNITS)
-    found += _measures(masked, numbers, "volume", _VOLUME_UNITS)
+    found += _measures(masked, [*numbers, *_volume_articles(masked)], "volume", _VOLUME_UNITS)
     found += _measures(masked, numbers, "quantity", _QUANTITY_UNITS)
     found += _measures(masked, numbers, "temperature", _TEMPERATURE_UNITS)
     durations = _durations(masked, numbers)
