@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from parley.nlu.entities import clock_fr
 from parley.nlu.entities.clock import find
 from parley.nlu.entities.system import extract_system
 
@@ -152,3 +153,50 @@ def test_other_languages_follow_duckling_for_days_and_spans_from_now() -> None:
     assert times("hier") == [("2013-02-11T00:00:00.000+01:00", "day")]
     assert times("dans 2 heures") == [("2013-02-12T06:30:00.000+01:00", "minute")]
     assert times("dans 10 minutes") == [("2013-02-12T04:40:15.000+01:00", "second")]
+
+
+FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same reference moment
+    "demain à 17h": ("2013-02-13T17:00", "hour"),
+    "à 15h": ("2013-02-12T15:00", "hour"),
+    "15h30": ("2013-02-12T15:30", "minute"),
+    "à 3h": ("2013-02-13T03:00", "hour"),
+    "à quinze heures": ("2013-02-12T15:00", "hour"),
+    "à trois heures et quart cet après-midi": ("2013-02-12T15:15", "minute"),
+    "8 heures ce soir": ("2013-02-12T20:00", "hour"),
+    "midi moins le quart": ("2013-02-12T11:45", "minute"),
+    "à minuit": ("2013-02-13T00:00", "hour"),
+    "lundi prochain": ("2013-02-18T00:00", "day"),
+    "mercredi en huit": ("2013-02-20T00:00", "day"),
+    "mardi de la semaine prochaine": ("2013-02-19T00:00", "day"),
+    "le 2 mars à 5h": ("2013-03-02T05:00", "hour"),
+    "vendredi 15 à 16h": ("2013-02-15T16:00", "hour"),
+    "lundi 18 février": ("2013-02-18T00:00", "day"),
+    "le 31/10/74": ("1974-10-31T00:00", "day"),
+    "le 1er mars": ("2013-03-01T00:00", "day"),
+    "le 20": ("2013-02-20T00:00", "day"),
+    "en mars": ("2013-03-01T00:00", "month"),
+    "dans 2 heures": ("2013-02-12T06:30", "minute"),
+    "dans une demi-heure": ("2013-02-12T05:00", "second"),
+    "il y a 2 jours": ("2013-02-10T04:00", "hour"),
+    "la semaine prochaine": ("2013-02-18T00:00", "week"),
+    "le mois suivant": ("2013-03-01T00:00", "month"),
+    "après-demain": ("2013-02-14T00:00", "day"),
+    "la veille": ("2013-02-11T00:00", "day"),
+    "maintenant": ("2013-02-12T04:30", "second"),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), list(FRENCH.items()))
+def test_french_times_as_duckling_reads_them(text: str, expected: tuple[str, str]) -> None:
+    got = [(value.strftime("%Y-%m-%dT%H:%M"), grain) for _, _, value, grain in clock_fr.find(text, REFERENCE)]
+    assert got == [expected]
+
+
+def test_a_french_clock_time_is_not_also_a_length_of_time() -> None:
+    """"17h" in "demain à 17h" is five o'clock; "2 heures" in "dans 2 heures" is both a time and a length."""
+    def names(text: str) -> list[str]:
+        return sorted(f.name for f in extract_system(text, "fr", REFERENCE) if f.name in ("time", "duration"))
+
+    assert names("demain à 17h") == ["time"]
+    assert names("dans 2 heures") == ["duration", "time"]
+    assert names("pendant 2 heures") == ["duration"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from parley.nlu.entities import Found, clock, mark_moment_bound
+from parley.nlu.entities import Found, clock, clock_fr, mark_moment_bound
 
 log = logging.getLogger("parley.nlu")
 
@@ -516,12 +516,13 @@ _TIME_GATE = _gate(_TIME_WORDS)
 
 def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
            words: frozenset[str] | None = None, has_digit: bool = True) -> list[Found]:
-    """English clock times, days and spans from now as Duckling reads them (`clock`), then whatever
-    else dateparser finds in the rest of the message."""
+    """Clock times, days, dates and spans from now as Duckling reads them (`clock` in English,
+    `clock_fr` in French), then whatever else dateparser finds in the rest of the message."""
     out: list[Found] = []
-    if lang == "en" and (has_digit or words is None or not words.isdisjoint(clock.WORDS)):
+    grammar = _GRAMMARS.get(lang)
+    if grammar is not None and (has_digit or words is None or not words.isdisjoint(grammar.WORDS)):
         base = now if now is not None and now.tzinfo is not None else (now or datetime.now()).astimezone()
-        for start, end, when, grain in clock.find(text, base):
+        for start, end, when, grain in grammar.find(text, base):
             out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
         if out:
             mark_moment_bound()
@@ -606,6 +607,7 @@ def _zone_name(now: datetime) -> str | None:
     return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
 
 
+_GRAMMARS = {"en": clock, "fr": clock_fr}
 _DATEPARSER_LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl", "ru", "ar", "ja", "zh")
 
 
@@ -640,6 +642,13 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     found += _measures(masked, numbers, "quantity", _QUANTITY_UNITS)
     found += _measures(masked, numbers, "temperature", _TEMPERATURE_UNITS)
     durations = _durations(masked, numbers)
-    found += durations
-    found += _times(masked, lang, now, durations, words, has_digit)
+    times = _times(masked, lang, now, durations, words, has_digit)
+    # "17h" in "demain à 17h" is a clock time, not a length of time; "dans 2 heures" is both
+    clock_times = [t for t in times if not _SPAN_FROM_NOW_WORDS.search(t.source)]
+    found += [d for d in durations if not any(t.start <= d.start and d.end <= t.end for t in clock_times)]
+    found += times
     return sorted(found, key=lambda f: (f.start, -f.end, f.name))
+
+
+_SPAN_FROM_NOW_WORDS = re.compile(r"^(?:in|dans|il\s+y\s+a)\b|\b(?:ago|from\s+(?:right\s+)?now|from\s+today"
+                                  r"|hence|later)$", re.IGNORECASE)
