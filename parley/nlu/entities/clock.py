@@ -223,6 +223,18 @@ def _next_month_day(now: datetime, month: int, day: int, year: int | None) -> da
     return None
 
 
+def _period_start(now: datetime, unit: str, shift: int) -> datetime:
+    """The first day of this week (Monday), month, quarter or year, or of the one `shift` away."""
+    today = _midnight(now)
+    if unit == "quarter":
+        return _add_months(today.replace(day=1, month=(today.month - 1) // 3 * 3 + 1), 3 * shift)
+    if unit == "week":
+        return today - timedelta(days=today.weekday()) + timedelta(weeks=shift)
+    if unit == "month":
+        return _add_months(today.replace(day=1), shift)
+    return today.replace(year=today.year + shift, month=1, day=1)
+
+
 def _free(taken: list[tuple[int, int]], start: int, end: int) -> bool:
     return all(end <= s or e <= start for s, e in taken)
 
@@ -367,16 +379,7 @@ class _Reader:
             which, unit = m.group("which").lower(), _UNIT_OF[m.group("u").lower()]
             shift = {"this": 0, "current": 0, "coming": 0, "next": 1, "following": 1, "last": -1, "previous": -1,
                      "past": -1}[which]
-            today = _midnight(self.now)
-            if unit == "quarter":
-                value = _add_months(today.replace(day=1, month=(today.month - 1) // 3 * 3 + 1), 3 * shift)
-            elif unit == "week":
-                value = today - timedelta(days=today.weekday()) + timedelta(weeks=shift)
-            elif unit == "month":
-                value = _add_months(today.replace(day=1), shift)
-            else:
-                value = today.replace(year=today.year + shift, month=1, day=1)
-            self.add(m.start(), m.end(), value, unit)
+            self.add(m.start(), m.end(), _period_start(self.now, unit, shift), unit)
 
     def quarters(self) -> None:
         for m in self.scan(_QUARTER, False, frozenset({"quarter", "qtr"})):
@@ -453,8 +456,13 @@ _NEXT_TO = re.compile(r"^[\s,]*(?:the\s*)?$", _I)
 
 def _adjacent(text: str, day: re.Match[str], start: int, end: int) -> bool:
     """Whether a day and a clock time are one expression ("tomorrow at 5", "at 9am on Saturday")."""
-    if day.end() <= start:
-        return bool(_BETWEEN.match(text[day.end():start]))
-    if end <= day.start():
-        return bool(_BETWEEN.match(text[end:day.start()]))
+    return _joined(text, (day.start(), day.end()), (start, end), _BETWEEN)
+
+
+def _joined(text: str, a: tuple[int, int], b: tuple[int, int], between: re.Pattern[str]) -> bool:
+    """Whether two spans of `text` follow each other with only `between` (words such as "at") between."""
+    if a[1] <= b[0]:
+        return bool(between.match(text[a[1]:b[0]]))
+    if b[1] <= a[0]:
+        return bool(between.match(text[b[1]:a[0]]))
     return False

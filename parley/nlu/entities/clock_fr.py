@@ -16,8 +16,10 @@ from parley.nlu.entities.clock import (
     Time,
     _add_months,
     _free,
+    _joined,
     _midnight,
     _next_month_day,
+    _period_start,
     _truncate,
 )
 
@@ -248,14 +250,7 @@ def find(text: str, now: datetime) -> list[Time]:
             {"semaine": "week", "mois": "month", "année": "year", "an": "year"}[m.group("u").lower()])
         which = " ".join((m.group("which") or "").lower().split())
         shift = 0 if this else (1 if which.startswith(("prochain", "suivant", "qui suit", "d'après")) else -1)
-        today = _midnight(now)
-        if unit == "week":
-            value = today - timedelta(days=today.weekday()) + timedelta(weeks=shift)
-        elif unit == "month":
-            value = _add_months(today.replace(day=1), shift)
-        else:
-            value = today.replace(year=today.year + shift, month=1, day=1)
-        add(m.start(), m.end(), value, unit)
+        add(m.start(), m.end(), _period_start(now, unit, shift), unit)
     return sorted(out)
 
 
@@ -303,8 +298,4 @@ _NEXT_TO = re.compile(r"^[\s,]*(?:le\s*)?$", _I)
 
 def _adjacent(text: str, day_start: int, day_end: int, start: int, end: int) -> bool:
     """Whether a day (or date) and a clock time are one expression ("demain à 9h", "à 9h lundi")."""
-    if day_end <= start:
-        return bool(_BETWEEN.match(text[day_end:start]))
-    if end <= day_start:
-        return bool(_BETWEEN.match(text[end:day_start]))
-    return False
+    return _joined(text, (day_start, day_end), (start, end), _BETWEEN)
