@@ -200,3 +200,11 @@ def test_a_french_clock_time_is_not_also_a_length_of_time() -> None:
     assert names("demain à 17h") == ["time"]
     assert names("dans 2 heures") == ["duration", "time"]
     assert names("pendant 2 heures") == ["duration"]
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("I love the sun.", "en"), ("mon ami", "en"), ("look at 3 options", "en"), ("I'm 25 years old", "en"),
+    ("le premier choix", "fr"), ("c'est le 20 sur 20", "fr"), ("pendant 2 heures", "fr"),
+])
+def test_everyday_words_are_not_times(text: str, lang: str) -> None:
+    assert [f.source for f in extract_system(text, lang, REFERENCE) if f.name == "time"] == []

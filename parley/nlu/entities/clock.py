@@ -21,9 +21,8 @@ from datetime import datetime, timedelta
 Time = tuple[int, int, datetime, str]  # (start, end, value, grain)
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-# short names: "sat" and "sun" are everyday words, taken only with their dot
-_WEEKDAY = (r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-            r"|mon\.?|tues?\.?|wed\.?|thu(?:rs?)?\.?|fri\.?|sat\.|sun\.")
+# short names that are everyday words too ("sat", "sun", "wed", French "mon") are left out
+_WEEKDAY = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?\.?|thu(?:rs?)?\.?|fri\.?"
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december")
 _MONTH = "|".join(f"{m[:3]}(?:{m[3:]})?" for m in _MONTHS) + "|sept"
@@ -66,7 +65,8 @@ def _clock(prefix: str) -> str:
 # a number after "at" that is a measure, a price or a count, not a time
 _NOT_A_TIME = (r"(?!\s*(?:%|percent|\$|€|£|dollars?|euros?|pounds?|cents?|km|kilomet|meters?|metres?|miles?"
                r"|kg|kilos?|grams?|lbs?|degrees?|°|years?|people|persons|guests|times|pieces|items"
-               r"|minutes?\s+(?:past|after|to|till|before)|past|after|till|before)\b)")
+               r"|minutes?\s+(?:past|after|to|till|before)|past|after|till|before|options?|choices?|things?|stars?"
+               r"|points?|of)\b)")
 _EXPLICIT = re.compile(r"\b(?:(?:at|@|around)\s+)?" + _clock("a") + r"\s?" + _ampm("ap"), _I)
 _AT = re.compile(r"\b(?:at|@|around)\s+(?P<bh>" + _HOUR + r")(?::(?P<bm>[0-5]\d)|(?P<bm2>[0-5]\d)"
                  r"|\s+(?P<bw>" + _MINUTE_WORD + r"))?\b(?![:.,]\d)" + _NOT_A_TIME, _I)
@@ -123,7 +123,7 @@ _PART_OF_MONTH = re.compile(r"\b(?:day|week|weekend|monday|tuesday|wednesday|thu
                             r"\s+(?:of|in)\s+$", _I)
 _LETTERS = re.compile(r"[a-z]+")
 _DIGIT = re.compile(r"\d")
-_DAY_WORDS = frozenset({*_WEEKDAYS, "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+_DAY_WORDS = frozenset({*_WEEKDAYS, "tue", "tues", "thu", "thur", "thurs", "fri",
                         "today", "tonight", "tomorrow", "tmrw", "yesterday", "evening"})
 _UNIT_WORDS = frozenset({*(w + plural for w in _UNIT_OF for plural in ("", "s")), "half", "quarter"})
 _MONTH_WORDS = frozenset({*_MONTHS, *(m[:3] for m in _MONTHS), "sept"})

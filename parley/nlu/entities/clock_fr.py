@@ -88,7 +88,9 @@ _DATE = re.compile(
     r"|\b(?P<wd>" + "|".join(_WEEKDAYS) + r")\s+(?P<d3>\d{1,2}|" + "|".join(_DAY_NUMBER_WORDS) + r")\b"
     r"(?!\s*(?:h\b|heures?|:|" + _MONTH + r"))"
     r"|\b(?:le\s+)?(?P<d>\d{1,2}|1er|premier)\s+(?P<mon>" + _MONTH + r")(?:\s+(?P<y>\d{4}|\d{2}))?\b"
-    r"|\ble\s+(?P<d2>\d{1,2}|1er|premier)\b(?!\s*(?:h\b|heures?|:|%|€|\$))", _I)
+    r"|\ble\s+(?P<d2>\d{1,2}|1er|premier)\b(?!\s*(?:h\b|heures?|:|%|€|\$))"
+    # "le 20 sur 20", "le premier choix": a word after it makes it no date
+    r"(?!\s+(?!(?:à|a|vers|au|du|de|et|ou|prochain|plutôt)\b)[a-zà-ÿ])", _I)
 
 
 def _day_of(m: re.Match[str], now: datetime) -> datetime:
