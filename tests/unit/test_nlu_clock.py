@@ -208,3 +208,14 @@ def test_a_french_clock_time_is_not_also_a_length_of_time() -> None:
 ])
 def test_everyday_words_are_not_times(text: str, lang: str) -> None:
     assert [f.source for f in extract_system(text, lang, REFERENCE) if f.name == "time"] == []
+
+
+@pytest.mark.parametrize(("text", "lang"), [  # found by fuzzing: each once raised ValueError
+    ("24:31 monday 7", "en"), ("at 24 tomorrow", "en"), ("2H 74 HALF", "fr"), ("minuit 74 matin", "fr"),
+    ("25h demain", "fr"),
+])
+def test_impossible_clock_times_are_no_times_not_errors(text: str, lang: str) -> None:
+    grammar = find if lang == "en" else clock_fr.find
+    assert all(0 <= value.hour <= 23 for _, _, value, _ in grammar(text, REFERENCE))
+    found = extract_system(text, lang, REFERENCE)
+    assert all(0 <= int(f.value[11:13]) <= 23 for f in found if f.name == "time")

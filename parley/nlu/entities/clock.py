@@ -270,7 +270,7 @@ class _Reader:
         """A span of clock times: where it starts, with the end's am/pm if the start has none."""
         for m in self.scan(_RANGE, True):
             start_hour, end_hour = _number(m.group("sh")), _number(m.group("eh"))
-            if start_hour > 24 or end_hour > 24:
+            if start_hour > 23 or end_hour > 24:
                 continue
             end_ampm = m.group("eap")
             ampm = m.group("sap") or (end_ampm if end_ampm and start_hour % 12 <= end_hour % 12 else None)
@@ -296,7 +296,7 @@ class _Reader:
                     continue
                 written = next((m.group(g) for g in mins if m.group(g)), None)
                 hour, ampm = _number(m.group(h)), m.group(ap) if ap else None
-                if hour > 24 or (ampm and (hour > 12 or (len(ampm) == 1 and written is None))):
+                if hour > 23 or (ampm and (hour > 12 or (len(ampm) == 1 and written is None))):
                     continue  # "13pm"; "3 a" is no time, "3:15p" is
                 minute = None if written is None else int(written) if written.isdigit() else _MINUTE_WORDS[
                     " ".join(written.lower().replace("-", " ").split())]

@@ -199,20 +199,22 @@ def find(text: str, now: datetime) -> list[Time]:
             minutes, part = m.group("m") or m.group("m2"), (m.group("part") or "").lower()
         end = m.end()
         if minutes is None and (extra := _MINUTES_AFTER.match(text, end)) is not None:  # "midi et quart"
+            shifted = hour
             if extra.group("plus"):
-                minutes = str(_PLUS[" ".join(extra.group("plus").lower().split())])
-            elif extra.group("minus"):
-                hour, minutes = hour - 1, str(60 - _MINUTE_WORDS[" ".join(extra.group("minus").lower().split())])
+                extra_minutes = _PLUS[" ".join(extra.group("plus").lower().split())]
+            elif extra.group("minus"):  # "midi moins le quart": 11:45
+                shifted, extra_minutes = hour - 1, 60 - _MINUTE_WORDS[" ".join(extra.group("minus").lower().split())]
             else:
                 word = extra.group("word").lower()
-                minutes = word if word.isdigit() else str(_MINUTE_WORDS[word])
-            end = extra.end()
-            if (after := _PART_AFTER.match(text, end)) is not None and not part:
-                part, end = after.group("part").lower(), after.end()
-        clocks.append((m.start(), end, hour % 24, minutes, part))
+                extra_minutes = int(word) if word.isdigit() else _MINUTE_WORDS[word]
+            if extra_minutes <= 59:  # "2h 74" has no minutes
+                hour, minutes, end = shifted, str(extra_minutes), extra.end()
+                if (after := _PART_AFTER.match(text, end)) is not None and not part:
+                    part, end = after.group("part").lower(), after.end()
+        clocks.append((m.start(), end, hour, minutes, part))
     for start, end, hour, minutes, part in sorted(clocks):
-        if hour > 24 or not _free(taken, start, end):
-            continue
+        if not -1 <= hour <= 23 or not _free(taken, start, end):
+            continue  # "25h" is no time; -1 is "minuit moins cinq"
         day = next((d for d in days if _free(taken, d.start(), d.end()) and _adjacent(text, d.start(), d.end(),
                                                                                      start, end)), None)
         date = next((d for d in dates if _adjacent(text, d[0], d[1], start, end)), None) if day is None else None

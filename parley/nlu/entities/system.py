@@ -522,7 +522,12 @@ def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
     grammar = _GRAMMARS.get(lang)
     if grammar is not None and (has_digit or words is None or not words.isdisjoint(grammar.WORDS)):
         base = now if now is not None and now.tzinfo is not None else (now or datetime.now()).astimezone()
-        for start, end, when, grain in grammar.find(text, base):
+        try:
+            read = grammar.find(text, base)
+        except Exception:  # a bug in a grammar must not cost the message its understanding
+            log.exception("reading the times of %r failed", text)
+            read = []
+        for start, end, when, grain in read:
             out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
         if out:
             mark_moment_bound()
