@@ -219,3 +219,10 @@ def test_impossible_clock_times_are_no_times_not_errors(text: str, lang: str) ->
     assert all(0 <= value.hour <= 23 for _, _, value, _ in grammar(text, REFERENCE))
     found = extract_system(text, lang, REFERENCE)
     assert all(0 <= int(f.value[11:13]) <= 23 for f in found if f.name == "time")
+
+
+def test_a_span_past_the_calendars_end_is_no_time(caplog: pytest.LogCaptureFixture) -> None:
+    """"in 9300165 days" is past year 9999: no time, and nothing logged as a failure."""
+    assert find("in 9300165 days", REFERENCE) == [] and clock_fr.find("dans 9300165 jours", REFERENCE) == []
+    assert [f for f in extract_system("in 9300165 days", "en", REFERENCE) if f.name == "time"] == []
+    assert "failed" not in caplog.text

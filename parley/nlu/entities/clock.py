@@ -358,15 +358,15 @@ class _Reader:
                     amount, unit = amount * 14, "day"
             if direction == "ago":
                 amount = -amount
-            if unit in ("month", "year") and amount == int(amount):
-                value = _add_months(self.now, int(amount) * (12 if unit == "year" else 1))
-            elif unit in ("month", "year"):
+            if unit in ("month", "year") and amount != int(amount):
                 continue  # "in 1.5 months": no such calendar arithmetic
-            else:
-                seconds = amount * _UNIT_SECONDS[unit]
-                if amount != int(amount):  # "in 2.5 hours" is 150 minutes
-                    unit = {"hour": "minute", "day": "hour", "week": "day"}.get(unit, "second")
-                value = self.now + timedelta(seconds=seconds)
+            try:
+                value = (_add_months(self.now, int(amount) * (12 if unit == "year" else 1)) if unit in ("month", "year")
+                         else self.now + timedelta(seconds=amount * _UNIT_SECONDS[unit]))
+            except (OverflowError, ValueError):  # "in 9300165 days": past the calendar's end
+                continue
+            if amount != int(amount):  # "in 2.5 hours" is 150 minutes: its grain is below the minute
+                unit = {"hour": "minute", "day": "hour", "week": "day"}.get(unit, "second")
             grain = _GRAIN_BELOW[unit]
             if direction.endswith("right now"):  # "a day from right now": to the second
                 grain = "second"

@@ -147,10 +147,11 @@ def find(text: str, now: datetime) -> list[Time]:
         unit = _UNIT_OF.get(m.group("u").lower().rstrip("s")) or _UNIT_OF[m.group("u").lower()]
         if m.group("ago"):
             n = -n
-        if unit in ("month", "year"):
-            value = _add_months(now, n * (12 if unit == "year" else 1))
-        else:
-            value = now + timedelta(**{f"{unit}s": n})
+        try:
+            value = (_add_months(now, n * (12 if unit == "year" else 1)) if unit in ("month", "year")
+                     else now + timedelta(**{f"{unit}s": n}))
+        except (OverflowError, ValueError):  # "dans 9300165 jours": past the calendar's end
+            continue
         grain = _GRAIN_BELOW[unit]
         add(m.start(), m.end(), _truncate(value, grain), grain)
     dates: list[tuple[int, int, datetime]] = []
