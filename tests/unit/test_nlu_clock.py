@@ -226,3 +226,18 @@ def test_a_span_past_the_calendars_end_is_no_time(caplog: pytest.LogCaptureFixtu
     assert find("in 9300165 days", REFERENCE) == [] and clock_fr.find("dans 9300165 jours", REFERENCE) == []
     assert [f for f in extract_system("in 9300165 days", "en", REFERENCE) if f.name == "time"] == []
     assert "failed" not in caplog.text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("book for Dec 24 at 7pm", ("Dec 24 at 7pm", "2013-12-24T19:00:00.000+00:00", "hour")),
+    ("4/25 at 4:00pm", ("4/25 at 4:00pm", "2013-04-25T16:00:00.000+00:00", "minute")),
+    ("Monday, Feb 18 at 5pm", ("Monday, Feb 18 at 5pm", "2013-02-18T17:00:00.000+00:00", "hour")),
+    ("10/31/74", ("10/31/74", "1974-10-31T00:00:00.000+00:00", "day")),
+])
+def test_a_date_and_its_clock_time_are_one_time(text: str, expected: tuple[str, str, str]) -> None:
+    assert [(f.source, f.value, f.unit) for f in extract_system(text, "en", REFERENCE) if f.name == "time"] == [expected]
+
+
+@pytest.mark.parametrize("text", ["24/7 support", "2/3 of the people", "1/2 hour"])
+def test_fractions_are_not_dates(text: str) -> None:
+    assert [f.source for f in extract_system(text, "en", REFERENCE) if f.name == "time"] == []

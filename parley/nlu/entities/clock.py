@@ -115,6 +115,10 @@ _MONTH_DAY = re.compile(
     r"\b(?P<mon>" + _MONTH + r")\.?\s+(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
 _DAY_MONTH = re.compile(
     r"\b(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\s+(?:of\s+)?(?P<mon>" + _MONTH + r")\b\.?(?:,?\s+(?P<y>\d{4})\b)?", _I)
+# "2/15", "10/31/74": month first, as Duckling's English reads it (day first when the month cannot be)
+_NUMERIC_DATE = re.compile(
+    r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\w/])"
+    r"(?!\s*(?:h\b|hrs?\b|hours?|mins?\b|minutes?|cups?|gallons?|liters?|litres?|of\b|support|service))")
 _MONTH_ONLY = re.compile(
     r"\b(?:(?P<which>in|next|this|last)\s+(?P<mon>" + _MONTH + r")|(?P<mon2>" + _MONTH_ALONE_OK + r")"
     r"|(?P<mon3>" + _MONTH + r")(?=\s+\d{4}\b))\b(?:\s+(?P<y>\d{4})\b)?(?!\s*\d)", _I)
@@ -235,6 +239,16 @@ def _period_start(now: datetime, unit: str, shift: int) -> datetime:
     return today.replace(year=today.year + shift, month=1, day=1)
 
 
+def _year(raw: str | None, now: datetime) -> int | None:
+    """A written year; two digits are the nearest such year (74 is 1974 in 2013, 14 is 2014)."""
+    if not raw:
+        return None
+    year = int(raw)
+    if len(raw) == 2:
+        year += 2000 if 2000 + year <= now.year + 50 else 1900
+    return year
+
+
 def _free(taken: list[tuple[int, int]], start: int, end: int) -> bool:
     return all(end <= s or e <= start for s, e in taken)
 
@@ -252,6 +266,7 @@ class _Reader:
         # each rule runs only when the message holds what it needs (a digit, a day's name...): most
         # messages hold none, and a dozen regular expressions on every message add up
         self.words = set(_LETTERS.findall(text.lower()))
+        self.dated: list[tuple[int, int, datetime]] = []  # dates read, before clock times may join them
         self.digit = _DIGIT.search(text) is not None
 
     def scan(self, regex: re.Pattern[str], needs_digit: bool,
@@ -314,6 +329,8 @@ class _Reader:
         offset = _OFFSET_BEFORE.search(text[:start]) if minute is None else None
         day_match = next((d for d in days if _free(self.taken, d.start(), d.end()) and _adjacent(text, d, start, end)),
                          None)
+        date = next((d for d in self.dated if _joined(text, (d[0], d[1]), (start, end), _BETWEEN)),
+                    None) if day_match is None else None
         before = _PART_BEFORE.search(text[:start]) if day_match is None and part is None and not ampm else None
         if before is not None:  # "in the evening at eight"
             part, start = before.group("part"), before.start()
@@ -322,7 +339,11 @@ class _Reader:
             if " ".join((day_match.group("rel") or "").lower().split()) in ("tonight", "this evening"):
                 part = part or "evening"
         hours, minutes = _hours(hour, ampm, part), minute or 0
-        if day_match is None:
+        if date is not None:  # "Dec 24 at 7pm", "4/25 at 4:00pm"
+            self.dated.remove(date)
+            value = _at(date[2], hours, minutes, now)
+            start, end = min(start, date[0]), max(end, date[1])
+        elif day_match is None:
             value = _at(None, hours, minutes, now)
         else:
             day = _day(day_match, now)
@@ -388,13 +409,21 @@ class _Reader:
             year = int(m.group("y")) if m.group("y") else self.now.year
             self.add(m.start(), m.end(), _midnight(self.now).replace(year=year, month=3 * n - 2, day=1), "quarter")
 
-    def dates(self) -> None:
+    def collect_dates(self) -> None:
+        """Dates, kept aside: a clock time next to one is that date's ("Dec 24 at 7pm")."""
+        def keep(m: re.Match[str], value: datetime | None) -> None:
+            if value is not None and all(e <= m.start() or m.end() <= s for s, e, _ in self.dated):
+                self.dated.append((m.start(), m.end(), value))
+
         for regex in (_MONTH_DAY, _DAY_MONTH) if not self.words.isdisjoint(_MONTH_WORDS) else ():
             for m in self.scan(regex, True, frozenset(_ORDINAL_WORDS)):
-                value = _next_month_day(self.now, _month_of(m.group("mon")), _number(m.group("d")),
-                                        int(m.group("y")) if m.group("y") else None)
-                if value is not None:
-                    self.add(m.start(), m.end(), value, "day")
+                keep(m, _next_month_day(self.now, _month_of(m.group("mon")), _number(m.group("d")),
+                                        int(m.group("y")) if m.group("y") else None))
+        for m in self.scan(_NUMERIC_DATE, True):
+            a, b = int(m.group("a")), int(m.group("b"))
+            month, day = (a, b) if 1 <= a <= 12 else (b, a)
+            if 1 <= month <= 12:
+                keep(m, _next_month_day(self.now, month, day, _year(m.group("y"), self.now)))
         for m in self.scan(_DAY_OF_MONTH, True, frozenset(_ORDINAL_WORDS)):
             day = _number(m.group("d"))
             first = _midnight(self.now).replace(day=1)
@@ -402,8 +431,13 @@ class _Reader:
                 candidate = _add_months(first, ahead)
                 if 1 <= day <= calendar.monthrange(candidate.year, candidate.month)[1] and candidate.replace(
                         day=day) >= _midnight(self.now):
-                    self.add(m.start(), m.end(), candidate.replace(day=day), "day")
+                    keep(m, candidate.replace(day=day))
                     break
+
+    def dates(self) -> None:
+        for start, end, value in sorted(self.dated):
+            if _free(self.taken, start, end):
+                self.add(start, end, value, "day")
         for m in self.scan(_MONTH_ONLY, False, _MONTH_WORDS):
             if _PART_OF_MONTH.search(self.text[:m.start("mon") if m.group("mon") else m.start()]):
                 continue  # "the third day of october" is a day this module does not read, not October
@@ -424,7 +458,7 @@ class _Reader:
             rel = " ".join((d.group("rel") or "").lower().split())
             if not _free(self.taken, d.start(), d.end()) or d.group("part") or rel in ("tonight", "this evening"):
                 continue
-            named = next((i for i, (s, e, _, grain) in enumerate(self.out) if grain == "day" and (
+            named = next((i for i, (s, e, _, grain) in enumerate(self.out) if grain in ("day", "hour", "minute") and (
                 (d.end() <= s and _NEXT_TO.match(self.text[d.end():s]))
                 or (e <= d.start() and _NEXT_TO.match(self.text[e:d.start()])))), None) if d.group("wd") else None
             if named is not None:  # the date's entity covers its day name too
@@ -442,7 +476,8 @@ class _Reader:
 def find(text: str, now: datetime) -> list[Time]:
     reader = _Reader(text, now)
     days = reader.scan(_DAY, False, _DAY_WORDS)
-    steps: list[Callable[[], None]] = [reader.ranges, lambda: reader.clocks(days), reader.dates, reader.relative,
+    steps: list[Callable[[], None]] = [reader.ranges, reader.collect_dates, lambda: reader.clocks(days), reader.dates,
+                                       reader.relative,
                                        lambda: reader.lone_days(days), reader.quarters, reader.periods,
                                        reader.moments]
     for step in steps:

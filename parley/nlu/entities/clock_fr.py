@@ -21,6 +21,7 @@ from parley.nlu.entities.clock import (
     _next_month_day,
     _period_start,
     _truncate,
+    _year,
 )
 
 _I = re.IGNORECASE
@@ -257,16 +258,6 @@ def find(text: str, now: datetime) -> list[Time]:
         shift = 0 if this else (1 if which.startswith(("prochain", "suivant", "qui suit", "d'après")) else -1)
         add(m.start(), m.end(), _period_start(now, unit, shift), unit)
     return sorted(out)
-
-
-def _year(raw: str | None, now: datetime) -> int | None:
-    """A written year; two digits are the nearest such year (74 is 1974 in 2013, 14 is 2014)."""
-    if not raw:
-        return None
-    year = int(raw)
-    if len(raw) == 2:
-        year += 2000 if 2000 + year <= now.year + 50 else 1900
-    return year
 
 
 _SHIFT_WORDS = {"le lendemain": 1, "lendemain": 1, "le jour suivant": 1, "jour suivant": 1, "le jour d'après": 1,

@@ -568,6 +568,9 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
         stripped = source.strip()
         if not _TIME_HINT.search(stripped) or _ALONE_MONTH.match(stripped):
             continue  # "je", "may I…", a bare number: not a date
+        if _NOT_A_DATE.match(stripped) or (_FRACTION_ONLY.match(stripped)
+                                           and _OF_AFTER.match(text, start + len(source))):
+            continue  # "24/7", "2/3 of the people"
         end = start + len(source)
         if any(d.start <= start and end <= d.end for d in durations):
             continue  # "for 2 hours" is a duration; "in 2 hours" is a time
@@ -591,6 +594,9 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
     return out
 
 
+_NOT_A_DATE = re.compile(r"24\s?/\s?7$|\d{1,2}/\d{1,2}\s+of$", re.IGNORECASE)
+_FRACTION_ONLY = re.compile(r"\d{1,2}/\d{1,2}$")
+_OF_AFTER = re.compile(r"\s+of\b", re.IGNORECASE)
 _SPAN_FROM_NOW = re.compile(r"\b(?:in|dans)\s+\d+\s+(hours?|minutes?|seconds?|heures?|secondes?)", re.I)
 # a day named with its part ("tonight", "ce soir"): not its midnight (Duckling answers a span there)
 _PART_OF_DAY = re.compile(r"night|morning|evening|afternoon|soir|matin|midi|nuit", re.I)
