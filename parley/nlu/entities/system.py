@@ -594,7 +594,7 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
     return out
 
 
-_NOT_A_DATE = re.compile(r"24\s?/\s?7$|\d{1,2}/\d{1,2}\s+of$", re.IGNORECASE)
+_NOT_A_DATE = re.compile(r"24\s?/\s?7$|\d{1,2}/\d{1,2}\s+of\b", re.IGNORECASE)
 _FRACTION_ONLY = re.compile(r"\d{1,2}/\d{1,2}$")
 _OF_AFTER = re.compile(r"\s+of\b", re.IGNORECASE)
 _SPAN_FROM_NOW = re.compile(r"\b(?:in|dans)\s+\d+\s+(hours?|minutes?|seconds?|heures?|secondes?)", re.I)
