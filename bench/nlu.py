@@ -79,6 +79,7 @@ def small_talk() -> dict[str, Any]:
         for text in texts:
             event = {"type": "text", "preview": text, "payload": {"text": text}, "state": {"user": {}},
                      "nlu": default_nlu()}
+            service.repeats.clear()  # a message never seen: what a repeated one would cost is not this figure
             t0 = time.perf_counter()
             service.understand(bot, event)
             times.append((time.perf_counter() - t0) * 1000)
