@@ -61,6 +61,9 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'march 3': ('2013-03-03T00:00', 'day'),
     'feb 29': ('2016-02-29T00:00', 'day'),  # the next leap year (not an absence that depends on the year)
     'feb 30': 'none',
+    'the first tuesday of october': ('2013-10-01T00:00', 'day'),
+    'last Monday of March': ('2013-03-25T00:00', 'day'),
+    'third tuesday of september 2014': ('2014-09-16T00:00', 'day'),
     'a quarter past 3pm': ('2013-02-12T15:15', 'minute'),
     '15 to noon': ('2013-02-12T11:45', 'minute'),
     'at 8 in the evening': ('2013-02-12T20:00', 'hour'),

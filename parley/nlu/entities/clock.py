@@ -115,6 +115,10 @@ _MONTH_DAY = re.compile(
     r"\b(?P<mon>" + _MONTH + r")\.?\s+(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
 _DAY_MONTH = re.compile(
     r"\b(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\s+(?:of\s+)?(?P<mon>" + _MONTH + r")\b\.?(?:,?\s+(?P<y>\d{4})\b)?", _I)
+# "the first tuesday of october", "last Monday of March 2014"
+_NTH_WEEKDAY = re.compile(
+    r"\b(?:the\s+)?(?P<nth>first|second|third|fourth|last|1st|2nd|3rd|4th)\s+(?P<wd>" + "|".join(_WEEKDAYS) + r")"
+    r"\s+(?:of|in)\s+(?P<mon>" + _MONTH + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
 # "2/15", "10/31/74": month first, as Duckling's English reads it (day first when the month cannot be)
 _NUMERIC_DATE = re.compile(
     r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\w/])"
@@ -247,6 +251,22 @@ def _year(raw: str | None, now: datetime) -> int | None:
     if len(raw) == 2:
         year += 2000 if 2000 + year <= now.year + 50 else 1900
     return year
+
+
+def _nth_weekday(now: datetime, m: re.Match[str]) -> datetime | None:
+    """"the first tuesday of october": in the year given, else in the next such month (this one included)."""
+    month = _month_of(m.group("mon"))
+    target = _WEEKDAYS.index(m.group("wd").lower())
+    nth = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": -1}[
+        m.group("nth").lower()]
+    years = [int(m.group("y"))] if m.group("y") else [now.year, now.year + 1]
+    for year in years:
+        days = [d for d in range(1, calendar.monthrange(year, month)[1] + 1)
+                if datetime(year, month, d).weekday() == target]
+        value = _midnight(now).replace(year=year, month=month, day=days[nth - 1 if nth > 0 else -1])
+        if m.group("y") or value >= _midnight(now):
+            return value
+    return None
 
 
 def _free(taken: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -414,6 +434,9 @@ class _Reader:
         def keep(m: re.Match[str], value: datetime | None) -> None:
             if value is not None and all(e <= m.start() or m.end() <= s for s, e, _ in self.dated):
                 self.dated.append((m.start(), m.end(), value))
+
+        for m in self.scan(_NTH_WEEKDAY, False, _MONTH_WORDS):
+            keep(m, _nth_weekday(self.now, m))
 
         for regex in (_MONTH_DAY, _DAY_MONTH) if not self.words.isdisjoint(_MONTH_WORDS) else ():
             for m in self.scan(regex, True, frozenset(_ORDINAL_WORDS)):
