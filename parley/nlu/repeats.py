@@ -20,7 +20,10 @@ from typing import Any
 
 import orjson
 
-MAX_ENTRIES = 4096  # per server, all bots: a few kB each
+MAX_ENTRIES = 4096  # per server, all bots
+# and at most this many bytes: an understanding is 1-2 kB for a bot of a few intents, 13 kB for one of
+# 150 (every intent of every context is listed), so the entries alone would not bound the memory
+MAX_BYTES = 8 * 1024 * 1024
 _TIME = b'"system.time"'
 
 Key = tuple[str, str, tuple[str, ...], str | None]  # (models, text, included contexts, user's language)
@@ -29,8 +32,10 @@ Key = tuple[str, str, tuple[str, ...], str | None]  # (models, text, included co
 class RepeatedPredictions:
     """A bounded map (models, text, contexts, user's language) -> understanding, oldest out first."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0  # of the kept understandings (serialized) and their texts
         self._entries: dict[Key, bytes] = {}
         self.hits = 0
         self.misses = 0
@@ -63,13 +68,22 @@ class RepeatedPredictions:
             return
         if _TIME in raw:
             return
+        size = len(raw) + len(key[1])
+        if size > self.max_bytes:
+            return
         entries = self._entries
-        if key not in entries and len(entries) >= self.max_entries:
-            del entries[next(iter(entries))]
+        old = entries.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old) + len(key[1])
+        while entries and (len(entries) >= self.max_entries or self.bytes + size > self.max_bytes):
+            oldest = next(iter(entries))
+            self.bytes -= len(entries.pop(oldest)) + len(oldest[1])
         entries[key] = raw
+        self.bytes += size
 
     def clear(self) -> None:
         self._entries.clear()
+        self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -43,6 +43,21 @@ def test_kept_predictions_are_fresh_copies_and_bounded() -> None:
     assert cache.key("m1", "hi", [{"not": "a string"}], None) is None
 
 
+def test_the_kept_understandings_are_bounded_in_bytes_too() -> None:
+    """A bot of 150 intents has 13 kB understandings: the store holds what fits, oldest out first."""
+    cache = RepeatedPredictions(max_entries=100, max_bytes=10_000)
+    big = {"intents": [{"label": f"intent_{i}", "confidence": 0.001} for i in range(60)]}  # ≈ 3 kB
+    for i in range(10):
+        cache.put(cache.key("m", f"message {i}", ["global"], None), big)
+    assert 0 < len(cache) < 10 and cache.bytes <= 10_000
+    assert cache.get(cache.key("m", "message 9", ["global"], None)) == big  # the newest stays
+    assert cache.get(cache.key("m", "message 0", ["global"], None)) is None  # the oldest went
+    cache.put(cache.key("m", "huge", ["global"], None), {"x": "y" * 20_000})  # bigger than the whole store
+    assert cache.get(cache.key("m", "huge", ["global"], None)) is None and cache.bytes <= 10_000
+    cache.clear()
+    assert cache.bytes == 0 and len(cache) == 0
+
+
 def test_predictions_with_a_time_are_not_kept() -> None:
     cache = RepeatedPredictions()
     timed = {"entities": [{"name": "time", "type": "system.time", "data": {"value": "2026-12-07T19:00:00.000+00:00"}}]}
