@@ -10,11 +10,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from parley.bots.models import Bot
+    from parley.nlu.service import NluService
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -22,6 +28,23 @@ TEMPLATES = SHARED / "botpress-templates"
 TRANSCRIPTS = SHARED / "botpress-transcripts"
 REPLAY = SHARED / "tools" / "replay.py"
 EXAMPLES = REPO / "examples" / "data"
+
+
+@asynccontextmanager
+async def trained_nlu(bot_folder: Path, cache: Path) -> AsyncIterator[tuple[Bot, NluService]]:
+    """(bot, NLU service) with the bot's models trained into `cache`; the service closed afterwards."""
+    from parley.bots.loader import load_bot
+    from parley.bots.models import Bot
+    from parley.nlu.service import NluService
+
+    bot = load_bot(bot_folder)
+    assert isinstance(bot, Bot), bot
+    service = NluService(cache)
+    try:
+        await service.train(bot)
+        yield bot, service
+    finally:
+        service.close()
 
 ADMIN_EMAIL = "admin@parley.test"
 ADMIN_PASSWORD = "Adm1n-Passw0rd!"

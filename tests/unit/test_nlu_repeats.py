@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 
-from parley.bots.loader import load_bot
-from parley.bots.models import Bot
 from parley.engine.state import default_nlu
 from parley.nlu.repeats import RepeatedPredictions
-from parley.nlu.service import NluService
-from tests.conftest import TEMPLATES
+from tests.conftest import TEMPLATES, trained_nlu
 
 
 def _event(text: str, contexts: list[str] | None = None, **payload: Any) -> dict[str, Any]:
@@ -67,11 +64,7 @@ def test_predictions_with_a_time_are_not_kept() -> None:
 
 
 async def test_a_repeated_message_gets_the_same_understanding(tmp_path: Path) -> None:
-    bot = load_bot(TEMPLATES / "small-talk")
-    assert isinstance(bot, Bot)
-    service = NluService(tmp_path / "nlu")
-    try:
-        await service.train(bot)
+    async with trained_nlu(TEMPLATES / "small-talk", tmp_path / "nlu") as (bot, service):
         first = service.understand(bot, _event("who bulit you"))
         assert first is not None and first["spellChecked"] == "who built you"
         second = service.understand(bot, _event("who bulit you"))
@@ -92,8 +85,6 @@ async def test_a_repeated_message_gets_the_same_understanding(tmp_path: Path) ->
             assert result is not None
             values += [e["data"]["value"] for e in result["entities"] if e["name"] == "time"]
         assert len(values) == 2 and values[0].endswith("-05:00") and values[1].endswith("+09:00")
-    finally:
-        service.close()
 
 
 class _EndOfJune(datetime):
@@ -112,11 +103,7 @@ async def test_a_message_whose_dates_depend_on_the_day_is_read_anew(tmp_path: Pa
     import parley.nlu.service as service_module
 
     monkeypatch.setattr(service_module, "datetime", _EndOfJune)
-    bot = load_bot(TEMPLATES / "small-talk")
-    assert isinstance(bot, Bot)
-    service = NluService(tmp_path / "nlu")
-    try:
-        await service.train(bot)
+    async with trained_nlu(TEMPLATES / "small-talk", tmp_path / "nlu") as (bot, service):
         text = "remind me on the 31st of this month"
 
         def times(result: dict[str, Any] | None) -> list[str]:
@@ -128,8 +115,6 @@ async def test_a_message_whose_dates_depend_on_the_day_is_read_anew(tmp_path: Pa
         assert london and all(t.startswith("2026-06") for t in london), london  # still June in London
         assert tokyo and all(t.startswith("2026-07") for t in tokyo), tokyo
         assert times(service.understand(bot, _event(text, timezone=0))) == london
-    finally:
-        service.close()
 
 
 async def test_a_pattern_cut_short_by_its_time_limit_is_tried_again(tmp_path: Path,
@@ -138,11 +123,7 @@ async def test_a_pattern_cut_short_by_its_time_limit_is_tried_again(tmp_path: Pa
     from parley import bounded_regex
     from tests.unit.test_nlu import write_shop
 
-    bot = load_bot(write_shop(tmp_path))
-    assert isinstance(bot, Bot)
-    service = NluService(tmp_path / "nlu")
-    try:
-        await service.train(bot)
+    async with trained_nlu(write_shop(tmp_path), tmp_path / "nlu") as (bot, service):
         text = "where is my order ORD-1234"
         monkeypatch.setattr(bounded_regex, "TIME_LIMIT", 1e-9)  # every match times out
         busy = service.understand(bot, _event(text))
@@ -151,5 +132,3 @@ async def test_a_pattern_cut_short_by_its_time_limit_is_tried_again(tmp_path: Pa
         assert busy is not None and calm is not None
         assert "order_number" not in [e["name"] for e in busy["entities"]]
         assert "order_number" in [e["name"] for e in calm["entities"]]
-    finally:
-        service.close()

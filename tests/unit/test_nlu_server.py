@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from parley.http.app import create_app
 from parley.settings import Settings
-from tests.conftest import TEMPLATES
+from tests.conftest import TEMPLATES, trained_nlu
 
 
 @asynccontextmanager
@@ -69,16 +69,9 @@ async def test_reloaded_bot_is_retrained(tmp_path: Path) -> None:
 
 async def test_times_are_read_in_the_users_time_zone(tmp_path: Path) -> None:
     """A `timezone` in the message (as Botpress's webchat sends it) places "tomorrow at 7pm" there."""
-    from parley.bots.loader import load_bot
-    from parley.bots.models import Bot
     from parley.engine.state import default_nlu
-    from parley.nlu.service import NluService
 
-    bot = load_bot(TEMPLATES / "small-talk")
-    assert isinstance(bot, Bot)
-    service = NluService(tmp_path / "nlu")
-    try:
-        await service.train(bot)
+    async with trained_nlu(TEMPLATES / "small-talk", tmp_path / "nlu") as (bot, service):
         for tz, suffix in ((-5, "-05:00"), ("Asia/Kolkata", "+05:30")):
             text = "remind me tomorrow at 7pm"
             event = {"type": "text", "preview": text, "payload": {"type": "text", "text": text, "timezone": tz},
@@ -87,5 +80,3 @@ async def test_times_are_read_in_the_users_time_zone(tmp_path: Path) -> None:
             assert result is not None
             times = [e for e in result["entities"] if e["name"] == "time"]
             assert times and times[0]["data"]["value"].endswith("T19:00:00.000" + suffix), times
-    finally:
-        service.close()

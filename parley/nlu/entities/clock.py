@@ -202,8 +202,8 @@ def _day(m: re.Match[str], now: datetime) -> datetime:
         monday = today - timedelta(days=today.weekday())
         return monday + timedelta(weeks={"this": 0, "next": 1, "last": -1}[week], days=target)
     if (m.group("which") or "").lower() == "last":
-        return today - timedelta(days=(today.weekday() - target) % 7 or 7)
-    day = today + timedelta(days=(target - today.weekday()) % 7 or 7)
+        return _last_weekday(today, target)
+    day = _next_weekday(today, target)
     return day + timedelta(weeks=1) if m.group("after") else day
 
 
@@ -229,6 +229,40 @@ def _next_month_day(now: datetime, month: int, day: int, year: int | None) -> da
             if value >= _midnight(now):
                 return value
     return None
+
+
+def _next_weekday(today: datetime, target: int) -> datetime:
+    """The next `target` weekday (Monday 0) after `today`: a Tuesday's "tuesday" is next week's."""
+    return today + timedelta(days=(target - today.weekday()) % 7 or 7)
+
+
+def _last_weekday(today: datetime, target: int) -> datetime:
+    return today - timedelta(days=(today.weekday() - target) % 7 or 7)
+
+
+def _next_day_of_month(now: datetime, day: int, weekday: int | None = None) -> datetime | None:
+    """The next `day` of a month from today on, this month included ("the 15th"), skipping months
+    without it ("the 31st"); with `weekday`, the next one falling on that day ("jeudi 15")."""
+    first = _midnight(now).replace(day=1)
+    for ahead in range(28 if weekday is not None else 13):
+        month = _add_months(first, ahead)
+        if not 1 <= day <= calendar.monthrange(month.year, month.month)[1]:
+            continue
+        value = month.replace(day=day)
+        if value >= _midnight(now) and (weekday is None or value.weekday() == weekday):
+            return value
+    return None
+
+
+def _next_month_start(now: datetime, month: int, year: int | None = None, last: bool = False) -> datetime:
+    """The first day of `month`: in `year`, else the next such month (this one included), or with
+    `last` the one before (this one included)."""
+    first = _midnight(now).replace(day=1)
+    if year is not None:
+        return first.replace(year=year, month=month)
+    if last:
+        return first.replace(month=month, year=first.year - (1 if month >= first.month else 0))
+    return first.replace(month=month, year=first.year + (1 if month < first.month else 0))
 
 
 def _period_start(now: datetime, unit: str, shift: int) -> datetime:
@@ -448,14 +482,7 @@ class _Reader:
             if 1 <= month <= 12:
                 keep(m, _next_month_day(self.now, month, day, _year(m.group("y"), self.now)))
         for m in self.scan(_DAY_OF_MONTH, True, frozenset(_ORDINAL_WORDS)):
-            day = _number(m.group("d"))
-            first = _midnight(self.now).replace(day=1)
-            for ahead in range(13):  # the next month that has that day, from this one on
-                candidate = _add_months(first, ahead)
-                if 1 <= day <= calendar.monthrange(candidate.year, candidate.month)[1] and candidate.replace(
-                        day=day) >= _midnight(self.now):
-                    keep(m, candidate.replace(day=day))
-                    break
+            keep(m, _next_day_of_month(self.now, _number(m.group("d"))))
 
     def dates(self) -> None:
         for start, end, value in sorted(self.dated):
@@ -465,13 +492,8 @@ class _Reader:
             if _PART_OF_MONTH.search(self.text[:m.start("mon") if m.group("mon") else m.start()]):
                 continue  # "the third day of october" is a day this module does not read, not October
             month = _month_of(m.group("mon") or m.group("mon2") or m.group("mon3"))
-            first = _midnight(self.now).replace(day=1)
-            if m.group("y"):
-                value = first.replace(year=int(m.group("y")), month=month)
-            elif (m.group("which") or "").lower() == "last":
-                value = first.replace(month=month, year=first.year - (1 if month >= first.month else 0))
-            else:  # the next one, this month included
-                value = first.replace(month=month, year=first.year + (1 if month < first.month else 0))
+            value = _next_month_start(self.now, month, int(m.group("y")) if m.group("y") else None,
+                                      last=(m.group("which") or "").lower() == "last")
             self.add(m.start(), m.end(), value, "month")
 
     def lone_days(self, days: list[re.Match[str]]) -> None:

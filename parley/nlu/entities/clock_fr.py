@@ -15,10 +15,15 @@ from parley.nlu.entities.clock import (
     _GRAIN_BELOW,
     Time,
     _add_months,
+    _at,
     _free,
     _joined,
+    _last_weekday,
     _midnight,
+    _next_day_of_month,
     _next_month_day,
+    _next_month_start,
+    _next_weekday,
     _period_start,
     _truncate,
     _year,
@@ -107,19 +112,12 @@ def _day_of(m: re.Match[str], now: datetime) -> datetime:
         return today - timedelta(days=today.weekday()) + timedelta(weeks=shift, days=target)
     which = " ".join((m.group("which") or "").lower().split())
     if which == "dernier":
-        return today - timedelta(days=(today.weekday() - target) % 7 or 7)
+        return _last_weekday(today, target)
     later = {"suivant": 7, "d'après": 7, "en huit": 7, "en 8": 7, "en quinze": 14, "en 15": 14}.get(which)
     if later is not None:  # "mardi en huit": the first Tuesday a week or more from today
         base = today + timedelta(days=later)
         return base + timedelta(days=(target - base.weekday()) % 7)
-    return today + timedelta(days=(target - today.weekday()) % 7 or 7)
-
-
-def _next_clock(day: datetime | None, hour: int, minute: int, now: datetime) -> datetime:
-    if day is not None:
-        return day.replace(hour=hour, minute=minute)
-    value = _midnight(now).replace(hour=hour, minute=minute)
-    return value if value >= now.replace(second=0, microsecond=0) else value + timedelta(days=1)
+    return _next_weekday(today, target)
 
 
 def _month_of(raw: str) -> int:
@@ -168,10 +166,7 @@ def find(text: str, now: datetime) -> list[Time]:
         if m.group("wd"):  # "jeudi 15": the next 15th that is a Thursday
             raw = m.group("d3").lower()
             day_of_month = _DAY_NUMBER_WORDS.get(raw) or int(raw)
-            target = _WEEKDAYS.index(m.group("wd").lower())
-            when = next((c for ahead in range(28) if (c := _day_in(_add_months(_midnight(now).replace(day=1), ahead),
-                                                                    day_of_month)) is not None
-                         and c >= _midnight(now) and c.weekday() == target), None)
+            when = _next_day_of_month(now, day_of_month, weekday=_WEEKDAYS.index(m.group("wd").lower()))
             if when is not None:
                 dates.append((m.start(), m.end(), when))
             continue
@@ -180,9 +175,7 @@ def find(text: str, now: datetime) -> list[Time]:
         if m.group("mon"):
             when = _next_month_day(now, _month_of(m.group("mon")), day_of_month, _year(m.group("y"), now))
         else:  # "le 15": the next 15th
-            when = next((c for ahead in range(13) if (c := _day_in(_add_months(_midnight(now).replace(day=1), ahead),
-                                                                    day_of_month)) is not None and c >= _midnight(now)),
-                        None)
+            when = _next_day_of_month(now, day_of_month)
         if when is not None:
             start = m.start()
             named = next((d for d in days if d.group("wd") and not d.group("which") and not d.group("week")
@@ -226,7 +219,7 @@ def find(text: str, now: datetime) -> list[Time]:
         if part.startswith(("soir", "après-midi", "apres-midi")) and hour < 12:
             hour += 12
         anchor = _day_of(day, now) if day is not None else date[2] if date is not None else None
-        value = _next_clock(anchor, hour % 24, int(minutes or 0), now)
+        value = _at(anchor, [hour % 24], int(minutes or 0), now)
         if day is not None:
             start, end = min(start, day.start()), max(end, day.end())
         elif date is not None:
@@ -244,10 +237,8 @@ def find(text: str, now: datetime) -> list[Time]:
             add(m.start(), m.end(), *_shifted(m, now))
     for m in _MONTH_ONLY.finditer(text):
         if _free(taken, m.start(), m.end()):
-            first = _midnight(now).replace(day=1)
-            month = _month_of(m.group("mon"))
-            year = int(m.group("y")) if m.group("y") else first.year + (1 if month < first.month else 0)
-            add(m.start(), m.end(), first.replace(year=year, month=month), "month")
+            add(m.start(), m.end(), _next_month_start(now, _month_of(m.group("mon")),
+                                                      int(m.group("y")) if m.group("y") else None), "month")
     for m in _PERIOD.finditer(text):
         if not _free(taken, m.start(), m.end()):
             continue
@@ -278,13 +269,6 @@ def _shifted(m: re.Match[str], now: datetime) -> tuple[datetime, str]:
         return _midnight(now) + timedelta(days=_SHIFT_WORDS[" ".join(m.group("fixed").lower().split())]), "day"
     raw = m.group("n").lower()
     return _midnight(now) + timedelta(days=int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]), "day"
-
-
-def _day_in(month: datetime, day: int) -> datetime | None:
-    try:
-        return month.replace(day=day)
-    except ValueError:
-        return None
 
 
 _BETWEEN = re.compile(r"^[\s,]*(?:à|a|vers|le|,|plutôt\s+vers|à\s+environ|aux\s+alentours\s+de|autour\s+de)?[\s,]*$",

@@ -531,7 +531,7 @@ def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
             out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
         if out:
             mark_moment_bound()
-            text = "".join(" " if any(f.start <= i < f.end for f in out) else c for i, c in enumerate(text))
+            text = _mask(text, out)  # dateparser reads the rest
     if words is not None and not has_digit and words.isdisjoint(_TIME_GATE):
         return out
     if not _TIME_HINT.search(text):
@@ -625,6 +625,13 @@ _DATEPARSER_LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl", "ru", "ar", "
 # ------------------------------------------------------------------------------------------ all
 
 
+def _mask(text: str, found: Iterable[Found]) -> str:
+    """`text` with what `found` covers blanked out (same length: the other spans keep their places)."""
+    for f in found:
+        text = text[:f.start] + " " * (f.end - f.start) + text[f.end:]
+    return text
+
+
 def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> list[Found]:
     """Every system entity of `text`, sorted by position."""
     if not text.strip():
@@ -637,9 +644,7 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
         "." in text or "://" in text) else []
     has_digit = _ANY_DIGIT.search(text) is not None
     phones = _phones(text, [*emails, *urls]) if has_digit else []
-    masked = text
-    for f in [*emails, *urls, *phones]:
-        masked = masked[:f.start] + " " * (f.end - f.start) + masked[f.end:]
+    masked = _mask(text, [*emails, *urls, *phones])
     words = lower_words(masked)
     numbers = find_numbers(masked, words, lang)
     ordinals = _ordinals(masked, words, has_digit)
