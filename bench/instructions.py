@@ -1,0 +1,141 @@
+"""Instructions per converse turn, counted by valgrind's callgrind: `python bench/instructions.py`.
+
+Wall and CPU times drift on this shared machine; instruction counts do not (the same count to 0.05 %
+run after run), so this is how a change to the hot path is measured. The turns are welcome-bot's
+(NLU on, SQLite, the bench's repeated messages), sent in-process through the ASGI app: the HTTP
+server's own parsing is left out. Only the turns are counted: start-up and a warm-up run first,
+then counting is switched on with `callgrind_control`.
+
+Needs valgrind (Debian's package). Prints one JSON line; `--repo DIR` measures another checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+TEXTS = ("hello", "memory", "Ada", "hi", "context", "monkey")
+
+
+def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
+    """The measured process: warm up, say ready, wait for counting to start, run `turns` turns."""
+    sys.path.insert(0, str(repo))
+    from parley.http.app import create_app
+    from parley.settings import Settings
+
+    app = create_app(Settings.from_env(data, env={"PARLEY_WATCH": "off"}))
+
+    async def call(user: str, text: str) -> None:
+        body = json.dumps({"type": "text", "text": text}).encode()
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": f"/api/v1/bots/welcome-bot/converse/{user}", "raw_path": b"",
+                 "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 3000),
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+        sent = False
+        status: list[int] = []
+
+        async def receive() -> dict[str, object]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))  # type: ignore[call-overload]
+
+        await app(scope, receive, send)
+        assert status == [200], status
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            n = 0
+            for phase in ("warm-up", "measured"):
+                if phase == "measured":
+                    (flags / "ready").touch()
+                    while not (flags / "go").exists():
+                        time.sleep(0.05)
+                for _ in range(turns if phase == "measured" else 1200):
+                    n += 1
+                    await call(f"u{n % 200}", TEXTS[(n // 200) % len(TEXTS)])
+            (flags / "done").touch()
+            while (flags / "go").exists():
+                time.sleep(0.05)
+
+    asyncio.run(main())
+
+
+def measure(repo: Path, turns: int) -> dict[str, object]:
+    sys.path.insert(0, str(REPO))
+    from tests.conftest import make_template_data
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = make_template_data(Path(tmp))
+        flags = Path(tmp) / "flags"
+        flags.mkdir()
+        me = [sys.executable, __file__, "--child", "--repo", str(repo), "--data", str(data), "--flags", str(flags)]
+        # the NLU models are trained once without valgrind (the measured run loads them from the cache)
+        warm = subprocess.Popen([*me, "--turns", "0"], cwd=repo)
+        while not (flags / "ready").exists():
+            time.sleep(0.2)
+        (flags / "go").touch()
+        while not (flags / "done").exists():
+            time.sleep(0.2)
+        (flags / "go").unlink()
+        warm.wait()
+        for f in flags.iterdir():
+            f.unlink()
+        out = Path(tmp) / "callgrind.out"
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                                 *me, "--turns", str(turns)], cwd=repo, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        while not (flags / "ready").exists():
+            time.sleep(0.5)
+        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
+        (flags / "go").touch()
+        while not (flags / "done").exists():
+            time.sleep(0.5)
+        subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
+        (flags / "go").unlink()
+        proc.wait()
+        totals = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
+        if totals is None:
+            raise RuntimeError("callgrind wrote no totals")
+        total = int(totals.group(1))
+    return {"turns": turns, "instructions_per_turn": total // turns, "repo": str(repo)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--turns", type=int, default=600)
+    ap.add_argument("--repo", type=Path, default=REPO, help="the checkout to measure (default: this one)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--flags", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.repo.resolve(), args.data, args.turns, args.flags)
+        return 0
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("valgrind is needed (Debian's package valgrind)", file=sys.stderr)
+        return 2
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # the same dict layouts run after run
+    print(json.dumps(measure(args.repo.resolve(), args.turns)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
