@@ -232,7 +232,8 @@ class Conversations:
         out.later(result)
         answer = result.answer() if message_id is not None else None
         await self._save(bot, key, Saved(result.memory, context_expiry, session_expiry, out.events, user_before,
-                                         message_id, answer, out.outbox, out.schedule, user_found=loaded.user_found))
+                                         message_id, answer, out.outbox, out.schedule, user_found=loaded.user_found,
+                                         stored_dues=loaded.stored_dues))
         result.memory.bot_kv_writes = {}
         return result
 
@@ -328,6 +329,7 @@ class Conversations:
                 answer = out.outbox[-1] if responses else new_entry(SOURCE_EVENT, event_id, [], time.time())
                 entries = await self._save(bot, key, Saved(memory, context_expiry, session_expiry, out.events,
                                                            user_before, user_found=loaded.user_found,
+                                                           stored_dues=loaded.stored_dues,
                                                            outbox=out.outbox, schedule=out.schedule,
                                                            message_id=answer_key,
                                                            answer=answer if answer_key is not None else None))
@@ -352,8 +354,8 @@ class Conversations:
                 out.proactive(SOURCE_SCHEDULED, new_event_id(), payloads)
             await self._save(bot, key, Saved(loaded.memory, loaded.context_expiry, loaded.session_expiry,
                                              out.events, json_copy(loaded.memory.user),
-                                             user_found=loaded.user_found, outbox=out.outbox,
-                                             unschedule=[i for i, _ in due]))
+                                             user_found=loaded.user_found, stored_dues=loaded.stored_dues,
+                                             outbox=out.outbox, unschedule=[i for i, _ in due]))
             return len(due)
 
     async def deliver_scheduled(self, now: float | None = None) -> int:
@@ -449,7 +451,8 @@ class Conversations:
             out.proactive(SOURCE_TIMEOUT, result.event_id, result.responses)
             out.later(result)
             await self._save(bot, key, Saved(result.memory, context_expiry, session_expiry, out.events, user_before,
-                                             outbox=out.outbox, schedule=out.schedule, user_found=loaded.user_found))
+                                             outbox=out.outbox, schedule=out.schedule, user_found=loaded.user_found,
+                                             stored_dues=loaded.stored_dues))
             self._log_proactive(key, result)
             return 1
 

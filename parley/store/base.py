@@ -32,6 +32,8 @@ class Loaded:
     context_expiry: float | None = None
     session_expiry: float | None = None
     user_found: bool = False  # the user's row exists (users are never deleted)
+    # What the store keeps to find expired conversations (`Saved.stored_dues`); None: not kept.
+    stored_dues: tuple[int | None, int | None] | None = None
 
 
 @dataclass
@@ -59,6 +61,10 @@ class Saved:
     # The user's row existed when the turn loaded (`Loaded.user_found`): if the turn changed none of
     # the attributes, the user needs no write at all.
     user_found: bool = False
+    # `Loaded.stored_dues` of the load this write follows, under the same lock: a store that indexes
+    # coarse expiry buckets rewrites them only when they change (SQLite: an index entry rewritten on
+    # every turn cost more than the rest of the write).
+    stored_dues: tuple[int | None, int | None] | None = None
 
 
 def user_changes(before: JSONDict, after: JSONDict) -> tuple[JSONDict, list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -112,7 +113,32 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS scheduled_due ON scheduled (due_at);
     CREATE INDEX IF NOT EXISTS scheduled_conversation ON scheduled (bot_id, channel, user_id, due_at);
     """,
+    # 5: expiries found through coarse buckets (`_due`): the exact expiries change with every turn,
+    # and rewriting their index entries cost more than the rest of a turn's write
+    """
+    ALTER TABLE conversations ADD COLUMN context_due INTEGER;
+    ALTER TABLE conversations ADD COLUMN session_due INTEGER;
+    UPDATE conversations SET
+        context_due = CASE WHEN context = '{}' THEN NULL ELSE CAST(context_expiry / 60 AS INTEGER) END,
+        session_due = CAST(session_expiry / 60 AS INTEGER);
+    DROP INDEX IF EXISTS conversations_context_expiry;
+    DROP INDEX IF EXISTS conversations_session_expiry;
+    CREATE INDEX IF NOT EXISTS conversations_context_due ON conversations (context_due);
+    CREATE INDEX IF NOT EXISTS conversations_session_due ON conversations (session_due);
+    """,
 ]
+
+# Width in seconds of the expiry buckets the janitor looks up (written in migration 5 too). A
+# conversation's bucket columns are rewritten about once per this long, not at every turn. (Migration 5
+# fills them with the same width.)
+DUE_SECONDS = 60
+
+
+def _due(expiry: float | None) -> int | None:
+    """The bucket of an expiry: `_due(e) * DUE_SECONDS <= e`, so every expiry before `now` is in a
+    bucket at most `_due(now)`."""
+    return None if expiry is None else math.floor(expiry / DUE_SECONDS)
+
 
 
 def _loads(raw: Any, default: Any) -> Any:
@@ -156,19 +182,30 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 # key/values as one JSON object (a value that is not valid JSON is left out).
 _LOAD = """
 SELECT c.context, c.session, c.temp, c.kv, c.context_expiry, c.session_expiry, c.bot_id, u.attributes, u.user_id,
-       (SELECT json_group_object(key, json(value)) FROM bot_kv WHERE bot_id = ?1 AND json_valid(value))
+       (SELECT json_group_object(key, json(value)) FROM bot_kv WHERE bot_id = ?1 AND json_valid(value)),
+       c.context_due, c.session_due
 FROM (SELECT 1)
 LEFT JOIN conversations c ON c.bot_id = ?1 AND c.channel = ?2 AND c.user_id = ?3
 LEFT JOIN chat_users u ON u.channel = ?2 AND u.user_id = ?3
 """
-_SAVE_CONVERSATION = (
-    "INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, "
-    "context_expiry, session_expiry, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
-    "ON CONFLICT (bot_id, channel, user_id) DO UPDATE SET context=excluded.context, "
-    "session=excluded.session, temp=excluded.temp, kv=excluded.kv, "
-    "context_expiry=excluded.context_expiry, session_expiry=excluded.session_expiry, "
-    "updated_at=excluded.updated_at"
-)
+
+
+def _save_conversation(context_due: bool, session_due: bool) -> str:
+    """The conversation's upsert; a bucket column is in the SET list only when it changes (SQLite
+    rewrites the index entry of every column set, whether its value changed or not)."""
+    dues = "".join(f", {c}=excluded.{c}" for c, on in (("context_due", context_due), ("session_due", session_due))
+                   if on)
+    return (
+        "INSERT INTO conversations (bot_id, channel, user_id, context, session, temp, kv, "
+        "context_expiry, session_expiry, updated_at, context_due, session_due) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (bot_id, channel, user_id) DO UPDATE SET context=excluded.context, "
+        "session=excluded.session, temp=excluded.temp, kv=excluded.kv, "
+        "context_expiry=excluded.context_expiry, session_expiry=excluded.session_expiry, "
+        f"updated_at=excluded.updated_at{dues}"
+    )
+
+
+_SAVE_CONVERSATION = {(c, s): _save_conversation(c, s) for c in (False, True) for s in (False, True)}
 
 
 
@@ -277,7 +314,7 @@ class SQLiteStore:
             memory.session = _loads(row[1], None) or new_session()
             memory.temp = _loads(row[2], {})
             memory.kv = _loads(row[3], {})
-            return Loaded(memory, row[4], row[5], user_found=row[8] is not None)
+            return Loaded(memory, row[4], row[5], user_found=row[8] is not None, stored_dues=(row[10], row[11]))
 
         if self._reader is None:
             raise RuntimeError("store is not open")
@@ -286,9 +323,15 @@ class SQLiteStore:
     async def save(self, key: ConversationKey, saved: Saved) -> list[int]:
         m = saved.memory
         now = time.time()
+        # nothing to time out in an empty context: no bucket, and the janitor's look-up skips it
+        context_due = _due(saved.context_expiry) if m.context else None
+        session_due = _due(saved.session_expiry)
+        before = saved.stored_dues
+        upsert = _SAVE_CONVERSATION[(before is None or before[0] != context_due,
+                                     before is None or before[1] != session_due)]
         conv = (
             key.bot_id, key.channel, key.user_id, _dumps(m.context), _dumps(m.session), _dumps(m.temp),
-            _dumps(m.kv), saved.context_expiry, saved.session_expiry, now,
+            _dumps(m.kv), saved.context_expiry, saved.session_expiry, now, context_due, session_due,
         )
         user = (key.channel, key.user_id, _dumps(m.user), now, now)
         changes = None if saved.user_before is None else user_changes(saved.user_before, m.user)
@@ -314,10 +357,10 @@ class SQLiteStore:
 
         def tx(db: sqlite3.Connection) -> list[int]:
             if alone:  # most turns: one statement, its own transaction (no BEGIN/COMMIT round)
-                db.execute(_SAVE_CONVERSATION, conv)
+                db.execute(upsert, conv)
                 return []
             with _immediate(db):
-                db.execute(_SAVE_CONVERSATION, conv)
+                db.execute(upsert, conv)
                 if changes is None:
                     self._write_user(db, user)
                 elif write_user:
@@ -400,9 +443,9 @@ class SQLiteStore:
                                bot_ids: list[str] | None = None) -> list[ConversationKey]:
         def q(db: sqlite3.Connection) -> list[ConversationKey]:
             only, bots = _only_bots(bot_ids)
-            params: list[Any] = [now, *bots]
+            params: list[Any] = [_due(now), now, *bots]
             rows = db.execute(
-                "SELECT bot_id, channel, user_id FROM conversations WHERE context_expiry < ? "
+                "SELECT bot_id, channel, user_id FROM conversations WHERE context_due <= ? AND context_expiry < ? "
                 f"AND context != '{{}}'{only} ORDER BY updated_at LIMIT ?",
                 (*params, limit),
             ).fetchall()
@@ -454,8 +497,8 @@ class SQLiteStore:
         def q(db: sqlite3.Connection) -> int:
             cur = db.execute(
                 "UPDATE conversations SET context='{}', session='{}', temp='{}', context_expiry=NULL, "
-                "session_expiry=NULL WHERE session_expiry < ?",
-                (now,),
+                "session_expiry=NULL, context_due=NULL, session_due=NULL WHERE session_due <= ? AND session_expiry < ?",
+                (_due(now), now),
             )
             return cur.rowcount
 

@@ -134,6 +134,64 @@ async def test_expired_contexts_and_sessions(store: SQLiteStore) -> None:
     assert await store.expired_contexts(now) == [KEY]
 
 
+async def test_expiries_moved_within_one_bucket_are_still_found_at_the_right_time(store: SQLiteStore) -> None:
+    """Turns a few seconds apart move the expiry without rewriting its bucket (the saves pass on what
+    they loaded): the janitor must still see the latest expiry, neither earlier nor later."""
+    start = 1_800_000_000.0  # the start of a bucket
+    await store.save(KEY, saved(memory(), context_expiry=start + 5, session_expiry=start + 50))
+    for step in (10, 20, 30):  # later turns of the same conversation, same buckets
+        loaded = await store.load(KEY)
+        await store.save(KEY, Saved(loaded.memory, start + step, start + 50 + step, stored_dues=loaded.stored_dues))
+    assert await store.expired_contexts(start + 29) == []
+    assert await store.expired_contexts(start + 31) == [KEY]
+    loaded = await store.load(KEY)  # a turn that moves the expiry into the next bucket
+    await store.save(KEY, Saved(loaded.memory, start + 70, start + 120, stored_dues=loaded.stored_dues))
+    assert await store.expired_contexts(start + 69) == []
+    assert await store.expired_contexts(start + 71) == [KEY]
+    assert await store.delete_expired_sessions(start + 119) == 0
+    assert await store.delete_expired_sessions(start + 121) == 1
+    assert await store.expired_contexts(start + 1000) == []
+
+
+async def test_a_dialog_that_starts_or_ends_within_one_bucket_is_timed_out_only_while_it_runs(
+        store: SQLiteStore) -> None:
+    start = 1_800_000_000.0
+    await store.save(KEY, saved(memory(context={}), context_expiry=start + 5, session_expiry=start + 50))
+    for step, context in ((10, {"currentFlow": "main.flow.json"}), (20, {}), (30, {"currentFlow": "main.flow.json"})):
+        loaded = await store.load(KEY)  # a later turn of the same bucket starts or ends the dialog
+        loaded.memory.context = context
+        await store.save(KEY, Saved(loaded.memory, start + step, start + 60, stored_dues=loaded.stored_dues))
+        assert await store.expired_contexts(start + step - 1) == []
+        assert await store.expired_contexts(start + step + 1) == ([KEY] if context else [])
+
+
+async def test_conversations_of_an_older_schema_still_time_out(tmp_path: Path) -> None:
+    """A database written before the expiry buckets (schema 4) is upgraded in place: its waiting
+    conversations are found by the janitor and its idle sessions forgotten."""
+    path = tmp_path / "storage" / "parley.sqlite"
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, sql in enumerate(MIGRATIONS[:4], start=1):
+        db.executescript(sql)
+        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    insert = ("INSERT INTO conversations (bot_id, channel, user_id, context, session, context_expiry, session_expiry, "
+              "updated_at) VALUES ('bot-a', 'api', ?, ?, '{}', ?, ?, 0)")
+    db.execute(insert, ("waiting", '{"currentFlow": "main.flow.json"}', 1000.0, 5000.0))
+    db.execute(insert, ("ended", "{}", 1000.0, 2000.0))
+    db.close()
+    s = SQLiteStore(path)
+    await s.open()
+    try:
+        assert await s.expired_contexts(999.0) == []
+        assert await s.expired_contexts(1001.0) == [ConversationKey("bot-a", "api", "waiting")]
+        assert await s.delete_expired_sessions(2001.0) == 1
+        assert (await s.load(ConversationKey("bot-a", "api", "waiting"))).memory.context == {
+            "currentFlow": "main.flow.json"}
+    finally:
+        await s.close()
+
+
 # ---------------------------------------------------------------------------------------- schema
 
 
