@@ -11,10 +11,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml setup.py $(COMPILED) | $(BIN)/python
-	$(BIN)/pip install -q --upgrade pip 'setuptools>=68'
+	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
-	# then the hot modules compiled (setup.py): mypyc type-checks them against the installed dependencies
-	PARLEY_COMPILE=1 $(BIN)/pip install -q --no-build-isolation --no-deps -e .
 	$(BIN)/python -m compileall -q parley  # bytecode ahead of time: starts stay fast where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 

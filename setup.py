@@ -1,11 +1,7 @@
 """Builds parley. The modules every converse turn runs through are compiled to C with mypyc (mypy's
 compiler, for code that is `mypy --strict` clean): a turn then takes about a quarter fewer CPU
 instructions (`bench/instructions.py`). The compiled modules behave as the Python ones do, and the
-test suite runs against them.
-
-Compiling is asked for with `PARLEY_COMPILE=1` (the Makefile does, after installing the dependencies:
-`pip install --no-build-isolation` then, because mypyc type-checks the modules against them and
-needs a C compiler). Any other install is plain Python.
+test suite runs against them. `PARLEY_COMPILE=0` installs plain Python (no C compiler needed).
 
 Left as Python: modules Starlette inspects (route endpoints must be Python functions), modules with
 async generators (mypyc does not compile them), and whatever runs once per start rather than per turn.
@@ -41,7 +37,7 @@ HOT_MODULES = [
 
 
 def ext_modules() -> list[object]:
-    if os.environ.get("PARLEY_COMPILE") != "1":
+    if os.environ.get("PARLEY_COMPILE", "1") == "0":
         return []
     from mypyc.build import mypycify
 
