@@ -2,15 +2,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# the modules setup.py compiles with mypyc: a change to one rebuilds them (a stale build would run old code)
-COMPILED := $(shell sed -n 's/^    "\(parley\/.*\.py\)",$$/\1/p' setup.py)
 
 .PHONY: serve test lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml setup.py $(COMPILED) | $(BIN)/python
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/python -m compileall -q parley  # bytecode ahead of time: starts stay fast where PYTHONDONTWRITEBYTECODE is set
@@ -37,5 +35,4 @@ fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz.py 300
 
 clean:
-	rm -rf $(VENV) build
-	find . -path ./.venv -prune -o -name '*.so' -print -delete
+	rm -rf $(VENV)

@@ -255,9 +255,9 @@ class DialogEngine:
             self.turn.add_error("dialog-transition", str(exc))
             self.turn.add_error("dialog-engine", str(exc))
             self._clean()
-        except Exception as failure:  # (its own name: mypyc gives a name one exception type per function)
-            self.turn.add_error("dialog-transition", str(failure))
-            log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, failure)
+        except Exception as exc:
+            self.turn.add_error("dialog-transition", str(exc))
+            log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)
             fallback = self.state["temp"].get("onErrorFlowTo")
             try:
                 await self._transition(fallback if isinstance(fallback, str) and fallback else ERROR_FLOW)

@@ -73,9 +73,8 @@ class Turn:
     def say(self, payloads: list[JSONDict]) -> None:
         self.outgoing.extend(payloads)
 
-    def note_reply(self, source: str, preview: Any, confidence: float | int = 1) -> None:
+    def note_reply(self, source: str, preview: Any, confidence: float = 1) -> None:
         """Botpress's `session.lastMessages` bookkeeping, capped when the state is saved."""
-        # (`float | int`: compiled, a `float` parameter would turn 1 into 1.0, and Botpress shows 1)
         self.state["session"].setdefault("lastMessages", []).append(
             {
                 "eventId": self.event["id"],

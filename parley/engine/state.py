@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from mypy_extensions import mypyc_attr
 
 JSONDict = dict[str, Any]
 
@@ -92,7 +91,6 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-@mypyc_attr(native_class=False)  # a str subclass: mypyc compiles those as plain Python classes
 class EventDate(str):
     """An event's `createdOn`. Botpress's is a JavaScript Date: JSON shows its ISO text (this string),
     while Mustache renders `String(date)`, e.g. `Wed Nov 25 2026 23:40:27 GMT+0000 (Coordinated

@@ -20,7 +20,7 @@ DEFAULT_CONTEXT_TTL = 1000
 
 def _scope_name(args: dict[str, Any]) -> str:
     scope = str(args.get("type") or "")
-    if scope not in SCOPES + ("bot",):
+    if scope not in (*SCOPES, "bot"):
         raise ActionFailed(f"Unknown variable type {scope!r} (expected user, session, temp or bot)")
     return scope
 

@@ -87,6 +87,6 @@ async def run_user_action(turn: Turn, name: str, fn: Any, args: dict[str, Any]) 
         await asyncio.wait_for(fn(**kwargs), timeout=turn.options.action_timeout)
     except TimeoutError as exc:
         raise ActionFailed(f'Action "{name}" timed out after {turn.options.action_timeout:g}s') from exc
-    except Exception as failure:  # any bug in an author's action
-        log.warning("action %s raised %s: %s", name, type(failure).__name__, failure)
-        raise ActionFailed(f'Action "{name}" failed: {type(failure).__name__}: {failure}') from failure
+    except Exception as exc:  # any bug in an author's action
+        log.warning("action %s raised %s: %s", name, type(exc).__name__, exc)
+        raise ActionFailed(f'Action "{name}" failed: {type(exc).__name__}: {exc}') from exc
