@@ -12,7 +12,6 @@ committed, `on_outbox` hears of it (to wake streams and call webhooks).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import time
@@ -255,10 +254,11 @@ class Conversations:
         """Write a turn (one transaction), then announce its outbox entries and arm the timers of
         the messages it scheduled. Returns the outbox entries with their ids."""
         events = saved.events
-        if events and not self.event_log.in_turn:  # the log goes in batches (parley.eventlog)
-            saved = dataclasses.replace(saved, events=[])
+        batched = bool(events) and not self.event_log.in_turn  # the log goes in batches (parley.eventlog)
+        if batched:
+            saved.events = []
         ids = await self.store.save(key, saved)
-        if saved.events is not events:
+        if batched:
             self.event_log.add(key, events)
         entries = [{**entry, "id": i} for entry, i in zip(saved.outbox, ids, strict=True)]
         if entries and self.on_outbox is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -100,6 +101,13 @@ class Settings:
 
     def global_value(self, *path: str) -> Any:
         return lookup(self.global_config, *path)
+
+    @functools.cached_property
+    def body_limit(self) -> int:
+        """`httpServer.bodyLimit` in bytes, read once (the global configuration is fixed at start)."""
+        from parley.engine.sizes import parse_size
+
+        return parse_size(self.global_value("httpServer", "bodyLimit"), default=10 * 1024 * 1024)
 
     @property
     def external_url(self) -> str:

@@ -50,13 +50,10 @@ _WAIT = object()
 class DialogEngine:
     def __init__(self, turn: Turn) -> None:
         self.turn = turn
+        self.state: JSONDict = turn.state
         self.steps = 0
 
     # ----------------------------------------------------------------------------------- helpers
-
-    @property
-    def state(self) -> JSONDict:
-        return self.turn.state
 
     def _flow(self, name: str) -> Flow:
         flow = self.turn.bot.find_flow(name)

@@ -45,10 +45,11 @@ class Turn:
     # stores them with the turn and delivers them through the outbox when they are due.
     later: list[tuple[float, list[JSONDict]]] = field(default_factory=list)
 
-    @property
-    def state(self) -> JSONDict:
-        state: JSONDict = self.event["state"]
-        return state
+    # `event.state`, which a turn mutates but never replaces: read dozens of times per turn
+    state: JSONDict = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.state = self.event["state"]
 
     @property
     def user_lang(self) -> str | None:

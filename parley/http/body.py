@@ -160,4 +160,6 @@ def validate_public_body(body: Any) -> dict[str, Any]:
 
 def utf16_length(text: str) -> int:
     """JavaScript counts string length in UTF-16 code units (an emoji counts 2)."""
+    if text.isascii():
+        return len(text)
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)

@@ -51,9 +51,7 @@ def check_text(conversations: Conversations, bot: Bot, payload: JSONDict) -> Non
 
 
 def body_limit(conversations: Conversations) -> int:
-    from parley.engine.sizes import parse_size
-
-    return parse_size(conversations.settings.global_value("httpServer", "bodyLimit"), default=10 * 1024 * 1024)
+    return conversations.settings.body_limit
 
 
 def message_id_of(request: Request, body: JSONDict) -> str | None:
@@ -147,7 +145,7 @@ async def public_converse(request: Request) -> Response:
         raise PlainError(403, "Unauthenticated Converse API is disabled for all bots")
     await admit(request, conversations, bot, user_id)
     body = validate_public_body(await read_payload(request, body_limit(conversations)))
-    include = request.query_params.get("include")
+    include = request.query_params.get("include") if request.scope["query_string"] else None
     if include and include.lower() != "responses":
         raise PlainError(403, 'Unauthenticated converse API can only return "responses"')
     result = await run(conversations, bot, user_id, body, message_id=message_id_of(request, body))

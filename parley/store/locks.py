@@ -16,8 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol
 
@@ -46,25 +45,47 @@ class LocalLocks:
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str, limit: int | None = None) -> AsyncIterator[None]:
+    def hold(self, key: str, limit: int | None = None) -> _LocalHold:
         if limit is not None and self.waiting(key) >= limit:
             raise QueueFull(key)
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        return _LocalHold(self, key)
 
     def waiting(self, key: str) -> int:
         entry = self._locks.get(key)
         return entry[1] if entry else 0
+
+
+class _LocalHold:
+    """`LocalLocks.hold` (a class rather than an `asynccontextmanager`: every turn takes one, and a
+    generator-based manager costs several times as much)."""
+
+    __slots__ = ("locks", "key", "lock")
+
+    def __init__(self, locks: LocalLocks, key: str) -> None:
+        self.locks = locks
+        self.key = key
+        lock, users = locks._locks.get(key) or (asyncio.Lock(), 0)
+        locks._locks[key] = (lock, users + 1)
+        self.lock = lock
+
+    def _leave(self) -> None:
+        table = self.locks._locks
+        lock, users = table[self.key]
+        if users <= 1:
+            del table[self.key]
+        else:
+            table[self.key] = (lock, users - 1)
+
+    async def __aenter__(self) -> None:
+        try:
+            await self.lock.acquire()
+        except BaseException:  # cancelled while waiting: no longer a user of the lock
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.lock.release()
+        self._leave()
 
 
 class FileLocks:
@@ -91,26 +112,8 @@ class FileLocks:
         # 56 bits: distinct conversations practically never share a byte (off_t is 63 bits).
         return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
 
-    @asynccontextmanager
-    async def hold(self, key: str, limit: int | None = None) -> AsyncIterator[None]:
-        async with self.local.hold(key, limit):
-            fd = self._file()
-            if fd is None:
-                yield
-                return
-            offset = self.offset(key)
-            delay = self.FIRST_POLL
-            while True:
-                try:
-                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
-                    break
-                except OSError:  # held by another process (EAGAIN / EACCES)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.MAX_POLL)
-            try:
-                yield
-            finally:
-                fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
+    def hold(self, key: str, limit: int | None = None) -> _FileHold:
+        return _FileHold(self, key, self.local.hold(key, limit))
 
     def waiting(self, key: str) -> int:
         return self.local.waiting(key)
@@ -120,3 +123,44 @@ class FileLocks:
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class _FileHold:
+    """`FileLocks.hold`: this process's turn first (`LocalLocks`), then the byte of the lock file,
+    polled while another process holds it."""
+
+    __slots__ = ("locks", "key", "local", "fd", "offset")
+
+    def __init__(self, locks: FileLocks, key: str, local: _LocalHold) -> None:
+        self.locks = locks
+        self.key = key
+        self.local = local
+        self.fd: int | None = None
+        self.offset = 0
+
+    async def __aenter__(self) -> None:
+        await self.local.__aenter__()
+        try:
+            fd = self.locks._file()
+            if fd is None:
+                return
+            offset = self.locks.offset(self.key)
+            delay = self.locks.FIRST_POLL
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                    break
+                except OSError:  # held by another process (EAGAIN / EACCES)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.locks.MAX_POLL)
+            self.fd, self.offset = fd, offset
+        except BaseException:
+            await self.local.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self.fd is not None:
+                fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, self.offset)
+        finally:
+            await self.local.__aexit__(None, None, None)
