@@ -14,7 +14,7 @@ import pytest
 
 from parley.engine.state import Memory, new_session
 from parley.store.base import ConversationKey, Saved
-from parley.store.locks import FileLocks
+from parley.store.locks import FileLocks, LocalLocks, QueueFull
 from parley.store.sql import MIGRATIONS, SQLiteStore, open_store
 
 KEY = ConversationKey("bot-a", "api", "user-1")
@@ -391,3 +391,36 @@ async def test_file_locks_keep_arrival_order_within_a_process(tmp_path: Path) ->
     locks.close()
     assert order == list(range(20))
     assert locks.waiting("k") == 0
+
+
+@pytest.mark.parametrize("kind", ["local", "file"])
+async def test_a_turn_cancelled_while_waiting_leaves_the_lock_as_it_was(tmp_path: Path, kind: str) -> None:
+    """A client that goes away while its turn waits: the turn leaves the queue, the holder keeps the
+    lock, the next turn gets it, and nothing of the conversation stays counted afterwards."""
+    locks: LocalLocks | FileLocks = LocalLocks() if kind == "local" else FileLocks(tmp_path / "x.locks")
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with locks.hold("k"):
+            held.set()
+            await release.wait()
+
+    first = asyncio.create_task(holder())
+    await held.wait()
+    waiter = asyncio.create_task(_acquires(locks, "k", 10.0))
+    await asyncio.sleep(0.01)
+    assert locks.waiting("k") == 2
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert locks.waiting("k") == 1
+    with pytest.raises(QueueFull):
+        async with locks.hold("k", limit=1):
+            pass
+    release.set()
+    await first
+    assert await _acquires(locks, "k", 2.0)
+    assert locks.waiting("k") == 0
+    if isinstance(locks, FileLocks):
+        locks.close()
