@@ -189,6 +189,20 @@ def test_system_time() -> None:
     assert [f for f in extract_system("may I help you", "en") if f.name == "time"] == []
 
 
+def test_a_month_name_used_as_a_word_is_no_date() -> None:
+    """"march", "may" as verbs: no date, while the same words in a date still are one."""
+    now = datetime(2013, 2, 12, 4, 30)
+
+    def times(text: str) -> list[tuple[str, str]]:
+        return [(f.source, f.value[:10]) for f in extract_system(text, "en", now) if f.name == "time"]
+
+    assert times("we march on") == []
+    assert times("the band will march on") == []
+    assert times("we march on tomorrow") == [("tomorrow", "2013-02-13")]
+    assert times("see you on march 3") == [("march 3", "2013-03-03")]
+    assert times("next march") == [("next march", "2013-03-01")]
+
+
 def test_system_time_in_the_users_time_zone() -> None:
     """Late evening in Montréal is already tomorrow in UTC: "tomorrow at 7pm" follows the user's day."""
     now = datetime(2024, 3, 14, 22, 30, tzinfo=ZoneInfo("America/Montreal"))  # 02:30 UTC on the 15th

@@ -481,7 +481,16 @@ _TIME_HINT = re.compile(
     re.IGNORECASE,
 )
 _TIME_OF_DAY = re.compile(r"\d{1,2}(?::\d{2})|\d\s?(?:am|pm|h)\b|noon|midnight|midi|minuit|\bat \d", re.I)
-_ALONE_MONTH = re.compile(r"^(?:on |in |le |en )?(?:may|march|mai|mars|june|august)$", re.IGNORECASE)
+# month names that are also everyday words ("we march on", "may I", "in mars"): no date on their own
+_WORD_MONTHS = frozenset({"may", "march", "mai", "mars", "june", "august"})
+
+
+def _only_word_months(source: str) -> bool:
+    """A match whose only sign of a date is such a month name, without a digit: dateparser reads
+    "we march on" as the 12th of March; the grammars read the month where a date surrounds it."""
+    if any(ch.isdigit() for ch in source):
+        return False
+    return {w.lower() for w in _TIME_HINT.findall(source)} <= _WORD_MONTHS
 
 _dateparser_lock = threading.Lock()
 _dateparser_search: Any = None
@@ -566,8 +575,8 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
             continue
         pos = start + len(source)
         stripped = source.strip()
-        if not _TIME_HINT.search(stripped) or _ALONE_MONTH.match(stripped):
-            continue  # "je", "may I…", a bare number: not a date
+        if not _TIME_HINT.search(stripped) or _only_word_months(stripped):
+            continue  # "je", "may I…", "we march on", a bare number: not a date
         if _NOT_A_DATE.match(stripped) or (_FRACTION_ONLY.match(stripped)
                                            and _OF_AFTER.match(text, start + len(source))):
             continue  # "24/7", "2/3 of the people"
