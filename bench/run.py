@@ -157,6 +157,19 @@ def load(base: str, proc: subprocess.Popen[bytes], *, bot: str, connections: int
     return r
 
 
+def alternating_ratio(data: Path, env: dict[str, str], *, rounds: int, seconds: float) -> dict[str, Any]:
+    """Server CPU per welcome-bot turn against the echo's (1 client), measured in `rounds` pairs,
+    each pair back to back: the median of the pairs' ratios."""
+    pairs = []
+    for _ in range(rounds):
+        with server(echo_cmd()) as (base, proc, _):
+            echo = load(base, proc, bot="welcome-bot", connections=1, seconds=seconds)["cpu_us_per_req"]
+        with server(parley_cmd(data), env) as (base, proc, _):
+            turn = load(base, proc, bot="welcome-bot", connections=1, seconds=seconds)["cpu_us_per_req"]
+        pairs.append({"echo_cpu_us": round(echo), "parley_cpu_us": round(turn), "ratio": round(turn / echo, 2)})
+    return {"pairs": pairs, "median_ratio": statistics.median(p["ratio"] for p in pairs)}
+
+
 # ------------------------------------------------------------------------------------------------ stages
 
 
@@ -377,6 +390,10 @@ def main() -> None:
         results["conversations_stored"] = n
         results["bytes_per_conversation"] = round(size / max(1, n))
 
+        # The headline ratio again, echo and parley alternating: on this shared machine a minute can
+        # move either figure by 20 %, so the median of three pairs taken seconds apart is steadier.
+        results["headline"] = alternating_ratio(data, env, rounds=3, seconds=min(seconds, 4.0))
+
         # The issue's own figure: start to ready with the example bots alone, cold and warm NLU cache.
         results["startup_examples_seconds"] = examples_startup(Path(tmp), env, runs=1 if args.quick else 3)
 
@@ -417,6 +434,10 @@ def main() -> None:
         print(fmt_row([r["target"], r["clients"], r["rps"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
                        f"{r['p999_ms']:.2f}", r["errors"], r["server_cpu_us_per_req"], r["cpu_ratio_to_echo"],
                        r["wrk_cpu_us_per_req"]], widths))
+    h = results["headline"]
+    print(f"\nwelcome-bot vs echo, 1 client, {len(h['pairs'])} pairs taken back to back: CPU ×echo "
+          + ", ".join(f"{p['ratio']} ({p['parley_cpu_us']}/{p['echo_cpu_us']} µs)" for p in h["pairs"])
+          + f"; median {h['median_ratio']}")
     ex = results["startup_examples_seconds"]
     print(f"\nstart to ready with the example bots: {ex['cold']} s on a fresh folder, {ex['warm']} s with the NLU "
           "cache filled (median)")
