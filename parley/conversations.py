@@ -142,8 +142,12 @@ class Conversations:
         return options
 
     def max_message_length(self, bot: Bot) -> int:
-        value = self.config(bot, "converse", "maxMessageLength")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 360
+        cached = bot.cache.get("max-message-length")  # a bot's configuration is fixed: a change loads a new Bot
+        if cached is None:
+            value = self.config(bot, "converse", "maxMessageLength")
+            cached = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 360
+            bot.cache["max-message-length"] = cached
+        return int(cached)
 
     # ------------------------------------------------------------------------------------- turns
 

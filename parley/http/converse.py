@@ -88,7 +88,12 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
 
 def check_enabled(conversations: Conversations, bot: Bot) -> None:
     """`converse.enabled: false` (bot, else global) turns the whole Converse API off for a bot."""
-    if conversations.config(bot, "converse", "enabled") is False or bot.config.get("converse", "enabled") is False:
+    enabled = bot.cache.get("converse-enabled")  # the configurations are fixed (a change loads a new Bot)
+    if enabled is None:
+        enabled = not (conversations.config(bot, "converse", "enabled") is False
+                       or bot.config.get("converse", "enabled") is False)
+        bot.cache["converse-enabled"] = enabled
+    if not enabled:
         raise ApiError(403, "ForbiddenError", f"The Converse API is disabled for bot {bot.id}", error_code="BP_0043")
 
 
@@ -139,10 +144,16 @@ async def public_converse(request: Request) -> Response:
         user = await require_user(request)
         if not user.may_access(bot.id):
             raise no_access(bot.id)
-    if bot.config.get("converse", "enableUnsecuredEndpoint") is False:
-        raise PlainError(403, f"Unauthenticated Converse API is disabled for {bot.id}")
-    if conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False:
-        raise PlainError(403, "Unauthenticated Converse API is disabled for all bots")
+    refusal = bot.cache.get("public-refusal")  # "" when the public route is open (fixed configurations)
+    if refusal is None:
+        refusal = ""
+        if bot.config.get("converse", "enableUnsecuredEndpoint") is False:
+            refusal = f"Unauthenticated Converse API is disabled for {bot.id}"
+        elif conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False:
+            refusal = "Unauthenticated Converse API is disabled for all bots"
+        bot.cache["public-refusal"] = refusal
+    if refusal:
+        raise PlainError(403, refusal)
     await admit(request, conversations, bot, user_id)
     body = validate_public_body(await read_payload(request, body_limit(conversations)))
     include = request.query_params.get("include") if request.scope["query_string"] else None

@@ -203,6 +203,22 @@ async def test_a_reloaded_folder_cannot_take_another_bots_id(tmp_path: Path) -> 
         assert await say(client, "alpha", "u", "hi") == ["I am alpha"]
 
 
+async def test_converse_switches_edited_while_serving_take_effect(tmp_path: Path) -> None:
+    """The converse switches are read once per loaded bot: an edited bot.config.json loads a new one."""
+    data = make_data(tmp_path)
+    beta = write_bot(data, "beta", texts={"hello": "I am beta"})
+    async with serve(data) as (client, app):
+        registry = app.state.registry
+        assert await say(client, "beta", "u", "hi") == ["I am beta"]
+        cfg = json.loads((beta / "bot.config.json").read_text())
+        for converse, status in (({"enabled": False}, 403), ({"enableUnsecuredEndpoint": False}, 403),
+                                 ({"maxMessageLength": 1}, 400), ({}, 200)):
+            (beta / "bot.config.json").write_text(json.dumps({**cfg, "converse": converse}))
+            registry.reload_folder(beta)  # what the file watcher does
+            answer = await client.post(converse_url("beta", "u"), json={"text": "hi"})
+            assert answer.status_code == status, converse
+
+
 # ------------------------------------------------------------------------------- a live server
 
 
