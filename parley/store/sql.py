@@ -327,6 +327,11 @@ class SQLiteStore:
         context_due = _due(saved.context_expiry) if m.context else None
         session_due = _due(saved.session_expiry)
         before = saved.stored_dues
+        # The janitor forgets expired sessions without the conversation's lock (one UPDATE for them
+        # all), clearing their buckets: a session that may have expired since the load gets its
+        # buckets written again. (The margin of a bucket covers another host's clock running ahead.)
+        if before is not None and (before[1] is None or before[1] <= _due(now) + 1):
+            before = None
         upsert = _SAVE_CONVERSATION[(before is None or before[0] != context_due,
                                      before is None or before[1] != session_due)]
         conv = (

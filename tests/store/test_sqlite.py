@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 import subprocess
 import sys
@@ -134,10 +135,15 @@ async def test_expired_contexts_and_sessions(store: SQLiteStore) -> None:
     assert await store.expired_contexts(now) == [KEY]
 
 
+def _future_bucket() -> float:
+    """The start of an expiry bucket a day ahead: far enough that no session could have expired."""
+    return (math.floor(time.time() / 60) + 24 * 60) * 60.0
+
+
 async def test_expiries_moved_within_one_bucket_are_still_found_at_the_right_time(store: SQLiteStore) -> None:
     """Turns a few seconds apart move the expiry without rewriting its bucket (the saves pass on what
     they loaded): the janitor must still see the latest expiry, neither earlier nor later."""
-    start = 1_800_000_000.0  # the start of a bucket
+    start = _future_bucket()
     await store.save(KEY, saved(memory(), context_expiry=start + 5, session_expiry=start + 50))
     for step in (10, 20, 30):  # later turns of the same conversation, same buckets
         loaded = await store.load(KEY)
@@ -155,7 +161,7 @@ async def test_expiries_moved_within_one_bucket_are_still_found_at_the_right_tim
 
 async def test_a_dialog_that_starts_or_ends_within_one_bucket_is_timed_out_only_while_it_runs(
         store: SQLiteStore) -> None:
-    start = 1_800_000_000.0
+    start = _future_bucket()
     await store.save(KEY, saved(memory(context={}), context_expiry=start + 5, session_expiry=start + 50))
     for step, context in ((10, {"currentFlow": "main.flow.json"}), (20, {}), (30, {"currentFlow": "main.flow.json"})):
         loaded = await store.load(KEY)  # a later turn of the same bucket starts or ends the dialog
@@ -163,6 +169,19 @@ async def test_a_dialog_that_starts_or_ends_within_one_bucket_is_timed_out_only_
         await store.save(KEY, Saved(loaded.memory, start + step, start + 60, stored_dues=loaded.stored_dues))
         assert await store.expired_contexts(start + step - 1) == []
         assert await store.expired_contexts(start + step + 1) == ([KEY] if context else [])
+
+
+async def test_a_session_forgotten_by_the_janitor_during_a_turn_is_still_found(store: SQLiteStore) -> None:
+    """The janitor clears expired sessions without the conversation's lock. A turn that loaded the
+    conversation just before, and saves its expiries back, must leave it findable again."""
+    now = time.time()
+    await store.save(KEY, saved(memory(), context_expiry=now + 1, session_expiry=now + 2))
+    loaded = await store.load(KEY)
+    assert await store.delete_expired_sessions(now + 3) == 1  # meanwhile, the janitor
+    await store.save(KEY, Saved(loaded.memory, loaded.context_expiry, loaded.session_expiry,
+                                stored_dues=loaded.stored_dues))
+    assert await store.expired_contexts(now + 1_000) == [KEY]
+    assert await store.delete_expired_sessions(now + 1_000) == 1
 
 
 async def test_conversations_of_an_older_schema_still_time_out(tmp_path: Path) -> None:
