@@ -330,7 +330,7 @@ class SQLiteStore:
         # The janitor forgets expired sessions without the conversation's lock (one UPDATE for them
         # all), clearing their buckets: a session that may have expired since the load gets its
         # buckets written again. (The margin of a bucket covers another host's clock running ahead.)
-        if before is not None and (before[1] is None or before[1] <= _due(now) + 1):
+        if before is not None and (before[1] is None or before[1] <= math.floor(now / DUE_SECONDS) + 1):
             before = None
         upsert = _SAVE_CONVERSATION[(before is None or before[0] != context_due,
                                      before is None or before[1] != session_due)]
