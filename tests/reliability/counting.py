@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -87,6 +88,10 @@ async def post_json(base: str, path: str, body: dict[str, object], timeout: floa
         status = int(head.split(b" ", 2)[1])
     except (IndexError, ValueError) as exc:
         raise HttpFailure(f"no HTTP answer ({len(raw)} bytes)") from exc
+    # a worker killed between sending the head and the body leaves an answer cut short
+    length = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
+    if length is not None and len(payload) < int(length.group(1)):
+        raise HttpFailure(f"answer cut short ({len(payload)} of {int(length.group(1))} bytes)")
     return status, payload
 
 
