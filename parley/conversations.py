@@ -120,34 +120,29 @@ class Conversations:
         return bot.config.get(*path) or self.settings.global_value(*path)
 
     def seconds(self, bot: Bot, *path: str, default: str) -> float:
-        key = ("seconds", path, default)
-        cached = bot.cache.get(key)
-        if cached is None:
-            value = parse_duration(self.config(bot, *path))
-            cached = value if value is not None and value > 0 else float(parse_duration(default) or 0)
-            bot.cache[key] = cached
-        return float(cached)
+        return bot.derived(("seconds", path, default), self._seconds, bot, path, default)
+
+    def _seconds(self, bot: Bot, path: tuple[str, ...], default: str) -> float:
+        value = parse_duration(self.config(bot, *path))
+        return value if value is not None and value > 0 else float(parse_duration(default) or 0)
 
     def options(self, bot: Bot) -> EngineOptions:
-        options = bot.cache.get("options")
-        if options is None:
-            options = EngineOptions(
-                action_timeout=self.seconds(bot, "converse", "timeout", default=DEFAULT_CONVERSE_TIMEOUT),
-                external_url=self.settings.external_url,
-                no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
-                nlu_module=self.settings.nlu_enabled,
-            )
-            bot.cache["options"] = options
-        assert isinstance(options, EngineOptions)
-        return options
+        return bot.derived("options", self._options, bot)
+
+    def _options(self, bot: Bot) -> EngineOptions:
+        return EngineOptions(
+            action_timeout=self.seconds(bot, "converse", "timeout", default=DEFAULT_CONVERSE_TIMEOUT),
+            external_url=self.settings.external_url,
+            no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
+            nlu_module=self.settings.nlu_enabled,
+        )
 
     def max_message_length(self, bot: Bot) -> int:
-        cached = bot.cache.get("max-message-length")  # a bot's configuration is fixed: a change loads a new Bot
-        if cached is None:
-            value = self.config(bot, "converse", "maxMessageLength")
-            cached = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 360
-            bot.cache["max-message-length"] = cached
-        return int(cached)
+        return bot.derived("max-message-length", self._max_message_length, bot)
+
+    def _max_message_length(self, bot: Bot) -> int:
+        value = self.config(bot, "converse", "maxMessageLength")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 360
 
     # ------------------------------------------------------------------------------------- turns
 

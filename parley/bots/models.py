@@ -7,12 +7,14 @@ sections) stays as plain JSON values because bot authors put arbitrary keys ther
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 JSON = Any
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,16 @@ class Bot:
     warnings: tuple[Problem, ...] = ()
     # Values derived from the bot and the server settings (durations, engine options), computed once.
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, key: Any, compute: Callable[..., _T], *args: Any) -> _T:
+        """`compute(*args)`, kept under `key` for the bot's lifetime: its configuration and the server's
+        are fixed (a changed bot folder loads a new Bot), so what follows from them is computed once.
+        (A function and its arguments rather than a closure: this runs several times per message.)"""
+        cache = self.cache
+        if key in cache:
+            return cast(_T, cache[key])
+        value = cache[key] = compute(*args)
+        return value
 
     def find_flow(self, name: str) -> Flow | None:
         """Botpress adds `.flow.json` when missing and compares names case-insensitively."""

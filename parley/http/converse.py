@@ -88,22 +88,32 @@ async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDi
 
 def check_enabled(conversations: Conversations, bot: Bot) -> None:
     """`converse.enabled: false` (bot, else global) turns the whole Converse API off for a bot."""
-    enabled = bot.cache.get("converse-enabled")  # the configurations are fixed (a change loads a new Bot)
-    if enabled is None:
-        enabled = not (conversations.config(bot, "converse", "enabled") is False
-                       or bot.config.get("converse", "enabled") is False)
-        bot.cache["converse-enabled"] = enabled
-    if not enabled:
+    if not bot.derived("converse-enabled", _converse_enabled, conversations, bot):
         raise ApiError(403, "ForbiddenError", f"The Converse API is disabled for bot {bot.id}", error_code="BP_0043")
+
+
+def _converse_enabled(conversations: Conversations, bot: Bot) -> bool:
+    return not (conversations.config(bot, "converse", "enabled") is False
+                or bot.config.get("converse", "enabled") is False)
+
+
+def public_refusal(conversations: Conversations, bot: Bot) -> str:
+    """Why the public route refuses the bot (`converse.enableUnsecuredEndpoint: false`, the bot's or
+    the server's), or "" when it is open."""
+    return bot.derived("public-refusal", _public_refusal, conversations, bot)
+
+
+def _public_refusal(conversations: Conversations, bot: Bot) -> str:
+    if bot.config.get("converse", "enableUnsecuredEndpoint") is False:
+        return f"Unauthenticated Converse API is disabled for {bot.id}"
+    if conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False:
+        return "Unauthenticated Converse API is disabled for all bots"
+    return ""
 
 
 def public_route_open(conversations: Conversations, bot: Bot) -> bool:
     """Whether anyone may talk to the bot without a collaborator token."""
-    return not (
-        bot.config.private
-        or bot.config.get("converse", "enableUnsecuredEndpoint") is False
-        or conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False
-    )
+    return not (bot.config.private or public_refusal(conversations, bot))
 
 
 def token_header(request: Request, bot_id: str, user_id: str) -> dict[str, str]:
@@ -114,21 +124,21 @@ def token_header(request: Request, bot_id: str, user_id: str) -> dict[str, str]:
 async def admit(request: Request, conversations: Conversations, bot: Bot, user_id: str) -> None:
     """The per-bot switch and the throttles, before any turn runs."""
     check_enabled(conversations, bot)
-    limits = bot.cache.get("rate-limits")
-    if limits is None:
-        def rate(name: str) -> Rate | None:
-            return parse_rate(bot.config.get("converse", "rateLimit", name)
-                              or conversations.settings.global_value("converse", "rateLimit", name))
-
-        queued = conversations.config(bot, "converse", "maxQueuedTurns")
-        limits = (rate("perUser"), rate("perBot"),
-                  queued if isinstance(queued, int) and queued > 0 else DEFAULT_MAX_QUEUED_TURNS)
-        bot.cache["rate-limits"] = limits
-    per_user, per_bot, max_queued = limits
+    per_user, per_bot, max_queued = bot.derived("rate-limits", _limits, conversations, bot)
     await request.app.state.limiter.check(bot.id, user_id, per_user, per_bot)
     # a quick check in this process (also for proactive events); the lock enforces it across workers
     if conversations.locks.waiting(ConversationKey(bot.id, "api", user_id).session_id) >= max_queued:
         raise queue_full(max_queued)
+
+
+def _limits(conversations: Conversations, bot: Bot) -> tuple[Rate | None, Rate | None, int]:
+    def rate(name: str) -> Rate | None:
+        return parse_rate(bot.config.get("converse", "rateLimit", name)
+                          or conversations.settings.global_value("converse", "rateLimit", name))
+
+    queued = conversations.config(bot, "converse", "maxQueuedTurns")
+    max_queued = queued if isinstance(queued, int) and queued > 0 else DEFAULT_MAX_QUEUED_TURNS
+    return rate("perUser"), rate("perBot"), max_queued
 
 
 def queue_full(max_queued: int | None) -> ApiError:
@@ -144,14 +154,7 @@ async def public_converse(request: Request) -> Response:
         user = await require_user(request)
         if not user.may_access(bot.id):
             raise no_access(bot.id)
-    refusal = bot.cache.get("public-refusal")  # "" when the public route is open (fixed configurations)
-    if refusal is None:
-        refusal = ""
-        if bot.config.get("converse", "enableUnsecuredEndpoint") is False:
-            refusal = f"Unauthenticated Converse API is disabled for {bot.id}"
-        elif conversations.settings.global_value("converse", "enableUnsecuredEndpoint") is False:
-            refusal = "Unauthenticated Converse API is disabled for all bots"
-        bot.cache["public-refusal"] = refusal
+    refusal = public_refusal(conversations, bot)
     if refusal:
         raise PlainError(403, refusal)
     await admit(request, conversations, bot, user_id)

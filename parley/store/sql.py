@@ -128,17 +128,18 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-# Width in seconds of the expiry buckets the janitor looks up (written in migration 5 too). A
-# conversation's bucket columns are rewritten about once per this long, not at every turn. (Migration 5
-# fills them with the same width.)
+# Width in seconds of the expiry buckets the janitor looks up (migration 5 fills them with the same
+# width). A conversation's bucket columns are rewritten about once per this long, not at every turn.
 DUE_SECONDS = 60
 
 
-def _due(expiry: float | None) -> int | None:
-    """The bucket of an expiry: `_due(e) * DUE_SECONDS <= e`, so every expiry before `now` is in a
-    bucket at most `_due(now)`."""
-    return None if expiry is None else math.floor(expiry / DUE_SECONDS)
+def _bucket(moment: float) -> int:
+    """`_bucket(t) * DUE_SECONDS <= t`: every expiry before `now` is in a bucket at most `_bucket(now)`."""
+    return math.floor(moment / DUE_SECONDS)
 
+
+def _due(expiry: float | None) -> int | None:
+    return None if expiry is None else _bucket(expiry)
 
 
 def _loads(raw: Any, default: Any) -> Any:
@@ -330,7 +331,7 @@ class SQLiteStore:
         # The janitor forgets expired sessions without the conversation's lock (one UPDATE for them
         # all), clearing their buckets: a session that may have expired since the load gets its
         # buckets written again. (The margin of a bucket covers another host's clock running ahead.)
-        if before is not None and (before[1] is None or before[1] <= math.floor(now / DUE_SECONDS) + 1):
+        if before is not None and (before[1] is None or before[1] <= _bucket(now) + 1):
             before = None
         upsert = _SAVE_CONVERSATION[(before is None or before[0] != context_due,
                                      before is None or before[1] != session_due)]
@@ -448,7 +449,7 @@ class SQLiteStore:
                                bot_ids: list[str] | None = None) -> list[ConversationKey]:
         def q(db: sqlite3.Connection) -> list[ConversationKey]:
             only, bots = _only_bots(bot_ids)
-            params: list[Any] = [_due(now), now, *bots]
+            params: list[Any] = [_bucket(now), now, *bots]
             rows = db.execute(
                 "SELECT bot_id, channel, user_id FROM conversations WHERE context_due <= ? AND context_expiry < ? "
                 f"AND context != '{{}}'{only} ORDER BY updated_at LIMIT ?",
@@ -503,7 +504,7 @@ class SQLiteStore:
             cur = db.execute(
                 "UPDATE conversations SET context='{}', session='{}', temp='{}', context_expiry=NULL, "
                 "session_expiry=NULL, context_due=NULL, session_due=NULL WHERE session_due <= ? AND session_expiry < ?",
-                (_due(now), now),
+                (_bucket(now), now),
             )
             return cur.rowcount
 
