@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 from contextlib import AbstractAsyncContextManager
@@ -108,6 +109,7 @@ class FileLocks:
         return self._fd
 
     @staticmethod
+    @functools.lru_cache(maxsize=1 << 16)  # a conversation's turns come in runs: hashed once per run
     def offset(key: str) -> int:
         # 56 bits: distinct conversations practically never share a byte (off_t is 63 bits).
         return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")

@@ -26,6 +26,8 @@ def render_args(turn: Turn, args: dict[str, Any]) -> dict[str, Any]:
     They are rendered without HTML escaping: an action argument is data, not markup, so a value
     is escaped at most once, when a content element finally displays it.
     """
+    if not any(isinstance(v, str) and "{{" in v for v in args.values()):
+        return dict(args)  # nothing to render (most builtin and skill calls): no view to build
     view = {**args, **turn.scope()}
     return {k: render(v, view, escape=False) if isinstance(v, str) else v for k, v in args.items()}
 
