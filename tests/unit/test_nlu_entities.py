@@ -105,6 +105,19 @@ def test_numbers_read_as_duckling_reads_them() -> None:
     assert ("number", 200, "", "deux cents") in system("deux cents personnes", "fr")
 
 
+def test_indian_numbering_as_duckling_reads_it() -> None:
+    """Lakh (100,000) and crore (10,000,000), in digits and in words ("lac" stays a French lake), and a
+    scale of a scale ("three thousand millions")."""
+    assert ("number", 3_000_000, "", "30 lakh") in system("30 lakh")
+    assert ("number", 1_200_000, "", "12 lakhs") in system("12 lakhs")
+    words = "three crore twelve lakh fifty-six thousand seven hundred twenty-one"
+    assert ("number", 31_256_721, "", words) in system(words)
+    assert ("number", 3_000_000_000, "", "three hundred crores") in system("three hundred crores")
+    assert ("number", 3_000_000_000, "", "three thousand millions") in system("three thousand millions")
+    assert ("amountOfMoney", 200_000, "INR", "Rs 2 lakh") in system("Rs 2 lakh")
+    assert [f for f in system("le lac est beau", "fr") if f[0] == "number"] == []
+
+
 def test_units_written_against_their_number() -> None:
     assert ("volume", 250, "millilitre", "250ml") in system("I need 250ml of milk")
     assert ("distance", 3, "kilometre", "3km") in system("a 3km walk")

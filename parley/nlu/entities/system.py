@@ -41,7 +41,12 @@ _FR_UNITS = {
     "soixante": 60, "septante": 70, "huitante": 80, "octante": 80, "nonante": 90,
 }
 _EN_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "millions": 1_000_000,
-              "billion": 1_000_000_000, "billions": 1_000_000_000, "dozen": 12, "dozens": 12}
+              "billion": 1_000_000_000, "billions": 1_000_000_000, "dozen": 12, "dozens": 12,
+              # Indian English, as Duckling reads it ("12 lakhs", "three crore twelve lakh"); left out: its
+              # one- and two-letter spellings ("30 l", "3 cr", "kr": units and currencies too) and "lac"
+              # (a lake, in French)
+              **dict.fromkeys(("lakh", "lakhs", "lkh", "lkhs"), 100_000),
+              **dict.fromkeys(("crore", "crores", "krore", "krores", "koti"), 10_000_000)}
 _FR_SCALES = {"cent": 100, "cents": 100, "mille": 1_000, "million": 1_000_000, "millions": 1_000_000,
               "milliard": 1_000_000_000, "milliards": 1_000_000_000, "douzaine": 12, "douzaines": 12}
 _SCALES = {**_EN_SCALES, **_FR_SCALES}
@@ -66,7 +71,8 @@ _DIGITS = re.compile(
 )
 _THOUSANDS = re.compile(r"[kK]\b")
 _FRACTION = re.compile(r"(?<![\w./])(\d{1,3})\s?/\s?(\d{1,3})(?![\d./])")
-_SCALE_AFTER = {"en": re.compile(r"\s+(hundred|thousand|millions?|billions?|dozens?)\b", re.IGNORECASE),
+_SCALE_AFTER = {"en": re.compile(r"\s+(hundred|thousand|millions?|billions?|dozens?|lakhs?|lkhs?|[ck]rores?|koti)\b",
+                                  re.IGNORECASE),
                 "fr": re.compile(r"\s+(cents?|mille|millions?|milliards?|douzaines?)\b", re.IGNORECASE)}
 _MINUS_BEFORE = {"en": re.compile(r"\b(?:minus|negative)\s+$", re.IGNORECASE),
                  "fr": re.compile(r"\bmoins\s+$", re.IGNORECASE)}
@@ -78,6 +84,7 @@ def _words_value(words: str) -> float | None:
         return None
     total = 0
     current = 0
+    last_scale = 0  # the scale that last closed a group ("thousand" in "three thousand")
     seen = False
     for i, p in enumerate(parts):
         if p in _WORD_VALUES:
@@ -95,9 +102,13 @@ def _words_value(words: str) -> float | None:
             scale = _SCALES[p]
             if scale in (12, 100):  # "two dozen" is 24, "deux cents" 200
                 current = (current or 1) * scale
+            elif not current and total and scale > last_scale:  # "three thousand millions" is 3e9
+                total *= scale
+                last_scale = scale
             else:
                 total += (current or 1) * scale
                 current = 0
+                last_scale = scale
             seen = True
         else:
             return None
