@@ -45,6 +45,7 @@ class _Transition:
 
 _NONE = object()
 _WAIT = object()
+_ACTION = object()
 
 
 class DialogEngine:
@@ -100,31 +101,42 @@ class DialogEngine:
         else:
             queue = build_queue(flow, node)
 
+        # The queue is walked by index; what Botpress would have saved after each instruction (the
+        # rest of the queue, `queue[i:]`) is written only where the walk stops, not after every step.
+        i = 0
         while True:
-            if not queue:
+            if i == len(queue):
+                if i:
+                    context["queue"] = {"instructions": []}
                 await self._end_flow()
                 return
             self.steps += 1
             if self.steps > MAX_STEPS:
                 raise InfiniteLoopError(f"More than {MAX_STEPS} instructions in one turn")
-            instruction = queue.pop(0)
+            instruction = queue[i]
             try:
-                result = await self._execute(instruction, flow, node)
+                result = self._step(instruction)
+                if result is _ACTION:
+                    result = await self._action(instruction, flow, node)
             except (InstructionError, ContentError, ExpressionError) as exc:
                 # Botpress logs the failure and stops the turn; the queue is left as it was.
                 log.warning("bot %s: %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
                 self.turn.add_error("dialog-engine", str(exc))
+                if i:
+                    context["queue"] = {"instructions": queue[i:]}
                 return
             # The saved queue is a copy: if a later instruction of this node fails, the saved queue
             # still holds it, so the next message retries it (Botpress copies its queue the same way).
             if result is _NONE:
-                context["queue"] = {"instructions": list(queue)}
+                i += 1
                 continue
             if result is _WAIT:
-                context["queue"] = {"instructions": list(queue)}
+                context["queue"] = {"instructions": queue[i + 1:]}
                 return
             assert isinstance(result, _Transition)
             if not result.target:
+                if i:
+                    context["queue"] = {"instructions": queue[i:]}
                 await self._end_flow()
                 return
             context.pop("queue", None)
@@ -145,7 +157,9 @@ class DialogEngine:
 
     # ----------------------------------------------------------------------------- instructions
 
-    async def _execute(self, ins: Instruction, flow: Flow, node: Node) -> Any:
+    def _step(self, ins: Instruction) -> Any:
+        """Run a wait, a transition or a `say` right away; an action is left to `_action` (`_ACTION`),
+        the only kind that awaits (no coroutine for the others, a dozen of which run per turn)."""
         kind = ins.get("type")
         if kind == "wait":
             return _WAIT
@@ -155,9 +169,12 @@ class DialogEngine:
         if fn.startswith("say "):
             self._say(fn, ins.get("args"))
             return _NONE
+        return _ACTION
+
+    async def _action(self, ins: Instruction, flow: Flow, node: Node) -> Any:
         # Unreadable arguments stop the turn like any faulty instruction; only running the action
         # (unknown name, exception, timeout) leads to the error flow.
-        name, server, args = parse_action(fn)
+        name, server, args = parse_action(str(ins.get("fn", "")))
         try:
             if server:
                 log.warning(
