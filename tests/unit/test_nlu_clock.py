@@ -63,6 +63,12 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'feb 30': 'none',
     'the first tuesday of october': ('2013-10-01T00:00', 'day'),
     'last Monday of March': ('2013-03-25T00:00', 'day'),
+    'second wednesday of october 2014': ('2014-10-08T00:00', 'day'),
+    'third day of october': ('2013-10-03T00:00', 'day'),
+    'last day of october 2015': ('2015-10-31T00:00', 'day'),
+    'last day in october 2015': ('2015-10-31T00:00', 'day'),
+    'first week of october 2014': ('2014-10-06T00:00', 'week'),  # weeks wholly inside the month
+    'last week of september 2014': ('2014-09-22T00:00', 'week'),
     'third tuesday of september 2014': ('2014-09-16T00:00', 'day'),
     'a quarter past 3pm': ('2013-02-12T15:15', 'minute'),
     '15 to noon': ('2013-02-12T11:45', 'minute'),

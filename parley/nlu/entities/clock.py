@@ -115,10 +115,14 @@ _MONTH_DAY = re.compile(
     r"\b(?P<mon>" + _MONTH + r")\.?\s+(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
 _DAY_MONTH = re.compile(
     r"\b(?:the\s+)?(?P<d>" + _DAY_NUMBER + r")\s+(?:of\s+)?(?P<mon>" + _MONTH + r")\b\.?(?:,?\s+(?P<y>\d{4})\b)?", _I)
-# "the first tuesday of october", "last Monday of March 2014"
+# "the first tuesday of october", "last Monday of March 2014", "third day of october", "last week of
+# september 2014"
 _NTH_WEEKDAY = re.compile(
-    r"\b(?:the\s+)?(?P<nth>first|second|third|fourth|last|1st|2nd|3rd|4th)\s+(?P<wd>" + "|".join(_WEEKDAYS) + r")"
+    r"\b(?:the\s+)?(?P<nth>first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)\s+"
+    r"(?P<wd>" + "|".join(_WEEKDAYS) + r"|day|week)"
     r"\s+(?:of|in)\s+(?P<mon>" + _MONTH + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
+_NTH = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
+        "last": -1}
 # "2/15", "10/31/74": month first, as Duckling's English reads it (day first when the month cannot be)
 _NUMERIC_DATE = re.compile(
     r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\w/])"
@@ -288,17 +292,26 @@ def _year(raw: str | None, now: datetime) -> int | None:
 
 
 def _nth_weekday(now: datetime, m: re.Match[str]) -> datetime | None:
-    """"the first tuesday of october": in the year given, else in the next such month (this one included)."""
+    """"the first tuesday of october", "the third day of october", "the last week of september": in the
+    year given, else in the next such month (this one included). A month's weeks are the Monday-to-Sunday
+    weeks wholly inside it, as Duckling counts them ("first week of october 2014" is the 6th)."""
     month = _month_of(m.group("mon"))
-    target = _WEEKDAYS.index(m.group("wd").lower())
-    nth = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": -1}[
-        m.group("nth").lower()]
+    kind = m.group("wd").lower()
+    nth = _NTH[m.group("nth").lower()]
     years = [int(m.group("y"))] if m.group("y") else [now.year, now.year + 1]
     for year in years:
-        days = [d for d in range(1, calendar.monthrange(year, month)[1] + 1)
-                if datetime(year, month, d).weekday() == target]
+        length = calendar.monthrange(year, month)[1]
+        if kind == "day":
+            days = list(range(1, length + 1))
+        elif kind == "week":
+            days = [d for d in range(1, length - 5) if datetime(year, month, d).weekday() == 0]
+        else:
+            target = _WEEKDAYS.index(kind)
+            days = [d for d in range(1, length + 1) if datetime(year, month, d).weekday() == target]
+        if nth > len(days):  # no fifth Monday this February: the next month that has one
+            continue
         value = _midnight(now).replace(year=year, month=month, day=days[nth - 1 if nth > 0 else -1])
-        if m.group("y") or value >= _midnight(now):
+        if m.group("y") or value >= _midnight(now) - timedelta(days=6 if kind == "week" else 0):
             return value
     return None
 
@@ -470,7 +483,10 @@ class _Reader:
                 self.dated.append((m.start(), m.end(), value))
 
         for m in self.scan(_NTH_WEEKDAY, False, _MONTH_WORDS):
-            keep(m, _nth_weekday(self.now, m))
+            if m.group("wd").lower() != "week":
+                keep(m, _nth_weekday(self.now, m))
+            elif (week := _nth_weekday(self.now, m)) is not None:  # no clock time joins a week
+                self.add(m.start(), m.end(), week, "week")
 
         for regex in (_MONTH_DAY, _DAY_MONTH) if not self.words.isdisjoint(_MONTH_WORDS) else ():
             for m in self.scan(regex, True, frozenset(_ORDINAL_WORDS)):
