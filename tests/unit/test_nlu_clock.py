@@ -71,6 +71,9 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'last week of september 2014': ('2014-09-22T00:00', 'week'),
     'third tuesday of september 2014': ('2014-09-16T00:00', 'day'),
     'a quarter past 3pm': ('2013-02-12T15:15', 'minute'),
+    'half three': ('2013-02-12T15:30', 'minute'),  # British: 3:30
+    'half two pm': ('2013-02-12T14:30', 'minute'),
+    'half two cups of flour': 'none',
     '15 to noon': ('2013-02-12T11:45', 'minute'),
     'at 8 in the evening': ('2013-02-12T20:00', 'hour'),
     'in the evening at eight': ('2013-02-12T20:00', 'hour'),

@@ -72,6 +72,9 @@ _AT = re.compile(r"\b(?:at|@|around)\s+(?P<bh>" + _HOUR + r")(?::(?P<bm>[0-5]\d)
                  r"|\s+(?P<bw>" + _MINUTE_WORD + r"))?\b(?![:.,]\d)" + _NOT_A_TIME, _I)
 _OCLOCK = re.compile(r"\b(?P<oh>" + _HOUR + r")\s?o'?\s?clock\b(?:\s?(?P<oap>[ap]\.?\s?m\b\.?))?", _I)
 _BARE = re.compile(r"(?<![\d:.])\b(?P<ch>\d{1,2}):(?P<cm>[0-5]\d)\b(?![:.]\d)")
+# British "half three" (3:30): hour words only, and only where a time can end ("half two cups" is no time)
+_HALF = re.compile(r"\bhalf\s+(?P<fh>" + "|".join(_HOUR_WORDS) + r")\b(?:\s?(?P<fap>[ap]\.?\s?m\b\.?))?"
+                   r"(?=\s*(?:$|[.,!?;)]|today|tonight|tomorrow|on\b|in\s+the\b|this\b|next\b|at\b))", _I)
 _NOON = re.compile(r"\b(?:(?:at|@|around)\s+)?(?P<nw>noon|midday|midnight)\b", _I)
 # "8 tonight", "7:30 this evening": a bare hour before an evening is that evening's hour
 _BEFORE_EVENING = re.compile(r"(?<![\d:.])\b(?P<dh>" + _HOUR + r")(?::(?P<dm>[0-5]\d))?"
@@ -362,6 +365,7 @@ class _Reader:
     def clocks(self, days: list[re.Match[str]]) -> None:
         found: list[tuple[int, int, int, int | None, str | None]] = []  # start, end, hour, minute, am/pm
         rules: list[tuple[re.Pattern[str], str, tuple[str, ...], str | None, bool, frozenset[str] | None]] = [
+            (_HALF, "fh", (), "fap", False, frozenset({"half"})),  # before "two pm" is read in "half two pm"
             (_EXPLICIT, "ah", ("am", "aw"), "ap", True, frozenset(_HOUR_WORDS)),
             (_AT, "bh", ("bm", "bm2", "bw"), None, True, frozenset(_HOUR_WORDS)),
             (_OCLOCK, "oh", (), "oap", False, frozenset({"oclock", "clock"})),
@@ -382,6 +386,8 @@ class _Reader:
                     continue  # "13pm"; "3 a" is no time, "3:15p" is
                 minute = None if written is None else int(written) if written.isdigit() else _MINUTE_WORDS[
                     " ".join(written.lower().replace("-", " ").split())]
+                if regex is _HALF:
+                    minute = 30
                 found.append((m.start(), m.end(), hour, minute, ampm))
         for start, end, hour, minute, ampm in sorted(found):
             self._clock(days, start, end, hour, minute, ampm)
