@@ -129,6 +129,25 @@ def _payload(ctype: ContentType, data: Mapping[str, Any]) -> list[JSONDict]:
     return [payload]
 
 
+def _static_payload(ctype: ContentType, args: Mapping[str, Any],
+                    static: list[tuple[str, Any]]) -> JSONDict | None:
+    """What `_payload` makes of an element without templates or variations: its type, the instruction's
+    own arguments (`{"skill": "choice"}`), then the element's values in schema order. None when an
+    argument is named like a schema property (the general path keeps that key's place)."""
+    payload: JSONDict = {"type": ctype.payload_type}
+    properties = ctype.properties
+    for k, v in args.items():
+        if k in CONTEXT_KEYS or k == "type":
+            continue
+        if k in properties:
+            return None
+        if v is not None:
+            payload[k] = v
+    for k, v in static:
+        payload[k] = v
+    return payload
+
+
 Renderer = Callable[[str, JSONDict], list[JSONDict]]
 
 
@@ -160,9 +179,18 @@ def render_content(
         cached = element.cache.get(lang)
         if cached is None:
             translated = translate(_resolve_refs(dict(element.form_data), bot), ctype, lang, default_lang)
-            cached = (translated, _has_templates(translated), _has_url_markers(translated))
+            dynamic = _has_templates(translated)
+            # without templates or variations, the element's part of the payload is the same every time
+            static = None if dynamic or "variations" in translated else [
+                (k, v) for k, v in {**dict.fromkeys(ctype.properties), **translated}.items()
+                if k not in CONTEXT_KEYS and k != "type" and v is not None]
+            cached = (translated, dynamic, _has_url_markers(translated), static)
             element.cache[lang] = cached
-        translated, dynamic, urls = cached
+        translated, dynamic, urls, static = cached
+        if static is not None and ctype.payload_type is not None:
+            payload = _static_payload(ctype, args, static)
+            if payload is not None:
+                return [fix_urls(payload, bot.id, external_url)] if external_url and urls else [payload]
         form = render_data(translated, args) if dynamic else dict(translated)
         urls = urls or dynamic  # a rendered value may be a bot media path
         options = [form.get("text"), *(form.get("variations") or [])]

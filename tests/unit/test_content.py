@@ -45,6 +45,20 @@ async def test_extra_say_arguments_reach_the_payload(tmp_path: Path) -> None:
     assert out == [{"type": "text", "skill": "choice", "text": "Hello"}]
 
 
+async def test_an_element_without_templates_gives_a_fresh_payload_each_time(tmp_path: Path) -> None:
+    """Its payload is built from a kept part: the say's own arguments first, then the element's
+    fields in schema order, and a change to one answer never reaches the next."""
+    el = text_element("builtin_text-abc123", "Hello", typing=True)
+    chat = Chat(_bot(tmp_path, 'say #!builtin_text-abc123 {"skill":"choice"}', content={"builtin_text": [el]}))
+    await chat.send("hi")
+    assert chat.last is not None
+    first = chat.last.responses
+    assert [list(p) for p in first] == [["type", "skill", "text", "typing"]]
+    first[0]["text"] = "changed"
+    await chat.send("hi again")
+    assert chat.last.responses == [{"type": "text", "skill": "choice", "text": "Hello", "typing": True}]
+
+
 async def test_an_elements_own_fields_win_over_say_arguments_even_when_empty(tmp_path: Path) -> None:
     """Botpress spreads every schema property of the element over the arguments, unset ones too."""
     el = text_element("builtin_text-abc123", "Hello")
