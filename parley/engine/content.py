@@ -18,6 +18,8 @@ JSONDict = dict[str, Any]
 
 # Keys of the rendering context that never reach a payload.
 CONTEXT_KEYS = frozenset({"event", "temp", "user", "session", "bot", "BOT_URL", "workflow"})
+# Keys a payload never takes from the rendering data (its `type` is the content type's).
+_NOT_IN_PAYLOAD = CONTEXT_KEYS | {"type"}
 
 
 class ContentError(Exception):
@@ -124,7 +126,7 @@ def _payload(ctype: ContentType, data: Mapping[str, Any]) -> list[JSONDict]:
         return []
     payload: JSONDict = {"type": ctype.payload_type}
     for k, v in data.items():
-        if k not in CONTEXT_KEYS and k != "type" and v is not None:
+        if k not in _NOT_IN_PAYLOAD and v is not None:
             payload[k] = v
     return [payload]
 
@@ -137,7 +139,7 @@ def _static_payload(ctype: ContentType, args: Mapping[str, Any],
     payload: JSONDict = {"type": ctype.payload_type}
     properties = ctype.properties
     for k, v in args.items():
-        if k in CONTEXT_KEYS or k == "type":
+        if k in _NOT_IN_PAYLOAD:
             continue
         if k in properties:
             return None
@@ -183,7 +185,7 @@ def render_content(
             # without templates or variations, the element's part of the payload is the same every time
             static = None if dynamic or "variations" in translated else [
                 (k, v) for k, v in {**dict.fromkeys(ctype.properties), **translated}.items()
-                if k not in CONTEXT_KEYS and k != "type" and v is not None]
+                if k not in _NOT_IN_PAYLOAD and v is not None]
             cached = (translated, dynamic, _has_url_markers(translated), static)
             element.cache[lang] = cached
         translated, dynamic, urls, static = cached

@@ -124,8 +124,6 @@ _NTH_WEEKDAY = re.compile(
     r"\b(?:the\s+)?(?P<nth>first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)\s+"
     r"(?P<wd>" + "|".join(_WEEKDAYS) + r"|day|week)"
     r"\s+(?:of|in)\s+(?P<mon>" + _MONTH + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
-_NTH = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
-        "last": -1}
 # "2/15", "10/31/74": month first, as Duckling's English reads it (day first when the month cannot be)
 _NUMERIC_DATE = re.compile(
     r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\w/])"
@@ -300,7 +298,7 @@ def _nth_weekday(now: datetime, m: re.Match[str]) -> datetime | None:
     weeks wholly inside it, as Duckling counts them ("first week of october 2014" is the 6th)."""
     month = _month_of(m.group("mon"))
     kind = m.group("wd").lower()
-    nth = _NTH[m.group("nth").lower()]
+    nth = -1 if m.group("nth").lower() == "last" else _number(m.group("nth"))
     years = [int(m.group("y"))] if m.group("y") else [now.year, now.year + 1]
     for year in years:
         length = calendar.monthrange(year, month)[1]
@@ -477,8 +475,7 @@ class _Reader:
 
     def quarters(self) -> None:
         for m in self.scan(_QUARTER, False, frozenset({"quarter", "qtr"})):
-            n = {"1st": 1, "first": 1, "2nd": 2, "second": 2, "3rd": 3, "third": 3, "4th": 4, "fourth": 4}[
-                m.group("n").lower()]
+            n = _number(m.group("n"))
             year = int(m.group("y")) if m.group("y") else self.now.year
             self.add(m.start(), m.end(), _midnight(self.now).replace(year=year, month=3 * n - 2, day=1), "quarter")
 

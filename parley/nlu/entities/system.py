@@ -71,9 +71,9 @@ _DIGITS = re.compile(
 )
 _THOUSANDS = re.compile(r"[kK]\b")
 _FRACTION = re.compile(r"(?<![\w./])(\d{1,3})\s?/\s?(\d{1,3})(?![\d./])")
-_SCALE_AFTER = {"en": re.compile(r"\s+(hundred|thousand|millions?|billions?|dozens?|lakhs?|lkhs?|[ck]rores?|koti)\b",
-                                  re.IGNORECASE),
-                "fr": re.compile(r"\s+(cents?|mille|millions?|milliards?|douzaines?)\b", re.IGNORECASE)}
+# a scale word after digits ("3 million", "12 lakhs", "2 douzaines"), each language its own
+_SCALE_AFTER = {lang: re.compile(r"\s+(" + "|".join(sorted(table, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+                for lang, table in (("en", _EN_SCALES), ("fr", _FR_SCALES))}
 _MINUS_BEFORE = {"en": re.compile(r"\b(?:minus|negative)\s+$", re.IGNORECASE),
                  "fr": re.compile(r"\bmoins\s+$", re.IGNORECASE)}
 
