@@ -74,6 +74,17 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'half three': ('2013-02-12T15:30', 'minute'),  # British: 3:30
     'half two pm': ('2013-02-12T14:30', 'minute'),
     'half two cups of flour': 'none',
+    # minutes past or to an hour without am or pm: the next such time, like "3:30"
+    'half past three': ('2013-02-12T15:30', 'minute'),
+    'at half past 3': ('2013-02-12T15:30', 'minute'),
+    'a quarter past three': ('2013-02-12T15:15', 'minute'),
+    'ten past eight': ('2013-02-12T08:10', 'minute'),
+    'a quarter to five': ('2013-02-12T04:45', 'minute'),
+    'twenty-five to six': ('2013-02-12T05:35', 'minute'),
+    'a quarter to one': ('2013-02-12T12:45', 'minute'),
+    'half past three in the afternoon': ('2013-02-12T15:30', 'minute'),
+    'I need five to ten minutes': 'none',
+    '5 to 10 people': 'none',
     '15 to noon': ('2013-02-12T11:45', 'minute'),
     'at 8 in the evening': ('2013-02-12T20:00', 'hour'),
     'in the evening at eight': ('2013-02-12T20:00', 'hour'),
@@ -86,6 +97,8 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'in half an hour': ('2013-02-12T05:00', 'second'),
     'in 1h': ('2013-02-12T05:30', 'minute'),
     'in 2.5 hours': ('2013-02-12T07:00', 'second'),
+    'in 2 and an half hours': ('2013-02-12T07:00', 'second'),
+    'in two and a half hours': ('2013-02-12T07:00', 'second'),
     'in 3/4 hour': ('2013-02-12T05:15', 'second'),
     'a fortnight ago': ('2013-01-29T04:00', 'hour'),
     'a day from right now': ('2013-02-13T04:30', 'second'),
@@ -254,3 +267,12 @@ def test_a_date_and_its_clock_time_are_one_time(text: str, expected: tuple[str, 
 @pytest.mark.parametrize("text", ["24/7 support", "2/3 of the people", "1/2 hour"])
 def test_fractions_are_not_dates(text: str) -> None:
     assert [f.source for f in extract_system(text, "en", REFERENCE) if f.name == "time"] == []
+
+
+@pytest.mark.parametrize("text", ["in 2 and a half days", "in 3 and 4", "in 2 and a"])
+def test_a_number_after_in_is_no_date_without_its_unit(text: str) -> None:
+    """dateparser read "in 2 and a" as February 2014 and "in 3 and 4" as March 4th; "in 3 days" and
+    "in 2020" stay dates."""
+    assert [f.source for f in extract_system(text, "en", REFERENCE) if f.name == "time"] == []
+    assert [f.source for f in extract_system("see you in 3 days", "en", REFERENCE) if f.name == "time"] == ["in 3 days"]
+    assert [f.source for f in extract_system("in 2020", "en", REFERENCE) if f.name == "time"] == ["in 2020"]

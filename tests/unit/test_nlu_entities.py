@@ -105,6 +105,30 @@ def test_numbers_read_as_duckling_reads_them() -> None:
     assert ("number", 200, "", "deux cents") in system("deux cents personnes", "fr")
 
 
+def test_a_run_of_number_words_is_cut_where_english_starts_a_new_number() -> None:
+    """Only a ten before a unit, and what follows a hundred or a scale word, make one number with the
+    word before it: "three thirty" is a time of day, not 33, and "nine fifty nine" is 9 and 59."""
+    numbers = [f[1] for f in system("meet me at three thirty") if f[0] == "number"]
+    assert numbers == [3, 30]
+    assert [f[1] for f in system("nine fifty nine") if f[0] == "number"] == [9, 59]
+    assert [f[1] for f in system("twenty fifteen") if f[0] == "number"] == [20, 15]
+    assert ("number", 21, "", "twenty-one") in system("twenty-one")
+    assert ("number", 205, "", "two hundred and five") in system("two hundred and five")
+    assert ("number", 1_200_000, "", "one million two hundred thousand") in system("one million two hundred thousand")
+    assert ("number", 2020, "", "two thousand and twenty") in system("two thousand and twenty")
+    assert [f[1] for f in system("three and four") if f[0] == "number"] == [3, 4]
+    assert ("number", 71, "", "soixante et onze") in system("soixante et onze", "fr")
+
+
+def test_an_integer_and_a_half_hours_is_a_duration_of_hours() -> None:
+    """Duckling's "<integer> and a half hours" (hours only): "two and a half hours" is 150 minutes, not the
+    half hour at its end."""
+    assert ("duration", 9000, "second", "two and a half hours") in system("two and a half hours")
+    assert ("duration", 12600, "second", "3 and a half hours") in system("it took 3 and a half hours")
+    assert ("duration", 5400, "second", "one and a half hour") in system("one and a half hour")
+    assert ("duration", 5400, "second", "an hour and a half") in system("an hour and a half")
+
+
 def test_indian_numbering_as_duckling_reads_it() -> None:
     """Lakh (100,000) and crore (10,000,000), in digits and in words ("lac" stays a French lake), and a
     scale of a scale ("three thousand millions")."""

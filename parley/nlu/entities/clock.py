@@ -76,6 +76,14 @@ _BARE = re.compile(r"(?<![\d:.])\b(?P<ch>\d{1,2}):(?P<cm>[0-5]\d)\b(?![:.]\d)")
 _HALF = re.compile(r"\bhalf\s+(?P<fh>" + "|".join(_HOUR_WORDS) + r")\b(?:\s?(?P<fap>[ap]\.?\s?m\b\.?))?"
                    r"(?=\s*(?:$|[.,!?;)]|today|tonight|tomorrow|on\b|in\s+the\b|this\b|next\b|at\b))", _I)
 _NOON = re.compile(r"\b(?:(?:at|@|around)\s+)?(?P<nw>noon|midday|midnight)\b", _I)
+# "half past three", "a quarter to five", "ten past 8": minutes before or after an hour with no am or pm
+# (those are read by the rules above, then shifted by `_OFFSET_BEFORE`); digits only count minutes
+# past an hour ("5 to 10" is a range more often than 9:55)
+_OFFSET_HOUR = re.compile(
+    r"\b(?:(?:at|@|around)\s+)?(?:(?P<qoff>a\s+quarter|quarter|twenty[- ]five|five|ten|twenty)\s+(?:minutes?\s+)?"
+    r"(?P<qdir>past|after|to|till|before)|(?P<qpast>half|\d{1,2})\s+(?:minutes?\s+)?(?:past|after))"
+    r"\s+(?P<qh>" + _HOUR + r")\b(?!\s?[ap]\.?\s?m\b|[:.]\d|\s*o'?\s?clock"
+    r"|\s+(?:secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?|months?|years?)\b)" + _NOT_A_TIME, _I)
 # "8 tonight", "7:30 this evening": a bare hour before an evening is that evening's hour
 _BEFORE_EVENING = re.compile(r"(?<![\d:.])\b(?P<dh>" + _HOUR + r")(?::(?P<dm>[0-5]\d))?"
                              r"\s+(?=tonight\b|this\s+evening\b)", _I)
@@ -100,7 +108,7 @@ _RELATIVE = re.compile(
     r"\b(?:(?P<in>in)\s+(?:about\s+|around\s+|approximately\s+)?)?"
     r"(?:(?P<half>half\s+an|an?\s+half|a\s+quarter\s+of\s+an|three[- ]quarters\s+of\s+an|[13]/4|1/2)\s*(?P<hu>hour|h)\b"
     r"|(?P<n>\d+(?:\.\d+)?|" + "|".join(sorted(map(re.escape, _SMALL), key=len, reverse=True)) + r")"
-    r"\s*(?:more\s+)?(?P<u>sec|second|min|minute|hr|hour|day|week|fortnight|month|year|yr|h(?=\b))s?\b)"
+    r"(?P<ah>\s+and\s+(?:an?\s+)?half)?\s*(?:more\s+)?(?P<u>sec|second|min|minute|hr|hour|day|week|fortnight|month|year|yr|h(?=\b))s?\b)"
     r"(?:\s+(?P<dir>ago|from\s+(?:right\s+)?now|from\s+today|hence|later))?",
     _I)
 _PERIOD = re.compile(r"\b(?:the\s+)?(?P<which>this|next|last|previous|past|current|coming|following)\s+"
@@ -191,6 +199,19 @@ def _hours(hour: int, ampm: str | None, part: str | None) -> list[int]:
     if part:  # morning
         return [hour % 12]
     return [hour % 12, hour % 12 + 12]
+
+
+def _offset_hour(m: re.Match[str], hour: int) -> tuple[int, int]:
+    """The hour and minute of an `_OFFSET_HOUR` match: "a quarter to five" is 4:45 (on either half of
+    the day, like "4:45"; "a quarter to one" is 12:45)."""
+    if m.group("qpast"):
+        raw = m.group("qpast").lower()
+        return hour, 30 if raw == "half" else int(raw)
+    delta = _OFFSETS[" ".join(m.group("qoff").lower().replace("-", " ").split())]
+    if m.group("qdir").lower() in ("past", "after"):
+        return hour, delta
+    before = (hour - 1) % 24
+    return (12 if before == 0 and hour <= 12 else before), 60 - delta
 
 
 def _day(m: re.Match[str], now: datetime) -> datetime:
@@ -370,6 +391,7 @@ class _Reader:
             (_BARE, "ch", ("cm",), None, True, None),
             (_BEFORE_EVENING, "dh", ("dm",), None, True, frozenset(_HOUR_WORDS)),
             (_NOON, "nw", (), None, False, frozenset({"noon", "midday", "midnight"})),
+            (_OFFSET_HOUR, "qh", (), None, False, frozenset({"past", "after", "to", "till", "before"})),
         ]
         for regex, h, mins, ap, needs_digit, needs in rules:
             for m in self.scan(regex, needs_digit, needs):
@@ -386,6 +408,8 @@ class _Reader:
                     " ".join(written.lower().replace("-", " ").split())]
                 if regex is _HALF:
                     minute = 30
+                elif regex is _OFFSET_HOUR:
+                    hour, minute = _offset_hour(m, hour)
                 found.append((m.start(), m.end(), hour, minute, ampm))
         for start, end, hour, minute, ampm in sorted(found):
             self._clock(days, start, end, hour, minute, ampm)
@@ -446,6 +470,10 @@ class _Reader:
                 raw = " ".join(m.group("n").lower().split())
                 amount = float(raw) if raw[0].isdigit() else float(_SMALL[raw])
                 unit = _UNIT_OF[m.group("u").lower()]
+                if m.group("ah"):  # Duckling's "<integer> and a half hours"; no other unit
+                    if unit != "hour" or amount != int(amount):
+                        continue
+                    amount += 0.5
                 if m.group("u").lower() == "fortnight":
                     amount, unit = amount * 14, "day"
             if direction == "ago":

@@ -182,19 +182,52 @@ def _word_numbers(text: str, taken: list[tuple[int, int, float]], lang: str) -> 
     for m in _WORDS_RUNS.get(lang, _WORDS_RUN).finditer(text):
         if any(s < m.end() and m.start() < e for s, e, _ in taken):
             continue
-        word = m.group(0).lower()
-        if word in ("un", "une", "one", "cent", "cents") and not _standalone_number_word(text, m):
-            continue
-        v = _words_value(m.group(0))
-        if v is not None:
-            out.append((m.start(), m.end(), v))
+        for start, end in _en_numbers(text, m.start(), m.end()) if lang != "fr" else [(m.start(), m.end())]:
+            word = text[start:end].lower()
+            if word in ("un", "une", "one", "cent", "cents") and not _standalone_number_word(text, end):
+                continue
+            v = _words_value(text[start:end])
+            if v is not None:
+                out.append((start, end, v))
     return out
 
 
-def _standalone_number_word(text: str, m: re.Match[str]) -> bool:
+# English number words by the place they take in a number: a unit or a teen ends a group below a
+# hundred, so "three thirty" (a time) and "one twenty" are two numbers, as for Duckling, not 33 and 21
+_EN_KIND = {w: "unit" if v < 10 else "teen" if v < 20 else "tens" for w, v in _EN_UNITS.items()}
+_EN_KIND |= {w: "hundred" if v == 100 else "scale" for w, v in _EN_SCALES.items()}
+_EN_JOINS = {"tens": {"unit"}, "hundred": {"unit", "teen", "tens"}, "scale": {"unit", "teen", "tens"}}
+_RUN_WORD = re.compile(r"[^\s-]+")
+
+
+def _en_numbers(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of the numbers in a run of English number words: "twenty one", "two hundred and
+    five" and "three thousand millions" are one number each; "one two", "three thirty", "twenty
+    fifteen" are two. "and" joins only after a hundred or a scale word."""
+    spans: list[tuple[int, int]] = []
+    prev: str | None = None
+    joined = False  # an "and" since the previous number word
+    for w in _RUN_WORD.finditer(text, start, end):
+        word = w.group(0).lower()
+        if word in _CONNECTORS:
+            joined = True
+            continue
+        kind = _EN_KIND.get(word)
+        if kind is None:  # a French word in a run read without a language: the whole run, as before
+            return [(start, end)]
+        if prev is not None and (kind in ("hundred", "scale")
+                                 or kind in _EN_JOINS.get(prev, ()) and not (joined and prev == "tens")):
+            spans[-1] = (spans[-1][0], w.end())
+        else:
+            spans.append((w.start(), w.end()))
+        prev, joined = kind, False
+    return spans
+
+
+def _standalone_number_word(text: str, end: int) -> bool:
     """"un"/"one" are articles or pronouns more often than numbers: count them only before a unit."""
-    after = text[m.end():].lstrip().lower()
-    return bool(re.match(_UNIT_START, after))
+    after = text[end:].lstrip().lower()
+    return bool(re.match(_UNIT_START, after)) or _AND_HALF_HOURS.match(text, end) is not None
 
 
 # ------------------------------------------------------------------------------------------ measures
@@ -350,6 +383,8 @@ _CENTS_AFTER = re.compile(r"\s*(?:and\s+)?(\d{1,2})(?:\s?(?:c|cents?|sens?|pence
 _ARTICLE = re.compile(r"\b(?:an?|une?|half(?:\s+an?|-)?|une demi[- ])\s*(?=\w)", re.IGNORECASE)
 _AND_A_HALF = re.compile(r"\s+and\s+(?:a\s+)?half\b|\s+et\s+demie?\b", re.IGNORECASE)
 _JOINED = re.compile(r"^[\s,]*(?:and|et)?\s*$", re.IGNORECASE)
+# Duckling's "<integer> and a half hours" ("two and a half hours" is 150 minutes; hours only, as there)
+_AND_HALF_HOURS = re.compile(r"\s+and\s+(?:an?\s+)?half\s+hours?\b", re.IGNORECASE)
 
 
 def _durations(text: str, numbers: list[tuple[int, int, float]]) -> list[Found]:
@@ -359,6 +394,10 @@ def _durations(text: str, numbers: list[tuple[int, int, float]]) -> list[Found]:
         value = 0.5 if "half" in m.group(0).lower() or "demi" in m.group(0).lower() else 1.0
         spans.append((m.start(), m.end(), value))
     for start, end, value in sorted(spans):
+        if value == int(value) and value >= 0 and (hours := _AND_HALF_HOURS.match(text, end)) is not None:
+            if not any(f.start < hours.end() and start < f.end for f in out):
+                out.append(_found("duration", text, start, hours.end(), _clean(value * 3600 + 1800), "second"))
+            continue
         rest = text[end:]
         for spelling, unit, seconds in _DURATION_UNITS:
             unit_match = _unit_after(spelling).match(rest)
@@ -586,8 +625,8 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
             continue
         pos = start + len(source)
         stripped = source.strip()
-        if not _TIME_HINT.search(stripped) or _only_word_months(stripped):
-            continue  # "je", "may I…", "we march on", a bare number: not a date
+        if not _TIME_HINT.search(stripped) or _only_word_months(stripped) or _only_in_number(stripped):
+            continue  # "je", "may I…", "we march on", a bare number, "in 2 and a": not a date
         if _NOT_A_DATE.match(stripped) or (_FRACTION_ONLY.match(stripped)
                                            and _OF_AFTER.match(text, start + len(source))):
             continue  # "24/7", "2/3 of the people"
@@ -612,6 +651,18 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
             when = when.replace(hour=0, minute=0, second=0, microsecond=0)  # a day is its midnight
         out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
     return out
+
+
+_IN_NUMBER = re.compile(r"(?:in|dans)\s+\d+$", re.IGNORECASE)
+_UNIT_OR_YEAR = re.compile(r"\d{4}|\b(?:sec|min|h|hr|hour|day|week|fortnight|month|year|yr|seconde|minute|heure|jour"
+                           r"|semaine|mois|an|année)s?\b", re.IGNORECASE)
+
+
+def _only_in_number(source: str) -> bool:
+    """"in 2 and a" ("in 2 and a half days"), "in 3 and 4": dateparser reads a date into a number after
+    "in" when no unit follows it (February 2014, March 4th); an hour, a day, a year are dates."""
+    hints = _TIME_HINT.findall(source)
+    return all(_IN_NUMBER.match(h) for h in hints) and _UNIT_OR_YEAR.search(source) is None
 
 
 _NOT_A_DATE = re.compile(r"24\s?/\s?7$|\d{1,2}/\d{1,2}\s+of\b", re.IGNORECASE)
