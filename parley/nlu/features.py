@@ -89,15 +89,16 @@ class Block:
         """Append one message's sublinear tf × idf features, scaled to unit length, shifted by `offset`."""
         if not indices:
             return
-        counts: dict[int, int] = {}
-        for i in indices:
-            counts[i] = counts.get(i, 0) + 1
+        counts = Counter(indices)  # counted in C
         idf = self.idf_values
-        vals = [idf[i] if c == 1 else (1.0 + math.log(c)) * idf[i] for i, c in counts.items()]
-        norm = math.sqrt(sum([v * v for v in vals]))
+        if len(counts) == len(indices):  # each feature once, the usual case: tf is 1
+            vals = list(map(idf.__getitem__, indices))
+        else:
+            vals = [idf[i] if c == 1 else (1.0 + math.log(c)) * idf[i] for i, c in counts.items()]
+        norm = math.hypot(*vals)
         scale = 1.0 / norm if norm > 0 else 1.0
-        out_idx.extend(i + offset for i in counts)
-        out_val.extend(v * scale for v in vals)
+        out_idx.extend([i + offset for i in counts] if offset else counts)
+        out_val.extend([v * scale for v in vals])
 
 
 @dataclass(frozen=True)

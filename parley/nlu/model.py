@@ -160,6 +160,12 @@ def markers(found: Sequence[Found]) -> tuple[str, ...]:
     return tuple(sorted({f"__ent_{f.name}" for f in found if not f.entity_id.startswith("system.")}))
 
 
+def _round6(x: float) -> float:
+    """`round(x, 6)` for the confidences Botpress shows, at a tenth of its cost (which formats the
+    number as decimal text); they differ only for a value within a rounding error of a tie."""
+    return round(x * 1e6) / 1e6
+
+
 @dataclass
 class LanguageModel:
     id: str
@@ -271,10 +277,12 @@ class LanguageModel:
         exact = clf.exact_match(normalized)
         exact_contexts = set(self.intent_contexts.get(exact, ())) if exact is not None else set()
         members = self._members()
-        mass = {c: sum(p[i] for i in idx) for c, (_, idx) in members.items()}
-        total_mass = sum(mass.values())
+        qs = {c: [p[i] for i in idx] for c, (_, idx) in members.items()}
+        masses = {c: sum(q) for c, q in qs.items()}
+        total_mass = sum(masses.values())
+        threshold = clf.threshold
         out: JSONDict = {}
-        for c, (names, idx) in members.items():
+        for c, (names, _) in members.items():
             intents: list[JSONDict]
             if c in exact_contexts:
                 intents = [{"label": n, "confidence": 1.0 if n == exact else 0.0, "slots": {},
@@ -285,21 +293,21 @@ class LanguageModel:
             if not names:
                 out[c] = {"confidence": 0.0, "oos": 1.0, "intents": []}
                 continue
-            q = [p[i] for i in idx]
-            denom = sum(q) + p_none
+            q, mass = qs[c], masses[c]
+            denom = mass + p_none
             if denom <= 0:
-                q, q_none = [0.0] * len(q), 1.0
-            else:
-                q, q_none = [x / denom for x in q], p_none / denom
+                q, mass, q_none = [0.0] * len(q), 0.0, 1.0
+            else:  # the context's intents and `none`, rescaled to sum to 1
+                q, mass, q_none = [x / denom for x in q], mass / denom, p_none / denom
             # out of scope: the `none` class, or every intent under the calibrated threshold
-            oos = max(q_none, clf.threshold)
-            norm = sum(q) + oos
-            order = sorted(range(len(q)), key=lambda k: -q[k])  # stable: ties keep the file order
-            intents = [{"label": names[k], "confidence": round(q[k] / norm, 6), "slots": {}, "extractor": "classifier"}
+            oos = max(q_none, threshold)
+            norm = mass + oos
+            order = sorted(range(len(q)), key=q.__getitem__, reverse=True)  # stable: ties keep the file order
+            intents = [{"label": names[k], "confidence": _round6(q[k] / norm), "slots": {}, "extractor": "classifier"}
                        for k in order]
             out[c] = {
-                "confidence": round(mass[c] / total_mass, 6) if total_mass > 0 else 1.0 / len(self.contexts),
-                "oos": round(oos / norm, 6),
+                "confidence": _round6(masses[c] / total_mass) if total_mass > 0 else 1.0 / len(self.contexts),
+                "oos": _round6(oos / norm),
                 "intents": intents,
             }
         for c in out:  # the contexts of an exact match are the most confident ones
