@@ -6,6 +6,10 @@ run after run), so this is how a change to the hot path is measured. The turns a
 server's own parsing is left out. Only the turns are counted: start-up and a warm-up run first,
 then counting is switched on with `callgrind_control`.
 
+With `--nlu`, what is counted is one understanding of a message never seen before (welcome-bot and
+small-talk, over `run.py`'s NLU_TEXTS, the kept understandings cleared before each): the NLU's own
+cost, which a repeated message skips.
+
 Needs valgrind (Debian's package). Prints one JSON line; `--repo DIR` measures another checkout.
 """
 
@@ -26,6 +30,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 TEXTS = ("hello", "memory", "Ada", "hi", "context", "monkey")
+DEFAULT_TURNS = 600
+DEFAULT_NLU_ROUNDS = 10
 
 
 def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
@@ -78,7 +84,44 @@ def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
     asyncio.run(main())
 
 
-def measure(repo: Path, turns: int) -> dict[str, object]:
+def nlu_child(repo: Path, data: Path, rounds: int, flags: Path) -> None:
+    """The measured process of `--nlu`: `rounds` passes over NLU_TEXTS for each bot, all new."""
+    sys.path.insert(0, str(repo))
+    from parley.bots.registry import BotRegistry
+    from parley.engine.state import default_nlu
+    from parley.nlu.service import NluService
+
+    sys.path.insert(0, str(BENCH))  # after parley is imported from `repo`: run.py puts this checkout first
+    from run import NLU_TEXTS
+
+    registry = BotRegistry(data)
+    registry.load_all()
+    service = NluService(data / "storage" / "nlu")
+    bots = [registry.get("welcome-bot"), registry.get("small-talk")]
+    for bot in bots:
+        asyncio.run(service.train(bot))  # type: ignore[arg-type]
+
+    def once() -> None:
+        for bot in bots:
+            for text in NLU_TEXTS:
+                service.repeats.clear()
+                event = {"type": "text", "preview": text, "payload": {"text": text}, "state": {"user": {}},
+                         "nlu": default_nlu()}
+                service.understand(bot, event)  # type: ignore[arg-type]
+
+    for phase in ("warm-up", "measured"):
+        if phase == "measured":
+            (flags / "ready").touch()
+            while not (flags / "go").exists():
+                time.sleep(0.05)
+        for _ in range(rounds if phase == "measured" else 3):
+            once()
+    (flags / "done").touch()
+    while (flags / "go").exists():
+        time.sleep(0.05)
+
+
+def measure(repo: Path, turns: int, nlu: bool = False) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
     from tests.conftest import make_template_data
 
@@ -86,7 +129,8 @@ def measure(repo: Path, turns: int) -> dict[str, object]:
         data = make_template_data(Path(tmp))
         flags = Path(tmp) / "flags"
         flags.mkdir()
-        me = [sys.executable, __file__, "--child", "--repo", str(repo), "--data", str(data), "--flags", str(flags)]
+        me = [sys.executable, __file__, "--child", "--repo", str(repo), "--data", str(data), "--flags", str(flags),
+              *(["--nlu"] if nlu else [])]
         # the NLU models are trained once without valgrind (the measured run loads them from the cache)
         warm = subprocess.Popen([*me, "--turns", "0"], cwd=repo)
         while not (flags / "ready").exists():
@@ -115,25 +159,37 @@ def measure(repo: Path, turns: int) -> dict[str, object]:
         if totals is None:
             raise RuntimeError("callgrind wrote no totals")
         total = int(totals.group(1))
+    if nlu:
+        sys.path.insert(0, str(BENCH))
+        from run import NLU_TEXTS
+
+        understood = turns * 2 * len(NLU_TEXTS)
+        return {"understandings": understood, "instructions_per_new_message": total // understood, "repo": str(repo)}
     return {"turns": turns, "instructions_per_turn": total // turns, "repo": str(repo)}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--turns", type=int, default=600)
+    ap.add_argument("--turns", type=int, help=f"turns (default {DEFAULT_TURNS}), or with --nlu rounds "
+                    f"(default {DEFAULT_NLU_ROUNDS})")
     ap.add_argument("--repo", type=Path, default=REPO, help="the checkout to measure (default: this one)")
+    ap.add_argument("--nlu", action="store_true", help="count a new message's understanding instead of a turn")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--flags", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.repo.resolve(), args.data, args.turns, args.flags)
+        if args.nlu:
+            nlu_child(args.repo.resolve(), args.data, args.turns, args.flags)
+        else:
+            child(args.repo.resolve(), args.data, args.turns, args.flags)
         return 0
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is needed (Debian's package valgrind)", file=sys.stderr)
         return 2
     os.environ.setdefault("PYTHONHASHSEED", "0")  # the same dict layouts run after run
-    print(json.dumps(measure(args.repo.resolve(), args.turns)))
+    turns = args.turns if args.turns is not None else DEFAULT_NLU_ROUNDS if args.nlu else DEFAULT_TURNS
+    print(json.dumps(measure(args.repo.resolve(), turns, nlu=args.nlu)))
     return 0
 
 
