@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -69,19 +70,25 @@ def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
     async def main() -> None:
         async with app.router.lifespan_context(app):
             n = 0
-            for phase in ("warm-up", "measured"):
-                if phase == "measured":
-                    (flags / "ready").touch()
-                    while not (flags / "go").exists():
-                        time.sleep(0.05)
+            for phase in phases(flags):
                 for _ in range(turns if phase == "measured" else 1200):
                     n += 1
                     await call(f"u{n % 200}", TEXTS[(n // 200) % len(TEXTS)])
-            (flags / "done").touch()
-            while (flags / "go").exists():
-                time.sleep(0.05)
 
     asyncio.run(main())
+
+
+def phases(flags: Path) -> Iterator[str]:
+    """"warm-up", then "measured" once the parent has switched counting on (the flag files are the
+    handshake); after the last phase, wait for counting to be switched off."""
+    yield "warm-up"
+    (flags / "ready").touch()
+    while not (flags / "go").exists():
+        time.sleep(0.05)
+    yield "measured"
+    (flags / "done").touch()
+    while (flags / "go").exists():
+        time.sleep(0.05)
 
 
 def nlu_child(repo: Path, data: Path, rounds: int, flags: Path) -> None:
@@ -109,16 +116,9 @@ def nlu_child(repo: Path, data: Path, rounds: int, flags: Path) -> None:
                          "nlu": default_nlu()}
                 service.understand(bot, event)  # type: ignore[arg-type]
 
-    for phase in ("warm-up", "measured"):
-        if phase == "measured":
-            (flags / "ready").touch()
-            while not (flags / "go").exists():
-                time.sleep(0.05)
+    for phase in phases(flags):
         for _ in range(rounds if phase == "measured" else 3):
             once()
-    (flags / "done").touch()
-    while (flags / "go").exists():
-        time.sleep(0.05)
 
 
 def measure(repo: Path, turns: int, nlu: bool = False) -> dict[str, object]:
