@@ -18,14 +18,6 @@ AMBIGUITY_RANGE = 0.1
 JSONDict = dict[str, Any]
 
 
-def _rescale(candidates: list[JSONDict]) -> list[JSONDict]:
-    total = sum(float(c["confidence"]) for c in candidates)
-    if total <= 0:
-        n = len(candidates)
-        return [{**c, "confidence": 1 / n} for c in candidates]
-    return [{**c, "confidence": float(c["confidence"]) / total} for c in candidates]
-
-
 def is_ambiguous(intents: Sequence[JSONDict]) -> bool:
     if len(intents) <= 1:
         return False
@@ -43,14 +35,21 @@ def elect(predictions: Mapping[str, JSONDict], included: Sequence[str]) -> JSOND
     pool = [c for c in included if c in predictions] or list(predictions)
     context = max(pool, key=lambda c: float(predictions[c].get("confidence", 0)))
     ctx = predictions[context]
-    best = heapq.nlargest(2, ctx.get("intents") or [], key=lambda i: float(i["confidence"]))
-    candidates = [
-        {"name": i["label"], "context": context, "confidence": float(i["confidence"]), "_slots": i.get("slots") or {}}
-        for i in best
-    ]
-    candidates.append({"name": NONE, "context": context, "confidence": float(ctx.get("oos", 0)), "_slots": {}})
-    candidates.sort(key=lambda c: -c["confidence"])
-    top = _rescale(candidates[:2])
-    slots = top[0]["_slots"]
-    intents = [{k: v for k, v in c.items() if k != "_slots"} for c in top]
-    return {"intent": intents[0], "intents": intents, "ambiguous": is_ambiguous(intents), "slots": slots}
+    best = heapq.nlargest(2, ctx.get("intents") or [], key=_confidence)
+    # (confidence, name, slots), the best two of the context's two best intents and `none`
+    candidates = [(float(i["confidence"]), i["label"], i.get("slots") or {}) for i in best]
+    candidates.append((float(ctx.get("oos", 0)), NONE, {}))
+    candidates.sort(key=_first, reverse=True)  # stable: ties keep the intents first, in their order
+    top = candidates[:2]
+    total = sum(c[0] for c in top)
+    intents = [{"name": name, "context": context, "confidence": confidence / total if total > 0 else 1 / len(top)}
+               for confidence, name, _ in top]
+    return {"intent": intents[0], "intents": intents, "ambiguous": is_ambiguous(intents), "slots": top[0][2]}
+
+
+def _confidence(intent: JSONDict) -> float:
+    return float(intent["confidence"])
+
+
+def _first(candidate: tuple[float, str, JSONDict]) -> float:
+    return candidate[0]

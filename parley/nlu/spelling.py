@@ -19,6 +19,7 @@ from rapidfuzz.distance import OSA
 from parley.nlu.text import fold
 
 MIN_LENGTH = 4
+CACHE_SIZE = 50_000  # unknown words and their corrections kept per model (a misspelling recurs)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)  # letters only: numbers and mixed tokens stay as typed
 
 
@@ -33,10 +34,19 @@ class SpellChecker:
         for w in sorted(self.vocabulary):
             if w:
                 self._by_length.setdefault((w[0], len(w)), []).append(w)
+        self._closest: dict[str, str | None] = {}
 
     def closest(self, word: str) -> str | None:
         """The vocabulary word nearest to `word` (folded), if one is near enough: the fewest edits, then
         the most letters in common ("helo" is "hello" rather than "help"), then the alphabet."""
+        if word in self._closest:
+            return self._closest[word]
+        found = self._search(word)
+        if len(self._closest) < CACHE_SIZE:
+            self._closest[word] = found
+        return found
+
+    def _search(self, word: str) -> str | None:
         d = max_distance(word)
         near: list[tuple[int, float, str]] = []
         for length in range(len(word) - d, len(word) + d + 1):
