@@ -41,8 +41,31 @@ class PlainError(Exception):
         self.text = text
 
 
+_JSON_TYPE_HEADER = (b"content-type", JSON_TYPE.encode("latin-1"))
+
+
+class JSONResponse(Response):
+    """A JSON answer with the headers Starlette's `Response` would send (the given ones, then
+    content-length and content-type), built directly: every converse answer is one, and the generic
+    constructor's rendering and header checks cost more than writing them."""
+
+    media_type = JSON_TYPE
+
+    def __init__(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = orjson.dumps(data)
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()] if headers else []
+        given = {k for k, _ in raw}
+        if status >= 200 and status not in (204, 304) and b"content-length" not in given:
+            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        if b"content-type" not in given:
+            raw.append(_JSON_TYPE_HEADER)
+        self.raw_headers = raw
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type=JSON_TYPE, headers=headers)
+    return JSONResponse(data, status, headers)
 
 
 def error_response(exc: ApiError | PlainError) -> Response:

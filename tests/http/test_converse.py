@@ -284,6 +284,18 @@ async def test_body_over_limit_is_413(server: httpx.AsyncClient) -> None:
     assert ok.status_code == 200
 
 
+async def test_a_body_sent_in_pieces_is_read_whole(server: httpx.AsyncClient) -> None:
+    async def pieces() -> AsyncIterator[bytes]:
+        for piece in (b'{"te', b'xt": "h', b"", b'i"}'):
+            yield piece
+
+    whole = await server.post(converse_url("hello", "whole"), json={"text": "hi"})
+    split = await server.post(converse_url("hello", "split"), content=pieces(),
+                              headers={"content-type": "application/json"})
+    assert split.status_code == 200
+    assert split.json() == whole.json()
+
+
 async def test_include_other_than_responses_is_403_text(server: httpx.AsyncClient) -> None:
     for include in ("nlu", "responses,state", "decision"):
         r = await server.post(converse_url("hello", "u1") + f"?include={include}", json={"text": "hi"})
@@ -603,3 +615,23 @@ async def test_a_qna_redirect_to_a_missing_flow_is_a_timed_out_request(tmp_path:
         assert_api_error(r, 400, "Error", "Request timed out.")
         stored = await app.state.conversations.store.load(ConversationKey("redirects", "api", "u1"))
         assert stored.memory.context == {} and stored.memory.session.get("lastMessages", []) == []
+
+
+@pytest.mark.parametrize(("data", "status", "headers"), [
+    ({"responses": [{"type": "text", "text": "é"}]}, 200, {"X-Conversation-Token": "abc"}),
+    ({"statusCode": 429}, 429, {"Retry-After": "3"}),
+    ({}, 204, None),
+    ({"x": 1}, 200, {"Content-Type": "text/plain"}),
+])
+def test_json_answers_carry_the_headers_starlette_would_send(data: Any, status: int,
+                                                             headers: dict[str, str] | None) -> None:
+    """Converse answers are built without Starlette's generic `Response` constructor; clients must
+    see the same status, body and headers, in the same order."""
+    import orjson
+    from starlette.responses import Response
+
+    from parley.http.errors import JSON_TYPE, json_response
+
+    ours = json_response(data, status, headers)
+    theirs = Response(orjson.dumps(data), status_code=status, media_type=JSON_TYPE, headers=headers)
+    assert (ours.status_code, ours.body, ours.raw_headers) == (theirs.status_code, theirs.body, theirs.raw_headers)
