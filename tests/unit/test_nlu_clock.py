@@ -74,6 +74,10 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'half three': ('2013-02-12T15:30', 'minute'),  # British: 3:30
     'half two pm': ('2013-02-12T14:30', 'minute'),
     'half two cups of flour': 'none',
+    # minutes said in words after an hour: any from 1 to 59
+    'nine fifty nine a m': ('2013-02-12T09:59', 'minute'),
+    'at ten twelve': ('2013-02-12T10:12', 'minute'),
+    'at eleven oh five': ('2013-02-12T11:05', 'minute'),
     # minutes past or to an hour without am or pm: the next such time, like "3:30"
     'half past three': ('2013-02-12T15:30', 'minute'),
     'at half past 3': ('2013-02-12T15:30', 'minute'),

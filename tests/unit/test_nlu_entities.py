@@ -106,12 +106,15 @@ def test_numbers_read_as_duckling_reads_them() -> None:
 
 
 def test_a_run_of_number_words_is_cut_where_english_starts_a_new_number() -> None:
-    """Only a ten before a unit, and what follows a hundred or a scale word, make one number with the
-    word before it: "three thirty" is a time of day, not 33, and "nine fifty nine" is 9 and 59."""
-    numbers = [f[1] for f in system("meet me at three thirty") if f[0] == "number"]
-    assert numbers == [3, 30]
-    assert [f[1] for f in system("nine fifty nine") if f[0] == "number"] == [9, 59]
+    """Number words compose as in Duckling's English rules: a ten before a unit, what follows a hundred
+    or a scale word, and a first unit before a ten with the hundred left unsaid ("one twenty two" is
+    122, "three thirty" 330: they were 23 and 33); anything else starts a new number."""
+    assert ("number", 122, "", "one twenty two") in system("one twenty two")
+    assert [f[1] for f in system("meet me at three thirty") if f[0] == "number"] == [330]
+    assert [f[1] for f in system("nine fifty nine") if f[0] == "number"] == [959]
     assert [f[1] for f in system("twenty fifteen") if f[0] == "number"] == [20, 15]
+    assert [f[1] for f in system("twelve thirty") if f[0] == "number"] == [12, 30]
+    assert [f[1] for f in system("two three") if f[0] == "number"] == [2, 3]
     assert ("number", 21, "", "twenty-one") in system("twenty-one")
     assert ("number", 205, "", "two hundred and five") in system("two hundred and five")
     assert ("number", 1_200_000, "", "one million two hundred thousand") in system("one million two hundred thousand")

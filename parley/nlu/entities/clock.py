@@ -31,8 +31,14 @@ _MONTH_ALONE_OK = "|".join(m for m in _MONTHS if m not in ("may", "march", "june
 _HOUR_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                "ten": 10, "eleven": 11, "twelve": 12}
 _HOUR = r"\d{1,2}|" + "|".join(_HOUR_WORDS)
-_MINUTE_WORDS = {"fifteen": 15, "twenty": 20, "twenty five": 25, "thirty": 30, "thirty five": 35, "forty": 40,
-                 "forty five": 45, "fifty": 50, "fifty five": 55}
+_UNIT_WORDS_1_9 = {w: v for w, v in _HOUR_WORDS.items() if v < 10}
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+          "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_MINUTE_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+# the minutes of a clock time said in words: "three ten", "nine fifty nine a m", "eleven oh five"
+_MINUTE_WORDS = {**_TEENS, **_MINUTE_TENS,
+                 **{f"{t} {u}": tv + uv for t, tv in _MINUTE_TENS.items() for u, uv in _UNIT_WORDS_1_9.items()},
+                 **{f"{o} {u}": uv for o in ("oh", "o") for u, uv in _UNIT_WORDS_1_9.items()}}
 _MINUTE_WORD = "|".join(w.replace(" ", "[- ]") for w in sorted(_MINUTE_WORDS, key=len, reverse=True))
 _ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
                   "eighth": 8, "ninth": 9, "tenth": 10}

@@ -92,6 +92,8 @@ def _words_value(words: str) -> float | None:
             # French "quatre-vingt(s)" is 80; "soixante-dix" is 70 (60 + 10): plain addition works
             if p == "vingt" and i > 0 and parts[i - 1] == "quatre":
                 current = current - 4 + 80
+            elif i == 1 and 10 <= v <= 90 and p in _EN_UNITS and 1 <= _EN_UNITS.get(parts[0], 0) <= 9:
+                current = current * 100 + v  # Duckling's English "one twenty two" (122), "three thirty" (330)
             else:
                 current += v
             seen = True
@@ -192,21 +194,24 @@ def _word_numbers(text: str, taken: list[tuple[int, int, float]], lang: str) -> 
     return out
 
 
-# English number words by the place they take in a number: a unit or a teen ends a group below a
-# hundred, so "three thirty" (a time) and "one twenty" are two numbers, as for Duckling, not 33 and 21
+# English number words by the place they take in a number: after a unit or a teen only a hundred or a
+# scale word may follow ("three thirty" is 330 for Duckling, a hundred left unsaid, never 33)
 _EN_KIND = {w: "unit" if v < 10 else "teen" if v < 20 else "tens" for w, v in _EN_UNITS.items()}
 _EN_KIND |= {w: "hundred" if v == 100 else "scale" for w, v in _EN_SCALES.items()}
 _EN_JOINS = {"tens": {"unit"}, "hundred": {"unit", "teen", "tens"}, "scale": {"unit", "teen", "tens"}}
+_SKIPPED_HUNDRED = {"teen", "tens"}  # after a first unit: "one twenty two" is 122, "three thirty" 330
 _RUN_WORD = re.compile(r"[^\s-]+")
 
 
 def _en_numbers(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The spans of the numbers in a run of English number words: "twenty one", "two hundred and
-    five" and "three thousand millions" are one number each; "one two", "three thirty", "twenty
-    fifteen" are two. "and" joins only after a hundred or a scale word."""
+    """The spans of the numbers in a run of English number words, as Duckling composes them: "twenty
+    one", "two hundred and five", "three thousand millions" and, a hundred left unsaid, "one twenty
+    two" (122) are one number each; "one two", "twenty fifteen", "twelve thirty" are two. "and" joins
+    only after a hundred or a scale word."""
     spans: list[tuple[int, int]] = []
     prev: str | None = None
     joined = False  # an "and" since the previous number word
+    last_start = -1  # where the previous number word starts
     for w in _RUN_WORD.finditer(text, start, end):
         word = w.group(0).lower()
         if word in _CONNECTORS:
@@ -215,12 +220,14 @@ def _en_numbers(text: str, start: int, end: int) -> list[tuple[int, int]]:
         kind = _EN_KIND.get(word)
         if kind is None:  # a French word in a run read without a language: the whole run, as before
             return [(start, end)]
+        first_unit = prev == "unit" and spans and spans[-1][0] == last_start
         if prev is not None and (kind in ("hundred", "scale")
-                                 or kind in _EN_JOINS.get(prev, ()) and not (joined and prev == "tens")):
+                                 or kind in _EN_JOINS.get(prev, ()) and not (joined and prev == "tens")
+                                 or first_unit and kind in _SKIPPED_HUNDRED and not joined):
             spans[-1] = (spans[-1][0], w.end())
         else:
             spans.append((w.start(), w.end()))
-        prev, joined = kind, False
+        prev, joined, last_start = kind, False, w.start()
     return spans
 
 
