@@ -74,6 +74,7 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'half three': ('2013-02-12T15:30', 'minute'),  # British: 3:30
     'half two pm': ('2013-02-12T14:30', 'minute'),
     'half two cups of flour': 'none',
+    'call me at 10/31': ('2013-10-31T00:00', 'day'),  # a date after "at", not 10 o'clock
     # minutes said in words after an hour: any from 1 to 59
     'nine fifty nine a m': ('2013-02-12T09:59', 'minute'),
     'at ten twelve': ('2013-02-12T10:12', 'minute'),

@@ -123,6 +123,21 @@ def test_a_run_of_number_words_is_cut_where_english_starts_a_new_number() -> Non
     assert ("number", 71, "", "soixante et onze") in system("soixante et onze", "fr")
 
 
+def test_decimals_suffixes_and_fractions_as_duckling_reads_them() -> None:
+    """Forms of Duckling's numeral corpus that were missed or misread: "1.2M" was 1, a fraction was two
+    numbers, "point" decimals were whole numbers."""
+    assert ("number", 1_200_000, "", "1.2M") in system("1.2M")
+    assert ("number", 3_000_000, "", "3M") in system("3M")
+    assert ("number", 1_200_000, "", ".0012G") in system(".0012G")
+    assert ("number", 0.77, "", ".77") in system(".77")
+    assert ("number", 0.2, "", "3/15") in system("3/15")
+    assert ("number", 1.1, "", "1 point 1") in system("1 point 1")
+    assert ("number", 0.77, "", "point 77") in system("point 77")
+    assert ("volume", 1.5, "litre", "one point five liters") in system("one point five liters")
+    assert [f for f in system("version 1.2b") if f[0] == "number"] == []  # not 1
+    assert ("distance", 3, "metre", "3m") in system("3m")  # a lower-case m stays a metre
+
+
 def test_an_integer_and_a_half_hours_is_a_duration_of_hours() -> None:
     """Duckling's "<integer> and a half hours" (hours only): "two and a half hours" is 150 minutes, not the
     half hour at its end."""

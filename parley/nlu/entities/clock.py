@@ -75,7 +75,7 @@ _NOT_A_TIME = (r"(?!\s*(?:%|percent|\$|€|£|dollars?|euros?|pounds?|cents?|km|
                r"|points?|of)\b)")
 _EXPLICIT = re.compile(r"\b(?:(?:at|@|around)\s+)?" + _clock("a") + r"\s?" + _ampm("ap"), _I)
 _AT = re.compile(r"\b(?:at|@|around)\s+(?P<bh>" + _HOUR + r")(?::(?P<bm>[0-5]\d)|(?P<bm2>[0-5]\d)"
-                 r"|\s+(?P<bw>" + _MINUTE_WORD + r"))?\b(?![:.,]\d)" + _NOT_A_TIME, _I)
+                 r"|\s+(?P<bw>" + _MINUTE_WORD + r"))?\b(?![:.,/]\d)" + _NOT_A_TIME, _I)
 _OCLOCK = re.compile(r"\b(?P<oh>" + _HOUR + r")\s?o'?\s?clock\b(?:\s?(?P<oap>[ap]\.?\s?m\b\.?))?", _I)
 _BARE = re.compile(r"(?<![\d:.])\b(?P<ch>\d{1,2}):(?P<cm>[0-5]\d)\b(?![:.]\d)")
 # British "half three" (3:30): hour words only, and only where a time can end ("half two cups" is no time)

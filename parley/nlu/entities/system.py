@@ -64,12 +64,15 @@ def _words_run(*tables: dict[str, int]) -> re.Pattern[str]:
 _WORDS_RUNS = {"en": _words_run(_EN_UNITS, _EN_SCALES), "fr": _words_run(_FR_UNITS, _FR_SCALES)}
 _WORDS_RUN = _words_run(_EN_UNITS, _EN_SCALES, _FR_UNITS, _FR_SCALES)
 # a number may be glued to its unit ("250ml", "3km", "2h", "100k"), not to other letters ("3rd", "4pm")
-_GLUED = r"(?:km|cm|mm|mls?|cl|hl|mg|kg|lbs?|oz|gals?|ft|mi|yds?|hrs?|mins?|[mlgkhK]|¢)\b"
+_GLUED = r"(?:km|cm|mm|mls?|cl|hl|mg|kg|lbs?|oz|gals?|ft|mi|yds?|hrs?|mins?|[mlgkhKMG]|¢)\b"
+# digits, with a decimal part kept whole ("1.2b" and "1.2.3" are no numbers, not 1) or alone (".77")
 _DIGITS = re.compile(
-    rf"(?<![\w.,:])[-+]?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?!(?!{_GLUED})\w|,\d|:\d)"
+    rf"(?<![\w.,:])[-+]?(?:(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?|\.\d+)(?!(?!{_GLUED})\w|,\d|:\d|\.\d)"
     r"|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
 )
-_THOUSANDS = re.compile(r"[kK]\b")
+# Duckling's suffixes: "100k", "3M", ".0012G" (a lower-case m or g is a metre or a gram)
+_SUFFIX_SCALE = re.compile(r"([kKMG])\b")
+_SUFFIX_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 _FRACTION = re.compile(r"(?<![\w./])(\d{1,3})\s?/\s?(\d{1,3})(?![\d./])")
 # a scale word after digits ("3 million", "12 lakhs", "2 douzaines"), each language its own
 _SCALE_AFTER = {lang: re.compile(r"\s+(" + "|".join(sorted(table, key=len, reverse=True)) + r")\b", re.IGNORECASE)
@@ -158,25 +161,51 @@ def find_numbers(text: str, words: frozenset[str] | None = None, lang: str = "")
     number word is there, which is most messages."""
     out: list[tuple[int, int, float]] = []
     if _ANY_DIGIT.search(text):
-        for m in _FRACTION.finditer(text):  # "1/2 hour", "3/4 cup": a fraction before a unit
-            if int(m.group(2)) and re.match(_UNIT_START, text[m.end():].lstrip().lower()):
+        for m in _FRACTION.finditer(text):  # "3/15" is 0.2 for Duckling (and a date too); "1/2 hour"
+            if int(m.group(2)):
                 out.append((m.start(), m.end(), int(m.group(1)) / int(m.group(2))))
         for m in _DIGITS.finditer(text):
             v = _parse_digits(m.group(0))
             if v is None or any(s < m.end() and m.start() < e for s, e, _ in out):
                 continue
             end = m.end()
-            if (k := _THOUSANDS.match(text, end)) is not None:
-                v, end = v * 1000, k.end()
+            if (k := _SUFFIX_SCALE.match(text, end)) is not None:
+                v, end = v * _SUFFIX_SCALES[k.group(1)], k.end()
             elif (scale := _SCALE_AFTER.get(lang, _SCALE_AFTER["en"]).match(text, end)) is not None:
                 v, end = v * _SCALES[scale.group(1).lower()], scale.end()  # "3 million", "2 dozens"
             out.append((m.start(), end, v))
     if words is None or not words.isdisjoint(_NUMBER_GATE):
         out += _word_numbers(text, out, lang)
+    if lang != "fr" and (words is None or not words.isdisjoint(("point", "dot"))):
+        out = _spelled_decimals(text, sorted(out))
     minus = _MINUS_BEFORE.get(lang)
     if minus is not None:  # "minus 5", "negative five"
         out = [(neg.start(), e, -v) if v > 0 and (neg := minus.search(text[:s])) else (s, e, v) for s, e, v in out]
     return sorted(out)
+
+
+_POINT = re.compile(r"\s+(?:point|dot)\s+$", re.IGNORECASE)
+_LEADING_POINT = re.compile(r"(?<![\w.])(?:point|dot)\s+$", re.IGNORECASE)
+
+
+def _spelled_decimals(text: str, numbers: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Duckling's "1 point 1" (1.1), "two point five" (2.5) and "point 77" (0.77): a whole number after
+    "point" or "dot" is the decimals of the number before it, or of nothing."""
+    out: list[tuple[int, int, float]] = []
+    for s, e, v in numbers:
+        digits = text[s:e]
+        if v == int(v) and v >= 0 and (digits.isdigit() or not any(w.lower() in _EN_SCALES
+                                                                      for w in _RUN_WORD.findall(digits))):
+            decimals = v / 10 ** len(digits) if digits.isdigit() else v / 10 ** len(str(int(v)))
+            if out and _POINT.match(text, out[-1][1], s) and out[-1][2] == int(out[-1][2]) and out[-1][2] >= 0:
+                ps, _, pv = out.pop()
+                out.append((ps, e, pv + decimals))
+                continue
+            if (lead := _LEADING_POINT.search(text, 0, s)) is not None:
+                out.append((lead.start(), e, decimals))
+                continue
+        out.append((s, e, v))
+    return out
 
 
 def _word_numbers(text: str, taken: list[tuple[int, int, float]], lang: str) -> list[tuple[int, int, float]]:
@@ -234,7 +263,8 @@ def _en_numbers(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _standalone_number_word(text: str, end: int) -> bool:
     """"un"/"one" are articles or pronouns more often than numbers: count them only before a unit."""
     after = text[end:].lstrip().lower()
-    return bool(re.match(_UNIT_START, after)) or _AND_HALF_HOURS.match(text, end) is not None
+    return (bool(re.match(_UNIT_START, after)) or _AND_HALF_HOURS.match(text, end) is not None
+            or after.startswith(("point ", "dot ")))
 
 
 # ------------------------------------------------------------------------------------------ measures
