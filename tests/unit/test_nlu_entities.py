@@ -138,6 +138,12 @@ def test_decimals_suffixes_and_fractions_as_duckling_reads_them() -> None:
     assert ("distance", 3, "metre", "3m") in system("3m")  # a lower-case m stays a metre
 
 
+def test_an_ordinal_glued_to_its_ten_as_in_duckling_corpus() -> None:
+    assert ("ordinal", 25, "", "twentyfifth") in system("the twentyfifth")
+    assert ("ordinal", 42, "", "fortysecond") in system("fortysecond")
+    assert [f for f in system("partyfirst") if f[0] == "ordinal"] == []  # only a ten is glued to its ordinal
+
+
 def test_an_integer_and_a_half_hours_is_a_duration_of_hours() -> None:
     """Duckling's "<integer> and a half hours" (hours only): "two and a half hours" is 150 minutes, not the
     half hour at its end."""

@@ -494,7 +494,7 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
          "ninety": 90}
 _ORDINAL = re.compile(
     r"\b(?P<tens>" + "|".join(_TENS) + r")[\s\-—–]*(?=(?:first|second|third|fourth|fifth|sixth|seventh|eighth"
-    r"|ninth)\b)|\b(?P<num>\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b|\b(?P<word>"
+    r"|ninth)\b)|\b(?P<num>\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b|(?:\b|(?<=ty))(?P<word>"
     + "|".join(sorted((k for k in _ORDINAL_WORDS if k not in ("last", "dernier", "dernière")),
                       key=len, reverse=True))
     + r")\b",
@@ -502,7 +502,9 @@ _ORDINAL = re.compile(
 )
 
 
-_ORDINAL_GATE = _gate(_ORDINAL_WORDS)
+# with the glued forms of Duckling's corpus ("twentyfifth")
+_ORDINAL_GATE = _gate([*_ORDINAL_WORDS, *(t + o for t in _TENS for o in ("first", "second", "third", "fourth", "fifth",
+                                                                          "sixth", "seventh", "eighth", "ninth"))])
 
 
 def _found(dim: str, text: str, start: int, end: int, value: Any, unit: str) -> Found:
@@ -546,6 +548,9 @@ def _ordinals(text: str, words: frozenset[str] | None = None, has_digit: bool = 
         start = m.start()
         if tens is not None and m.group("word") and tens[1] == m.start():
             start, value = tens[0], tens[2] + value
+        elif start and text[start - 1].isalpha():  # "partyfirst": only a ten is glued to its ordinal
+            tens = None
+            continue
         tens = None
         out.append(_found("ordinal", text, start, m.end(), value, ""))
     return out
