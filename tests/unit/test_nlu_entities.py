@@ -138,6 +138,15 @@ def test_decimals_suffixes_and_fractions_as_duckling_reads_them() -> None:
     assert ("distance", 3, "metre", "3m") in system("3m")  # a lower-case m stays a metre
 
 
+def test_currency_codes_written_against_their_amount() -> None:
+    """Duckling's "USD3.14", "42MYR", "RM42", "GBP3.01": the code glued to the digits is still the currency."""
+    assert ("amountOfMoney", 3.14, "USD", "USD3.14") in system("USD3.14")
+    assert ("amountOfMoney", 42, "MYR", "42MYR") in system("42MYR")
+    assert ("amountOfMoney", 42, "MYR", "RM42") in system("pay RM42 now")
+    assert ("amountOfMoney", 3.01, "GBP", "GBP3.01") in system("GBP3.01")
+    assert [f for f in system("an MP3 player and A4 paper") if f[0] in ("number", "amountOfMoney")] == []
+
+
 def test_an_ordinal_glued_to_its_ten_as_in_duckling_corpus() -> None:
     assert ("ordinal", 25, "", "twentyfifth") in system("the twentyfifth")
     assert ("ordinal", 42, "", "fortysecond") in system("fortysecond")

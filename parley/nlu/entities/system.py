@@ -64,10 +64,15 @@ def _words_run(*tables: dict[str, int]) -> re.Pattern[str]:
 _WORDS_RUNS = {"en": _words_run(_EN_UNITS, _EN_SCALES), "fr": _words_run(_FR_UNITS, _FR_SCALES)}
 _WORDS_RUN = _words_run(_EN_UNITS, _EN_SCALES, _FR_UNITS, _FR_SCALES)
 # a number may be glued to its unit ("250ml", "3km", "2h", "100k"), not to other letters ("3rd", "4pm")
-_GLUED = r"(?:km|cm|mm|mls?|cl|hl|mg|kg|lbs?|oz|gals?|ft|mi|yds?|hrs?|mins?|[mlgkhKMG]|¢)\b"
+# currency codes written against their amount, as Duckling reads them ("USD3.14", "42MYR", "Rs20")
+_GLUED_CODES = ("USD", "EUR", "GBP", "INR", "MYR", "KWD", "LBP", "EGP", "QAR", "SAR", "BGN", "ILS", "Rs", "RM")
+_GLUED = (r"(?:(?:km|cm|mm|mls?|cl|hl|mg|kg|lbs?|oz|gals?|ft|mi|yds?|hrs?|mins?|[mlgkhKMG]|"
+          + "|".join(_GLUED_CODES) + r")\b|US\$|¢)")
+_AFTER_CODE = "".join(f"|(?<={code})" for code in _GLUED_CODES)
 # digits, with a decimal part kept whole ("1.2b" and "1.2.3" are no numbers, not 1) or alone (".77")
 _DIGITS = re.compile(
-    rf"(?<![\w.,:])[-+]?(?:(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?|\.\d+)(?!(?!{_GLUED})\w|,\d|:\d|\.\d)"
+    rf"(?:(?<![\w.,:]){_AFTER_CODE})[-+]?(?:(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?|\.\d+)"
+    rf"(?!(?!{_GLUED})\w|,\d|:\d|\.\d)"
     r"|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
 )
 # Duckling's suffixes: "100k", "3M", ".0012G" (a lower-case m or g is a metre or a gram)
