@@ -69,6 +69,9 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'last day in october 2015': ('2015-10-31T00:00', 'day'),
     'first week of october 2014': ('2014-10-06T00:00', 'week'),  # weeks wholly inside the month
     'last week of september 2014': ('2014-09-22T00:00', 'week'),
+    'the week of october 6th': ('2013-10-07T00:00', 'week'),  # a Sunday: it opens the week of the 7th
+    'the week of october 7th': ('2013-10-07T00:00', 'week'),
+    'week of october 9th': ('2013-10-07T00:00', 'week'),  # the week the day is in
     'third tuesday of september 2014': ('2014-09-16T00:00', 'day'),
     'a quarter past 3pm': ('2013-02-12T15:15', 'minute'),
     'half three': ('2013-02-12T15:30', 'minute'),  # British: 3:30

@@ -540,6 +540,12 @@ class _Reader:
     def dates(self) -> None:
         for start, end, value in sorted(self.dated):
             if _free(self.taken, start, end):
+                if (week := _WEEK_OF.search(self.text, 0, start)) is not None:
+                    # the week the day is in, told by its Monday; a Sunday opens the next one: Duckling's
+                    # "the week of october 6th" (a Sunday) and "… 7th" are both the week of Monday the 7th
+                    shift = 1 if value.weekday() == 6 else -value.weekday()
+                    self.add(week.start(), end, value + timedelta(days=shift), "week")
+                    continue
                 self.add(start, end, value, "day")
         for m in self.scan(_MONTH_ONLY, False, _MONTH_WORDS):
             if _PART_OF_MONTH.search(self.text[:m.start("mon") if m.group("mon") else m.start()]):
@@ -584,6 +590,7 @@ def find(text: str, now: datetime) -> list[Time]:
 
 
 _BETWEEN = re.compile(r"^[\s,]*(?:on|at|for|,)?[\s,]*$", _I)
+_WEEK_OF = re.compile(r"\b(?:the\s+)?week\s+of\s+$", _I)
 _NEXT_TO = re.compile(r"^[\s,]*(?:the\s*)?$", _I)
 
 
