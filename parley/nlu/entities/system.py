@@ -68,10 +68,10 @@ _WORDS_RUN = _words_run(_EN_UNITS, _EN_SCALES, _FR_UNITS, _FR_SCALES)
 _GLUED_CODES = ("USD", "EUR", "GBP", "INR", "MYR", "KWD", "LBP", "EGP", "QAR", "SAR", "BGN", "ILS", "Rs", "RM")
 _GLUED = (r"(?:(?:km|cm|mm|mls?|cl|hl|mg|kg|lbs?|oz|gals?|ft|mi|yds?|hrs?|mins?|[mlgkhKMG]|"
           + "|".join(_GLUED_CODES) + r")\b|US\$|¢)")
-_AFTER_CODE = "".join(f"|(?<={code})" for code in _GLUED_CODES)
+_AFTER_CODE = "".join(f"|(?<={'|'.join(c for c in _GLUED_CODES if len(c) == n)})" for n in (3, 2))
 # digits, with a decimal part kept whole ("1.2b" and "1.2.3" are no numbers, not 1) or alone (".77")
 _DIGITS = re.compile(
-    rf"(?:(?<![\w.,:]){_AFTER_CODE})[-+]?(?:(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?|\.\d+)"
+    rf"(?=[-+.\d])(?:(?<![\w.,:]){_AFTER_CODE})[-+]?(?:(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?|\.\d+)"
     rf"(?!(?!{_GLUED})\w|,\d|:\d|\.\d)"
     r"|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
 )
