@@ -138,6 +138,16 @@ def test_decimals_suffixes_and_fractions_as_duckling_reads_them() -> None:
     assert ("distance", 3, "metre", "3m") in system("3m")  # a lower-case m stays a metre
 
 
+def test_french_digits_group_thousands_with_dots_or_spaces() -> None:
+    """As Duckling's French corpus: "100.000" is a hundred thousand (it was 100), "6 700,54" one number
+    (it was 6 and 700.54), "1,2M" 1.2 million."""
+    assert ("amountOfMoney", 100_000, "EUR", "100.000 euros") in system("il coûte 100.000 euros", "fr")
+    assert ("number", 6700.54, "", "6 700,54") in system("6 700,54", "fr")
+    assert ("number", 1_200_000, "", "1,2M") in system("1,2M", "fr")
+    assert ("amountOfMoney", 3000, "EUR", "3 000 euros") in system("3 000 euros", "fr")
+    assert [f[1] for f in system("3 pommes et 200 poires", "fr") if f[0] == "number"] == [3, 200]
+
+
 def test_currency_codes_written_against_their_amount() -> None:
     """Duckling's "USD3.14", "42MYR", "RM42", "GBP3.01": the code glued to the digits is still the currency."""
     assert ("amountOfMoney", 3.14, "USD", "USD3.14") in system("USD3.14")

@@ -75,6 +75,11 @@ _DIGITS = re.compile(
     rf"(?!(?!{_GLUED})\w|,\d|:\d|\.\d)"
     r"|(?<![\w.,])[-+]?\d+,\d+(?![\w,])"
 )
+# French digits: a dot or a space between thousands, a decimal comma ("100.000", "6 700,54", "1,2M", ",5")
+_FR_DIGITS = re.compile(
+    r"(?=[-+,\d])(?<![\w.,:])[-+]?(?:(?:\d{1,3}(?:\.\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\.?\d)|\d+)"
+    rf"(?:,\d+)?|,\d+)(?!(?!{_GLUED})\w|[.,:]\d)"
+)
 # Duckling's suffixes: "100k", "3M", ".0012G" (a lower-case m or g is a metre or a gram)
 _SUFFIX_SCALE = re.compile(r"([kKMG])\b")
 _SUFFIX_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
@@ -125,6 +130,10 @@ def _words_value(words: str) -> float | None:
     return float(total + current) if seen else None
 
 
+def _parse_french_digits(raw: str) -> float:
+    return float(re.sub(r"[.\s]", "", raw).replace(",", "."))
+
+
 def _parse_digits(raw: str) -> float | None:
     s = raw.replace(" ", "")
     if re.fullmatch(r"[-+]?\d+,\d+", s) and not re.fullmatch(r"[-+]?\d{1,3},\d{3}", s):
@@ -169,8 +178,9 @@ def find_numbers(text: str, words: frozenset[str] | None = None, lang: str = "")
         for m in _FRACTION.finditer(text):  # "3/15" is 0.2 for Duckling (and a date too); "1/2 hour"
             if int(m.group(2)):
                 out.append((m.start(), m.end(), int(m.group(1)) / int(m.group(2))))
-        for m in _DIGITS.finditer(text):
-            v = _parse_digits(m.group(0))
+        french = lang == "fr"
+        for m in (_FR_DIGITS if french else _DIGITS).finditer(text):
+            v = _parse_french_digits(m.group(0)) if french else _parse_digits(m.group(0))
             if v is None or any(s < m.end() and m.start() < e for s, e, _ in out):
                 continue
             end = m.end()
