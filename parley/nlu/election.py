@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 NONE = "none"
@@ -39,7 +40,7 @@ def elect(predictions: Mapping[str, JSONDict], included: Sequence[str]) -> JSOND
     # (confidence, name, slots), the best two of the context's two best intents and `none`
     candidates = [(float(i["confidence"]), i["label"], i.get("slots") or {}) for i in best]
     candidates.append((float(ctx.get("oos", 0)), NONE, {}))
-    candidates.sort(key=_first, reverse=True)  # stable: ties keep the intents first, in their order
+    candidates.sort(key=itemgetter(0), reverse=True)  # stable: ties keep the intents first, in their order
     top = candidates[:2]
     total = sum(c[0] for c in top)
     intents = [{"name": name, "context": context, "confidence": confidence / total if total > 0 else 1 / len(top)}
@@ -49,7 +50,3 @@ def elect(predictions: Mapping[str, JSONDict], included: Sequence[str]) -> JSOND
 
 def _confidence(intent: JSONDict) -> float:
     return float(intent["confidence"])
-
-
-def _first(candidate: tuple[float, str, JSONDict]) -> float:
-    return candidate[0]

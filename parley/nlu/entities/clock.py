@@ -53,8 +53,15 @@ _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 
 # Duckling's grain for "in <n> <unit>" and "<n> <unit> ago": the unit below
 _GRAIN_BELOW = {"second": "second", "minute": "second", "hour": "minute", "day": "hour", "week": "day",
                 "month": "day", "year": "month"}
-_OFFSETS = {"a quarter": 15, "quarter": 15, "half": 30, "five": 5, "ten": 10, "twenty": 20, "twenty five": 25,
-            "twenty-five": 25}
+# minutes before or after an hour ("a quarter past 3pm", "twenty-five to six"), and their spellings
+_OFFSETS = {"a quarter": 15, "quarter": 15, "half": 30, "five": 5, "ten": 10, "twenty": 20, "twenty five": 25}
+_OFFSET_WORD = "|".join(w.replace(" ", r"[\s-]+") for w in sorted(_OFFSETS, key=len, reverse=True) if w != "half")
+
+
+def _offset_minutes(raw: str) -> int:
+    words = " ".join(raw.lower().replace("-", " ").split())
+    return int(words) if words.isdigit() else _OFFSETS[words]
+
 
 _I = re.IGNORECASE
 
@@ -86,7 +93,7 @@ _NOON = re.compile(r"\b(?:(?:at|@|around)\s+)?(?P<nw>noon|midday|midnight)\b", _
 # (those are read by the rules above, then shifted by `_OFFSET_BEFORE`); digits only count minutes
 # past an hour ("5 to 10" is a range more often than 9:55)
 _OFFSET_HOUR = re.compile(
-    r"\b(?:(?:at|@|around)\s+)?(?:(?P<qoff>a\s+quarter|quarter|twenty[- ]five|five|ten|twenty)\s+(?:minutes?\s+)?"
+    r"\b(?:(?:at|@|around)\s+)?(?:(?P<qoff>" + _OFFSET_WORD + r")\s+(?:minutes?\s+)?"
     r"(?P<qdir>past|after|to|till|before)|(?P<qpast>half|\d{1,2})\s+(?:minutes?\s+)?(?:past|after))"
     r"\s+(?P<qh>" + _HOUR + r")\b(?!\s?[ap]\.?\s?m\b|[:.]\d|\s*o'?\s?clock"
     r"|\s+(?:secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?|months?|years?)\b)" + _NOT_A_TIME, _I)
@@ -97,7 +104,7 @@ _BEFORE_EVENING = re.compile(r"(?<![\d:.])\b(?P<dh>" + _HOUR + r")(?::(?P<dm>[0-
 _PART_AFTER = re.compile(r"\s+(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night)\b", _I)
 _PART_BEFORE = re.compile(r"\b(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night)\s+$", _I)
 # what may precede one: minutes before or after it ("a quarter past 3pm", "20 to noon")
-_OFFSET_BEFORE = re.compile(r"\b(?:at\s+)?(?P<off>a\s+quarter|quarter|half|twenty[- ]five|five|ten|twenty|\d{1,2})"
+_OFFSET_BEFORE = re.compile(r"\b(?:at\s+)?(?P<off>" + _OFFSET_WORD + r"|half|\d{1,2})"
                             r"\s+(?:minutes?\s+)?(?P<dir>past|after|to|till|before)\s+$", _I)
 _RANGE = re.compile(r"\b(?:between|from)\s+" + _clock("s") + r"(?:\s?" + _ampm("sap") + r")?"
                     r"\s*(?:and|to|till|until|-)\s*" + _clock("e") + r"(?:\s?" + _ampm("eap") + r")?",
@@ -211,9 +218,8 @@ def _offset_hour(m: re.Match[str], hour: int) -> tuple[int, int]:
     """The hour and minute of an `_OFFSET_HOUR` match: "a quarter to five" is 4:45 (on either half of
     the day, like "4:45"; "a quarter to one" is 12:45)."""
     if m.group("qpast"):
-        raw = m.group("qpast").lower()
-        return hour, 30 if raw == "half" else int(raw)
-    delta = _OFFSETS[" ".join(m.group("qoff").lower().replace("-", " ").split())]
+        return hour, _offset_minutes(m.group("qpast"))
+    delta = _offset_minutes(m.group("qoff"))
     if m.group("qdir").lower() in ("past", "after"):
         return hour, delta
     before = (hour - 1) % 24
@@ -455,8 +461,7 @@ class _Reader:
             start, end = min(start, day_match.start()), max(end, day_match.end())
         grain = "minute" if minute is not None else "hour"
         if offset is not None:  # "a quarter past 3pm", "20 to noon"
-            raw = " ".join(offset.group("off").lower().split())
-            delta = int(raw) if raw.isdigit() else _OFFSETS[raw]
+            delta = _offset_minutes(offset.group("off"))
             value += timedelta(minutes=delta if offset.group("dir").lower() in ("past", "after") else -delta)
             start, grain = offset.start(), "minute"
         self.add(start, end, value, grain)

@@ -63,9 +63,20 @@ def _words_run(*tables: dict[str, int]) -> re.Pattern[str]:
 # each language with its own words: in English "ten cents" is money, in French "deux cents" is 200
 _WORDS_RUNS = {"en": _words_run(_EN_UNITS, _EN_SCALES), "fr": _words_run(_FR_UNITS, _FR_SCALES)}
 _WORDS_RUN = _words_run(_EN_UNITS, _EN_SCALES, _FR_UNITS, _FR_SCALES)
-# a number may be glued to its unit ("250ml", "3km", "2h", "100k"), not to other letters ("3rd", "4pm")
+_Unit = tuple[str, str]  # (regex of the spelling, Duckling unit)
+_MONEY_UNITS: list[_Unit] = [
+    (r"usd|us\$|us\s?dollars?", "USD"), (r"\$|dollars?", "$"), (r"bucks?", "unknown"), (r"€|euros?|eur|€ur", "EUR"),
+    (r"£", "£"), (r"pounds? sterling|gbp", "GBP"), (r"lbp|lebanese\s?pounds?", "LBP"),
+    (r"egp|egyptian\s?pounds?", "EGP"), (r"pounds?", "£"), (r"¢|pennies|penny", "cent"),
+    (r"rs\.?|rupees?|inr", "INR"), (r"kwd|kuwaiti\s?dinars?", "KWD"), (r"qar|qatari\s?riyals?", "QAR"),
+    (r"sar|saudi\s?riyals?", "SAR"), (r"bgn", "BGN"), (r"myr|rm|(?:malaysian?\s)?ringgits?", "MYR"),
+    (r"ils|nis|shekels?", "ILS"), (r"dinars?", "dinar"), (r"riyals?", "riyal"), (r"rials?", "rial"),
+    (r"¥|yens?|jpy", "JPY"), (r"cad|canadian dollars?", "CAD"), (r"cents?", "cent"),
+    (r"francs?|chf", "CHF"),
+]
 # currency codes written against their amount, as Duckling reads them ("USD3.14", "42MYR", "Rs20")
-_GLUED_CODES = ("USD", "EUR", "GBP", "INR", "MYR", "KWD", "LBP", "EGP", "QAR", "SAR", "BGN", "ILS", "Rs", "RM")
+_GLUED_CODES = (*sorted({code for _, code in _MONEY_UNITS if len(code) == 3 and code.isupper()}), "Rs", "RM")
+# a number may be glued to its unit ("250ml", "3km", "2h", "100k"), not to other letters ("3rd", "4pm")
 _GLUED = (r"(?:(?:km|cm|mm|mls?|cl|hl|mg|kg|lbs?|oz|gals?|ft|mi|yds?|hrs?|mins?|[mlgkhKMG]|"
           + "|".join(_GLUED_CODES) + r")\b|US\$|¢)")
 _AFTER_CODE = "".join(f"|(?<={'|'.join(c for c in _GLUED_CODES if len(c) == n)})" for n in (3, 2))
@@ -284,17 +295,6 @@ def _standalone_number_word(text: str, end: int) -> bool:
 
 # ------------------------------------------------------------------------------------------ measures
 
-_Unit = tuple[str, str]  # (regex of the spelling, Duckling unit)
-_MONEY_UNITS: list[_Unit] = [
-    (r"usd|us\$|us\s?dollars?", "USD"), (r"\$|dollars?", "$"), (r"bucks?", "unknown"), (r"€|euros?|eur|€ur", "EUR"),
-    (r"£", "£"), (r"pounds? sterling|gbp", "GBP"), (r"lbp|lebanese\s?pounds?", "LBP"),
-    (r"egp|egyptian\s?pounds?", "EGP"), (r"pounds?", "£"), (r"¢|pennies|penny", "cent"),
-    (r"rs\.?|rupees?|inr", "INR"), (r"kwd|kuwaiti\s?dinars?", "KWD"), (r"qar|qatari\s?riyals?", "QAR"),
-    (r"sar|saudi\s?riyals?", "SAR"), (r"bgn", "BGN"), (r"myr|rm|(?:malaysian?\s)?ringgits?", "MYR"),
-    (r"ils|nis|shekels?", "ILS"), (r"dinars?", "dinar"), (r"riyals?", "riyal"), (r"rials?", "rial"),
-    (r"¥|yens?|jpy", "JPY"), (r"cad|canadian dollars?", "CAD"), (r"cents?", "cent"),
-    (r"francs?|chf", "CHF"),
-]
 # currencies written before the amount in words, not only as symbols or ISO codes ("Rs 20", "ringgit 42")
 _PREFIXES = frozenset({"rs", "rs.", "rm", "us$", "ringgit", "malaysian ringgit", "malaysia ringgit"})
 _DISTANCE_UNITS: list[_Unit] = [
