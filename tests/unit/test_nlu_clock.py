@@ -210,6 +210,8 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
     "en mars": ("2013-03-01T00:00", "month"),
     "dans 2 heures": ("2013-02-12T06:30", "minute"),
     "dans une demi-heure": ("2013-02-12T05:00", "second"),
+    "dans deux heures et demie": ("2013-02-12T07:00", "minute"),  # it was 06:30, the half hour left out
+    "il y a une heure et demie": ("2013-02-12T03:00", "minute"),
     "il y a 2 jours": ("2013-02-10T04:00", "hour"),
     "la semaine prochaine": ("2013-02-18T00:00", "week"),
     "le mois suivant": ("2013-03-01T00:00", "month"),

@@ -148,6 +148,48 @@ def test_french_digits_group_thousands_with_dots_or_spaces() -> None:
     assert [f[1] for f in system("3 pommes et 200 poires", "fr") if f[0] == "number"] == [3, 200]
 
 
+def test_a_scale_word_after_spelled_decimals_scales_the_whole_number() -> None:
+    """Duckling's "two point two million" is 2.2 million: it was 2 and 2,000,000, and "one point five
+    billion dollars" was five billion dollars."""
+    assert ("number", 2_200_000, "", "two point two million") in system("two point two million")
+    assert ("number", 1_200_000, "", "1 point 2 million") in system("1 point 2 million")
+    assert ("number", 500_000, "", "point five million") in system("point five million")
+    assert system("one point five billion dollars")[0] == (
+        "amountOfMoney", 1_500_000_000, "$", "one point five billion dollars")
+    assert ("number", 2_000_000, "", "two million") in system("two million")
+    assert ("number", 100.5, "", "one hundred point five") in system("one hundred point five")
+
+
+def test_french_thousands_are_numbers_not_phone_numbers() -> None:
+    """"3.000.000" is three million in French (Duckling's French corpus); it was a phone number. Groups of
+    two digits stay a phone number, and English keeps reading "3.000.000" as one."""
+    assert system("3.000.000", "fr") == [("number", 3_000_000, "", "3.000.000")]
+    assert ("number", 1_000_000, "", "1 000 000") in system("1 000 000", "fr")
+    assert system("01.23.45.67.89", "fr") == [("phoneNumber", "0123456789", "", "01.23.45.67.89")]
+    assert system("06 12 34 56 78", "fr") == [("phoneNumber", "0612345678", "", "06 12 34 56 78")]
+    assert [f[0] for f in system("3.000.000")] == ["phoneNumber"]
+
+
+def test_french_amounts_of_money_as_duckling_reads_them() -> None:
+    """Forms of Duckling's French money corpus that were missed: codes glued to amounts with a decimal
+    comma, centimes after "et", slang and "livres"; and "3 millions d'euros"."""
+    def money(text: str) -> list[tuple[object, str, str]]:
+        return [(value, unit, source) for name, value, unit, source in system(text, "fr") if name == "amountOfMoney"]
+
+    assert money("USD1,23") == [(1.23, "USD", "USD1,23")]
+    assert money("EUR29,99") == [(29.99, "EUR", "EUR29,99")]
+    assert money("GBP 3,01") == [(3.01, "GBP", "GBP 3,01")]
+    assert money("1 USD et 23 centimes") == [(1.23, "USD", "1 USD et 23 centimes")]
+    assert money("1 USD 23 cents") == [(1.23, "USD", "1 USD 23 cents")]
+    assert ("number", 2300, "", "23 cents") not in system("1 USD 23 cents", "fr")  # digits + "cents" is no 2,300
+    assert money("3 balles") == [(3, "unknown", "3 balles")]
+    assert money("quasi neuf livres") == [(9, "£", "neuf livres")]
+    assert money("3 millions d'euros") == [(3_000_000, "EUR", "3 millions d'euros")]
+    assert money("un milliard de dollars") == [(1_000_000_000, "$", "un milliard de dollars")]
+    assert money("10 de dollars") == []  # "de" only after millions and billions
+    assert ("number", 200, "", "deux cents") in system("deux cents", "fr")
+
+
 def test_currency_codes_written_against_their_amount() -> None:
     """Duckling's "USD3.14", "42MYR", "RM42", "GBP3.01": the code glued to the digits is still the currency."""
     assert ("amountOfMoney", 3.14, "USD", "USD3.14") in system("USD3.14")
@@ -225,6 +267,11 @@ def test_amounts_of_money_as_duckling_reads_them() -> None:
     assert money("$10K") == [(10_000, "$", "$10K")]
     assert money("ten pounds") == [(10, "£", "ten pounds")]
     assert money("42 bucks") == [(42, "unknown", "42 bucks")]  # Duckling's own unit for bucks
+    # "a dollar" is one (Duckling's corpus), with its cents too
+    assert money("it costs a dollar") == [(1, "$", "a dollar")]
+    assert money("above a dollar and 42 cents") == [(1.42, "$", "a dollar and 42 cents")]
+    assert money("an euro") == [(1, "EUR", "an euro")]
+    assert money("a hundred people") == []
 
 
 def test_system_email_url_phone() -> None:

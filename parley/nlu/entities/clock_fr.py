@@ -79,7 +79,9 @@ _DAY = re.compile(
     r"|\s+(?:de\s+)?(?P<week>cette\s+semaine|la\s+semaine\s+(?:prochaine|suivante|d'après|dernière|passée)))?)\b"
     r"(?:\s+(?P<part>matin|après-midi|apres-midi|soir))?", _I)
 _RELATIVE = re.compile(
-    r"\b(?:(?P<in>dans)\s+(?:environ\s+)?|(?P<ago>il\s+y\s+a)\s+)(?P<n>" + _AMOUNT + r")\s*(?P<u>" + _UNIT + r")\b",
+    r"\b(?:(?P<in>dans)\s+(?:environ\s+)?|(?P<ago>il\s+y\s+a)\s+)(?P<n>" + _AMOUNT + r")\s*(?P<u>" + _UNIT + r")\b"
+    # "dans deux heures et demie": half an hour more (of hours only, as in English)
+    r"(?P<half>(?<=heure)\s+et\s+demie|(?<=heures)\s+et\s+demie)?\b",
     _I)
 _HALF_HOUR = re.compile(r"\bdans\s+(?:une\s+)?(?P<what>demi-heure|demi\s+heure|quart\s+d'heure)", _I)
 _PERIOD = re.compile(
@@ -144,11 +146,12 @@ def find(text: str, now: datetime) -> list[Time]:
         raw = m.group("n").lower()
         n = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
         unit = _UNIT_OF.get(m.group("u").lower().rstrip("s")) or _UNIT_OF[m.group("u").lower()]
+        half = 30 if m.group("half") else 0
         if m.group("ago"):
-            n = -n
+            n, half = -n, -half
         try:
             value = (_add_months(now, n * (12 if unit == "year" else 1)) if unit in ("month", "year")
-                     else now + timedelta(**{f"{unit}s": n}))
+                     else now + timedelta(**{f"{unit}s": n}) + timedelta(minutes=half))
         except (OverflowError, ValueError):  # "dans 9300165 jours": past the calendar's end
             continue
         grain = _GRAIN_BELOW[unit]

@@ -73,6 +73,8 @@ _MONEY_UNITS: list[_Unit] = [
     (r"ils|nis|shekels?", "ILS"), (r"dinars?", "dinar"), (r"riyals?", "riyal"), (r"rials?", "rial"),
     (r"¥|yens?|jpy", "JPY"), (r"cad|canadian dollars?", "CAD"), (r"cents?", "cent"),
     (r"francs?|chf", "CHF"),
+    # French: "3 balles" (slang, no currency named), "neuf livres" (pounds, as Duckling reads it)
+    (r"balles", "unknown"), (r"livres?\s+sterling", "GBP"), (r"livres?", "£"),
 ]
 # currency codes written against their amount, as Duckling reads them ("USD3.14", "42MYR", "Rs20")
 _GLUED_CODES = (*sorted({code for _, code in _MONEY_UNITS if len(code) == 3 and code.isupper()}), "Rs", "RM")
@@ -88,7 +90,8 @@ _DIGITS = re.compile(
 )
 # French digits: a dot or a space between thousands, a decimal comma ("100.000", "6 700,54", "1,2M", ",5")
 _FR_DIGITS = re.compile(
-    r"(?=[-+,\d])(?<![\w.,:])[-+]?(?:(?:\d{1,3}(?:\.\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\.?\d)|\d+)"
+    rf"(?=[-+,\d])(?:(?<![\w.,:]){_AFTER_CODE})[-+]?"
+    r"(?:(?:\d{1,3}(?:\.\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\.?\d)|\d+)"
     rf"(?:,\d+)?|,\d+)(?!(?!{_GLUED})\w|[.,:]\d)"
 )
 # Duckling's suffixes: "100k", "3M", ".0012G" (a lower-case m or g is a metre or a gram)
@@ -96,8 +99,10 @@ _SUFFIX_SCALE = re.compile(r"([kKMG])\b")
 _SUFFIX_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 _FRACTION = re.compile(r"(?<![\w./])(\d{1,3})\s?/\s?(\d{1,3})(?![\d./])")
 # a scale word after digits ("3 million", "12 lakhs", "2 douzaines"), each language its own
-_SCALE_AFTER = {lang: re.compile(r"\s+(" + "|".join(sorted(table, key=len, reverse=True)) + r")\b", re.IGNORECASE)
-                for lang, table in (("en", _EN_SCALES), ("fr", _FR_SCALES))}
+# (not "cent" in French: "1 USD 23 cents" has its cents, and digits are never followed by "cent" for 100)
+_SCALE_AFTER = {lang: re.compile(r"\s+(" + "|".join(sorted((w for w in table if w not in skip), key=len, reverse=True))
+                                 + r")\b", re.IGNORECASE)
+                for lang, table, skip in (("en", _EN_SCALES, ()), ("fr", _FR_SCALES, ("cent", "cents")))}
 _MINUS_BEFORE = {"en": re.compile(r"\b(?:minus|negative)\s+$", re.IGNORECASE),
                  "fr": re.compile(r"\bmoins\s+$", re.IGNORECASE)}
 
@@ -216,21 +221,27 @@ _LEADING_POINT = re.compile(r"(?<![\w.])(?:point|dot)\s+$", re.IGNORECASE)
 
 def _spelled_decimals(text: str, numbers: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
     """Duckling's "1 point 1" (1.1), "two point five" (2.5) and "point 77" (0.77): a whole number after
-    "point" or "dot" is the decimals of the number before it, or of nothing."""
+    "point" or "dot" is the decimals of the number before it, or of nothing. A scale word closing the
+    decimals scales the whole number: "two point two million" is 2,200,000."""
     out: list[tuple[int, int, float]] = []
     for s, e, v in numbers:
         digits = text[s:e]
-        if v == int(v) and v >= 0 and (digits.isdigit() or not any(w.lower() in _EN_SCALES
-                                                                      for w in _RUN_WORD.findall(digits))):
-            decimals = v / 10 ** len(digits) if digits.isdigit() else v / 10 ** len(str(int(v)))
+        words = _RUN_WORD.findall(digits)
+        scale = _EN_SCALES.get(words[-1].lower(), 1) if len(words) > 1 and words[-1].lower() not in (
+            "hundred", "dozen", "dozens") else 1
+        lead = " ".join(words[:-1]) if scale > 1 else digits
+        v /= scale
+        if v == int(v) and v >= 0 and (lead.isdigit() or not any(w.lower() in _EN_SCALES
+                                                                  for w in _RUN_WORD.findall(lead))):
+            decimals = v / 10 ** len(lead) if lead.isdigit() else v / 10 ** len(str(int(v)))
             if out and _POINT.match(text, out[-1][1], s) and out[-1][2] == int(out[-1][2]) and out[-1][2] >= 0:
                 ps, _, pv = out.pop()
-                out.append((ps, e, pv + decimals))
+                out.append((ps, e, (pv + decimals) * scale))
                 continue
-            if (lead := _LEADING_POINT.search(text, 0, s)) is not None:
-                out.append((lead.start(), e, decimals))
+            if (point := _LEADING_POINT.search(text, 0, s)) is not None:
+                out.append((point.start(), e, decimals * scale))
                 continue
-        out.append((s, e, v))
+        out.append((s, e, v * scale))
     return out
 
 
@@ -399,7 +410,21 @@ def _volume_articles(text: str) -> list[tuple[int, int, float]]:
              0.1 if m.group("tenth") else 1.0) for m in _VOLUME_ARTICLE.finditer(text)]
 
 
+# "a dollar", "above a dollar and 42 cents": one of a currency named by a word (Duckling's "a dollar" is 1)
+_MONEY_ARTICLE = re.compile(r"\ban?\s+(?=(?:dollars?|bucks?|euros?|pounds?|penny|cents?|rupees?|dinars?|riyals?|rials?"
+                            r"|shekels?|ringgits?|yens?|francs?)\b)", re.IGNORECASE)
+
+
+def _money_articles(text: str) -> list[tuple[int, int, float]]:
+    return [(m.start(), m.end(), 1.0) for m in _MONEY_ARTICLE.finditer(text)]
+
+
 _BELOW_ZERO = re.compile(r"\s+(?:below\s+zero|sous\s+z[ée]ro)\b", re.IGNORECASE)
+
+
+# French puts "de" between a large amount and its unit: "3 millions d'euros"
+_OF_AFTER_SCALE = re.compile(r"\s+(?:d['’]|de\s+)", re.IGNORECASE)
+_LARGE_SCALE_AT_END = re.compile(r"\b(?:millions?|milliards?)$", re.IGNORECASE)
 
 
 def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units: list[_Unit]) -> list[Found]:
@@ -408,6 +433,9 @@ def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units:
         if any(f.start <= start < f.end for f in out):
             continue  # the cents of an amount already read ("20 dollars 43 cents")
         after = _after_unit(text, end, units)
+        if after is None and dim == "amountOfMoney" and (of := _OF_AFTER_SCALE.match(text, end)) is not None and \
+                _LARGE_SCALE_AT_END.search(text, start, end) is not None:
+            after = _after_unit(text, of.end(), units)  # "3 millions d'euros", "un milliard de dollars"
         if after is not None:
             stop, unit = after
             if dim == "temperature" and (below := _BELOW_ZERO.match(text, stop)) is not None:
@@ -428,8 +456,8 @@ def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units:
 
 # the cents after an amount: "$20 and 43c", "20 dollars 43 cents", "3 GBP 1 pence", "20 ringgit 43 sen"
 # (bare digits only at the end of a sentence: "$20 and 2 pizzas" keeps its pizzas)
-_CENTS_AFTER = re.compile(r"\s*(?:and\s+)?(\d{1,2})(?:\s?(?:c|cents?|sens?|pence|p)\b|(?=\s*(?:$|[.!?;)])))",
-                          re.IGNORECASE)
+_CENTS_AFTER = re.compile(r"\s*(?:and\s+|et\s+)?(\d{1,2})"
+                          r"(?:\s?(?:c|cents?|centimes?|sens?|pence|p)\b|(?=\s*(?:$|[.!?;)])))", re.IGNORECASE)
 
 
 _ARTICLE = re.compile(r"\b(?:an?|une?|half(?:\s+an?|-)?|une demi[- ])\s*(?=\w)", re.IGNORECASE)
@@ -532,13 +560,19 @@ def _regex_entities(text: str, dim: str, regex: re.Pattern[str],
     return [_found(dim, text, m.start(), m.end(), value(m.group(0)), "") for m in regex.finditer(text)]
 
 
-def _phones(text: str, taken: Iterable[Found]) -> list[Found]:
+# French groups thousands with dots or spaces: "3.000.000" and "1 000 000" are numbers, not phones
+_FR_THOUSANDS = re.compile(r"\d{1,3}([. ])\d{3}(?:\1\d{3})*")
+
+
+def _phones(text: str, taken: Iterable[Found], lang: str) -> list[Found]:
     out = []
     blocked = list(taken)
     for m in _PHONE.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
         if len(digits) < 7 or len(digits) > 15 or _ISO_DATE.fullmatch(m.group(0)):
             continue  # "2015-03-03" is a date
+        if lang == "fr" and _FR_THOUSANDS.fullmatch(m.group(0)):
+            continue
         if any(f.start < m.end() and m.start() < f.end for f in blocked):
             continue
         code = _COUNTRY_CODE.match(m.group(0))
@@ -771,7 +805,7 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
                                                                           for e in emails)] if (
         "." in text or "://" in text) else []
     has_digit = _ANY_DIGIT.search(text) is not None
-    phones = _phones(text, [*emails, *urls]) if has_digit else []
+    phones = _phones(text, [*emails, *urls], lang) if has_digit else []
     masked = _mask(text, [*emails, *urls, *phones])
     words = lower_words(masked)
     numbers = find_numbers(masked, words, lang)
@@ -780,7 +814,7 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     numbers = [n for n in numbers if not any(s < n[1] and n[0] < e for s, e in ordinal_spans)]
     found: list[Found] = [*emails, *urls, *phones, *ordinals]
     found += [_found("number", text, s, e, _clean(v), "") for s, e, v in numbers]
-    found += _measures(masked, numbers, "amountOfMoney", _MONEY_UNITS)
+    found += _measures(masked, sorted([*numbers, *_money_articles(masked)]), "amountOfMoney", _MONEY_UNITS)
     found += _measures(masked, numbers, "distance", _DISTANCE_UNITS)
     found += _measures(masked, [*numbers, *_volume_articles(masked)], "volume", _VOLUME_UNITS)
     found += _measures(masked, numbers, "quantity", _QUANTITY_UNITS)
