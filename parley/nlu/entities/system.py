@@ -334,21 +334,18 @@ _DURATION_UNITS: list[tuple[str, str, int]] = [
     (r"weeks?|semaines?", "week", 604800), (r"months?|mois", "month", 2592000),
     (r"years?|ans?|ann[ée]es?", "year", 31536000),
 ]
+# the first unit of _DURATION_UNITS that follows (one group per unit; a lone "s" must be glued: "3s")
+_DURATION_AFTER = re.compile("|".join(
+    rf"\s?(?P<u{i}>{spelling})(?![\w])" if spelling != "s" else rf"(?P<g{i}>s)(?![\w])"
+    for i, (spellings, _, _) in enumerate(_DURATION_UNITS)
+    for spelling in ((spellings.removesuffix("|s"), "s") if spellings.endswith("|s") else (spellings,))
+), re.IGNORECASE)
 _UNIT_START = "|".join(
     f"(?:{u})\\b" for u, _ in [*_MONEY_UNITS, *_DISTANCE_UNITS, *_VOLUME_UNITS, *_QUANTITY_UNITS]
 ) + "|" + "|".join(f"(?:{u})\\b" for u, _, _ in _DURATION_UNITS)
 
 
-_compiled_after: dict[str, re.Pattern[str]] = {}
 _compiled_before: dict[str, re.Pattern[str]] = {}
-
-
-def _unit_after(spelling: str) -> re.Pattern[str]:
-    """The compiled "unit right after the number" pattern (built once per spelling, not per message)."""
-    compiled = _compiled_after.get(spelling)
-    if compiled is None:
-        compiled = _compiled_after[spelling] = re.compile(rf"\s?(?:{spelling})(?![\w])", re.IGNORECASE)
-    return compiled
 
 
 def _unit_before(spelling: str) -> re.Pattern[str]:
@@ -411,11 +408,15 @@ def _volume_articles(text: str) -> list[tuple[int, int, float]]:
 
 
 # "a dollar", "above a dollar and 42 cents": one of a currency named by a word (Duckling's "a dollar" is 1)
-_MONEY_ARTICLE = re.compile(r"\ban?\s+(?=(?:dollars?|bucks?|euros?|pounds?|penny|cents?|rupees?|dinars?|riyals?|rials?"
-                            r"|shekels?|ringgits?|yens?|francs?)\b)", re.IGNORECASE)
+_MONEY_WORDS = frozenset(f"{w}{s}" for w in ("dollar", "buck", "euro", "pound", "cent", "rupee", "dinar", "riyal",
+                                              "rial", "shekel", "ringgit", "yen", "franc")
+                         for s in ("", "s")) | {"penny"}
+_MONEY_ARTICLE = re.compile(rf"\ban?\s+(?=(?:{'|'.join(sorted(_MONEY_WORDS, reverse=True))})\b)", re.IGNORECASE)
 
 
-def _money_articles(text: str) -> list[tuple[int, int, float]]:
+def _money_articles(text: str, words: frozenset[str]) -> list[tuple[int, int, float]]:
+    if words.isdisjoint(_MONEY_WORDS):  # most messages name no currency: no scan
+        return []
     return [(m.start(), m.end(), 1.0) for m in _MONEY_ARTICLE.finditer(text)]
 
 
@@ -478,21 +479,16 @@ def _durations(text: str, numbers: list[tuple[int, int, float]]) -> list[Found]:
             if not any(f.start < hours.end() and start < f.end for f in out):
                 out.append(_found("duration", text, start, hours.end(), _clean(value * 3600 + 1800), "second"))
             continue
-        rest = text[end:]
-        for spelling, unit, seconds in _DURATION_UNITS:
-            unit_match = _unit_after(spelling).match(rest)
-            if unit_match:
-                m = unit_match
-                if unit == "second" and m.group(0).strip().lower() == "s" and not rest.startswith("s"):
-                    continue
-                stop = end + m.end()
-                if any(f.start < stop and start < f.end for f in out):
-                    break
-                amount = value * seconds
-                if (half := _AND_A_HALF.match(text, stop)) is not None:  # "an hour and a half"
-                    amount, stop = amount + seconds / 2, half.end()
-                out.append(_found("duration", text, start, stop, _clean(amount), "second"))
-                break
+        unit = _DURATION_AFTER.match(text, end)
+        if unit is None or unit.lastgroup is None:
+            continue
+        stop, seconds = unit.end(), _DURATION_UNITS[int(unit.lastgroup[1:])][2]
+        if any(f.start < stop and start < f.end for f in out):
+            continue
+        amount = value * seconds
+        if (half := _AND_A_HALF.match(text, stop)) is not None:  # "an hour and a half"
+            amount, stop = amount + seconds / 2, half.end()
+        out.append(_found("duration", text, start, stop, _clean(amount), "second"))
     # "1 year, 2 days and 3 hours" is one duration: the parts add up
     merged: list[Found] = []
     for f in out:
@@ -535,9 +531,12 @@ _ORDINAL_WORDS = {
 }
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90}
+# in two patterns, each run only when the message may hold what it reads (a digit, an ordinal word):
+# as one pattern, the word alternatives were tried at every position of every message with a digit
+_ORDINAL_NUMBER = re.compile(r"\b(\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b", re.IGNORECASE)
 _ORDINAL = re.compile(
     r"\b(?P<tens>" + "|".join(_TENS) + r")[\s\-—–]*(?=(?:first|second|third|fourth|fifth|sixth|seventh|eighth"
-    r"|ninth)\b)|\b(?P<num>\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b|(?:\b|(?<=ty))(?P<word>"
+    r"|ninth)\b)|(?:\b|(?<=ty))(?P<word>"
     + "|".join(sorted((k for k in _ORDINAL_WORDS if k not in ("last", "dernier", "dernière")),
                       key=len, reverse=True))
     + r")\b",
@@ -586,23 +585,26 @@ def _phones(text: str, taken: Iterable[Found], lang: str) -> list[Found]:
 
 def _ordinals(text: str, words: frozenset[str] | None = None, has_digit: bool = True) -> list[Found]:
     out: list[Found] = []
-    if words is not None and not has_digit and words.isdisjoint(_ORDINAL_GATE):
+    if has_digit:
+        out += [_found("ordinal", text, m.start(), m.end(), int(m.group(1)), "")
+                for m in _ORDINAL_NUMBER.finditer(text)]
+    if words is not None and words.isdisjoint(_ORDINAL_GATE):
         return out
     tens: tuple[int, int, int] | None = None  # "twenty-" right before "fifth": (start, end, 20)
     for m in _ORDINAL.finditer(text):
         if m.group("tens"):
             tens = (m.start(), m.end(), _TENS[m.group("tens").lower()])
             continue
-        value = int(m.group("num")) if m.group("num") else _ORDINAL_WORDS[m.group("word").lower()]
+        value = _ORDINAL_WORDS[m.group("word").lower()]
         start = m.start()
-        if tens is not None and m.group("word") and tens[1] == m.start():
+        if tens is not None and tens[1] == m.start():
             start, value = tens[0], tens[2] + value
         elif start and text[start - 1].isalpha():  # "partyfirst": only a ten is glued to its ordinal
             tens = None
             continue
         tens = None
         out.append(_found("ordinal", text, start, m.end(), value, ""))
-    return out
+    return sorted(out, key=lambda f: f.start) if has_digit else out
 
 
 # ------------------------------------------------------------------------------------------ time
@@ -616,11 +618,11 @@ _TIME_WORDS = (
     "dernière", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "janvier", "février",
     "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre",
 )
-_TIME_HINT = re.compile(
-    r"\b(?:" + "|".join(re.escape(w) for w in _TIME_WORDS)
-    + r"|in \d+|dans \d+|\d+\s?(?:am|pm|h)|\d{1,2}:\d{2}|\d{1,4}[/-]\d{1,2}(?:[/-]\d{1,4})?)\b",
-    re.IGNORECASE,
-)
+_TIME_DIGITS_HINT = r"in \d+|dans \d+|\d+\s?(?:am|pm|h)|\d{1,2}:\d{2}|\d{1,4}[/-]\d{1,2}(?:[/-]\d{1,4})?"
+_TIME_HINT = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in _TIME_WORDS) + "|" + _TIME_DIGITS_HINT + r")\b",
+                        re.IGNORECASE)
+# without a time word only the digits' forms can hint (one search of five forms instead of eighty)
+_TIME_DIGITS_ONLY_HINT = re.compile(rf"\b(?:{_TIME_DIGITS_HINT})\b", re.IGNORECASE)
 _TIME_OF_DAY = re.compile(r"\d{1,2}(?::\d{2})|\d\s?(?:am|pm|h)\b|noon|midnight|midi|minuit|\bat \d", re.I)
 # month names that are also everyday words ("we march on", "may I", "in mars"): no date on their own
 _WORD_MONTHS = frozenset({"may", "march", "mai", "mars", "june", "august"})
@@ -682,9 +684,10 @@ def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
         if out:
             mark_moment_bound()
             text = _mask(text, out)  # dateparser reads the rest
-    if words is not None and not has_digit and words.isdisjoint(_TIME_GATE):
-        return out
-    if not _TIME_HINT.search(text):
+    if words is not None and words.isdisjoint(_TIME_GATE):
+        if not has_digit or not _TIME_DIGITS_ONLY_HINT.search(text):
+            return out
+    elif not _TIME_HINT.search(text):
         return out
     return out + _dateparser_times(text, lang, now, durations)
 
@@ -814,7 +817,7 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     numbers = [n for n in numbers if not any(s < n[1] and n[0] < e for s, e in ordinal_spans)]
     found: list[Found] = [*emails, *urls, *phones, *ordinals]
     found += [_found("number", text, s, e, _clean(v), "") for s, e, v in numbers]
-    found += _measures(masked, sorted([*numbers, *_money_articles(masked)]), "amountOfMoney", _MONEY_UNITS)
+    found += _measures(masked, sorted([*numbers, *_money_articles(masked, words)]), "amountOfMoney", _MONEY_UNITS)
     found += _measures(masked, numbers, "distance", _DISTANCE_UNITS)
     found += _measures(masked, [*numbers, *_volume_articles(masked)], "volume", _VOLUME_UNITS)
     found += _measures(masked, numbers, "quantity", _QUANTITY_UNITS)
