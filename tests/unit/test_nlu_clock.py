@@ -245,6 +245,28 @@ def test_everyday_words_are_not_times(text: str, lang: str) -> None:
     assert [f.source for f in extract_system(text, lang, REFERENCE) if f.name == "time"] == []
 
 
+@pytest.mark.parametrize(("text", "lang", "measure"), [  # the ranges of Duckling's corpora: each was also a time
+    ("between 3 and 5 kilometers", "en", "distance"), ("3-5 kilometers", "en", "distance"),
+    ("~2-7 liters", "en", "volume"), ("from 100 to 1000 l", "en", "volume"), ("around 2 -7 l", "en", "volume"),
+    ("from 10 to 20 dollars", "en", "amountOfMoney"), ("10-20 dollars", "en", "amountOfMoney"),
+    ("from 10 to 20 degrees", "en", "temperature"), ("from 1 to 3 days", "en", "duration"),
+    ("entre 3 et 5 km", "fr", "distance"), ("de 10 à 20 euros", "fr", "amountOfMoney"),
+])
+def test_a_range_of_amounts_is_no_time(text: str, lang: str, measure: str) -> None:
+    found = extract_system(text, lang, REFERENCE)
+    assert [f.source for f in found if f.name == "time"] == []
+    assert measure in [f.name for f in found]
+
+
+@pytest.mark.parametrize(("text", "lang", "time"), [
+    ("between 3 and 5pm", "en", "between 3 and 5pm"), ("from 3 to 5", "en", "from 3 to 5"),
+    ("at 7 for 2 hours", "en", "at 7"), ("tomorrow 2 hours", "en", "tomorrow"), ("at 7 2 km", "en", "at 7"),
+    ("à 10h pour 20 euros", "fr", "à 10h"),
+])
+def test_a_time_next_to_an_amount_stays_a_time(text: str, lang: str, time: str) -> None:
+    assert [f.source for f in extract_system(text, lang, REFERENCE) if f.name == "time"] == [time]
+
+
 @pytest.mark.parametrize(("text", "lang"), [  # found by fuzzing: each once raised ValueError
     ("24:31 monday 7", "en"), ("at 24 tomorrow", "en"), ("2H 74 HALF", "fr"), ("minuit 74 matin", "fr"),
     ("25h demain", "fr"),

@@ -345,6 +345,11 @@ _UNIT_START = "|".join(
 ) + "|" + "|".join(f"(?:{u})\\b" for u, _, _ in _DURATION_UNITS)
 
 
+# what follows the end of a range of amounts: its unit, or a range's second amount and its unit
+_MEASURED_AFTER = re.compile(
+    r"\s*(?:(?:-|–|to|and|à|et)\s*[-+]?\d+(?:[.,]\d+)?\s?)?(?:" + _UNIT_START + "|"
+    + "|".join(f"(?:{u})" for u, _ in _TEMPERATURE_UNITS) + ")", re.IGNORECASE)
+
 _compiled_before: dict[str, re.Pattern[str]] = {}
 
 
@@ -824,6 +829,8 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     found += _measures(masked, numbers, "temperature", _TEMPERATURE_UNITS)
     durations = _durations(masked, numbers)
     times = _times(masked, lang, now, durations, words, has_digit)
+    if has_digit:  # "between 3 and 5 kilometers", "10-20 dollars": bare numbers before a unit are no time
+        times = [t for t in times if not (t.source[-1].isdigit() and _MEASURED_AFTER.match(masked, t.end))]
     # "17h" in "demain à 17h" is a clock time, not a length of time; "dans 2 heures" is both
     clock_times = [t for t in times if not _SPAN_FROM_NOW_WORDS.search(t.source)]
     found += [d for d in durations if not any(t.start <= d.start and d.end <= t.end for t in clock_times)]
