@@ -240,6 +240,66 @@ def test_units_written_against_their_number() -> None:
     assert ("temperature", -2, "degree", "2 degrees below zero") in system("2 degrees below zero")
 
 
+def test_french_ordinals_past_ten_and_first_written_1ere() -> None:
+    """Duckling's French ordinal corpus: "1ère", "onzième"; and tens joined to a unit's ordinal, which
+    were a number and an ordinal ("trente-deuxième" was 30 and 2)."""
+    def ordinals(text: str) -> list[tuple[object, str]]:
+        return [(value, source) for name, value, _, source in system(text, "fr") if name == "ordinal"]
+
+    assert ordinals("la 1ère fois") == [(1, "1ère")]
+    assert ordinals("1ere") == [(1, "1ere")]
+    assert ordinals("le onzième") == [(11, "onzième")]
+    assert ordinals("la vingtième") == [(20, "vingtième")]
+    assert ordinals("trente-deuxième") == [(32, "trente-deuxième")]
+    assert ordinals("vingt et unième") == [(21, "vingt et unième")]
+    assert ordinals("dix-septième") == [(17, "dix-septième")]
+    assert ordinals("soixante-et-onzième") == [(71, "soixante-et-onzième")]
+    assert ordinals("quatre-vingt-dixième") == [(90, "quatre-vingt-dixième")]
+    assert [f for f in system("trente-deuxième", "fr") if f[0] == "number"] == []
+
+
+def test_temperatures_below_zero_without_a_unit_and_in_french() -> None:
+    """"2 below zero" is -2 degrees (Duckling's corpus; it was no temperature), "10 degrés en dessous de zéro"
+    -10 (it was +10)."""
+    def temperatures(text: str, lang: str = "en") -> list[tuple[object, str, str]]:
+        return [(value, unit, source) for name, value, unit, source in system(text, lang) if name == "temperature"]
+
+    assert temperatures("2 below zero") == [(-2, "degree", "2 below zero")]
+    assert temperatures("10 degrés en dessous de zéro", "fr") == [(-10, "degree", "10 degrés en dessous de zéro")]
+    assert temperatures("10 en dessous de zero", "fr") == [(-10, "degree", "10 en dessous de zero")]
+    assert temperatures("2 below the line") == []
+
+
+def test_distances_of_one_system_one_after_the_other_add_up() -> None:
+    """Duckling's "7 feet 10 inches" is 94 inches and "2 km and 1 meter" 2,001 metres: each part was a
+    distance of its own. "kms" and "yds" are units too."""
+    def distances(text: str) -> list[tuple[object, str, str]]:
+        return [(value, unit, source) for name, value, unit, source in system(text) if name == "distance"]
+
+    assert distances("he is 7 feet 10 inches tall") == [(94, "inch", "7 feet 10 inches")]
+    assert distances("2 km and 1 meter") == [(2001, "metre", "2 km and 1 meter")]
+    assert distances("2 yards, 7 feet") == [(13, "foot", "2 yards, 7 feet")]
+    assert distances("10 kms, 8 meters, 6 cm") == [(1_000_806, "centimetre", "10 kms, 8 meters, 6 cm")]
+    assert distances("3 yds") == [(3, "yard", "3 yds")]
+    # another system, or a larger unit after a smaller one, is another distance
+    assert distances("1 kilometer and 1 mile") == [(1, "kilometre", "1 kilometer"), (1, "mile", "1 mile")]
+    assert distances("5 inches or 3 feet") == [(5, "inch", "5 inches"), (3, "foot", "3 feet")]
+
+
+def test_one_of_a_unit_named_by_a_word_and_french_kitchen_units() -> None:
+    """"a kilogram", "a cup of sugar" are quantities of one; "cuillères à soupe" are tablespoons; "un
+    demi-litre" half a litre; "une demi heure" half an hour (none was read)."""
+    assert ("quantity", 1, "kilogram", "a kilogram") in system("a kilogram of apples")
+    assert ("quantity", 1, "cup", "a cup") in system("add a cup of sugar")
+    assert ("quantity", 1, "pound", "a lb") in system("a lb of meat")
+    assert [f for f in system("a cat and a dog") if f[0] == "quantity"] == []
+    assert ("quantity", 3, "tablespoon", "3 Cuillères à soupe") in system("3 Cuillères à soupe de sucre", "fr")
+    assert ("quantity", 1, "teaspoon", "une cuillère à café") in system("une cuillère à café", "fr")
+    assert ("volume", 0.5, "litre", "un demi-litre") in system("un demi-litre de lait", "fr")
+    assert ("volume", 0.25, "litre", "un quart de litre") in system("un quart de litre", "fr")
+    assert ("duration", 1800, "second", "une demi heure") in system("pendant une demi heure", "fr")
+
+
 def test_volumes_durations_and_urls_as_duckling_reads_them() -> None:
     assert ("volume", 1, "litre", "a liter") in system("a liter of milk")
     assert ("volume", 0.5, "gallon", "half a gallon") in system("half a gallon")

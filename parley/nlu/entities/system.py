@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 from parley.nlu.entities import Found, clock, clock_fr, mark_moment_bound
@@ -309,16 +310,17 @@ def _standalone_number_word(text: str, end: int) -> bool:
 # currencies written before the amount in words, not only as symbols or ISO codes ("Rs 20", "ringgit 42")
 _PREFIXES = frozenset({"rs", "rs.", "rm", "us$", "ringgit", "malaysian ringgit", "malaysia ringgit"})
 _DISTANCE_UNITS: list[_Unit] = [
-    (r"km|kilom[eè]tres?|kilometers?", "kilometre"), (r"cm|centim[eè]tres?|centimeters?", "centimetre"),
+    (r"kms?|kilom[eè]tres?|kilometers?", "kilometre"), (r"cm|centim[eè]tres?|centimeters?", "centimetre"),
     (r"mm|millim[eè]tres?|millimeters?", "millimetre"), (r"m|m[eè]tres?|meters?", "metre"),
     (r"mi|miles?", "mile"), (r"ft|feet|foot", "foot"), (r"in|inch(?:es)?|pouces?", "inch"),
-    (r"yards?|yd", "yard"),
+    (r"yards?|yds?", "yard"),
 ]
 _VOLUME_UNITS: list[_Unit] = [
     (r"mls?|millilit(?:re|er)s?", "millilitre"), (r"cl|centilit(?:re|er)s?", "centilitre"),
     (r"l|lit(?:re|er)s?", "litre"), (r"gallons?|gals?", "gallon"), (r"hectolit(?:re|er)s?|hl", "hectolitre"),
 ]
 _QUANTITY_UNITS: list[_Unit] = [
+    (r"cuill[eè]res?\s+(?:à|a)\s+soupe", "tablespoon"), (r"cuill[eè]res?\s+(?:à|a)\s+caf[ée]", "teaspoon"),
     (r"kg|kilos?|kilogram(?:me)?s?", "kilogram"), (r"mg|milligram(?:me)?s?", "milligram"),
     (r"g|grams?|grammes?", "gram"), (r"lbs?|pounds?", "pound"), (r"oz|ounces?|onces?", "ounce"),
     (r"cups?|tasses?", "cup"), (r"tablespoons?|tbsp", "tablespoon"), (r"teaspoons?|tsp", "teaspoon"),
@@ -400,8 +402,9 @@ def _before_unit(text: str, start: int, units: list[_Unit]) -> tuple[int, str] |
 
 
 _VOLUME_ARTICLE = re.compile(
-    r"\b(?:(?P<half>half(?:\s+an?|-)?)|(?P<quarter>(?:a\s+)?quarter(?:\s+of\s+an?|-)|(?:a\s+)?fourth\s+of(?:\s+an?)?)"
-    r"|(?P<tenth>(?:a\s+)?tenth\s+of(?:\s+an?)?)|an?)\s*(?=[a-z])", re.IGNORECASE)
+    r"\b(?:(?P<half>half(?:\s+an?|-)?|(?:une?\s+)?demi-?)|(?P<quarter>(?:a\s+)?quarter(?:\s+of\s+an?|-)"
+    r"|(?:a\s+)?fourth\s+of(?:\s+an?)?|(?:un\s+)?quart\s+de)"
+    r"|(?P<tenth>(?:a\s+)?tenth\s+of(?:\s+an?)?)|an?|une?)\s*(?=[a-z])", re.IGNORECASE)
 
 
 def _volume_articles(text: str) -> list[tuple[int, int, float]]:
@@ -412,20 +415,51 @@ def _volume_articles(text: str) -> list[tuple[int, int, float]]:
              0.1 if m.group("tenth") else 1.0) for m in _VOLUME_ARTICLE.finditer(text)]
 
 
-# "a dollar", "above a dollar and 42 cents": one of a currency named by a word (Duckling's "a dollar" is 1)
-_MONEY_WORDS = frozenset(f"{w}{s}" for w in ("dollar", "buck", "euro", "pound", "cent", "rupee", "dinar", "riyal",
-                                              "rial", "shekel", "ringgit", "yen", "franc")
-                         for s in ("", "s")) | {"penny"}
-_MONEY_ARTICLE = re.compile(rf"\ban?\s+(?=(?:{'|'.join(sorted(_MONEY_WORDS, reverse=True))})\b)", re.IGNORECASE)
+# each unit in the smallest of its system: Duckling adds up "7 feet 10 inches" (94 inches), "2 km and 1 meter"
+_METRIC_MM = {"kilometre": 1_000_000, "metre": 1000, "centimetre": 10, "millimetre": 1}
+_IMPERIAL_INCHES = {"mile": 63_360, "yard": 36, "foot": 12, "inch": 1}
 
 
-def _money_articles(text: str, words: frozenset[str]) -> list[tuple[int, int, float]]:
-    if words.isdisjoint(_MONEY_WORDS):  # most messages name no currency: no scan
-        return []
-    return [(m.start(), m.end(), 1.0) for m in _MONEY_ARTICLE.finditer(text)]
+def _summed_distances(text: str, distances: list[Found]) -> list[Found]:
+    """Distances of one system one after the other ("7 feet 10 inches", "2 yards, 7 feet") are one,
+    in the smaller unit; a larger unit after a smaller one starts another distance."""
+    out: list[Found] = []
+    for d in distances:
+        last = out[-1] if out else None
+        for table in (_METRIC_MM, _IMPERIAL_INCHES):
+            if (last is not None and last.unit in table and d.unit in table and table[d.unit] < table[last.unit]
+                    and _JOINED.match(text[last.end:d.start])):
+                total = Fraction(str(last.value)) * table[last.unit] + Fraction(str(d.value)) * table[d.unit]
+                out[-1] = _found("distance", text, last.start, d.end, _clean(float(total / table[d.unit])), d.unit)
+                break
+        else:
+            out.append(d)
+    return out
 
 
-_BELOW_ZERO = re.compile(r"\s+(?:below\s+zero|sous\s+z[ée]ro)\b", re.IGNORECASE)
+class _Articles:
+    """One of a unit named by a word: "a dollar" (Duckling's corpus: 1 dollar; "above a dollar and 42 cents"),
+    "a kilogram", "a cup of sugar". Scanned only when the message holds one of the unit's words."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = frozenset(words)
+        self.pattern = re.compile(rf"\ban?\s+(?=(?:{'|'.join(sorted(self.words, reverse=True))})\b)", re.IGNORECASE)
+
+    def __call__(self, text: str, words: frozenset[str]) -> list[tuple[int, int, float]]:
+        if words.isdisjoint(self.words):
+            return []
+        return [(m.start(), m.end(), 1.0) for m in self.pattern.finditer(text)]
+
+
+_plural = frozenset({"", "s"})
+_money_articles = _Articles({*(f"{w}{s}" for w in ("dollar", "buck", "euro", "pound", "cent", "rupee", "dinar", "riyal",
+                                                    "rial", "shekel", "ringgit", "yen", "franc") for s in _plural),
+                             "penny"})
+_quantity_articles = _Articles(f"{w}{s}" for w in ("kilogram", "kilo", "kg", "gram", "pound", "lb", "ounce", "oz",
+                                                   "cup", "tablespoon", "teaspoon", "tbsp", "tsp") for s in _plural)
+
+
+_BELOW_ZERO = re.compile(r"\s*(?:below\s+zero|(?:sous|en\s+dessous\s+de)\s+z[ée]ro)\b", re.IGNORECASE)
 
 
 # French puts "de" between a large amount and its unit: "3 millions d'euros"
@@ -450,6 +484,9 @@ def _measures(text: str, numbers: list[tuple[int, int, float]], dim: str, units:
                 value, stop = value + int(cents.group(1)) / 100, cents.end()
             out.append(_found(dim, text, start, stop, _clean(value), unit))
             continue
+        if dim == "temperature" and (below := _BELOW_ZERO.match(text, end)) is not None:  # "2 below zero"
+            out.append(_found(dim, text, start, below.end(), _clean(-abs(value)), "degree"))
+            continue
         if dim == "amountOfMoney":
             before = _before_unit(text, start, units)
             if before is not None:
@@ -466,7 +503,7 @@ _CENTS_AFTER = re.compile(r"\s*(?:and\s+|et\s+)?(\d{1,2})"
                           r"(?:\s?(?:c|cents?|centimes?|sens?|pence|p)\b|(?=\s*(?:$|[.!?;)])))", re.IGNORECASE)
 
 
-_ARTICLE = re.compile(r"\b(?:an?|une?|half(?:\s+an?|-)?|une demi[- ])\s*(?=\w)", re.IGNORECASE)
+_ARTICLE = re.compile(r"\b(?:(?:une?\s+)?demi[- ]|an?|une?|half(?:\s+an?|-)?)\s*(?=\w)", re.IGNORECASE)
 _AND_A_HALF = re.compile(r"\s+and\s+(?:a\s+)?half\b|\s+et\s+demie?\b", re.IGNORECASE)
 _JOINED = re.compile(r"^[\s,]*(?:and|et)?\s*$", re.IGNORECASE)
 # Duckling's "<integer> and a half hours" ("two and a half hours" is 150 minutes; hours only, as there)
@@ -533,15 +570,24 @@ _ORDINAL_WORDS = {
     "troisième": 3, "troisieme": 3, "quatrième": 4, "quatrieme": 4, "cinquième": 5, "cinquieme": 5,
     "sixième": 6, "sixieme": 6, "septième": 7, "septieme": 7, "huitième": 8, "huitieme": 8,
     "neuvième": 9, "neuvieme": 9, "dixième": 10, "dixieme": 10, "dernier": -1, "dernière": -1,
+    **{f"{stem}{end}": value for stem, value in (
+        ("uni", 1), ("onzi", 11), ("douzi", 12), ("treizi", 13), ("quatorzi", 14), ("quinzi", 15), ("seizi", 16),
+        ("vingti", 20), ("trenti", 30), ("quaranti", 40), ("cinquanti", 50), ("soixanti", 60), ("quatre-vingti", 80),
+        ("centi", 100), ("milli", 1000)) for end in ("ème", "eme")},
 }
+# French ordinals past ten join a ten and a unit's ordinal: "vingt et unième", "dix-septième", "quatre-vingt-dixième"
+_FR_ORDINAL_UNITS = ("uni", "deuxi", "troisi", "quatri", "cinqui", "sixi", "septi", "huiti", "neuvi", "dixi", "onzi",
+                     "douzi", "treizi", "quatorzi", "quinzi", "seizi")
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-         "ninety": 90}
+         "ninety": 90, "dix": 10, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60,
+         "quatre-vingt": 80, "quatre-vingts": 80}
 # in two patterns, each run only when the message may hold what it reads (a digit, an ordinal word):
 # as one pattern, the word alternatives were tried at every position of every message with a digit
-_ORDINAL_NUMBER = re.compile(r"\b(\d+)\s?(?:st|nd|rd|th|er|re|e|ème|eme|è)\b", re.IGNORECASE)
+_ORDINAL_NUMBER = re.compile(r"\b(\d+)\s?(?:st|nd|rd|th|er|re|ère|ere|e|ème|eme|è)\b", re.IGNORECASE)
 _ORDINAL = re.compile(
-    r"\b(?P<tens>" + "|".join(_TENS) + r")[\s\-—–]*(?=(?:first|second|third|fourth|fifth|sixth|seventh|eighth"
-    r"|ninth)\b)|(?:\b|(?<=ty))(?P<word>"
+    r"\b(?P<tens>" + "|".join(sorted(_TENS, key=len, reverse=True)) + r")(?:[\s\-—–]+et)?[\s\-—–]*"
+    r"(?=(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|(?:" + "|".join(_FR_ORDINAL_UNITS)
+    + r")(?:ème|eme))\b)|(?:\b|(?<=ty))(?P<word>"
     + "|".join(sorted((k for k in _ORDINAL_WORDS if k not in ("last", "dernier", "dernière")),
                       key=len, reverse=True))
     + r")\b",
@@ -823,9 +869,9 @@ def extract_system(text: str, lang: str = "en", now: datetime | None = None) -> 
     found: list[Found] = [*emails, *urls, *phones, *ordinals]
     found += [_found("number", text, s, e, _clean(v), "") for s, e, v in numbers]
     found += _measures(masked, sorted([*numbers, *_money_articles(masked, words)]), "amountOfMoney", _MONEY_UNITS)
-    found += _measures(masked, numbers, "distance", _DISTANCE_UNITS)
+    found += _summed_distances(masked, _measures(masked, numbers, "distance", _DISTANCE_UNITS))
     found += _measures(masked, [*numbers, *_volume_articles(masked)], "volume", _VOLUME_UNITS)
-    found += _measures(masked, numbers, "quantity", _QUANTITY_UNITS)
+    found += _measures(masked, sorted([*numbers, *_quantity_articles(masked, words)]), "quantity", _QUANTITY_UNITS)
     found += _measures(masked, numbers, "temperature", _TEMPERATURE_UNITS)
     durations = _durations(masked, numbers)
     times = _times(masked, lang, now, durations, words, has_digit)
