@@ -334,6 +334,20 @@ def test_amounts_of_money_as_duckling_reads_them() -> None:
     assert money("a hundred people") == []
 
 
+@pytest.mark.parametrize("text", [  # found by fuzzing: each gave an entity whose source ran over the phone number
+    "a 555-123-4567 pounds", "thirty 555-123-4567 three inches", "kg a 3.000.000 litre", "cups at 3.000.000 one",
+    "inch EUR below cuillères cups 7pm 3.000.000 1,5",
+])
+def test_no_entity_spans_an_email_url_or_phone_number(text: str) -> None:
+    for lang in ("en", "fr"):
+        found = extract_system(text, lang, datetime(2024, 3, 14, 9, 30))
+        phones = [f for f in found if f.name == "phoneNumber"]
+        assert phones or lang == "fr"  # "3.000.000" is three million in French
+        for f in found:
+            assert text[f.start:f.end] == f.source, f
+            assert f in phones or not any(f.start < p.end and p.start < f.end for p in phones), f
+
+
 def test_system_email_url_phone() -> None:
     found = system("write to john.doe@example.com, see https://botpress.com/docs or call +1 514-555-1234")
     assert ("email", "john.doe@example.com", "", "john.doe@example.com") in found

@@ -734,7 +734,7 @@ def _times(text: str, lang: str, now: datetime | None, durations: list[Found],
             out.append(_found("time", text, start, end, when.isoformat(timespec="milliseconds"), grain))
         if out:
             mark_moment_bound()
-            text = _mask(text, out)  # dateparser reads the rest
+            text = _mask(text, out, " ")  # dateparser reads the rest
     if words is not None and words.isdisjoint(_TIME_GATE):
         if not has_digit or not _TIME_DIGITS_ONLY_HINT.search(text):
             return out
@@ -770,6 +770,8 @@ def _dateparser_times(text: str, lang: str, now: datetime | None, durations: lis
             continue
         pos = start + len(source)
         stripped = source.strip()
+        if _MASKED in stripped:
+            continue  # it spans an email, a URL or a phone number
         if not _TIME_HINT.search(stripped) or _only_word_months(stripped) or _only_in_number(stripped):
             continue  # "je", "may I…", "we march on", a bare number, "in 2 and a": not a date
         if _NOT_A_DATE.match(stripped) or (_FRACTION_ONLY.match(stripped)
@@ -841,10 +843,15 @@ _DATEPARSER_LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl", "ru", "ar", "
 # ------------------------------------------------------------------------------------------ all
 
 
-def _mask(text: str, found: Iterable[Found]) -> str:
+# what an email, URL or phone number is blanked out with before the other entities are looked for: not a
+# space, so that no other entity spans it ("a <phone> pounds" was one pound, "thirty <phone> three" 33)
+_MASKED = "\x00"
+
+
+def _mask(text: str, found: Iterable[Found], fill: str = _MASKED) -> str:
     """`text` with what `found` covers blanked out (same length: the other spans keep their places)."""
     for f in found:
-        text = text[:f.start] + " " * (f.end - f.start) + text[f.end:]
+        text = text[:f.start] + fill * (f.end - f.start) + text[f.end:]
     return text
 
 
