@@ -9,11 +9,14 @@ those scoring at least 0.6.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.process import cdist
 
 from parley.nlu.entities import Found
 from parley.nlu.text import Token, tokenize
@@ -88,34 +91,67 @@ def _structural(a: str, b: str) -> float:
     return float((charset * size) ** 0.5)
 
 
-def _score(source: str, form: str, tolerance: float) -> float:
-    low_source, low_form = source.lower(), form.lower()
-    structural = _structural(source, form)
-    if tolerance < 1 and len(low_source.replace(" ", "")) >= 4:
-        fuzzy = (Levenshtein.normalized_similarity(low_source, low_form)
-                 + JaroWinkler.similarity(low_source, low_form)) / 2
-        return (fuzzy if fuzzy >= tolerance else 0.0) * structural
-    # Botpress compares tokens from its (lower-casing) tokenizer; the structural score still
-    # lowers the confidence of a match whose case differs.
-    return (1.0 if low_source == low_form else 0.0) * structural
+_Run = tuple[int, int, str, float]  # a run of tokens matching a form: first and last token, text, score
+
+
+def _runs(text: str, tokens: Sequence[Token], forms: Sequence[str], tolerance: float) -> dict[str, list[_Run]]:
+    """Per form, the runs of tokens it matches (score above 0, rounded to two decimals as Botpress
+    does): from every start token, the run whose length is closest to the form's, scored by an exact
+    match or, when the entity is fuzzy and the run has 4 characters or more, by the mean of Levenshtein
+    and Jaro-Winkler similarities (0 under the tolerance), times the structural score. A form length at
+    a time: the runs of one length are the same for all its forms, and the similarities of all their
+    pairs come from two `cdist` calls instead of two calls per pair (a list of 200 cities took 12 ms)."""
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for form in dict.fromkeys(forms):
+        by_length[len(form)].append(form)
+    out: dict[str, list[_Run]] = {}
+    for length, group in by_length.items():
+        runs = [(last, text[tokens[i].start:tokens[last].end])
+                for i, last in ((i, _take_until(tokens, i, length)) for i in range(len(tokens)))]
+        lows = [source.lower() for _, source in runs]
+        scores = np.zeros((len(runs), len(group)))
+        fuzzy = [k for k, low in enumerate(lows) if tolerance < 1 and len(low.replace(" ", "")) >= 4]
+        if fuzzy:
+            group_low = [form.lower() for form in group]
+            sources = [lows[k] for k in fuzzy]
+            # below this Levenshtein similarity the mean of the two cannot reach `tolerance` (JW <= 1)
+            lev = cdist(sources, group_low, scorer=Levenshtein.normalized_similarity, dtype=np.float64,
+                        score_cutoff=max(0.0, 2 * tolerance - 1))
+            mean = (lev + cdist(sources, group_low, scorer=JaroWinkler.similarity, dtype=np.float64)) / 2
+            for r, c in zip(*np.nonzero(mean >= tolerance), strict=True):
+                scores[fuzzy[r], c] = mean[r, c] * _structural(runs[fuzzy[r]][1], group[c])
+        exact = set(range(len(runs))).difference(fuzzy)
+        if exact:
+            columns: dict[str, list[int]] = defaultdict(list)
+            for c, form in enumerate(group):
+                columns[form.lower()].append(c)
+            for k in exact:
+                for c in columns.get(lows[k], ()):
+                    scores[k, c] = _structural(runs[k][1], group[c])
+        for form in group:
+            out[form] = []
+        for k, c in zip(*np.nonzero(scores), strict=True):
+            score = round(float(scores[k, c]), 2)
+            if score > 0:
+                out[group[c]].append((int(k), runs[k][0], runs[k][1], score))
+    return out
 
 
 def extract_list(text: str, entity: ListEntity, tokens: Sequence[Token] | None = None) -> list[Found]:
     tokens = tokenize(text) if tokens is None else tokens
     if not tokens:
         return []
+    values = [(canonical, [" ".join(form.split()) for form in forms]) for canonical, forms in entity.values]
+    runs = _runs(text, tokens, [form for _, forms in values for form in forms], entity.fuzzy)
     candidates: list[_Candidate] = []
     longest = 0
-    for canonical, forms in entity.values:
+    for canonical, forms in values:
+        before = len(candidates)
         for form in forms:
-            form = " ".join(form.split())
             longest = max(longest, len(form))
-            for i in range(len(tokens)):
-                last = _take_until(tokens, i, len(form))
-                source = text[tokens[i].start:tokens[last].end]
-                score = round(_score(source, form, entity.fuzzy), 2)
-                if score > 0:
-                    candidates.append(_Candidate(score, canonical, i, last, source))
+            candidates += [_Candidate(score, canonical, i, last, source) for i, last, source, score in runs[form]]
+        if len(candidates) == before:
+            continue  # after the last pass no token has two candidates left: this one would change nothing
         for i in range(len(tokens)):
             covering = [c for c in candidates if not c.eliminated and c.first <= i <= c.last]
             if len(covering) > 1:
