@@ -7,6 +7,7 @@ Botpress's published score and writes everything to bench/results/nlu-latest.jso
 - CLINC150 full `train` + `oos_train`, tested on `val` + `oos_val` (training time target: 30 s);
 - bitfan bpds A/B (en, fr) and the few-shot / imbalanced variants, against Botpress's mean of 3 seeds;
 - bpds classic A–F and Braun et al. 2017's three corpora (no Botpress score; data the model was not tuned on);
+- bitfan's bpds slot sets A–J, scored as bitfan scores Botpress (slots_are, slot_includes, slot_count_is);
 - the `small-talk` template: training time (target 1 s) and prediction latency.
 
 The datasets live in ../shared/datasets (see its README); the machine is shared, so times vary.
@@ -30,7 +31,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-from parley.nlu.eval import evaluate, load_samples  # noqa: E402
+from parley.nlu.eval import evaluate, evaluate_slots, load_samples, slot_set  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 BITFAN = DATASETS / "bitfan" / "intent"
@@ -56,6 +57,37 @@ def run_set(name: str, train: str, test: str, botpress: str | None, seed: int = 
     result["set"] = name
     result["botpress_accuracy"] = botpress_accuracy(botpress) if botpress else None
     return result
+
+
+def botpress_slot_scores() -> dict[str, dict[str, float]]:
+    """Botpress's slot scores per bpds slot set ("A": {"slotsAre": …}), from its published scores."""
+    path = SCORES / "bpds-slots.json"
+    out: dict[str, dict[str, float]] = {}
+    if path.is_file():
+        for s in json.loads(path.read_text())["scores"]:
+            out.setdefault(s["problem"].split()[-1], {})[s["metric"].split(":")[-1]] = round(float(s["score"]), 3)
+    return out
+
+
+def slot_sets() -> list[dict[str, Any]]:
+    folder = DATASETS / "bitfan" / "slot" / "bpds"
+    botpress = botpress_slot_scores()
+    results = []
+    print(f"\n{'slot set':10} {'slots are':>13} {'includes':>13} {'count is':>13}   (parley / Botpress)")
+    for part in "ABCDEFGHIJ":
+        train = slot_set(str(folder / f"{part}-train.en.ds.json"))
+        test = slot_set(str(folder / f"{part}-test.en.ds.json"))
+        if train is None or test is None:
+            continue
+        r = evaluate_slots(train, test, "en", 42)
+        bp = botpress.get(part, {})
+        r |= {"set": f"bpds slot {part}", "botpress": bp}
+        results.append(r)
+        cells = [f"{r[k]:.3f} / {bp[m]:.3f}" if m in bp else f"{r[k]:.3f} /   -  "
+                 for k, m in (("slots_are", "slotsAre"), ("slot_includes", "slotIncludes"),
+                              ("slot_count_is", "slotCountIs"))]
+        print(f"{'bpds ' + part:10} " + " ".join(f"{c:>13}" for c in cells), flush=True)
+    return results
 
 
 def small_talk() -> dict[str, Any]:
@@ -146,6 +178,7 @@ def main() -> int:
               f"{'-' if in_scope is None else f'{in_scope:.3f}':>8} {'-' if oos is None else f'{oos:.3f}':>7} "
               f"{r['train_seconds']:7.2f} "
               f"{r['predict_ms_p50']:7.3f} {r['predict_ms_p99']:7.3f}", flush=True)
+    results += slot_sets()
     st = small_talk()
     results.append(st)
     print(f"{st['set']:28} train {st['train_seconds']} s, understand p50 {st['understand_ms_p50']} ms, "

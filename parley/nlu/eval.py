@@ -6,6 +6,12 @@ Files are bitfan datasets (`{"lang", "samples": [{"text", "label"}]}`), CLINC150
 columns found by their header, else the first two columns) or JSON lines (objects or `[text, intent]`).
 Items labelled `oos` are out of scope: in the training data they teach the model what to reject; in
 the test data they count as correct when parley answers `none`.
+
+A bitfan slot dataset (`"type": "slot"`: `variables` with their entity types, `enums`, `patterns`,
+samples labelled with slot spans) is measured as bitfan measures Botpress on it: one intent learns the
+training samples, and each test sample scores `slots_are` (every slot right, and no other),
+`slot_includes` (the share of its slots found at their exact span) and `slot_count_is` (as many slots
+as expected), averaged.
 """
 
 from __future__ import annotations
@@ -176,7 +182,111 @@ def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: st
     }
 
 
+def slot_set(spec: str) -> dict[str, Any] | None:
+    """The bitfan slot dataset at `spec`, or None when the file is of another kind."""
+    path = Path(spec)
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    if not isinstance(data, dict) or data.get("type") != "slot":
+        return None
+    if not isinstance(data.get("samples"), list):
+        raise ValueError(f"{spec}: a slot dataset needs its samples")
+    return data
+
+
+def _slot_utterance(sample: dict[str, Any]) -> Any:
+    from parley.nlu.text import SlotSpan, Utterance
+
+    text = str(sample["text"])
+    spans = tuple(SlotSpan(str(x["name"]), int(x["start"]), int(x["end"]), text[int(x["start"]):int(x["end"])])
+                  for x in sample.get("label") or [])
+    return Utterance(text, spans)
+
+
+def evaluate_slots(train: dict[str, Any], test: dict[str, Any], lang: str, seed: int) -> dict[str, Any]:
+    from parley.nlu.embeddings import load_embedder
+    from parley.nlu.entities.lists import ListEntity
+    from parley.nlu.entities.patterns import PatternEntity
+    from parley.nlu.entities.system import warm_up
+    from parley.nlu.model import IntentData, LanguageModel, TrainingSet
+    from parley.nlu.service import limit_blas_threads
+    from parley.nlu.slots import slot_definitions
+
+    limit_blas_threads()
+    embedder = load_embedder()
+    warm_up()
+    lists = tuple(ListEntity.from_definition(str(e["name"]), {"occurrences": e.get("values") or [],
+                                                             **({"fuzzy": e["fuzzy"]} if "fuzzy" in e else {})})
+                  for e in train.get("enums") or [])
+    patterns = tuple(PatternEntity.from_definition(str(p["name"]), {"pattern": p["regex"],
+                                                                   "matchCase": bool(p.get("case_sensitive"))})
+                     for p in train.get("patterns") or [])
+    slots = slot_definitions([{"name": v["name"], "entities": v.get("types") or []}
+                              for v in train.get("variables") or []])
+    utterances = tuple(_slot_utterance(x) for x in train["samples"])
+    data = TrainingSet(lang, (IntentData("main", ("global",), utterances, slots),), lists, patterns, seed)
+    started = time.perf_counter()
+    model = LanguageModel.train(data, embedder)
+    train_seconds = time.perf_counter() - started
+
+    latencies: list[float] = []
+    are = includes = count = 0.0
+    for sample in test["samples"]:
+        expected = _slot_utterance(sample).slots
+        t0 = time.perf_counter()
+        predictions = model.predict(str(sample["text"]))["predictions"]
+        latencies.append((time.perf_counter() - t0) * 1000)
+        intent: dict[str, Any] = next(
+            (i for ctx in predictions.values() for i in ctx["intents"] if i["label"] == "main"), {})
+        found = intent.get("slots") or {}
+        right = sum(1 for x in expected if x.name in found and (found[x.name]["start"], found[x.name]["end"]) ==
+                    (x.start, x.end))
+        share = right / len(expected) if expected else 1.0
+        same_count = len(found) == len(expected)
+        includes += share
+        count += same_count
+        are += share == 1.0 and same_count
+    latencies.sort()
+    n = len(test["samples"])
+
+    def pct(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3) if latencies else 0.0
+
+    return {
+        "slots_are": round(are / n, 4) if n else 0.0,
+        "slot_includes": round(includes / n, 4) if n else 0.0,
+        "slot_count_is": round(count / n, 4) if n else 0.0,
+        "train_seconds": round(train_seconds, 2),
+        "predict_ms_p50": pct(0.5),
+        "predict_ms_p99": pct(0.99),
+        "n_train": len(train["samples"]),
+        "n_test": n,
+        "slots": [d.name for d in slots],
+        "language": lang,
+        "embeddings": embedder is not None,
+        "model_id": model.id,
+    }
+
+
 def main(args: argparse.Namespace) -> int:
+    try:
+        slot_train, slot_test = slot_set(args.train), slot_set(args.test)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the dataset: {exc!r}", file=sys.stderr)
+        return 2
+    if slot_train is not None or slot_test is not None:
+        if slot_train is None or slot_test is None:
+            print("a slot dataset is measured against another slot dataset", file=sys.stderr)
+            return 2
+        lang = args.lang or slot_train.get("lang") or slot_test.get("lang") or "en"
+        try:
+            result = evaluate_slots(slot_train, slot_test, str(lang), args.seed)
+        except (KeyError, TypeError, ValueError) as exc:
+            print(f"cannot read the dataset: {exc!r}", file=sys.stderr)
+            return 2
+        print(json.dumps(result))
+        return 0
     try:
         train, train_lang = load_samples(args.train)
         test, test_lang = load_samples(args.test)

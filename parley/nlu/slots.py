@@ -1,11 +1,15 @@
 """Slot filling: a CRF tagger per intent (as Botpress does, with CRFsuite), then entities.
 
-Training utterances mark slots with `[text](slot)`. Each token gets a B-/I-<slot> or O tag and
-features: the word, its shape, its neighbours and the entities covering it. At prediction the tagger
-proposes spans; a span becomes a slot when an entity of a type the slot accepts covers it (the slot
-then carries that entity and its value), or when the slot accepts `any` (the value is the text).
-A slot the tagger missed is filled from an entity of its type when no other slot of the intent
-accepts that type, so "I want bananas" fills `fruit` even after two training examples.
+Training utterances mark slots with `[text](slot)`. Each token gets a B-/I-<slot> or O tag (with
+Botpress's `/any` suffix when no entity covers the token) and features: the word, its shape, its
+neighbours and the entities covering it. At prediction each token takes its most likely tag, as
+Botpress's tagger does: a tag and its `/any` twin add up, and a tag under MIN_SLOT_CONFIDENCE or of a
+slot the intent does not have is no slot. An inside tag joins the last slot of its name. A slot keeps
+the text and span that were tagged; its value is that of an entity of one of the intent's slot types
+that holds the span or lies within it, else the text itself.
+
+Beyond Botpress: a slot the tagger missed is filled from an entity of its type when no other slot of
+the intent accepts that type, so "I want bananas" fills `fruit` even after two training examples.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from parley.nlu.text import Token, Utterance, tokenize
 log = logging.getLogger("parley.nlu")
 
 ANY = "any"
+ANY_SUFFIX = "/any"
+MIN_SLOT_CONFIDENCE = 0.15
 JSONDict = dict[str, Any]
 
 
@@ -71,13 +77,14 @@ def _features(tokens: Sequence[Token], entities: Sequence[Found]) -> list[list[s
     return out
 
 
-def _tags(tokens: Sequence[Token], utterance: Utterance) -> list[str]:
+def _tags(tokens: Sequence[Token], utterance: Utterance, entities: Sequence[Found]) -> list[str]:
     tags = ["O"] * len(tokens)
     for span in utterance.slots:
         first = True
         for i, t in enumerate(tokens):
             if t.start < span.end and span.start < t.end:
-                tags[i] = ("B-" if first else "I-") + span.name
+                covered = any(t.start < e.end and e.start < t.end for e in entities)
+                tags[i] = ("B-" if first else "I-") + span.name + ("" if covered else ANY_SUFFIX)
                 first = False
     return tags
 
@@ -104,7 +111,7 @@ class SlotTagger:
             tokens = tokenize(u.text)
             if tokens:
                 kept = Utterance(u.text, tuple(s for s in u.slots if s.name in known))
-                trainer.append(_features(tokens, ents), _tags(tokens, kept))
+                trainer.append(_features(tokens, ents), _tags(tokens, kept, ents))
         trainer.set_params({"c1": 1e-4, "c2": 1e-2, "max_iterations": 500,
                             "feature.possible_transitions": True, "feature.possible_states": True})
         fd, path = tempfile.mkstemp(suffix=".crfsuite")
@@ -127,31 +134,14 @@ class SlotTagger:
         return self._tagger
 
     def extract(self, text: str, tokens: Sequence[Token], entities: Sequence[Found]) -> JSONDict:
-        """{slot name: Botpress Slot}."""
+        """{slot name: Botpress Slot}; of two slots of one name, the more confident."""
         slots: JSONDict = {}
-        by_name = {d.name: d for d in self.definitions}
         tagger = self._crf()
         if tagger is not None and tokens:
-            # pycrfsuite's Tagger is not thread-safe; taggers are per model and used from one thread
-            labels = tagger.tag(_features(tokens, entities))
-            spans: list[tuple[str, int, int, float]] = []
-            for i, label in enumerate(labels):
-                if label == "O":
-                    continue
-                kind, name = label[:2], label[2:]
-                p = tagger.marginal(label, i)
-                if kind == "I-" and spans and spans[-1][0] == name and spans[-1][2] == i - 1:
-                    n, a, _, conf = spans[-1]
-                    spans[-1] = (n, a, i, min(conf, p))
-                else:
-                    spans.append((name, i, i, p))
-            for name, a, b, conf in spans:
-                definition = by_name.get(name)
-                if definition is None:
-                    continue
-                start, end = tokens[a].start, tokens[b].end
-                slot = _make_slot(definition, text, start, end, conf, entities)
-                if slot is not None and (name not in slots or slots[name]["confidence"] < slot["confidence"]):
+            types = {t for d in self.definitions for t in d.entities}
+            for name, start, end, confidence in self._spans(tagger, tokens, entities):
+                slot = _slot(name, text, start, end, confidence, _holding(entities, types, start, end))
+                if name not in slots or slots[name]["confidence"] <= confidence:
                     slots[name] = slot
         # entities the tagger did not place, for slots whose types no other slot shares
         used = [(s["start"], s["end"]) for s in slots.values()]
@@ -167,16 +157,33 @@ class SlotTagger:
                     break
         return slots
 
+    def _spans(self, tagger: Any, tokens: Sequence[Token],
+               entities: Sequence[Found]) -> list[tuple[str, int, int, float]]:
+        """(slot, start, end, confidence) of what the tagger marks; a slot's confidence is that of its
+        first token."""
+        # pycrfsuite's Tagger is not thread-safe; taggers are per model and used from one thread
+        tagger.set(_features(tokens, entities))
+        labels = tagger.labels()
+        known = {d.name for d in self.definitions}
+        spans: list[tuple[str, int, int, float]] = []
+        for i, token in enumerate(tokens):
+            marginal = {label: tagger.marginal(label, i) for label in labels}
+            best, p = max(((label, q + marginal.get(label + ANY_SUFFIX, 0.0)) for label, q in marginal.items()),
+                          key=lambda x: x[1])
+            name = best[2:].removesuffix(ANY_SUFFIX)
+            if best == "O" or p < MIN_SLOT_CONFIDENCE or name not in known:
+                continue
+            if best.startswith("I-") and spans and spans[-1][0] == name:
+                spans[-1] = (name, spans[-1][1], token.end, spans[-1][3])
+            else:
+                spans.append((name, token.start, token.end, p))
+        return spans
 
-def _make_slot(definition: SlotDefinition, text: str, start: int, end: int, confidence: float,
-               entities: Sequence[Found]) -> JSONDict | None:
-    matching = [e for e in entities if definition.accepts(e) and e.start < end and start < e.end]
-    if matching:
-        best = max(matching, key=lambda e: (min(e.end, end) - max(e.start, start), e.confidence))
-        return _slot(definition.name, text, best.start, best.end, confidence, best)
-    if ANY in definition.entities:
-        return _slot(definition.name, text, start, end, confidence, None)
-    return None
+
+def _holding(entities: Sequence[Found], types: set[str], start: int, end: int) -> Found | None:
+    """The first entity of one of `types` that holds the span or lies within it."""
+    return next((e for e in entities if (e.name in types or e.entity_id in types)
+                 and (e.start <= start and end <= e.end or start <= e.start and e.end <= end)), None)
 
 
 def _slot(name: str, text: str, start: int, end: int, confidence: float, entity: Found | None) -> JSONDict:

@@ -95,3 +95,43 @@ def test_a_missing_or_malformed_dataset_is_a_clear_error(tmp_path: Path, capsys:
     assert main(["nlu-eval", "--train", str(broken), "--test", str(broken)]) == 2
     assert "cannot read the dataset" in capsys.readouterr().err
     assert main(["nlu-eval", "--train", str(tmp_path / "absent.json"), "--test", str(broken)]) == 2
+
+
+def _slot_dataset(path: Path, samples: list[tuple[str, list[tuple[str, str]]]], with_entities: bool) -> str:
+    """A bitfan slot dataset; each sample's slots are given by their text, located in the sample."""
+    data = {"name": path.stem, "type": "slot", "lang": "en",
+            "variables": [{"name": "flight", "types": ["flight-number"]}, {"name": "city", "types": ["city"]}],
+            "enums": [{"name": "city", "values": [{"name": c, "synonyms": []} for c in ("Paris", "Tokyo", "Lima")]}]
+            if with_entities else [],
+            "patterns": [{"name": "flight-number", "regex": "[A-Z]{2}\\d{2,4}", "case_sensitive": True}]
+            if with_entities else [],
+            "samples": [{"text": t, "label": [{"name": n, "start": t.index(v), "end": t.index(v) + len(v)}
+                                              for n, v in slots]} for t, slots in samples]}
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_a_slot_dataset_is_scored_as_bitfan_scores_botpress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """slots_are: every slot at its exact span and no other; slot_includes: the share found; slot_count_is:
+    as many as expected. It was read as an intent set, its slot lists taken for intent names."""
+    train = _slot_dataset(tmp_path / "train.json", [
+        ("is AB123 on time", [("flight", "AB123")]),
+        ("status of KL456 to Paris", [("flight", "KL456"), ("city", "Paris")]),
+        ("flights to Tokyo", [("city", "Tokyo")]), ("where is ZQ889", [("flight", "ZQ889")]),
+        ("hello there", []), ("any news on LH400 to Lima", [("flight", "LH400"), ("city", "Lima")]),
+    ], with_entities=True)
+    test = _slot_dataset(tmp_path / "test.json", [
+        ("is TK89 on time", [("flight", "TK89")]), ("flights to Lima", [("city", "Lima")]),
+        ("status of AF1234 to Tokyo", [("flight", "AF1234"), ("city", "Tokyo")]), ("hello", []),
+        # "hello" is no city: one slot of two found, and one slot where two were expected
+        ("status of AF1234 for hello", [("flight", "AF1234"), ("city", "hello")]),
+    ], with_entities=False)
+    assert main(["nlu-eval", "--train", train, "--test", test]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["slots"] == ["flight", "city"] and result["n_train"] == 6 and result["n_test"] == 5
+    assert (result["slots_are"], result["slot_includes"], result["slot_count_is"]) == (0.8, 0.9, 0.8)
+    assert {"train_seconds", "predict_ms_p50", "predict_ms_p99", "model_id"} <= set(result)
+    # a slot set is measured against a slot set only
+    intents = _dataset(tmp_path / "intents.json", {"greet": ["hi"]})
+    assert main(["nlu-eval", "--train", train, "--test", intents]) == 2
+    assert "slot dataset" in capsys.readouterr().err

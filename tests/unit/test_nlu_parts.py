@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import sparse
 
 from parley.nlu.election import elect, is_ambiguous
 from parley.nlu.language import detect_language
 from parley.nlu.linear import train_softmax
+from parley.nlu.model import IntentData, LanguageModel, TrainingSet
+from parley.nlu.slots import slot_definitions
 from parley.nlu.text import SlotSpan, parse_utterance, tokenize
 
 
@@ -78,3 +82,39 @@ def test_softmax_regression_learns_a_separable_problem() -> None:
     w = train_softmax(xs, xd, y, 4, c=100.0)
     pred = (xs @ w.sparse + xd @ w.dense + w.bias).argmax(axis=1)
     assert (pred == y).mean() > 0.95
+
+
+def _slot_model(intent: str, utterances: list[str], slots: list[dict[str, object]]) -> LanguageModel:
+    data = TrainingSet("en", (IntentData(intent, ("global",), tuple(parse_utterance(u) for u in utterances),
+                                         slot_definitions(slots)),), seed=1)
+    return LanguageModel.train(data, None)
+
+
+def _slots(model: LanguageModel, text: str) -> dict[str, Any]:
+    slots: dict[str, Any] = model.predict(text)["predictions"]["global"]["intents"][0]["slots"]
+    return slots
+
+
+def test_a_tagged_slot_needs_no_entity_of_its_type() -> None:
+    """As Botpress: what the tagger marks is a slot, its text the value, when no entity of the slot's
+    types holds it (here the slot is typed `city` and flight numbers are no city). It was dropped."""
+    model = _slot_model("flight_status", [
+        "info about [AB123](flight) please", "what is the status of [KL456](flight)", "is [ZQ889](flight) late",
+        "tell me about flight [TK89](flight)", "where is [AF1234](flight) now", "any news on [LH400](flight)",
+    ], [{"name": "flight", "entities": ["city"]}])
+    slot = _slots(model, "info about ZX999 please")["flight"]
+    assert (slot["source"], slot["value"], slot["entity"]) == ("ZX999", "ZX999", None)
+    assert (slot["start"], slot["end"]) == (11, 16)
+
+
+def test_a_slot_keeps_the_tagged_text_and_takes_the_value_of_the_entity_holding_it() -> None:
+    """As Botpress: the slot's span is what was tagged ("of june"), its value that of the time entity
+    holding it ("the 3rd of june"). The slot used to take the entity's span."""
+    model = _slot_model("book", ["book me for [june 3](when)", "I'd like [may 8](when) please", "book [march 9](when)",
+                                 "can I come [july 14](when)", "reserve [august 2](when) for me"],
+                        [{"name": "when", "entities": ["time"]}])
+    text = "book me for the 3rd of june"
+    slot = _slots(model, text)["when"]
+    entity = slot["entity"]
+    assert entity["meta"]["source"] == "the 3rd of june" and slot["value"] == entity["data"]["value"]
+    assert slot["source"] == text[slot["start"]:slot["end"]] == "of june"
