@@ -451,12 +451,12 @@ class _Articles:
         return [(m.start(), m.end(), 1.0) for m in self.pattern.finditer(text)]
 
 
-_plural = frozenset({"", "s"})
+_PLURAL = frozenset({"", "s"})
 _money_articles = _Articles({*(f"{w}{s}" for w in ("dollar", "buck", "euro", "pound", "cent", "rupee", "dinar", "riyal",
-                                                    "rial", "shekel", "ringgit", "yen", "franc") for s in _plural),
+                                                    "rial", "shekel", "ringgit", "yen", "franc") for s in _PLURAL),
                              "penny"})
 _quantity_articles = _Articles(f"{w}{s}" for w in ("kilogram", "kilo", "kg", "gram", "pound", "lb", "ounce", "oz",
-                                                   "cup", "tablespoon", "teaspoon", "tbsp", "tsp") for s in _plural)
+                                                   "cup", "tablespoon", "teaspoon", "tbsp", "tsp") for s in _PLURAL)
 
 
 _BELOW_ZERO = re.compile(r"\s*(?:below\s+zero|(?:sous|en\s+dessous\s+de)\s+z[ée]ro)\b", re.IGNORECASE)
