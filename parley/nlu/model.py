@@ -39,8 +39,9 @@ from parley.nlu.text import Token, Utterance, fold, normalize, parse_utterance, 
 
 log = logging.getLogger("parley.nlu")
 
-# 2: system entities read as Duckling does (the slot taggers learn from them); 3: Botpress's slot tags (`/any`)
-NLU_VERSION = "parley-nlu-3"
+# 2: system entities read as Duckling does (the slot taggers learn from them); 3: Botpress's slot tags (`/any`);
+# 4: no word feature where an entity covers the word
+NLU_VERSION = "parley-nlu-4"
 # WordLlama's table was trained on English sentence pairs: it lifts English intents by several points
 # and lowers French ones (measured on bitfan bpds A), so other languages use TF-IDF features only.
 EMBEDDING_LANGUAGES = frozenset({"en"})

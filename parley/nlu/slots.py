@@ -51,7 +51,10 @@ def _features(tokens: Sequence[Token], entities: Sequence[Found]) -> list[list[s
     n = len(tokens)
     for i, t in enumerate(tokens):
         w = t.text.lower()
-        f = [f"w={w}", f"suf={w[-3:]}", f"pre={w[:3]}", f"pos={min(4, i * 4 // max(n, 1))}"]
+        # the word itself only where no entity covers it, as Botpress does: the tagger learns an
+        # entity's slot from the entity, not from the values the examples happened to use
+        f = [] if covering[i] else [f"w={w}"]
+        f += [f"suf={w[-3:]}", f"pre={w[:3]}", f"pos={min(4, i * 4 // max(n, 1))}"]
         if t.text.isdigit():
             f.append("digit")
         elif any(c.isdigit() for c in t.text):
