@@ -153,6 +153,19 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     "I'm 25 years old": 'none',
     'at 5 dollars': 'none',
     'call me at 6': ('2013-02-12T06:00', 'hour'),
+    # misses of Duckling's corpus read since 2026-12-06, 12:40 UTC
+    'at 3 15': ('2013-02-12T15:15', 'minute'),  # it was 15:00, the minutes left out
+    'at 7 30 pm': ('2013-02-12T19:30', 'minute'),
+    'at 3 15 people': ('2013-02-12T15:00', 'hour'),  # no minutes before a noun
+    'at about 3pm': ('2013-02-12T15:00', 'hour'),
+    '3pm approximately': ('2013-02-12T15:00', 'hour'),
+    '9 tomorrow morning': ('2013-02-13T09:00', 'hour'),  # dateparser read it as tomorrow 04:30
+    '9 tomorrow evening': ('2013-02-13T21:00', 'hour'),
+    'in 2014': ('2014-01-01T00:00', 'year'),  # dateparser: 2014-02-12 (today's day and month)
+    '2014-10': ('2014-10-01T00:00', 'month'),
+    '2014/10': ('2014-10-01T00:00', 'month'),
+    '10/2013': ('2013-10-01T00:00', 'month'),
+    '10-31-74': ('1974-10-31T00:00', 'day'),  # dateparser: 2074
 }
 
 
@@ -218,6 +231,12 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
     "après-demain": ("2013-02-14T00:00", "day"),
     "la veille": ("2013-02-11T00:00", "day"),
     "maintenant": ("2013-02-12T04:30", "second"),
+    "septembre 2014": ("2014-09-01T00:00", "month"),  # dateparser: 2014-09-12, a day
+    "avril": ("2013-04-01T00:00", "month"),
+    "en 2014": ("2014-01-01T00:00", "year"),
+    "10/2014": ("2014-10-01T00:00", "month"),
+    "le 31 10": ("2013-10-31T00:00", "day"),  # it was "le 31", March 31st
+    "le 20 02 14": ("2014-02-20T00:00", "day"),
 }
 
 
@@ -225,6 +244,17 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
 def test_french_times_as_duckling_reads_them(text: str, expected: tuple[str, str]) -> None:
     got = [(value.strftime("%Y-%m-%dT%H:%M"), grain) for _, _, value, grain in clock_fr.find(text, REFERENCE)]
     assert got == [expected]
+
+
+def test_french_hours_spelled_out_reach_the_french_grammar() -> None:
+    """"à quinze heures" was read by the French grammar and then dropped: no word of the message told
+    `extract_system` it might hold a time."""
+    def times(text: str) -> list[tuple[str, str]]:
+        return [(f.value[:16], f.unit) for f in extract_system(text, "fr", REFERENCE) if f.name == "time"]
+
+    assert times("rendez-vous à quinze heures") == [("2013-02-12T15:00", "hour")]
+    assert times("à quinze heures quinze") == [("2013-02-12T15:15", "minute")]
+    assert times("pendant deux heures") == []  # a length of time
 
 
 def test_a_french_clock_time_is_not_also_a_length_of_time() -> None:

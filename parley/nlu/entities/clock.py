@@ -80,14 +80,22 @@ _NOT_A_TIME = (r"(?!\s*(?:%|percent|\$|€|£|dollars?|euros?|pounds?|cents?|km|
                r"|kg|kilos?|grams?|lbs?|degrees?|°|years?|people|persons|guests|times|pieces|items"
                r"|minutes?\s+(?:past|after|to|till|before)|past|after|till|before|options?|choices?|things?|stars?"
                r"|points?|of)\b)")
-_EXPLICIT = re.compile(r"\b(?:(?:at|@|around)\s+)?" + _clock("a") + r"\s?" + _ampm("ap"), _I)
-_AT = re.compile(r"\b(?:at|@|around)\s+(?P<bh>" + _HOUR + r")(?::(?P<bm>[0-5]\d)|(?P<bm2>[0-5]\d)"
-                 r"|\s+(?P<bw>" + _MINUTE_WORD + r"))?\b(?![:.,/]\d)" + _NOT_A_TIME, _I)
+# "at about 3pm", "3pm approximately": the hedge is part of the time, as in Duckling
+_HEDGE = r"(?:about|around|approximately|approx\.?|roughly)"
+_EXPLICIT = re.compile(r"\b(?:(?:at|@)\s+(?:" + _HEDGE + r"\s+)?|" + _HEDGE + r"\s+)?" + _clock("a") + r"\s?"
+                       + _ampm("ap") + r"(?:\s+approximately\b)?", _I)
+# where a time may end: "half two", "at 3 15" are times only there ("half two cups", "at 3 15 people" are not)
+_TIME_END = r"(?=\s*(?:$|[.,!?;)]|today|tonight|tomorrow|on\b|in\s+the\b|this\b|next\b|at\b))"
+_AT = re.compile(r"\b(?:(?:at|@)(?:\s+" + _HEDGE + r")?|around)\s+(?P<bh>" + _HOUR + r")"
+                 r"(?::(?P<bm>[0-5]\d)|(?P<bm2>[0-5]\d)|\s+(?P<bw>" + _MINUTE_WORD + r")"
+                 r"|\s+(?P<bm3>[0-5]\d)(?:\s?(?P<bap>[ap]\.?\s?m\b\.?))?"
+                 + _TIME_END + r")?\b(?![:.,/]\d)"
+                 + _NOT_A_TIME, _I)
 _OCLOCK = re.compile(r"\b(?P<oh>" + _HOUR + r")\s?o'?\s?clock\b(?:\s?(?P<oap>[ap]\.?\s?m\b\.?))?", _I)
 _BARE = re.compile(r"(?<![\d:.])\b(?P<ch>\d{1,2}):(?P<cm>[0-5]\d)\b(?![:.]\d)")
 # British "half three" (3:30): hour words only, and only where a time can end ("half two cups" is no time)
 _HALF = re.compile(r"\bhalf\s+(?P<fh>" + "|".join(_HOUR_WORDS) + r")\b(?:\s?(?P<fap>[ap]\.?\s?m\b\.?))?"
-                   r"(?=\s*(?:$|[.,!?;)]|today|tonight|tomorrow|on\b|in\s+the\b|this\b|next\b|at\b))", _I)
+                   + _TIME_END, _I)
 _NOON = re.compile(r"\b(?:(?:at|@|around)\s+)?(?P<nw>noon|midday|midnight)\b", _I)
 # "half past three", "a quarter to five", "ten past 8": minutes before or after an hour with no am or pm
 # (those are read by the rules above, then shifted by `_OFFSET_BEFORE`); digits only count minutes
@@ -99,7 +107,7 @@ _OFFSET_HOUR = re.compile(
     r"|\s+(?:secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?|months?|years?)\b)" + _NOT_A_TIME, _I)
 # "8 tonight", "7:30 this evening": a bare hour before an evening is that evening's hour
 _BEFORE_EVENING = re.compile(r"(?<![\d:.])\b(?P<dh>" + _HOUR + r")(?::(?P<dm>[0-5]\d))?"
-                             r"\s+(?=tonight\b|this\s+evening\b)", _I)
+                             r"\s+(?=tonight\b|this\s+evening\b|tomorrow\s+(?:morning|afternoon|evening|night)\b)", _I)
 # what may follow a clock time: its part of the day ("at 8 in the evening")
 _PART_AFTER = re.compile(r"\s+(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night)\b", _I)
 _PART_BEFORE = re.compile(r"\b(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night)\s+$", _I)
@@ -147,8 +155,26 @@ _NTH_WEEKDAY = re.compile(
     r"\s+(?:of|in)\s+(?P<mon>" + _MONTH + r")\b(?:,?\s+(?P<y>\d{4})\b)?", _I)
 # "2/15", "10/31/74": month first, as Duckling's English reads it (day first when the month cannot be)
 _NUMERIC_DATE = re.compile(
-    r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\w/])"
+    r"(?<![\w/.-])(?:(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?"
+    r"|(?P<a2>\d{1,2})-(?P<b2>\d{1,2})-(?P<y2>\d{4}|\d{2}))(?![\w/-])"
     r"(?!\s*(?:h\b|hrs?\b|hours?|mins?\b|minutes?|cups?|gallons?|liters?|litres?|of\b|support|service))")
+# "in 2014" (English; "en 2014" in French), and a month in digits with its year: "2014-10", "10/2014"
+YEAR_OR_MONTH = re.compile(
+    r"(?:\b(?:in|en)\s+(?P<y3>(?:19|20|21)\d{2})\b(?!\s*[-/:.,]?\d)"
+    r"|(?<![\w/.-])(?:(?P<y>(?:19|20|21)\d{2})[-/](?P<m>\d{1,2})|(?P<m2>\d{1,2})/(?P<y2>(?:19|20|21)\d{2}))"
+    r"(?![\w/.-]|[.,]\d))", _I)
+
+
+def year_or_month(m: re.Match[str], now: datetime) -> tuple[datetime, str] | None:
+    """A YEAR_OR_MONTH match: "in 2014" is that year, "2014-10", "2014/10" and "10/2014" are that month
+    (dateparser read them as a day: today's day of that month)."""
+    year = int(m.group("y") or m.group("y2") or m.group("y3"))
+    month = int(m.group("m") or m.group("m2") or 1)
+    if not 1 <= month <= 12:
+        return None
+    return _midnight(now).replace(year=year, month=month, day=1), "month" if m.group("m") or m.group("m2") else "year"
+
+
 _MONTH_ONLY = re.compile(
     r"\b(?:(?P<which>in|next|this|last)\s+(?P<mon>" + _MONTH + r")|(?P<mon2>" + _MONTH_ALONE_OK + r")"
     r"|(?P<mon3>" + _MONTH + r")(?=\s+\d{4}\b))\b(?:\s+(?P<y>\d{4})\b)?(?!\s*\d)", _I)
@@ -398,7 +424,7 @@ class _Reader:
         rules: list[tuple[re.Pattern[str], str, tuple[str, ...], str | None, bool, frozenset[str] | None]] = [
             (_HALF, "fh", (), "fap", False, frozenset({"half"})),  # before "two pm" is read in "half two pm"
             (_EXPLICIT, "ah", ("am", "aw"), "ap", True, frozenset(_HOUR_WORDS)),
-            (_AT, "bh", ("bm", "bm2", "bw"), None, True, frozenset(_HOUR_WORDS)),
+            (_AT, "bh", ("bm", "bm2", "bw", "bm3"), "bap", True, frozenset(_HOUR_WORDS)),
             (_OCLOCK, "oh", (), "oap", False, frozenset({"oclock", "clock"})),
             (_BARE, "ch", ("cm",), None, True, None),
             (_BEFORE_EVENING, "dh", ("dm",), None, True, frozenset(_HOUR_WORDS)),
@@ -505,6 +531,11 @@ class _Reader:
                 grain = "day"
             self.add(m.start(), m.end(), _truncate(value, grain), grain)
 
+    def years_and_months(self) -> None:
+        for m in self.scan(YEAR_OR_MONTH, True):
+            if (read := year_or_month(m, self.now)) is not None:
+                self.add(m.start(), m.end(), *read)
+
     def periods(self) -> None:
         for m in self.scan(_PERIOD, False, _PERIOD_WORDS):
             which, unit = m.group("which").lower(), _UNIT_OF[m.group("u").lower()]
@@ -535,10 +566,10 @@ class _Reader:
                 keep(m, _next_month_day(self.now, _month_of(m.group("mon")), _number(m.group("d")),
                                         int(m.group("y")) if m.group("y") else None))
         for m in self.scan(_NUMERIC_DATE, True):
-            a, b = int(m.group("a")), int(m.group("b"))
+            a, b = int(m.group("a") or m.group("a2")), int(m.group("b") or m.group("b2"))
             month, day = (a, b) if 1 <= a <= 12 else (b, a)
             if 1 <= month <= 12:
-                keep(m, _next_month_day(self.now, month, day, _year(m.group("y"), self.now)))
+                keep(m, _next_month_day(self.now, month, day, _year(m.group("y") or m.group("y2"), self.now)))
         for m in self.scan(_DAY_OF_MONTH, True, frozenset(_ORDINAL_WORDS)):
             keep(m, _next_day_of_month(self.now, _number(m.group("d"))))
 
@@ -586,9 +617,8 @@ def find(text: str, now: datetime) -> list[Time]:
     reader = _Reader(text, now)
     days = reader.scan(_DAY, False, _DAY_WORDS)
     steps: list[Callable[[], None]] = [reader.ranges, reader.collect_dates, lambda: reader.clocks(days), reader.dates,
-                                       reader.relative,
-                                       lambda: reader.lone_days(days), reader.quarters, reader.periods,
-                                       reader.moments]
+                                       reader.relative, lambda: reader.lone_days(days), reader.years_and_months,
+                                       reader.quarters, reader.periods, reader.moments]
     for step in steps:
         step()
     return sorted(reader.out)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from parley.nlu.entities.clock import (
     _GRAIN_BELOW,
+    YEAR_OR_MONTH,
     Time,
     _add_months,
     _at,
@@ -27,6 +28,7 @@ from parley.nlu.entities.clock import (
     _period_start,
     _truncate,
     _year,
+    year_or_month,
 )
 
 _I = re.IGNORECASE
@@ -56,7 +58,7 @@ _UNIT_OF = {"seconde": "second", "sec": "second", "minute": "minute", "min": "mi
 # a message without digits needs one of these words to hold a time this module reads
 WORDS = frozenset({*_WEEKDAYS, *_MONTHS, "fevrier", "aout", "decembre", "aujourd", "demain", "hier", "midi",
                    "minuit", "soir", "semaine", "mois", "année", "an", "dans", "il", "premier", "1er", "maintenant",
-                   "suite", "lendemain", "veille", "jour", "jours", "moment", "journée"})
+                   "suite", "lendemain", "veille", "jour", "jours", "moment", "journée", "heure", "heures"})
 _AMOUNT = r"\d+|" + "|".join(_NUMBER_WORDS)
 _UNIT = r"secondes?|sec|minutes?|min|heures?|h|jours?|journées?|semaines?|mois|ans?|années?"
 
@@ -96,7 +98,9 @@ _DATE = re.compile(
     r"|\b(?P<wd>" + "|".join(_WEEKDAYS) + r")\s+(?P<d3>\d{1,2}|" + "|".join(_DAY_NUMBER_WORDS) + r")\b"
     r"(?!\s*(?:h\b|heures?|:|" + _MONTH + r"))"
     r"|\b(?:le\s+)?(?P<d>\d{1,2}|1er|premier)\s+(?P<mon>" + _MONTH + r")(?:\s+(?P<y>\d{4}|\d{2}))?\b"
-    r"|\ble\s+(?P<d2>\d{1,2}|1er|premier)\b(?!\s*(?:h\b|heures?|:|%|€|\$))"
+    # "le 31 10", "le 24 12 2014": day, month and year apart (it was "le 31" alone: March 31st)
+    r"|\ble\s+(?P<sd>\d{1,2})\s+(?P<sm>\d{1,2})(?:\s+(?P<sy>\d{4}|\d{2}))?\b(?!\s*(?:h\b|heures?|:|%|€|\$|\d))"
+    r"|\ble\s+(?P<d2>\d{1,2}|1er|premier)\b(?!\s*(?:h\b|heures?|:|%|€|\$)|\s+\d)"
     # "le 20 sur 20", "le premier choix": a word after it makes it no date
     r"(?!\s+(?!(?:à|a|vers|au|du|de|et|ou|prochain|plutôt)\b)[a-zà-ÿ])", _I)
 
@@ -160,9 +164,10 @@ def find(text: str, now: datetime) -> list[Time]:
     for m in _DATE.finditer(text):
         if not _free(taken, m.start(), m.end()):
             continue
-        if m.group("nd"):  # "le 2/3", "31/10/74": day, month, year
-            month, day_of_month = int(m.group("nm")), int(m.group("nd"))
-            when = _next_month_day(now, month, day_of_month, _year(m.group("ny"), now)) if 1 <= month <= 12 else None
+        if m.group("nd") or m.group("sd"):  # "le 2/3", "31/10/74", "le 31 10": day, month, year
+            month, day_of_month = int(m.group("nm") or m.group("sm")), int(m.group("nd") or m.group("sd"))
+            year = _year(m.group("ny") or m.group("sy"), now)
+            when = _next_month_day(now, month, day_of_month, year) if 1 <= month <= 12 else None
             if when is not None:
                 dates.append((m.start(), m.end(), when))
             continue
@@ -240,8 +245,13 @@ def find(text: str, now: datetime) -> list[Time]:
             add(m.start(), m.end(), *_shifted(m, now))
     for m in _MONTH_ONLY.finditer(text):
         if _free(taken, m.start(), m.end()):
-            add(m.start(), m.end(), _next_month_start(now, _month_of(m.group("mon")),
-                                                      int(m.group("y")) if m.group("y") else None), "month")
+            written_year = m.group("y") or m.group("y2")
+            month_name = m.group("mon") or m.group("mon2") or m.group("mon3")
+            add(m.start(), m.end(), _next_month_start(now, _month_of(month_name),
+                                                      int(written_year) if written_year else None), "month")
+    for m in YEAR_OR_MONTH.finditer(text):  # "en 2014", "10/2014"
+        if _free(taken, m.start(), m.end()) and (read := year_or_month(m, now)) is not None:
+            add(m.start(), m.end(), *read)
     for m in _PERIOD.finditer(text):
         if not _free(taken, m.start(), m.end()):
             continue
@@ -261,8 +271,11 @@ _SHIFTED = re.compile(
     r"\b(?P<now>maintenant|tout\s+de\s+suite)\b"
     r"|(?P<fixed>" + "|".join(sorted(map(re.escape, _SHIFT_WORDS), key=len, reverse=True)) + r")(?![\w'])"
     r"|\b(?P<n>\d+|" + "|".join(_NUMBER_WORDS) + r")\s+jours?\s+(?:plus\s+tard|après)\b", _I)
-_MONTH_ONLY = re.compile(r"\b(?:en|au\s+mois\s+de|le\s+mois\s+de|mois\s+de)\s+(?P<mon>" + _MONTH + r")\b"
-                         r"(?:\s+(?P<y>\d{4}))?(?!\s*\d)", _I)
+# "en mars", "au mois de mai 2014", a month with its year alone ("septembre 2014") and a month's name alone
+# ("avril"; both were today's day of that month)
+_MONTH_ONLY = re.compile(r"\b(?:(?:en|au\s+mois\s+de|le\s+mois\s+de|mois\s+de)\s+(?P<mon>" + _MONTH + r")\b"
+                         r"(?:\s+(?P<y>\d{4}))?|(?P<mon2>" + _MONTH + r")\s+(?P<y2>\d{4})\b"
+                         r"|(?P<mon3>" + "|".join([*_MONTHS, "fevrier", "aout", "decembre"]) + r")\b)(?!\s*\d)", _I)
 
 
 def _shifted(m: re.Match[str], now: datetime) -> tuple[datetime, str]:
