@@ -166,6 +166,15 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     '2014/10': ('2014-10-01T00:00', 'month'),
     '10/2013': ('2013-10-01T00:00', 'month'),
     '10-31-74': ('1974-10-31T00:00', 'day'),  # dateparser: 2074
+    'Tuesday 19th': ('2013-02-19T00:00', 'day'),  # it was Tuesday alone
+    'Thu 15th': ('2013-08-15T00:00', 'day'),  # the next 15th that is a Thursday, as Duckling reads it
+    '20th of next month': ('2013-03-20T00:00', 'day'),  # it was next month
+    'the 3rd of the previous month': ('2013-01-03T00:00', 'day'),
+    'christmas': ('2013-12-25T00:00', 'day'),  # holidays on a fixed date: none was read
+    "on new year's eve": ('2013-12-31T00:00', 'day'),
+    'new years day': ('2014-01-01T00:00', 'day'),
+    'halloween': ('2013-10-31T00:00', 'day'),
+    'happy new year': 'none',
 }
 
 
@@ -237,6 +246,10 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
     "10/2014": ("2014-10-01T00:00", "month"),
     "le 31 10": ("2013-10-31T00:00", "day"),  # it was "le 31", March 31st
     "le 20 02 14": ("2014-02-20T00:00", "day"),
+    "à noël": ("2013-12-25T00:00", "day"),
+    "le jour de l'an": ("2014-01-01T00:00", "day"),
+    "la toussaint": ("2013-11-01T00:00", "day"),
+    "fête du travail": ("2013-05-01T00:00", "day"),
 }
 
 

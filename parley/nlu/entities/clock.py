@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 Time = tuple[int, int, datetime, str]  # (start, end, value, grain)
@@ -179,6 +179,12 @@ _MONTH_ONLY = re.compile(
     r"\b(?:(?P<which>in|next|this|last)\s+(?P<mon>" + _MONTH + r")|(?P<mon2>" + _MONTH_ALONE_OK + r")"
     r"|(?P<mon3>" + _MONTH + r")(?=\s+\d{4}\b))\b(?:\s+(?P<y>\d{4})\b)?(?!\s*\d)", _I)
 
+# "Tuesday 19th", "Thu 15th": the next such day of a month that falls on that weekday (Duckling's reading)
+_WEEKDAY_DAY = re.compile(r"\b(?P<wd>" + _WEEKDAY + r")\.?,?\s+(?P<d>\d{1,2}(?:st|nd|rd|th))\b"
+                          r"(?!\s+(?:of\s+)?(?:" + _MONTH + r")\b)", _I)
+# "the 20th of next month", "20 of the current month", "the 3rd of last month"
+_DAY_OF_PERIOD = re.compile(r"\b(?:the\s+)?(?P<d>\d{1,2}(?:st|nd|rd|th)?|" + "|".join(_ORDINAL_WORDS) + r")\s+of\s+"
+                            r"(?:the\s+)?(?P<which>next|this|current|last|previous|following|coming)\s+month\b", _I)
 _PART_OF_MONTH = re.compile(r"\b(?:day|week|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
                             r"\s+(?:of|in)\s+$", _I)
 _LETTERS = re.compile(r"[a-z]+")
@@ -190,7 +196,26 @@ _MONTH_WORDS = frozenset({*_MONTHS, *(m[:3] for m in _MONTHS), "sept"})
 _CLOCK_WORDS = frozenset({*_HOUR_WORDS, "noon", "midday", "midnight", "oclock", "clock"})
 _PERIOD_WORDS = frozenset({"week", "month", "quarter", "qtr", "year", "yr"})
 # a message needs a digit or one of these words to hold a time this module reads
-WORDS = _DAY_WORDS | _UNIT_WORDS | _MONTH_WORDS | _CLOCK_WORDS | _PERIOD_WORDS | {"now", *_ORDINAL_WORDS}
+# holidays on a fixed date, as Duckling names them: the next one, today's included ("christmas", "halloween")
+HOLIDAYS = {"christmas": (12, 25), "christmas day": (12, 25), "xmas": (12, 25), "christmas eve": (12, 24),
+            "new year's eve": (12, 31), "new years eve": (12, 31), "new year's day": (1, 1), "new years day": (1, 1),
+            "valentine's day": (2, 14), "valentines day": (2, 14), "valentine day": (2, 14), "halloween": (10, 31),
+            "st patrick's day": (3, 17), "st. patrick's day": (3, 17), "saint patrick's day": (3, 17),
+            "st patricks day": (3, 17), "independence day": (7, 4), "boxing day": (12, 26)}
+
+
+def holiday_pattern(names: Iterable[str]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted((re.escape(n).replace(r"\ ", r"\s+").replace("'", "['’]?") for n in names),
+                                   key=len, reverse=True))
+    return re.compile(rf"\b(?:on\s+)?(?P<h>{alternatives})(?![\w'’])", _I)
+
+
+_HOLIDAY = holiday_pattern(HOLIDAYS)
+# a word each holiday's name holds, and few other messages do
+_HOLIDAY_WORDS = frozenset({"christmas", "xmas", "year", "years", "valentine", "valentines", "halloween", "patrick",
+                            "patricks", "independence", "boxing"})
+WORDS = (_DAY_WORDS | _UNIT_WORDS | _MONTH_WORDS | _CLOCK_WORDS | _PERIOD_WORDS | {"now", *_ORDINAL_WORDS}
+         | _HOLIDAY_WORDS)
 
 
 # ------------------------------------------------------------------------------------ calendar maths
@@ -252,6 +277,15 @@ def _offset_hour(m: re.Match[str], hour: int) -> tuple[int, int]:
     return (12 if before == 0 and hour <= 12 else before), 60 - delta
 
 
+def _holiday_key(written: str) -> str:
+    return " ".join(written.lower().replace("’", "'").split())
+
+
+def _weekday_index(written: str) -> int:
+    """Monday is 0: "tues", "Thu." and "friday" are their days."""
+    return next(i for i, name in enumerate(_WEEKDAYS) if name.startswith(written.lower().rstrip(".")[:3]))
+
+
 def _day(m: re.Match[str], now: datetime) -> datetime:
     rel = " ".join((m.group("rel") or "").lower().split())
     today = _midnight(now)
@@ -260,7 +294,7 @@ def _day(m: re.Match[str], now: datetime) -> datetime:
         if shift is None:
             shift = 2 if "after" in rel else -2
         return today + timedelta(days=shift)
-    target = next(i for i, name in enumerate(_WEEKDAYS) if name.startswith(m.group("wd").lower().rstrip(".")[:3]))
+    target = _weekday_index(m.group("wd"))
     week = (m.group("week") or "").lower()
     if week:  # "wednesday of next week": that day of that week
         monday = today - timedelta(days=today.weekday())
@@ -570,6 +604,15 @@ class _Reader:
             month, day = (a, b) if 1 <= a <= 12 else (b, a)
             if 1 <= month <= 12:
                 keep(m, _next_month_day(self.now, month, day, _year(m.group("y") or m.group("y2"), self.now)))
+        for m in self.scan(_WEEKDAY_DAY, True):
+            keep(m, _next_day_of_month(self.now, _number(m.group("d")), weekday=_weekday_index(m.group("wd"))))
+        for m in self.scan(_DAY_OF_PERIOD, False, frozenset({"month"})):
+            which = m.group("which").lower()
+            first = _period_start(self.now, "month", 1 if which in ("next", "following", "coming") else
+                                  -1 if which in ("last", "previous") else 0)
+            nth = _number(m.group("d"))
+            if 1 <= nth <= calendar.monthrange(first.year, first.month)[1]:
+                keep(m, first.replace(day=nth))
         for m in self.scan(_DAY_OF_MONTH, True, frozenset(_ORDINAL_WORDS)):
             keep(m, _next_day_of_month(self.now, _number(m.group("d"))))
 
@@ -608,6 +651,12 @@ class _Reader:
                 continue
             self.add(d.start(), d.end(), _day(d, self.now), "day")
 
+    def holidays(self) -> None:
+        for m in self.scan(_HOLIDAY, False, _HOLIDAY_WORDS):
+            month, day = HOLIDAYS[_holiday_key(m.group("h"))]
+            if (value := _next_month_day(self.now, month, day, None)) is not None:
+                self.add(m.start(), m.end(), value, "day")
+
     def moments(self) -> None:
         for m in self.scan(_NOW, False, frozenset({"now"})):
             self.add(m.start(), m.end(), self.now.replace(microsecond=0), "second")
@@ -618,7 +667,7 @@ def find(text: str, now: datetime) -> list[Time]:
     days = reader.scan(_DAY, False, _DAY_WORDS)
     steps: list[Callable[[], None]] = [reader.ranges, reader.collect_dates, lambda: reader.clocks(days), reader.dates,
                                        reader.relative, lambda: reader.lone_days(days), reader.years_and_months,
-                                       reader.quarters, reader.periods, reader.moments]
+                                       reader.quarters, reader.periods, reader.holidays, reader.moments]
     for step in steps:
         step()
     return sorted(reader.out)

@@ -28,6 +28,7 @@ from parley.nlu.entities.clock import (
     _period_start,
     _truncate,
     _year,
+    holiday_pattern,
     year_or_month,
 )
 
@@ -55,8 +56,19 @@ _NUMBER_WORDS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 
                  "quelques": 3}
 _UNIT_OF = {"seconde": "second", "sec": "second", "minute": "minute", "min": "minute", "heure": "hour", "h": "hour",
             "jour": "day", "journée": "day", "semaine": "week", "mois": "month", "an": "year", "année": "year"}
+# holidays on a fixed date ("à noël", "le jour de l'an"): the next one, today's included
+HOLIDAYS = {"noël": (12, 25), "noel": (12, 25), "jour de noël": (12, 25), "jour de noel": (12, 25),
+            "réveillon de noël": (12, 24), "veille de noël": (12, 24), "nouvel an": (1, 1), "jour de l'an": (1, 1),
+            "premier de l'an": (1, 1), "réveillon du nouvel an": (12, 31), "saint-sylvestre": (12, 31),
+            "saint sylvestre": (12, 31), "saint-valentin": (2, 14), "saint valentin": (2, 14), "st valentin": (2, 14),
+            "toussaint": (11, 1), "jour des morts": (11, 2), "fête du travail": (5, 1), "fete du travail": (5, 1),
+            "armistice": (11, 11), "fête nationale": (7, 14), "fête de la musique": (6, 21), "assomption": (8, 15)}
+_HOLIDAY = holiday_pattern(HOLIDAYS)
+_HOLIDAY_WORDS = frozenset({"noël", "noel", "an", "sylvestre", "valentin", "toussaint", "morts", "travail",
+                            "armistice", "nationale", "musique", "assomption"})
 # a message without digits needs one of these words to hold a time this module reads
-WORDS = frozenset({*_WEEKDAYS, *_MONTHS, "fevrier", "aout", "decembre", "aujourd", "demain", "hier", "midi",
+WORDS = _HOLIDAY_WORDS | frozenset({*_WEEKDAYS, *_MONTHS, "fevrier", "aout", "decembre", "aujourd", "demain", "hier",
+                                    "midi",
                    "minuit", "soir", "semaine", "mois", "année", "an", "dans", "il", "premier", "1er", "maintenant",
                    "suite", "lendemain", "veille", "jour", "jours", "moment", "journée", "heure", "heures"})
 _AMOUNT = r"\d+|" + "|".join(_NUMBER_WORDS)
@@ -249,6 +261,11 @@ def find(text: str, now: datetime) -> list[Time]:
             month_name = m.group("mon") or m.group("mon2") or m.group("mon3")
             add(m.start(), m.end(), _next_month_start(now, _month_of(month_name),
                                                       int(written_year) if written_year else None), "month")
+    for m in _HOLIDAY.finditer(text) if not _HOLIDAY_WORDS.isdisjoint(re.findall(r"\w+", text.lower())) else ():
+        if _free(taken, m.start(), m.end()):
+            on_month, on_day = HOLIDAYS[" ".join(m.group("h").lower().replace("’", "'").split())]
+            if (holiday := _next_month_day(now, on_month, on_day, None)) is not None:
+                add(m.start(), m.end(), holiday, "day")
     for m in YEAR_OR_MONTH.finditer(text):  # "en 2014", "10/2014"
         if _free(taken, m.start(), m.end()) and (read := year_or_month(m, now)) is not None:
             add(m.start(), m.end(), *read)
