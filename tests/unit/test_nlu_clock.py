@@ -175,6 +175,12 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'new years day': ('2014-01-01T00:00', 'day'),
     'halloween': ('2013-10-31T00:00', 'day'),
     'happy new year': 'none',
+    'in 7 days at 5pm': ('2013-02-19T17:00', 'hour'),  # it was in 7 days, and 5pm today
+    'at 7 in 3 years': ('2016-02-12T07:00', 'hour'),
+    'at 7:30 PM on Fri, Sep 20': ('2013-09-20T19:30', 'minute'),  # it was Friday the 15th at 7:30 PM
+    'Mon, February 18': ('2013-02-18T00:00', 'day'),  # "mon" before a comma and a month is a weekday
+    '1:30 PM on Sat, Sep 21': ('2013-09-21T13:30', 'minute'),
+    'sun, 10 degrees': 'none',
 }
 
 

@@ -117,10 +117,12 @@ _OFFSET_BEFORE = re.compile(r"\b(?:at\s+)?(?P<off>" + _OFFSET_WORD + r"|half|\d{
 _RANGE = re.compile(r"\b(?:between|from)\s+" + _clock("s") + r"(?:\s?" + _ampm("sap") + r")?"
                     r"\s*(?:and|to|till|until|-)\s*" + _clock("e") + r"(?:\s?" + _ampm("eap") + r")?",
                     _I)
+# "mon", "wed", "sat" and "sun" are everyday words: weekdays only before a comma and a month ("Sat, Sep 21")
+_SHORT_BEFORE_DATE = r"(?:mon|wed|sat|sun)(?=\.?,\s*(?:" + _MONTH + r"))"
 _DAY = re.compile(
     r"\b(?:(?P<rel>today|tonight|tomorrow|tmrw|yesterday|(?:the\s+)?day\s+after\s+tomorrow"
     r"|(?:the\s+)?day\s+before\s+yesterday|this\s+evening)"
-    r"|(?:(?P<which>on|this|next|last)\s+)?(?P<wd>" + _WEEKDAY + r")(?!\w)"
+    r"|(?:(?P<which>on|this|next|last)\s+)?(?P<wd>" + _WEEKDAY + r"|" + _SHORT_BEFORE_DATE + r")(?!\w)"
     r"(?:\s+(?P<after>after\s+next)|\s+(?:of\s+)?(?P<week>this|next|last)\s+week)?)"
     r"(?:\s+(?:in\s+the\s+)?(?P<part>morning|afternoon|evening|night))?",
     _I)
@@ -189,7 +191,7 @@ _PART_OF_MONTH = re.compile(r"\b(?:day|week|weekend|monday|tuesday|wednesday|thu
                             r"\s+(?:of|in)\s+$", _I)
 _LETTERS = re.compile(r"[a-z]+")
 _DIGIT = re.compile(r"\d")
-_DAY_WORDS = frozenset({*_WEEKDAYS, "tue", "tues", "thu", "thur", "thurs", "fri",
+_DAY_WORDS = frozenset({*_WEEKDAYS, "tue", "tues", "thu", "thur", "thurs", "fri", "mon", "wed", "sat", "sun",
                         "today", "tonight", "tomorrow", "tmrw", "yesterday", "evening"})
 _UNIT_WORDS = frozenset({*(w + plural for w in _UNIT_OF for plural in ("", "s")), "half", "quarter"})
 _MONTH_WORDS = frozenset({*_MONTHS, *(m[:3] for m in _MONTHS), "sept"})
@@ -498,6 +500,11 @@ class _Reader:
                          None)
         date = next((d for d in self.dated if _joined(text, (d[0], d[1]), (start, end), _BETWEEN)),
                     None) if day_match is None else None
+        if day_match is not None and day_match.group("wd"):  # "at 7:30 PM on Fri, Sep 20": the date's weekday
+            date = next((d for d in self.dated if day_match.end() <= d[0]
+                         and _NEXT_TO.match(text[day_match.end():d[0]])), None)
+            if date is not None:
+                start, end, day_match = min(start, day_match.start()), max(end, day_match.end()), None
         before = _PART_BEFORE.search(text[:start]) if day_match is None and part is None and not ampm else None
         if before is not None:  # "in the evening at eight"
             part, start = before.group("part"), before.start()
@@ -563,7 +570,19 @@ class _Reader:
                 grain = "second"
             elif direction.endswith("today"):  # "3 years from today": that day
                 grain = "day"
+            if unit in ("day", "week", "month", "year") and self._with_clock(m.start(), m.end(), value):
+                continue
             self.add(m.start(), m.end(), _truncate(value, grain), grain)
+
+    def _with_clock(self, start: int, end: int, day: datetime) -> bool:
+        """A clock time read next to "in 7 days" ("in 7 days at 5pm", "at 7 in 3 years") is on that day."""
+        for i, (s, e, value, grain) in enumerate(self.out):
+            if grain in ("hour", "minute") and _joined(self.text, (start, end), (s, e), _BETWEEN):
+                self.out[i] = (min(s, start), max(e, end), day.replace(hour=value.hour, minute=value.minute,
+                                                                       second=0, microsecond=0), grain)
+                self.taken.append((start, end))
+                return True
+        return False
 
     def years_and_months(self) -> None:
         for m in self.scan(YEAR_OR_MONTH, True):
