@@ -160,6 +160,7 @@ _NUMERIC_DATE = re.compile(
     r"(?<![\w/.-])(?:(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?"
     r"|(?P<a2>\d{1,2})-(?P<b2>\d{1,2})-(?P<y2>\d{4}|\d{2}))(?![\w/-])"
     r"(?!\s*(?:h\b|hrs?\b|hours?|mins?\b|minutes?|cups?|gallons?|liters?|litres?|of\b|support|service))")
+_FOUR_DIGITS = re.compile(r"\d{4}")
 # "in 2014" (English; "en 2014" in French), and a month in digits with its year: "2014-10", "10/2014"
 YEAR_OR_MONTH = re.compile(
     r"(?:\b(?:in|en)\s+(?P<y3>(?:19|20|21)\d{2})\b(?!\s*[-/:.,]?\d)"
@@ -585,6 +586,8 @@ class _Reader:
         return False
 
     def years_and_months(self) -> None:
+        if not self.digit or _FOUR_DIGITS.search(self.text) is None:  # every form has a year in digits
+            return
         for m in self.scan(YEAR_OR_MONTH, True):
             if (read := year_or_month(m, self.now)) is not None:
                 self.add(m.start(), m.end(), *read)
@@ -623,7 +626,7 @@ class _Reader:
             month, day = (a, b) if 1 <= a <= 12 else (b, a)
             if 1 <= month <= 12:
                 keep(m, _next_month_day(self.now, month, day, _year(m.group("y") or m.group("y2"), self.now)))
-        for m in self.scan(_WEEKDAY_DAY, True):
+        for m in self.scan(_WEEKDAY_DAY, True) if not self.words.isdisjoint(_DAY_WORDS) else ():
             keep(m, _next_day_of_month(self.now, _number(m.group("d")), weekday=_weekday_index(m.group("wd"))))
         for m in self.scan(_DAY_OF_PERIOD, False, frozenset({"month"})):
             which = m.group("which").lower()
