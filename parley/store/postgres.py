@@ -112,6 +112,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS scheduled_due ON scheduled (due_at);
     CREATE INDEX IF NOT EXISTS scheduled_conversation ON scheduled (bot_id, channel, user_id, due_at);
     """,
+    # the retention's DELETE of a bot's old events read the whole log (hourly)
+    """
+    CREATE INDEX IF NOT EXISTS events_created ON events (bot_id, created_at);
+    """,
 ]
 
 _LOAD = """

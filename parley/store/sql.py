@@ -126,6 +126,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS conversations_context_due ON conversations (context_due);
     CREATE INDEX IF NOT EXISTS conversations_session_due ON conversations (session_due);
     """,
+    # the retention's DELETE of a bot's old events read the whole log under the write lock (hourly)
+    """
+    CREATE INDEX IF NOT EXISTS events_created ON events (bot_id, created_at);
+    """,
 ]
 
 # Width in seconds of the expiry buckets the janitor looks up (migration 5 fills them with the same

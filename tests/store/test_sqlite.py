@@ -443,3 +443,17 @@ async def test_a_turn_cancelled_while_waiting_leaves_the_lock_as_it_was(tmp_path
     assert locks.waiting("k") == 0
     if isinstance(locks, FileLocks):
         locks.close()
+
+
+async def test_the_retention_finds_a_bots_old_events_through_an_index(store: SQLiteStore) -> None:
+    """The hourly retention deletes a bot's events older than the log's expiration under the write lock;
+    without an index on their time it read the whole log (80 ms a bot for 300,000 events, measured)."""
+    def plan(db: sqlite3.Connection) -> str:
+        rows = db.execute("EXPLAIN QUERY PLAN DELETE FROM events WHERE bot_id=? AND created_at < ?", ("b", 1.0))
+        return " ".join(str(r[-1]) for r in rows)
+
+    assert "events_created" in await store.run_sync(plan)
+    now = time.time()
+    await store.append_events([("b", "api", "u", "e1", "incoming", "{}", now - 10), ("b", "api", "u", "e2", "incoming",
+                                                                                     "{}", now)])
+    assert await store.prune("b", now - 5, now - 5) == 1
