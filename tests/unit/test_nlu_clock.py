@@ -259,6 +259,16 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
 }
 
 
+def test_french_spans_take_the_whole_expression() -> None:
+    """"ce lundi" was "lundi", and "dans la soirée" stopped at "soir"."""
+    def sources(text: str) -> list[str]:
+        return [text[s:e] for s, e, _, _ in clock_fr.find(text, REFERENCE)]
+
+    assert sources("ce lundi") == ["ce lundi"]
+    assert sources("le 16 vers 6h dans la soirée") == ["le 16 vers 6h dans la soirée"]
+    assert sources("à 9h dans la matinée") == ["à 9h dans la matinée"]
+
+
 @pytest.mark.parametrize(("text", "expected"), list(FRENCH.items()))
 def test_french_times_as_duckling_reads_them(text: str, expected: tuple[str, str]) -> None:
     got = [(value.strftime("%Y-%m-%dT%H:%M"), grain) for _, _, value, grain in clock_fr.find(text, REFERENCE)]

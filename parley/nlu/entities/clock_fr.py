@@ -82,14 +82,15 @@ _CLOCK = re.compile(
     r"|\b(?P<h4>\d{1,2}|" + _HOUR_WORD + r")\s+heures?"
     r"(?=\s+(?:du|de\s+l'|cet|ce|dans\s+l[ae])\s*(?:mat|après|apres|soir)))"
     r"(?:\s?(?P<m>[0-5]\d))?(?![\w])"
-    r"(?:\s+(?:du|de\s+l'|cet|ce|dans\s+l[ae])\s*(?P<part>matin|matinée|après-midi|apres-midi|soir|soirée|mat))?"
+    r"(?:\s+(?:du|de\s+l'|cet|ce|dans\s+l[ae])\s*(?P<part>matinée|matin|après-midi|apres-midi|soirée|soir|mat)\b)?"
     r"|\b(?:(?:à|a|vers)\s+)?(?P<h2>\d{1,2}):(?P<m2>[0-5]\d)\b", _I)
 _PART_AFTER = re.compile(r"\s+(?:du|de\s+l'|cet|ce|dans\s+l[ae])\s*(?P<part>matin|matinée|après-midi|apres-midi"
                          r"|soir|soirée|mat)\b", _I)
 _NOON = re.compile(r"\b(?:(?:à|a|vers)\s+)?(?<![-\w])(?P<w>midi|minuit)\b", _I)
 _DAY = re.compile(
     r"\b(?:(?P<rel>aujourd'hui|aujourd’hui|demain|hier|après-demain|apres-demain|avant-hier|ce\s+soir)"
-    r"|(?P<wd>" + "|".join(_WEEKDAYS) + r")(?:\s+(?P<which>prochain|dernier|suivant|d'après|en\s+(?:huit|8|quinze|15))"
+    r"|(?:ce\s+)?(?P<wd>" + "|".join(_WEEKDAYS) + r")"
+    r"(?:\s+(?P<which>prochain|dernier|suivant|d'après|en\s+(?:huit|8|quinze|15))"
     r"|\s+(?:de\s+)?(?P<week>cette\s+semaine|la\s+semaine\s+(?:prochaine|suivante|d'après|dernière|passée)))?)\b"
     r"(?:\s+(?P<part>matin|après-midi|apres-midi|soir))?", _I)
 _RELATIVE = re.compile(
