@@ -7,7 +7,8 @@ Botpress's published score and writes everything to bench/results/nlu-latest.jso
 - CLINC150 full `train` + `oos_train`, tested on `val` + `oos_val` (training time target: 30 s);
 - bitfan bpds A/B (en, fr) and the few-shot / imbalanced variants, against Botpress's mean of 3 seeds;
 - bpds classic A–F and Braun et al. 2017's three corpora (no Botpress score; data the model was not tuned on);
-- bitfan's bpds slot sets A–J, scored as bitfan scores Botpress (slots_are, slot_includes, slot_count_is);
+- bitfan's bpds slot sets A–J, scored as bitfan scores Botpress (slots_are, slot_includes, slot_count_is),
+  and its spelling set;
 - the `small-talk` template: training time (target 1 s) and prediction latency.
 
 The datasets live in ../shared/datasets (see its README); the machine is shared, so times vary.
@@ -31,7 +32,14 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-from parley.nlu.eval import evaluate, evaluate_slots, load_samples, slot_set  # noqa: E402
+from parley.nlu.eval import (  # noqa: E402
+    evaluate,
+    evaluate_slots,
+    evaluate_spelling,
+    load_samples,
+    slot_set,
+    spelling_document,
+)
 
 DATASETS = REPO.parent / "shared" / "datasets"
 BITFAN = DATASETS / "bitfan" / "intent"
@@ -88,6 +96,20 @@ def slot_sets() -> list[dict[str, Any]]:
                               ("slot_count_is", "slotCountIs"))]
         print(f"{'bpds ' + part:10} " + " ".join(f"{c:>13}" for c in cells), flush=True)
     return results
+
+
+def spelling_set() -> dict[str, Any] | None:
+    folder = DATASETS / "bitfan" / "spell" / "bpds"
+    document = spelling_document(str(folder / "A-train.en.doc.json"))
+    if document is None:
+        return None
+    test, _ = load_samples(str(folder / "A-test.en.ds.json"))
+    r = evaluate_spelling(document, test, "en", 42)
+    scores = SCORES / "bpds-spell.json"
+    botpress = next((s["score"] for s in json.loads(scores.read_text())["scores"]), None) if scores.is_file() else None
+    r |= {"set": "bpds A spelling", "botpress_accuracy": round(botpress, 3) if botpress is not None else None}
+    print(f"\nbpds A spelling: {r['accuracy']:.3f} (Botpress {r['botpress_accuracy']})", flush=True)
+    return r
 
 
 def small_talk() -> dict[str, Any]:
@@ -179,6 +201,8 @@ def main() -> int:
               f"{r['train_seconds']:7.2f} "
               f"{r['predict_ms_p50']:7.3f} {r['predict_ms_p99']:7.3f}", flush=True)
     results += slot_sets()
+    if (spelling := spelling_set()) is not None:
+        results.append(spelling)
     st = small_talk()
     results.append(st)
     print(f"{st['set']:28} train {st['train_seconds']} s, understand p50 {st['understand_ms_p50']} ms, "

@@ -7,6 +7,9 @@ columns found by their header, else the first two columns) or JSON lines (object
 Items labelled `oos` are out of scope: in the training data they teach the model what to reject; in
 the test data they count as correct when parley answers `none`.
 
+A bitfan spelling document (`"type": "spell"`, a `text`) trains one intent on its lines, and each test
+sentence counts when the spell-checked text equals its label (bitfan's spelling measure).
+
 A bitfan slot dataset (`"type": "slot"`: `variables` with their entity types, `enums`, `patterns`,
 samples labelled with slot spans) is measured as bitfan measures Botpress on it: one intent learns the
 training samples, and each test sample scores `slots_are` (every slot right, and no other),
@@ -182,17 +185,57 @@ def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: st
     }
 
 
-def slot_set(spec: str) -> dict[str, Any] | None:
-    """The bitfan slot dataset at `spec`, or None when the file is of another kind."""
+def _typed_set(spec: str, kind: str, key: str, value_type: type) -> dict[str, Any] | None:
+    """The bitfan dataset of `kind` at `spec` (its `key` a `value_type`), or None for another kind of file."""
     path = Path(spec)
     if path.suffix.lower() != ".json" or not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8-sig"))
-    if not isinstance(data, dict) or data.get("type") != "slot":
+    if not isinstance(data, dict) or data.get("type") != kind:
         return None
-    if not isinstance(data.get("samples"), list):
-        raise ValueError(f"{spec}: a slot dataset needs its samples")
+    if not isinstance(data.get(key), value_type):
+        raise ValueError(f"{spec}: a {kind} dataset needs its {key}")
     return data
+
+
+def slot_set(spec: str) -> dict[str, Any] | None:
+    """The bitfan slot dataset at `spec`, or None when the file is of another kind."""
+    return _typed_set(spec, "slot", "samples", list)
+
+
+def spelling_document(spec: str) -> dict[str, Any] | None:
+    """A bitfan spelling training document (`"type": "spell"`, its `text` the vocabulary), or None."""
+    return _typed_set(spec, "spell", "text", str)
+
+
+def evaluate_spelling(document: dict[str, Any], test: list[tuple[str, str]], lang: str, seed: int) -> dict[str, Any]:
+    """As bitfan measures Botpress: one intent learns the document's lines, and a test sentence counts
+    when the spell-checked text the NLU reports equals the expected one."""
+    from parley.nlu.model import IntentData, LanguageModel, TrainingSet, predict_elected
+    from parley.nlu.service import limit_blas_threads
+    from parley.nlu.text import parse_utterance
+
+    limit_blas_threads()
+    lines = tuple(parse_utterance(line) for line in str(document["text"]).splitlines() if line.strip())
+    started = time.perf_counter()
+    model = LanguageModel.train(TrainingSet(lang, (IntentData("main", ("global",), lines, ()),), seed=seed), None)
+    train_seconds = time.perf_counter() - started
+    latencies: list[float] = []
+    right = 0
+    for text, expected in test:
+        t0 = time.perf_counter()
+        checked = predict_elected(model, text, ["global"])[0]
+        latencies.append((time.perf_counter() - t0) * 1000)
+        right += checked == expected
+    latencies.sort()
+    return {
+        "accuracy": round(right / len(test), 4) if test else 0.0,
+        "train_seconds": round(train_seconds, 2),
+        "predict_ms_p50": round(latencies[len(latencies) // 2], 3) if latencies else 0.0,
+        "n_test": len(test),
+        "language": lang,
+        "model_id": model.id,
+    }
 
 
 def _slot_utterance(sample: dict[str, Any]) -> Any:
@@ -288,6 +331,12 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     try:
+        document = spelling_document(args.train)
+        if document is not None:
+            test, test_lang = load_samples(args.test)
+            print(json.dumps(evaluate_spelling(document, test, args.lang or document.get("lang") or test_lang or "en",
+                                               args.seed)))
+            return 0
         train, train_lang = load_samples(args.train)
         test, test_lang = load_samples(args.test)
     except (OSError, ValueError, KeyError, IndexError, TypeError, csv.Error) as exc:  # json's errors are ValueErrors

@@ -150,3 +150,23 @@ def test_bitfan_slot_sets_above_botpress(part: str, botpress: float, capsys: pyt
         pytest.skip(f"{BPDS_SLOTS} is absent")
     assert main(["nlu-eval", "--train", str(train), "--test", str(test)]) == 0
     assert json.loads(capsys.readouterr().out)["slots_are"] > botpress + 0.2
+
+
+def test_a_spelling_document_is_scored_as_bitfan_scores_botpress(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """bitfan's spelling sets: a training document (its words the vocabulary) and sentences with typos;
+    a sentence counts when the spell-checked text is the expected one. It was "not a dataset"."""
+    doc = tmp_path / "train.doc.json"
+    doc.write_text(json.dumps({"name": "t", "type": "spell", "lang": "en",
+                               "text": "I want to cancel my contract\nWhat is your phone number"}))
+    test = tmp_path / "test.json"
+    test.write_text(json.dumps({"name": "t", "samples": [
+        {"text": "I want to cancle my contract", "label": "I want to cancel my contract"},
+        {"text": "What is your phnoe number", "label": "What is your phone number"},
+        {"text": "I want to cancel my contrct", "label": "I want to cancel my contract"},
+        {"text": "hello there", "label": "hello there"},
+        {"text": "I want to kancel", "label": "I want to cancel"},  # a typo on the first letter stays
+    ]}))
+    assert main(["nlu-eval", "--train", str(doc), "--test", str(test)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["accuracy"] == 0.8 and result["n_test"] == 5
