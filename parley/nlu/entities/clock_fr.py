@@ -200,7 +200,7 @@ def find(text: str, now: datetime) -> list[Time]:
         if when is not None:
             start = m.start()
             named = next((d for d in days if d.group("wd") and not d.group("which") and not d.group("week")
-                          and _NEXT_TO.match(text[d.end():start])), None)
+                          and d.end() <= start and _NEXT_TO.match(text[d.end():start])), None)
             if named is not None:  # "lundi 18 février": the day's name belongs to the date
                 start = named.start()
                 days.remove(named)
