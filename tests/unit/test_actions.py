@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -696,3 +699,66 @@ async def test_slot_skill_for_an_intent_the_bot_does_not_have_fails(tmp_path: Pa
     chat = Chat(bot)
     assert await chat.send("book") == ["Oops, error"]
     assert "tryFillSlotCount" not in chat.temp
+
+
+# -------------------------------------------------------------------------------- call API
+
+
+class _Api(BaseHTTPRequestHandler):
+    """A real HTTP endpoint: /ok echoes the JSON body it got, anything else answers 500."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        status, answer = (200, {"got": json.loads(body or b"null")}) if self.path == "/ok" else (500, {"oops": 1})
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _call_api_bot(tmp_path: Path, url: str) -> Bot:
+    """A Call API skill node as Botpress's studio writes it: the call, then "On success" / "On failure"."""
+    return make_bot(tmp_path, flows={"main": flow(
+        node("entry", action("basic-skills/call_api", {"url": url, "method": "post", "body": '{"name": "Ada"}',
+                                                       "memory": "temp", "variable": "response"}),
+             next=[("temp.valid", "success"), ("!temp.valid", "failure")]),
+        node("success", say("ok {{temp.response.status}} {{temp.response.body.got.name}}")),
+        node("failure", say("failed")),
+    )})
+
+
+async def test_call_api_sets_temp_valid_and_the_answer_as_botpress_does(tmp_path: Path) -> None:
+    """Botpress's call_api.js: a 2xx answer is `{body, status}` and temp.valid "true"; any other status is
+    `{status}` and "false" (a string: the skill's "On success" test `temp.valid` passes it too, as in
+    Botpress). temp.valid was never set, so every call took "On failure"."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        chat = Chat(_call_api_bot(tmp_path / "ok", f"{base}/ok"))
+        assert await chat.send() == ["ok 200 Ada"]  # the JSON body went out, the JSON answer came back
+        chat = Chat(_call_api_bot(tmp_path / "ko", f"{base}/ko"))
+        replies = await chat.send()
+        assert replies == ["ok 500 "]  # "false" is truthy: Botpress takes "On success" too; no body kept
+    finally:
+        server.shutdown()
+
+
+async def test_call_api_records_what_failed(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", action("basic-skills/call_api", {"url": f"http://127.0.0.1:{port}/x", "method": "get",
+                                                       "memory": "session", "variable": "api"}),
+             receive=[], next=[("true", "entry")]),
+    )})
+    chat = Chat(bot)
+    await chat.send()
+    assert chat.session["api"] == {"status": "ECONNREFUSED"}
+    assert chat.temp["valid"] == "false"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,8 @@ from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.content import translate
 from parley.engine.expressions import UNDEFINED, js_length, js_to_number, js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
+
+log = logging.getLogger("parley.actions")
 
 NUMBER_ANSWER = re.compile(r"^[#).!]?(\d{1,2})[#).!]?$")
 MAX_SLOT_RETRIES = 10
@@ -209,7 +212,10 @@ async def slot_reset(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def call_api(turn: Turn, args: dict[str, Any]) -> None:
-    """The "Call API" skill: the answer lands in `<memory>.<variable>` as `{body, status}`."""
+    """The "Call API" skill, as Botpress's `call_api.js`: a 2xx answer lands in `<memory>.<variable>` as
+    `{body, status}` and sets `temp.valid` to "true"; any other status, or no answer, leaves `{status}` (the
+    HTTP status, or the network error's code) and "false", logged as an error. (The strings are Botpress's:
+    the skill's "On success" transition tests `temp.valid`, so "false" passes it too, as in Botpress.)"""
     url = args.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ActionFailed(f"call_api: invalid url {url!r}")
@@ -235,17 +241,29 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
         scope = "temp"
     import httpx  # here, not at the top: it costs every server start ~60 ms, and few bots call APIs
 
+    error: int | str
     try:
         async with httpx.AsyncClient(timeout=turn.options.action_timeout) as client:
             resp = await client.request(method, url, content=content, headers={k: str(v) for k, v in headers.items()})
-        try:
-            data: Any = resp.json()
-        except ValueError:
-            data = resp.text
-        result = {"body": data, "status": resp.status_code}
-    except httpx.HTTPError as exc:
-        result = {"body": str(exc), "status": None}
-    turn.state[scope][variable] = result
+    except httpx.TimeoutException:
+        error = "ECONNABORTED"  # the codes Node's HTTP client gives axios
+    except httpx.ConnectError:
+        error = "ECONNREFUSED"
+    except httpx.HTTPError:
+        error = ""
+    else:
+        if 200 <= resp.status_code < 300:
+            try:
+                data: Any = resp.json()
+            except ValueError:
+                data = resp.text
+            turn.state[scope][variable] = {"body": data, "status": resp.status_code}
+            turn.state["temp"]["valid"] = "true"
+            return
+        error = resp.status_code
+    log.error("bot %s: Error: %s while calling resource %r", turn.bot.id, error, url)
+    turn.state[scope][variable] = {"status": error}
+    turn.state["temp"]["valid"] = "false"
 
 
 async def send_email(turn: Turn, args: dict[str, Any]) -> None:
