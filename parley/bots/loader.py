@@ -108,7 +108,7 @@ def load_bot(folder: Path, global_actions: Mapping[str, ActionFn] | None = None)
 
     flows = _load_flows(folder, col)
     content = _load_content(folder, col)
-    intents = _load_intents(folder, col)
+    intents = _load_intents(folder, col, config.default_language)
     entities = _load_entities(folder, col)
     qna = _load_qna(folder, col)
     actions, skipped = _load_actions(folder, col)
@@ -335,7 +335,7 @@ def _str_tuple(value: Any) -> tuple[str, ...]:
     return tuple(x for x in value if isinstance(x, str)) if isinstance(value, list) else ()
 
 
-def _load_intents(folder: Path, col: _Collector) -> dict[str, Intent]:
+def _load_intents(folder: Path, col: _Collector, default_language: str) -> dict[str, Intent]:
     out: dict[str, Intent] = {}
     root = folder / "intents"
     for path in sorted(root.glob("*.json")) if root.is_dir() else []:
@@ -346,10 +346,17 @@ def _load_intents(folder: Path, col: _Collector) -> dict[str, Intent]:
             col.schema(path, _SchemaError((), "an intent must be a JSON object"))
             continue
         name = _name(data, "name", path.stem)
-        slots = tuple(s for s in data.get("slots") or [] if isinstance(s, dict))
-        out[name] = Intent(
-            name, _str_tuple(data.get("contexts")) or ("global",), _lang_lists(data.get("utterances")), slots
-        )
+        # Botpress 12.0.1's migration: the `numeral` entity became `number`
+        slots = tuple({**s, "entities": ["number" if e == "numeral" else e for e in s["entities"]]}
+                      if isinstance(s.get("entities"), list) else s
+                      for s in data.get("slots") or [] if isinstance(s, dict))
+        utterances = data.get("utterances")
+        if isinstance(utterances, list):  # a Botpress 11 intent: one language, the bot's
+            col.warnings.append(Problem(col.rel(path), f"utterances without a language: read as the bot's default "
+                                                       f"language ({default_language}); Botpress 12 keys them by "
+                                                       f'language, {{"{default_language}": [...]}}'))
+            utterances = {default_language: utterances}
+        out[name] = Intent(name, _str_tuple(data.get("contexts")) or ("global",), _lang_lists(utterances), slots)
     return out
 
 
@@ -364,8 +371,19 @@ def _load_entities(folder: Path, col: _Collector) -> dict[str, Entity]:
             col.schema(path, _SchemaError((), "an entity must be a JSON object"))
             continue
         name = _name(data, "name", path.stem)
-        out[name] = Entity(name, str(data.get("type", "list")), data)
+        out[name] = Entity(name, str(data.get("type", "list")), _migrated_entity(data))
     return out
+
+
+def _migrated_entity(data: dict[str, Any]) -> dict[str, Any]:
+    """An entity file as Botpress's migrations leave it when it mounts an older bot: 12.3.2 renamed
+    the misspelt `occurences`, and 12.2.3 turned a list's `fuzzy` flag into a tolerance (on: medium,
+    0.8; off: strict, 1)."""
+    if "occurences" in data and "occurrences" not in data:
+        data = {**{k: v for k, v in data.items() if k != "occurences"}, "occurrences": data["occurences"]}
+    if isinstance(data.get("fuzzy"), bool):
+        data = {**data, "fuzzy": 0.8 if data["fuzzy"] else 1.0}
+    return data
 
 
 def _load_qna(folder: Path, col: _Collector) -> dict[str, QnaItem]:

@@ -191,3 +191,22 @@ def test_bot_id_comes_from_the_config_or_the_folder(tmp_path: Path) -> None:
     assert load_bot(folder).id == "named"
     other = write_bot(tmp_path, flows={"main": MAIN}, config={"id": ""}, name="plain")
     assert load_bot(other).id == "plain"
+
+
+def test_files_of_older_botpress_versions_load_as_botpress_migrates_them(tmp_path: Path) -> None:
+    """Entities saved before Botpress 12.3.2 spell `occurences` (they loaded with no values), a list's `fuzzy`
+    before 12.2.3 is a flag, a slot before 12.0.1 takes `numeral`; a Botpress 11 intent lists its utterances
+    without a language (none was learnt: now the default language's, with a warning)."""
+    bot = make_bot(tmp_path, flows={"main": MAIN}, files={
+        "entities/size.json": json.dumps({"id": "size", "name": "size", "type": "list", "fuzzy": False,
+                                          "occurences": [{"name": "large", "synonyms": ["big"]}]}),
+        "entities/topping.json": json.dumps({"name": "topping", "type": "list", "fuzzy": True,
+                                             "occurrences": [{"name": "cheese", "synonyms": []}]}),
+        "intents/order.json": json.dumps({"name": "order", "contexts": ["global"], "utterances": ["a large pizza"],
+                                          "slots": [{"name": "count", "entities": ["numeral"]}]}),
+    })
+    assert bot.entities["size"].raw["occurrences"] == [{"name": "large", "synonyms": ["big"]}]
+    assert bot.entities["size"].raw["fuzzy"] == 1.0 and bot.entities["topping"].raw["fuzzy"] == 0.8
+    assert bot.intents["order"].utterances == {"en": ("a large pizza",)}
+    assert bot.intents["order"].slots[0]["entities"] == ["number"]
+    assert any("intents/order.json" in str(w) and "default language" in str(w) for w in bot.warnings)
