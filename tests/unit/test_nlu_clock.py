@@ -256,6 +256,10 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
     "le jour de l'an": ("2014-01-01T00:00", "day"),
     "la toussaint": ("2013-11-01T00:00", "day"),
     "fête du travail": ("2013-05-01T00:00", "day"),
+    "dernière semaine de septembre 2014": ("2014-09-22T00:00", "week"),  # it was September 2014
+    "premiere semaine d'octobre 2014": ("2014-10-06T00:00", "week"),  # the first week wholly in October
+    "3eme jour d'octobre": ("2013-10-03T00:00", "day"),
+    "le premier lundi de mars": ("2013-03-04T00:00", "day"),
 }
 
 

@@ -389,13 +389,17 @@ def _year(raw: str | None, now: datetime) -> int | None:
 
 
 def _nth_weekday(now: datetime, m: re.Match[str]) -> datetime | None:
-    """"the first tuesday of october", "the third day of october", "the last week of september": in the
-    year given, else in the next such month (this one included). A month's weeks are the Monday-to-Sunday
-    weeks wholly inside it, as Duckling counts them ("first week of october 2014" is the 6th)."""
-    month = _month_of(m.group("mon"))
-    kind = m.group("wd").lower()
+    """"the first tuesday of october", "the third day of october", "the last week of september"."""
     nth = -1 if m.group("nth").lower() == "last" else _number(m.group("nth"))
-    years = [int(m.group("y"))] if m.group("y") else [now.year, now.year + 1]
+    return nth_in_month(now, _month_of(m.group("mon")), m.group("wd").lower(), nth,
+                        int(m.group("y")) if m.group("y") else None)
+
+
+def nth_in_month(now: datetime, month: int, kind: str, nth: int, year: int | None) -> datetime | None:
+    """The `nth` (-1: the last) day, week or weekday (`kind`: "day", "week" or an English weekday's name)
+    of `month`: in `year`, else in the next such month (this one included). A month's weeks are the
+    Monday-to-Sunday weeks wholly inside it, as Duckling counts them ("first week of october 2014" is the 6th)."""
+    years = [year] if year is not None else [now.year, now.year + 1]
     for year in years:
         length = calendar.monthrange(year, month)[1]
         if kind == "day":
@@ -408,7 +412,7 @@ def _nth_weekday(now: datetime, m: re.Match[str]) -> datetime | None:
         if nth > len(days):  # no fifth Monday this February: the next month that has one
             continue
         value = _midnight(now).replace(year=year, month=month, day=days[nth - 1 if nth > 0 else -1])
-        if m.group("y") or value >= _midnight(now) - timedelta(days=6 if kind == "week" else 0):
+        if len(years) == 1 or value >= _midnight(now) - timedelta(days=6 if kind == "week" else 0):
             return value
     return None
 

@@ -29,6 +29,7 @@ from parley.nlu.entities.clock import (
     _truncate,
     _year,
     holiday_pattern,
+    nth_in_month,
     year_or_month,
 )
 
@@ -157,6 +158,13 @@ def find(text: str, now: datetime) -> list[Time]:
         if _free(taken, m.start(), m.end()):
             add(m.start(), m.end(), now.replace(microsecond=0) + timedelta(
                 minutes=15 if "quart" in m.group("what").lower() else 30), "second")
+    for m in _NTH_IN_MONTH.finditer(text):
+        kind = m.group("kind").lower()
+        kind = {"semaine": "week", "jour": "day"}.get(kind) or _ENGLISH_WEEKDAYS[_WEEKDAYS.index(kind)]
+        when = nth_in_month(now, _month_of(m.group("mon")), kind, _NTH_WORDS[m.group("nth").lower()],
+                            int(m.group("y")) if m.group("y") else None)
+        if when is not None and _free(taken, m.start(), m.end()):
+            add(m.start(), m.end(), when, "week" if kind == "week" else "day")
     for m in _RELATIVE.finditer(text):
         if not _free(taken, m.start(), m.end()):
             continue
@@ -281,6 +289,18 @@ def find(text: str, now: datetime) -> list[Time]:
         add(m.start(), m.end(), _period_start(now, unit, shift), unit)
     return sorted(out)
 
+
+# "la dernière semaine de septembre 2014", "le 3ème jour d'octobre", "le premier lundi de mars"
+_NTH_WORDS = {"premier": 1, "première": 1, "premiere": 1, "1er": 1, "1ère": 1, "1ere": 1, "1re": 1, "deuxième": 2,
+              "deuxieme": 2, "2e": 2, "2ème": 2, "2eme": 2, "second": 2, "seconde": 2, "troisième": 3, "troisieme": 3,
+              "3e": 3, "3ème": 3, "3eme": 3, "quatrième": 4, "quatrieme": 4, "4e": 4, "4ème": 4, "4eme": 4,
+              "cinquième": 5, "cinquieme": 5, "5e": 5, "5ème": 5, "5eme": 5, "dernier": -1, "dernière": -1,
+              "derniere": -1}
+_NTH_IN_MONTH = re.compile(
+    r"\b(?:(?:la|le)\s+)?(?P<nth>" + "|".join(sorted(_NTH_WORDS, key=len, reverse=True)) + r")\s+"
+    r"(?P<kind>semaine|jour|" + "|".join(_WEEKDAYS) + r")\s+(?:de\s+|d['’]\s*|du\s+mois\s+d['’]?\s*)"
+    r"(?P<mon>" + _MONTH + r")\b(?:\s+(?P<y>\d{4})\b)?", _I)
+_ENGLISH_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _SHIFT_WORDS = {"le lendemain": 1, "lendemain": 1, "le jour suivant": 1, "jour suivant": 1, "le jour d'après": 1,
                 "un jour après": 1, "la veille": -1, "le jour d'avant": -1, "le jour précédent": -1, "ce jour": 0,
