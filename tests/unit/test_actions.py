@@ -762,3 +762,22 @@ async def test_call_api_records_what_failed(tmp_path: Path) -> None:
     await chat.send()
     assert chat.session["api"] == {"status": "ECONNREFUSED"}
     assert chat.temp["valid"] == "false"
+
+
+async def test_send_email_fails_into_the_skills_on_failure_branch(tmp_path: Path) -> None:
+    """Without a mail transport Botpress's send_email.js sets temp.success false and onErrorFlowTo "#" before
+    failing: the dialog returns to the skill node, whose "On failure" answers. It went to the error flow."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(
+            node("entry", type="skill-call", skill="SendEmail", flow="skills/SendEmail-1.flow.json",
+                 next=[("temp.success", "sent"), ("!temp.success", "unsent")]),
+            node("sent", say("sent")),
+            node("unsent", say("the request could not be sent")),
+        ),
+        "skills/SendEmail-1": flow(node("entry", action("basic-skills/send_email", {
+            "fromAddress": "bot@example.com", "toAddress": "a@example.com", "subjectElement": "builtin_text-s",
+            "contentElement": "builtin_text-c"}), next=[("true", "#")])),
+        "error": ERROR_FLOW,
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["the request could not be sent"]

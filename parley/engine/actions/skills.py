@@ -267,6 +267,11 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def send_email(turn: Turn, args: dict[str, Any]) -> None:
+    """The "Send Email" skill, as Botpress's `send_email.js` behaves without a mail transport (parley has
+    none): `temp.success` false and `temp.onErrorFlowTo` "#", then the failure, so the dialog returns to
+    the skill's node and takes its "On failure" transition (it went to the error flow)."""
+    turn.state["temp"]["success"] = False
+    turn.state["temp"]["onErrorFlowTo"] = "#"
     raise ActionFailed("basic-skills/send_email is not supported by parley (no mail transport configured)")
 
 
