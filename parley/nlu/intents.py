@@ -73,6 +73,12 @@ class IntentClassifier:
         """P(label | utterance) over `labels`. One message: a dozen NumPy calls on tiny arrays, whose
         per-call cost is most of the time, so the fewer the better (in place, weights pre-scaled)."""
         idx, vals = self.featurizer.row(normalized, markers)
+        if not len(idx):
+            # no word, character run or entity the bot ever saw ("zzzz qqq", another script): the scores
+            # would be the biases alone, which chose some intent (a tiny bot's QnA answered gibberish)
+            unknown: F32 = np.zeros(len(self.labels), np.float32)
+            unknown[-1] = 1.0
+            return unknown
         z: F32 = vals @ self.weights.sparse[idx]
         z += self.weights.bias
         if self.uses_embeddings and vector is not None:

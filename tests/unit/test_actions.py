@@ -781,3 +781,16 @@ async def test_send_email_fails_into_the_skills_on_failure_branch(tmp_path: Path
     })
     chat = Chat(bot)
     assert await chat.send() == ["the request could not be sent"]
+
+
+async def test_hitl_next_skill_finds_no_agent_and_takes_that_branch(tmp_path: Path) -> None:
+    """Botpress's HITL Next skill starts with hitlnext/check_agents; parley has no human agents, so none is
+    online and the skill says so. The action was unknown and the conversation stopped at the skill."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", type="skill-call", skill="HitlNext", flow="skills/HitlNext-1.flow.json",
+                          next=[("temp['hitlnext-noAgent'] === true", "no-agent"), ("true", "handed-off")]),
+                     node("no-agent", say("no agent is available")), node("handed-off", say("an agent will answer"))),
+        "skills/HitlNext-1": flow(node("entry", action("hitlnext/check_agents"),
+                                       next=[("temp['hitlnext-noAgent'] === true", "#"), ("true", "#")])),
+    })
+    assert await Chat(bot).send() == ["no agent is available"]

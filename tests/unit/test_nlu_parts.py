@@ -10,7 +10,7 @@ from scipy import sparse
 from parley.nlu.election import elect, is_ambiguous
 from parley.nlu.language import detect_language
 from parley.nlu.linear import train_softmax
-from parley.nlu.model import IntentData, LanguageModel, TrainingSet
+from parley.nlu.model import IntentData, LanguageModel, TrainingSet, predict_elected
 from parley.nlu.slots import slot_definitions
 from parley.nlu.text import SlotSpan, parse_utterance, tokenize
 
@@ -118,3 +118,17 @@ def test_a_slot_keeps_the_tagged_text_and_takes_the_value_of_the_entity_holding_
     entity = slot["entity"]
     assert entity["meta"]["source"] == "the 3rd of june" and slot["value"] == entity["data"]["value"]
     assert slot["source"] == text[slot["start"]:slot["end"]] == "of june"
+
+
+def test_a_message_sharing_nothing_with_the_bot_is_out_of_scope() -> None:
+    """No word, character run or entity the bot ever saw: the scores were the classifier's biases alone,
+    and a bot of two QnAs answered "hello" or "zzzz qqq" with one of them (a published Arabic bot)."""
+    data = TrainingSet("ar", (
+        IntentData("__qna__sad", ("global",), tuple(parse_utterance(u) for u in ("أنا حزين", "أشعر بالحزن")), ()),
+        IntentData("__qna__happy", ("global",), tuple(parse_utterance(u) for u in ("أنا سعيد", "أشعر بالسعادة")), ()),
+    ), seed=1)
+    model = LanguageModel.train(data, None)
+    for text in ("hello", "zzzz qqq", "2"):
+        result = predict_elected(model, text, ["global"])[1]
+        assert result["intent"]["name"] == "none" and result["intent"]["confidence"] == 1.0, text
+    assert predict_elected(model, "أنا حزين جدا", ["global"])[1]["intent"]["name"] == "__qna__sad"

@@ -275,6 +275,13 @@ async def send_email(turn: Turn, args: dict[str, Any]) -> None:
     raise ActionFailed("basic-skills/send_email is not supported by parley (no mail transport configured)")
 
 
+async def check_agents(turn: Turn, args: dict[str, Any]) -> None:
+    """The HITL Next skill's first action (Botpress's hitlnext module): whether an agent is online. parley
+    has no human agents, so none is, and the skill takes its "No Agent Available" branch (the action was
+    unknown: the conversation stopped at the skill)."""
+    turn.state["temp"]["hitlnext-noAgent"] = True
+
+
 SKILL_ACTIONS: dict[str, NativeAction] = {
     "basic-skills/choice_parse_answer": choice_parse_answer,
     "basic-skills/choice_invalid_answer": choice_invalid_answer,
@@ -284,4 +291,5 @@ SKILL_ACTIONS: dict[str, NativeAction] = {
     "basic-skills/slot_reset": slot_reset,
     "basic-skills/call_api": call_api,
     "basic-skills/send_email": send_email,
+    "hitlnext/check_agents": check_agents,
 }
