@@ -53,6 +53,9 @@ class DialogEngine:
         self.turn = turn
         self.state: JSONDict = turn.state
         self.steps = 0
+        # once a loop has sent the turn to the error flow: where the stack trace's loop check starts again,
+        # so that the loop already found does not end the error flow at once (Botpress skips the check then)
+        self._loop_check_from: int | None = None
 
     # ----------------------------------------------------------------------------------- helpers
 
@@ -247,7 +250,7 @@ class DialogEngine:
 
     def _check_loop(self) -> None:
         counts: dict[tuple[str, str], int] = {}
-        for frame in self.state["__stacktrace"]:
+        for frame in self.state["__stacktrace"][self._loop_check_from or 0:]:
             key = (frame.get("flow", ""), frame.get("node", ""))
             counts[key] = counts.get(key, 0) + 1
             if counts[key] >= LOOP_LIMIT:
@@ -257,10 +260,10 @@ class DialogEngine:
     async def _transition_guarded(self, target: str) -> None:
         """Take a transition the way Botpress's node does, catching what it throws right there.
 
-        An infinite loop cleans the dialog (context and temp) and stops the turn: no error flow,
-        and the turn is saved. Any other failure (a missing flow or node, further down too) leads
-        to `temp.onErrorFlowTo` or the error flow; when that fails as well, the turn stops there,
-        logged, and is still saved. Only failures before a node runs reach the decision engine.
+        An infinite loop cleans the dialog (context and temp), then the error flow runs, as Botpress's
+        decision engine runs it (SPEC 3.6, 3.14); a loop found while the error flow runs ends the turn.
+        Any other failure (a missing flow or node, further down too) leads to `temp.onErrorFlowTo` or
+        the error flow; when that fails as well, the turn stops there, logged. The turn is saved.
         """
         try:
             await self._transition(target)
@@ -269,6 +272,16 @@ class DialogEngine:
             self.turn.add_error("dialog-transition", str(exc))
             self.turn.add_error("dialog-engine", str(exc))
             self._clean()
+            if self._loop_check_from is not None:
+                return  # the error flow itself looped
+            self._loop_check_from = len(self.state["__stacktrace"])
+            try:  # the decision engine's way: jump to the error flow's start, then process
+                await self.jump_to(ERROR_FLOW)
+                await self.process()
+            except Exception as again:
+                log.warning("bot %s: the error flow failed too: %s", self.turn.bot.id, again)
+                self.turn.add_error("dialog-engine", str(again))
+                self._clean()
         except Exception as exc:
             self.turn.add_error("dialog-transition", str(exc))
             log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)

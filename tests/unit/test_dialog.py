@@ -371,9 +371,9 @@ async def test_transition_to_an_unknown_flow_honours_on_error_flow_to(tmp_path: 
     assert await Chat(bot).send() == ["custom"]
 
 
-async def test_infinite_loop_stops_after_three_visits_without_the_error_flow(tmp_path: Path) -> None:
-    """Botpress catches the loop at the node that detects it: the dialog is cleaned and the turn
-    ends there, saved; its error flow does not run (the risk of another loop is too high)."""
+async def test_infinite_loop_stops_after_three_visits_and_runs_the_error_flow(tmp_path: Path) -> None:
+    """The loop is caught at the third visit: the dialog is cleaned and the error flow runs, as Botpress's
+    decision engine runs it (SPEC 3.6, 3.14; before 2026-12-06 the turn ended there in silence)."""
     bot = make_bot(tmp_path, flows={
         "main": flow(
             node("a", set_var("temp", "x", "1"), set_var("session", "s", "S"), say("A"), next=[("true", "b")]),
@@ -382,13 +382,23 @@ async def test_infinite_loop_stops_after_three_visits_without_the_error_flow(tmp
         "error": ERROR_FLOW,
     })
     chat = Chat(bot)
-    assert await chat.send() == ["A", "B", "A", "B", "A"]
+    assert await chat.send() == ["A", "B", "A", "B", "A", "Oops, error"]
     assert chat.last is not None and chat.last.persisted
     assert chat.context == {} and chat.temp == {}
     assert chat.session["s"] == "S"
     assert "Infinite loop" in chat.errors[0]["message"]
     # The loop guard counts per message: the next message plays the same way.
-    assert await chat.send() == ["A", "B", "A", "B", "A"]
+    assert await chat.send() == ["A", "B", "A", "B", "A", "Oops, error"]
+
+
+async def test_an_error_flow_that_loops_itself_ends_the_turn(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("a", say("A"), next=[("true", "b")]), node("b", next=[("true", "a")])),
+        "error": flow(node("entry", say("E"), next=[("true", "x")]), node("x", next=[("true", "entry")])),
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["A", "A", "A", "E", "E", "E"]
+    assert chat.context == {}
 
 
 async def test_infinite_loop_inside_a_subflow_stops_the_whole_turn(tmp_path: Path) -> None:
@@ -399,9 +409,9 @@ async def test_infinite_loop_inside_a_subflow_stops_the_whole_turn(tmp_path: Pat
         "error": ERROR_FLOW,
     })
     chat = Chat(bot)
-    assert await chat.send() == ["start", "A", "A", "A"]
+    assert await chat.send() == ["start", "A", "A", "A", "Oops, error"]
     assert chat.context == {}
-    assert await chat.send() == ["start", "A", "A", "A"]
+    assert await chat.send() == ["start", "A", "A", "A", "Oops, error"]
 
 
 async def test_loops_across_messages_are_fine(tmp_path: Path) -> None:
