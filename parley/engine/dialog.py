@@ -250,7 +250,8 @@ class DialogEngine:
 
     def _check_loop(self) -> None:
         counts: dict[tuple[str, str], int] = {}
-        for frame in self.state["__stacktrace"][self._loop_check_from or 0:]:
+        stack = self.state["__stacktrace"]
+        for frame in stack if self._loop_check_from is None else stack[self._loop_check_from:]:
             key = (frame.get("flow", ""), frame.get("node", ""))
             counts[key] = counts.get(key, 0) + 1
             if counts[key] >= LOOP_LIMIT:

@@ -125,16 +125,34 @@ def _json_lines(raw: str) -> list[tuple[str, str]]:
     return out
 
 
-def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: str, seed: int) -> dict[str, Any]:
+def _prepare() -> Any:
+    """What every evaluation does first: BLAS on this process's share of cores, the sentence vectors'
+    table (or None), the date reader warmed up (its first call is not a prediction's cost)."""
     from parley.nlu.embeddings import load_embedder
     from parley.nlu.entities.system import warm_up
-    from parley.nlu.model import IntentData, LanguageModel, TrainingSet, predict_elected
     from parley.nlu.service import limit_blas_threads
-    from parley.nlu.text import parse_utterance
 
     limit_blas_threads()
     embedder = load_embedder()
     warm_up()
+    return embedder
+
+
+def _latency(milliseconds: list[float]) -> dict[str, float]:
+    """p50 and p99 of the prediction times."""
+    ordered = sorted(milliseconds)
+
+    def pct(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else 0.0
+
+    return {"predict_ms_p50": pct(0.5), "predict_ms_p99": pct(0.99)}
+
+
+def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: str, seed: int) -> dict[str, Any]:
+    from parley.nlu.model import IntentData, LanguageModel, TrainingSet, predict_elected
+    from parley.nlu.text import parse_utterance
+
+    embedder = _prepare()
     by_label: dict[str, list[str]] = {}
     for text, label in train:
         by_label.setdefault(label, []).append(text)
@@ -163,19 +181,13 @@ def evaluate(train: list[tuple[str, str]], test: list[tuple[str, str]], lang: st
         else:
             in_scope += 1
             in_scope_correct += predicted == label
-    latencies.sort()
-
-    def pct(q: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3) if latencies else 0.0
-
     return {
         "accuracy": round(correct / len(test), 4) if test else 0.0,
         "in_scope_accuracy": round(in_scope_correct / in_scope, 4) if in_scope else None,
         "oos_recall": round(oos_found / oos_total, 4) if oos_total else None,
         "oos_precision": round(oos_found / said_none, 4) if said_none else None,
         "train_seconds": round(train_seconds, 2),
-        "predict_ms_p50": pct(0.5),
-        "predict_ms_p99": pct(0.99),
+        **_latency(latencies),
         "n_train": len(train),
         "n_test": len(test),
         "intents": len(intents),
@@ -212,10 +224,9 @@ def evaluate_spelling(document: dict[str, Any], test: list[tuple[str, str]], lan
     """As bitfan measures Botpress: one intent learns the document's lines, and a test sentence counts
     when the spell-checked text the NLU reports equals the expected one."""
     from parley.nlu.model import IntentData, LanguageModel, TrainingSet, predict_elected
-    from parley.nlu.service import limit_blas_threads
     from parley.nlu.text import parse_utterance
 
-    limit_blas_threads()
+    _prepare()
     lines = tuple(parse_utterance(line) for line in str(document["text"]).splitlines() if line.strip())
     started = time.perf_counter()
     model = LanguageModel.train(TrainingSet(lang, (IntentData("main", ("global",), lines, ()),), seed=seed), None)
@@ -227,11 +238,10 @@ def evaluate_spelling(document: dict[str, Any], test: list[tuple[str, str]], lan
         checked = predict_elected(model, text, ["global"])[0]
         latencies.append((time.perf_counter() - t0) * 1000)
         right += checked == expected
-    latencies.sort()
     return {
         "accuracy": round(right / len(test), 4) if test else 0.0,
         "train_seconds": round(train_seconds, 2),
-        "predict_ms_p50": round(latencies[len(latencies) // 2], 3) if latencies else 0.0,
+        **_latency(latencies),
         "n_test": len(test),
         "language": lang,
         "model_id": model.id,
@@ -248,17 +258,12 @@ def _slot_utterance(sample: dict[str, Any]) -> Any:
 
 
 def evaluate_slots(train: dict[str, Any], test: dict[str, Any], lang: str, seed: int) -> dict[str, Any]:
-    from parley.nlu.embeddings import load_embedder
     from parley.nlu.entities.lists import ListEntity
     from parley.nlu.entities.patterns import PatternEntity
-    from parley.nlu.entities.system import warm_up
     from parley.nlu.model import IntentData, LanguageModel, TrainingSet
-    from parley.nlu.service import limit_blas_threads
     from parley.nlu.slots import slot_definitions
 
-    limit_blas_threads()
-    embedder = load_embedder()
-    warm_up()
+    embedder = _prepare()
     lists = tuple(ListEntity.from_definition(str(e["name"]), {"occurrences": e.get("values") or [],
                                                              **({"fuzzy": e["fuzzy"]} if "fuzzy" in e else {})})
                   for e in train.get("enums") or [])
@@ -290,19 +295,14 @@ def evaluate_slots(train: dict[str, Any], test: dict[str, Any], lang: str, seed:
         includes += share
         count += same_count
         are += share == 1.0 and same_count
-    latencies.sort()
     n = len(test["samples"])
-
-    def pct(q: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3) if latencies else 0.0
 
     return {
         "slots_are": round(are / n, 4) if n else 0.0,
         "slot_includes": round(includes / n, 4) if n else 0.0,
         "slot_count_is": round(count / n, 4) if n else 0.0,
         "train_seconds": round(train_seconds, 2),
-        "predict_ms_p50": pct(0.5),
-        "predict_ms_p99": pct(0.99),
+        **_latency(latencies),
         "n_train": len(train["samples"]),
         "n_test": n,
         "slots": [d.name for d in slots],

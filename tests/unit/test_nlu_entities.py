@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -73,6 +74,13 @@ def test_a_pattern_that_backtracks_without_end_gives_up_on_that_message(caplog: 
 def system(text: str, lang: str = "en") -> list[tuple[str, object, str, str]]:
     now = datetime(2024, 3, 14, 9, 30)
     return [(f.name, f.value, f.unit, f.source) for f in extract_system(text, lang, now)]
+
+
+def of_dimension(dim: str, lang: str = "en") -> Callable[[str], list[tuple[object, str, str]]]:
+    """(value, unit, source) of the entities of one dimension that `system` finds in a text."""
+    def read(text: str) -> list[tuple[object, str, str]]:
+        return [(value, unit, source) for name, value, unit, source in system(text, lang) if name == dim]
+    return read
 
 
 def test_system_numbers_and_ordinals() -> None:
@@ -173,8 +181,7 @@ def test_french_thousands_are_numbers_not_phone_numbers() -> None:
 def test_french_amounts_of_money_as_duckling_reads_them() -> None:
     """Forms of Duckling's French money corpus that were missed: codes glued to amounts with a decimal
     comma, centimes after "et", slang and "livres"; and "3 millions d'euros"."""
-    def money(text: str) -> list[tuple[object, str, str]]:
-        return [(value, unit, source) for name, value, unit, source in system(text, "fr") if name == "amountOfMoney"]
+    money = of_dimension("amountOfMoney", "fr")
 
     assert money("USD1,23") == [(1.23, "USD", "USD1,23")]
     assert money("EUR29,99") == [(29.99, "EUR", "EUR29,99")]
@@ -261,20 +268,18 @@ def test_french_ordinals_past_ten_and_first_written_1ere() -> None:
 def test_temperatures_below_zero_without_a_unit_and_in_french() -> None:
     """"2 below zero" is -2 degrees (Duckling's corpus; it was no temperature), "10 degrés en dessous de zéro"
     -10 (it was +10)."""
-    def temperatures(text: str, lang: str = "en") -> list[tuple[object, str, str]]:
-        return [(value, unit, source) for name, value, unit, source in system(text, lang) if name == "temperature"]
+    temperatures, french_temperatures = of_dimension("temperature"), of_dimension("temperature", "fr")
 
     assert temperatures("2 below zero") == [(-2, "degree", "2 below zero")]
-    assert temperatures("10 degrés en dessous de zéro", "fr") == [(-10, "degree", "10 degrés en dessous de zéro")]
-    assert temperatures("10 en dessous de zero", "fr") == [(-10, "degree", "10 en dessous de zero")]
+    assert french_temperatures("10 degrés en dessous de zéro") == [(-10, "degree", "10 degrés en dessous de zéro")]
+    assert french_temperatures("10 en dessous de zero") == [(-10, "degree", "10 en dessous de zero")]
     assert temperatures("2 below the line") == []
 
 
 def test_distances_of_one_system_one_after_the_other_add_up() -> None:
     """Duckling's "7 feet 10 inches" is 94 inches and "2 km and 1 meter" 2,001 metres: each part was a
     distance of its own. "kms" and "yds" are units too."""
-    def distances(text: str) -> list[tuple[object, str, str]]:
-        return [(value, unit, source) for name, value, unit, source in system(text) if name == "distance"]
+    distances = of_dimension("distance")
 
     assert distances("he is 7 feet 10 inches tall") == [(94, "inch", "7 feet 10 inches")]
     assert distances("2 km and 1 meter") == [(2001, "metre", "2 km and 1 meter")]
@@ -315,8 +320,7 @@ def test_volumes_durations_and_urls_as_duckling_reads_them() -> None:
 
 
 def test_amounts_of_money_as_duckling_reads_them() -> None:
-    def money(text: str) -> list[tuple[object, str, str]]:
-        return [(value, unit, source) for name, value, unit, source in system(text) if name == "amountOfMoney"]
+    money = of_dimension("amountOfMoney")
 
     assert money("20 dollars 43 cents") == [(20.43, "$", "20 dollars 43 cents")]
     assert money("$20 and 43c") == [(20.43, "$", "$20 and 43c")]

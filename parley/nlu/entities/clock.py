@@ -199,26 +199,41 @@ _MONTH_WORDS = frozenset({*_MONTHS, *(m[:3] for m in _MONTHS), "sept"})
 _CLOCK_WORDS = frozenset({*_HOUR_WORDS, "noon", "midday", "midnight", "oclock", "clock"})
 _PERIOD_WORDS = frozenset({"week", "month", "quarter", "qtr", "year", "yr"})
 # a message needs a digit or one of these words to hold a time this module reads
-# holidays on a fixed date, as Duckling names them: the next one, today's included ("christmas", "halloween")
-HOLIDAYS = {"christmas": (12, 25), "christmas day": (12, 25), "xmas": (12, 25), "christmas eve": (12, 24),
-            "new year's eve": (12, 31), "new years eve": (12, 31), "new year's day": (1, 1), "new years day": (1, 1),
-            "valentine's day": (2, 14), "valentines day": (2, 14), "valentine day": (2, 14), "halloween": (10, 31),
-            "st patrick's day": (3, 17), "st. patrick's day": (3, 17), "saint patrick's day": (3, 17),
-            "st patricks day": (3, 17), "independence day": (7, 4), "boxing day": (12, 26)}
+class Holidays:
+    """Holidays on a fixed date, by name ("christmas", "le jour de l'an"): the next one, today's included.
+    An apostrophe may be left out ("new years eve"), so the names are written once, with it."""
+
+    def __init__(self, dates: dict[str, tuple[int, int]], words: Iterable[str]) -> None:
+        self._dates = {self._key(name): month_day for name, month_day in dates.items()}
+        self.words = frozenset(words)  # a word each name holds, and few other messages do
+        alternatives = "|".join(sorted((re.escape(n).replace(r"\ ", r"\s+").replace("'", "['’]?") for n in dates),
+                                       key=len, reverse=True))
+        self._pattern = re.compile(rf"\b(?:on\s+)?(?P<h>{alternatives})(?![\w'’])", _I)
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return " ".join(re.sub("['’]", "", name.lower()).split())
+
+    def read(self, text: str, words: Iterable[str], now: datetime) -> list[tuple[int, int, datetime]]:
+        if self.words.isdisjoint(words):
+            return []
+        out = []
+        for m in self._pattern.finditer(text):
+            month, day = self._dates[self._key(m.group("h"))]
+            if (value := _next_month_day(now, month, day, None)) is not None:
+                out.append((m.start(), m.end(), value))
+        return out
 
 
-def holiday_pattern(names: Iterable[str]) -> re.Pattern[str]:
-    alternatives = "|".join(sorted((re.escape(n).replace(r"\ ", r"\s+").replace("'", "['’]?") for n in names),
-                                   key=len, reverse=True))
-    return re.compile(rf"\b(?:on\s+)?(?P<h>{alternatives})(?![\w'’])", _I)
-
-
-_HOLIDAY = holiday_pattern(HOLIDAYS)
-# a word each holiday's name holds, and few other messages do
-_HOLIDAY_WORDS = frozenset({"christmas", "xmas", "year", "years", "valentine", "valentines", "halloween", "patrick",
-                            "patricks", "independence", "boxing"})
+HOLIDAYS = Holidays(
+    {"christmas": (12, 25), "christmas day": (12, 25), "xmas": (12, 25), "christmas eve": (12, 24),
+     "new year's eve": (12, 31), "new year's day": (1, 1), "valentine's day": (2, 14), "valentine day": (2, 14),
+     "halloween": (10, 31), "st patrick's day": (3, 17), "st. patrick's day": (3, 17),
+     "saint patrick's day": (3, 17), "independence day": (7, 4), "boxing day": (12, 26)},
+    {"christmas", "xmas", "year", "years", "valentine", "valentines", "halloween", "patrick", "patricks",
+     "independence", "boxing"})
 WORDS = (_DAY_WORDS | _UNIT_WORDS | _MONTH_WORDS | _CLOCK_WORDS | _PERIOD_WORDS | {"now", *_ORDINAL_WORDS}
-         | _HOLIDAY_WORDS)
+         | HOLIDAYS.words)
 
 
 # ------------------------------------------------------------------------------------ calendar maths
@@ -278,10 +293,6 @@ def _offset_hour(m: re.Match[str], hour: int) -> tuple[int, int]:
         return hour, delta
     before = (hour - 1) % 24
     return (12 if before == 0 and hour <= 12 else before), 60 - delta
-
-
-def _holiday_key(written: str) -> str:
-    return " ".join(written.lower().replace("’", "'").split())
 
 
 def _weekday_index(written: str) -> int:
@@ -391,13 +402,14 @@ def _year(raw: str | None, now: datetime) -> int | None:
 def _nth_weekday(now: datetime, m: re.Match[str]) -> datetime | None:
     """"the first tuesday of october", "the third day of october", "the last week of september"."""
     nth = -1 if m.group("nth").lower() == "last" else _number(m.group("nth"))
-    return nth_in_month(now, _month_of(m.group("mon")), m.group("wd").lower(), nth,
-                        int(m.group("y")) if m.group("y") else None)
+    kind = m.group("wd").lower()
+    return nth_in_month(now, _month_of(m.group("mon")), kind if kind in ("day", "week") else _WEEKDAYS.index(kind),
+                        nth, int(m.group("y")) if m.group("y") else None)
 
 
-def nth_in_month(now: datetime, month: int, kind: str, nth: int, year: int | None) -> datetime | None:
-    """The `nth` (-1: the last) day, week or weekday (`kind`: "day", "week" or an English weekday's name)
-    of `month`: in `year`, else in the next such month (this one included). A month's weeks are the
+def nth_in_month(now: datetime, month: int, kind: str | int, nth: int, year: int | None) -> datetime | None:
+    """The `nth` (-1: the last) day, week or weekday (`kind`: "day", "week" or a weekday, Monday 0) of
+    `month`: in `year`, else in the next such month (this one included). A month's weeks are the
     Monday-to-Sunday weeks wholly inside it, as Duckling counts them ("first week of october 2014" is the 6th)."""
     years = [year] if year is not None else [now.year, now.year + 1]
     for year in years:
@@ -407,8 +419,7 @@ def nth_in_month(now: datetime, month: int, kind: str, nth: int, year: int | Non
         elif kind == "week":
             days = [d for d in range(1, length - 5) if datetime(year, month, d).weekday() == 0]
         else:
-            target = _WEEKDAYS.index(kind)
-            days = [d for d in range(1, length + 1) if datetime(year, month, d).weekday() == target]
+            days = [d for d in range(1, length + 1) if datetime(year, month, d).weekday() == kind]
         if nth > len(days):  # no fifth Monday this February: the next month that has one
             continue
         value = _midnight(now).replace(year=year, month=month, day=days[nth - 1 if nth > 0 else -1])
@@ -678,10 +689,9 @@ class _Reader:
             self.add(d.start(), d.end(), _day(d, self.now), "day")
 
     def holidays(self) -> None:
-        for m in self.scan(_HOLIDAY, False, _HOLIDAY_WORDS):
-            month, day = HOLIDAYS[_holiday_key(m.group("h"))]
-            if (value := _next_month_day(self.now, month, day, None)) is not None:
-                self.add(m.start(), m.end(), value, "day")
+        for start, end, value in HOLIDAYS.read(self.text, self.words, self.now):
+            if _free(self.taken, start, end):
+                self.add(start, end, value, "day")
 
     def moments(self) -> None:
         for m in self.scan(_NOW, False, frozenset({"now"})):

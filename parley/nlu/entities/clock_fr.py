@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from parley.nlu.entities.clock import (
     _GRAIN_BELOW,
     YEAR_OR_MONTH,
+    Holidays,
     Time,
     _add_months,
     _at,
@@ -28,7 +29,6 @@ from parley.nlu.entities.clock import (
     _period_start,
     _truncate,
     _year,
-    holiday_pattern,
     nth_in_month,
     year_or_month,
 )
@@ -57,18 +57,18 @@ _NUMBER_WORDS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 
                  "quelques": 3}
 _UNIT_OF = {"seconde": "second", "sec": "second", "minute": "minute", "min": "minute", "heure": "hour", "h": "hour",
             "jour": "day", "journée": "day", "semaine": "week", "mois": "month", "an": "year", "année": "year"}
-# holidays on a fixed date ("à noël", "le jour de l'an"): the next one, today's included
-HOLIDAYS = {"noël": (12, 25), "noel": (12, 25), "jour de noël": (12, 25), "jour de noel": (12, 25),
-            "réveillon de noël": (12, 24), "veille de noël": (12, 24), "nouvel an": (1, 1), "jour de l'an": (1, 1),
-            "premier de l'an": (1, 1), "réveillon du nouvel an": (12, 31), "saint-sylvestre": (12, 31),
-            "saint sylvestre": (12, 31), "saint-valentin": (2, 14), "saint valentin": (2, 14), "st valentin": (2, 14),
-            "toussaint": (11, 1), "jour des morts": (11, 2), "fête du travail": (5, 1), "fete du travail": (5, 1),
-            "armistice": (11, 11), "fête nationale": (7, 14), "fête de la musique": (6, 21), "assomption": (8, 15)}
-_HOLIDAY = holiday_pattern(HOLIDAYS)
-_HOLIDAY_WORDS = frozenset({"noël", "noel", "an", "sylvestre", "valentin", "toussaint", "morts", "travail",
-                            "armistice", "nationale", "musique", "assomption"})
+# holidays on a fixed date ("à noël", "le jour de l'an")
+HOLIDAYS = Holidays(
+    {"noël": (12, 25), "noel": (12, 25), "jour de noël": (12, 25), "jour de noel": (12, 25),
+     "réveillon de noël": (12, 24), "veille de noël": (12, 24), "nouvel an": (1, 1), "jour de l'an": (1, 1),
+     "premier de l'an": (1, 1), "réveillon du nouvel an": (12, 31), "saint-sylvestre": (12, 31),
+     "saint sylvestre": (12, 31), "saint-valentin": (2, 14), "saint valentin": (2, 14), "st valentin": (2, 14),
+     "toussaint": (11, 1), "jour des morts": (11, 2), "fête du travail": (5, 1), "fete du travail": (5, 1),
+     "armistice": (11, 11), "fête nationale": (7, 14), "fête de la musique": (6, 21), "assomption": (8, 15)},
+    {"noël", "noel", "an", "sylvestre", "valentin", "toussaint", "morts", "travail", "armistice", "nationale",
+     "musique", "assomption"})
 # a message without digits needs one of these words to hold a time this module reads
-WORDS = _HOLIDAY_WORDS | frozenset({*_WEEKDAYS, *_MONTHS, "fevrier", "aout", "decembre", "aujourd", "demain", "hier",
+WORDS = HOLIDAYS.words | frozenset({*_WEEKDAYS, *_MONTHS, "fevrier", "aout", "decembre", "aujourd", "demain", "hier",
                                     "midi",
                    "minuit", "soir", "semaine", "mois", "année", "an", "dans", "il", "premier", "1er", "maintenant",
                    "suite", "lendemain", "veille", "jour", "jours", "moment", "journée", "heure", "heures"})
@@ -159,8 +159,8 @@ def find(text: str, now: datetime) -> list[Time]:
             add(m.start(), m.end(), now.replace(microsecond=0) + timedelta(
                 minutes=15 if "quart" in m.group("what").lower() else 30), "second")
     for m in _NTH_IN_MONTH.finditer(text):
-        kind = m.group("kind").lower()
-        kind = {"semaine": "week", "jour": "day"}.get(kind) or _ENGLISH_WEEKDAYS[_WEEKDAYS.index(kind)]
+        written = m.group("kind").lower()
+        kind = {"semaine": "week", "jour": "day"}.get(written) or _WEEKDAYS.index(written)
         when = nth_in_month(now, _month_of(m.group("mon")), kind, _NTH_WORDS[m.group("nth").lower()],
                             int(m.group("y")) if m.group("y") else None)
         if when is not None and _free(taken, m.start(), m.end()):
@@ -270,11 +270,9 @@ def find(text: str, now: datetime) -> list[Time]:
             month_name = m.group("mon") or m.group("mon2") or m.group("mon3")
             add(m.start(), m.end(), _next_month_start(now, _month_of(month_name),
                                                       int(written_year) if written_year else None), "month")
-    for m in _HOLIDAY.finditer(text) if not _HOLIDAY_WORDS.isdisjoint(re.findall(r"\w+", text.lower())) else ():
-        if _free(taken, m.start(), m.end()):
-            on_month, on_day = HOLIDAYS[" ".join(m.group("h").lower().replace("’", "'").split())]
-            if (holiday := _next_month_day(now, on_month, on_day, None)) is not None:
-                add(m.start(), m.end(), holiday, "day")
+    for start, end, holiday in HOLIDAYS.read(text, re.findall(r"\w+", text.lower()), now):
+        if _free(taken, start, end):
+            add(start, end, holiday, "day")
     for m in YEAR_OR_MONTH.finditer(text):  # "en 2014", "10/2014"
         if _free(taken, m.start(), m.end()) and (read := year_or_month(m, now)) is not None:
             add(m.start(), m.end(), *read)
@@ -300,7 +298,6 @@ _NTH_IN_MONTH = re.compile(
     r"\b(?:(?:la|le)\s+)?(?P<nth>" + "|".join(sorted(_NTH_WORDS, key=len, reverse=True)) + r")\s+"
     r"(?P<kind>semaine|jour|" + "|".join(_WEEKDAYS) + r")\s+(?:de\s+|d['’]\s*|du\s+mois\s+d['’]?\s*)"
     r"(?P<mon>" + _MONTH + r")\b(?:\s+(?P<y>\d{4})\b)?", _I)
-_ENGLISH_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _SHIFT_WORDS = {"le lendemain": 1, "lendemain": 1, "le jour suivant": 1, "jour suivant": 1, "le jour d'après": 1,
                 "un jour après": 1, "la veille": -1, "le jour d'avant": -1, "le jour précédent": -1, "ce jour": 0,
