@@ -175,6 +175,14 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'new years day': ('2014-01-01T00:00', 'day'),
     'halloween': ('2013-10-31T00:00', 'day'),
     'happy new year': 'none',
+    'thanksgiving': ('2013-11-28T00:00', 'day'),  # holidays that move: none was read
+    'on easter': ('2013-03-31T00:00', 'day'),
+    'good friday': ('2013-03-29T00:00', 'day'),  # it was the next Friday
+    'black friday': ('2013-11-29T00:00', 'day'),
+    "mothers day": ('2013-05-12T00:00', 'day'),
+    'memorial day': ('2013-05-27T00:00', 'day'),
+    'labor day': ('2013-09-02T00:00', 'day'),
+    'mlk day': ('2014-01-20T00:00', 'day'),  # 2013's was on January 21st, before the reference
     'in 7 days at 5pm': ('2013-02-19T17:00', 'hour'),  # it was in 7 days, and 5pm today
     'at 7 in 3 years': ('2016-02-12T07:00', 'hour'),
     'at 7:30 PM on Fri, Sep 20': ('2013-09-20T19:30', 'minute'),  # it was Friday the 15th at 7:30 PM
@@ -256,11 +264,23 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
     "le jour de l'an": ("2014-01-01T00:00", "day"),
     "la toussaint": ("2013-11-01T00:00", "day"),
     "fête du travail": ("2013-05-01T00:00", "day"),
+    "à pâques": ("2013-03-31T00:00", "day"),
+    "le lundi de pâques": ("2013-04-01T00:00", "day"),  # it was next Monday
+    "vendredi saint": ("2013-03-29T00:00", "day"),  # it was next Friday
+    "la pentecôte": ("2013-05-19T00:00", "day"),
+    "pour la fête des mères": ("2013-05-26T00:00", "day"),
     "dernière semaine de septembre 2014": ("2014-09-22T00:00", "week"),  # it was September 2014
     "premiere semaine d'octobre 2014": ("2014-10-06T00:00", "week"),  # the first week wholly in October
     "3eme jour d'octobre": ("2013-10-03T00:00", "day"),
     "le premier lundi de mars": ("2013-03-04T00:00", "day"),
 }
+
+
+def test_french_mothers_day_gives_way_to_pentecost() -> None:
+    """France's fête des mères is the last Sunday of May, unless that Sunday is Pentecost (2023: June 4th)."""
+    got = [value.date().isoformat() for _, _, value, _ in clock_fr.find("la fête des mères",
+                                                                        datetime(2023, 1, 1, tzinfo=UTC))]
+    assert got == ["2023-06-04"]
 
 
 def test_french_spans_take_the_whole_expression() -> None:

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from dateutil.easter import easter
+
 Time = tuple[int, int, datetime, str]  # (start, end, value, grain)
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -199,12 +201,38 @@ _MONTH_WORDS = frozenset({*_MONTHS, *(m[:3] for m in _MONTHS), "sept"})
 _CLOCK_WORDS = frozenset({*_HOUR_WORDS, "noon", "midday", "midnight", "oclock", "clock"})
 _PERIOD_WORDS = frozenset({"week", "month", "quarter", "qtr", "year", "yr"})
 # a message needs a digit or one of these words to hold a time this module reads
+# a holiday's date in a given year (month, day): fixed, the nth weekday of a month, or Easter's
+HolidayDate = Callable[[int], tuple[int, int]]
+
+
+def on_date(month: int, day: int) -> HolidayDate:
+    return lambda year: (month, day)
+
+
+def nth_weekday(month: int, weekday: int, nth: int) -> HolidayDate:
+    """The `nth` (-1: the last) `weekday` (Monday 0) of `month`: Thanksgiving is the 4th Thursday of November."""
+    def date(year: int) -> tuple[int, int]:
+        days = [d for d in range(1, calendar.monthrange(year, month)[1] + 1) if datetime(year, month, d).weekday()
+                == weekday]
+        return month, days[nth - 1 if nth > 0 else -1]
+    return date
+
+
+def after_easter(days: int) -> HolidayDate:
+    """Easter Sunday moved by `days` (Good Friday is -2), Western reckoning."""
+    def date(year: int) -> tuple[int, int]:
+        when = easter(year) + timedelta(days=days)
+        return when.month, when.day
+    return date
+
+
 class Holidays:
-    """Holidays on a fixed date, by name ("christmas", "le jour de l'an"): the next one, today's included.
+    """Holidays by name ("christmas", "thanksgiving", "le jour de l'an"): the next one, today's included.
     An apostrophe may be left out ("new years eve"), so the names are written once, with it."""
 
-    def __init__(self, dates: dict[str, tuple[int, int]], words: Iterable[str]) -> None:
-        self._dates = {self._key(name): month_day for name, month_day in dates.items()}
+    def __init__(self, dates: dict[str, tuple[int, int] | HolidayDate], words: Iterable[str]) -> None:
+        self._dates = {self._key(name): on_date(*date) if isinstance(date, tuple) else date
+                       for name, date in dates.items()}
         self.words = frozenset(words)  # a word each name holds, and few other messages do
         alternatives = "|".join(sorted((re.escape(n).replace(r"\ ", r"\s+").replace("'", "['’]?") for n in dates),
                                        key=len, reverse=True))
@@ -218,20 +246,39 @@ class Holidays:
         if self.words.isdisjoint(words):
             return []
         out = []
+        today = _midnight(now)
         for m in self._pattern.finditer(text):
-            month, day = self._dates[self._key(m.group("h"))]
-            if (value := _next_month_day(now, month, day, None)) is not None:
-                out.append((m.start(), m.end(), value))
+            date = self._dates[self._key(m.group("h"))]
+            for year in (now.year, now.year + 1):
+                month, day = date(year)
+                if (value := today.replace(year=year, month=month, day=day)) >= today:
+                    out.append((m.start(), m.end(), value))
+                    break
         return out
 
 
+_MON, _SUN, _THU = 0, 6, 3
 HOLIDAYS = Holidays(
     {"christmas": (12, 25), "christmas day": (12, 25), "xmas": (12, 25), "christmas eve": (12, 24),
      "new year's eve": (12, 31), "new year's day": (1, 1), "valentine's day": (2, 14), "valentine day": (2, 14),
      "halloween": (10, 31), "st patrick's day": (3, 17), "st. patrick's day": (3, 17),
-     "saint patrick's day": (3, 17), "independence day": (7, 4), "boxing day": (12, 26)},
+     "saint patrick's day": (3, 17), "independence day": (7, 4), "boxing day": (12, 26),
+     # holidays that move (United States' federal ones where Duckling reads them so)
+     "thanksgiving": nth_weekday(11, _THU, 4), "thanksgiving day": nth_weekday(11, _THU, 4),
+     "black friday": lambda year: (11, nth_weekday(11, _THU, 4)(year)[1] + 1),
+     "mother's day": nth_weekday(5, _SUN, 2), "father's day": nth_weekday(6, _SUN, 3),
+     "memorial day": nth_weekday(5, _MON, -1), "labor day": nth_weekday(9, _MON, 1),
+     "labour day": nth_weekday(9, _MON, 1), "columbus day": nth_weekday(10, _MON, 2),
+     "martin luther king day": nth_weekday(1, _MON, 3), "martin luther king jr day": nth_weekday(1, _MON, 3),
+     "mlk day": nth_weekday(1, _MON, 3), "presidents' day": nth_weekday(2, _MON, 3),
+     "president's day": nth_weekday(2, _MON, 3), "washington's birthday": nth_weekday(2, _MON, 3),
+     "easter": after_easter(0), "easter sunday": after_easter(0), "easter monday": after_easter(1),
+     "good friday": after_easter(-2), "palm sunday": after_easter(-7), "ash wednesday": after_easter(-46),
+     "pentecost": after_easter(49)},
     {"christmas", "xmas", "year", "years", "valentine", "valentines", "halloween", "patrick", "patricks",
-     "independence", "boxing"})
+     "independence", "boxing", "thanksgiving", "mother", "mothers", "father", "fathers", "memorial", "labor",
+     "labour", "columbus", "luther", "mlk", "presidents", "president", "washington", "washingtons", "easter",
+     "pentecost", "friday", "sunday", "wednesday"})  # weekdays: "good friday", "palm sunday", "ash wednesday"
 WORDS = (_DAY_WORDS | _UNIT_WORDS | _MONTH_WORDS | _CLOCK_WORDS | _PERIOD_WORDS | {"now", *_ORDINAL_WORDS}
          | HOLIDAYS.words)
 
@@ -702,8 +749,8 @@ def find(text: str, now: datetime) -> list[Time]:
     reader = _Reader(text, now)
     days = reader.scan(_DAY, False, _DAY_WORDS)
     steps: list[Callable[[], None]] = [reader.ranges, reader.collect_dates, lambda: reader.clocks(days), reader.dates,
-                                       reader.relative, lambda: reader.lone_days(days), reader.years_and_months,
-                                       reader.quarters, reader.periods, reader.holidays, reader.moments]
+                                       reader.relative, reader.holidays, lambda: reader.lone_days(days),
+                                       reader.years_and_months, reader.quarters, reader.periods, reader.moments]
     for step in steps:
         step()
     return sorted(reader.out)

@@ -29,7 +29,9 @@ from parley.nlu.entities.clock import (
     _period_start,
     _truncate,
     _year,
+    after_easter,
     nth_in_month,
+    nth_weekday,
     year_or_month,
 )
 
@@ -57,16 +59,31 @@ _NUMBER_WORDS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 
                  "quelques": 3}
 _UNIT_OF = {"seconde": "second", "sec": "second", "minute": "minute", "min": "minute", "heure": "hour", "h": "hour",
             "jour": "day", "journée": "day", "semaine": "week", "mois": "month", "an": "year", "année": "year"}
-# holidays on a fixed date ("à noël", "le jour de l'an")
+
+
+def _mothers_day(year: int) -> tuple[int, int]:
+    """France's fête des mères: the last Sunday of May, or the first of June when that one is Pentecost."""
+    last_may = nth_weekday(5, 6, -1)(year)
+    return nth_weekday(6, 6, 1)(year) if last_may == after_easter(49)(year) else last_may
+
+
+# holidays ("à noël", "le jour de l'an", "à pâques")
 HOLIDAYS = Holidays(
     {"noël": (12, 25), "noel": (12, 25), "jour de noël": (12, 25), "jour de noel": (12, 25),
      "réveillon de noël": (12, 24), "veille de noël": (12, 24), "nouvel an": (1, 1), "jour de l'an": (1, 1),
      "premier de l'an": (1, 1), "réveillon du nouvel an": (12, 31), "saint-sylvestre": (12, 31),
      "saint sylvestre": (12, 31), "saint-valentin": (2, 14), "saint valentin": (2, 14), "st valentin": (2, 14),
      "toussaint": (11, 1), "jour des morts": (11, 2), "fête du travail": (5, 1), "fete du travail": (5, 1),
-     "armistice": (11, 11), "fête nationale": (7, 14), "fête de la musique": (6, 21), "assomption": (8, 15)},
+     "armistice": (11, 11), "fête nationale": (7, 14), "fête de la musique": (6, 21), "assomption": (8, 15),
+     "pâques": after_easter(0), "paques": after_easter(0), "dimanche de pâques": after_easter(0),
+     "lundi de pâques": after_easter(1), "lundi de paques": after_easter(1), "vendredi saint": after_easter(-2),
+     "ascension": after_easter(39), "pentecôte": after_easter(49), "pentecote": after_easter(49),
+     "lundi de pentecôte": after_easter(50), "lundi de pentecote": after_easter(50),
+     "fête des mères": _mothers_day, "fete des meres": _mothers_day,
+     "fête des pères": nth_weekday(6, 6, 3), "fete des peres": nth_weekday(6, 6, 3)},
     {"noël", "noel", "an", "sylvestre", "valentin", "toussaint", "morts", "travail", "armistice", "nationale",
-     "musique", "assomption"})
+     "musique", "assomption", "pâques", "paques", "vendredi", "ascension", "pentecôte", "pentecote", "mères", "meres",
+     "pères", "peres"})
 # a message without digits needs one of these words to hold a time this module reads
 WORDS = HOLIDAYS.words | frozenset({*_WEEKDAYS, *_MONTHS, "fevrier", "aout", "decembre", "aujourd", "demain", "hier",
                                     "midi",
@@ -258,6 +275,9 @@ def find(text: str, now: datetime) -> list[Time]:
     for start, end, when in dates:
         if _free(taken, start, end):
             add(start, end, when, "day")
+    for start, end, holiday in HOLIDAYS.read(text, re.findall(r"\w+", text.lower()), now):
+        if _free(taken, start, end):
+            add(start, end, holiday, "day")
     for d in days:
         if _free(taken, d.start(), d.end()) and not d.group("part") and "soir" not in (d.group("rel") or "").lower():
             add(d.start(), d.end(), _day_of(d, now), "day")
@@ -270,9 +290,6 @@ def find(text: str, now: datetime) -> list[Time]:
             month_name = m.group("mon") or m.group("mon2") or m.group("mon3")
             add(m.start(), m.end(), _next_month_start(now, _month_of(month_name),
                                                       int(written_year) if written_year else None), "month")
-    for start, end, holiday in HOLIDAYS.read(text, re.findall(r"\w+", text.lower()), now):
-        if _free(taken, start, end):
-            add(start, end, holiday, "day")
     for m in YEAR_OR_MONTH.finditer(text):  # "en 2014", "10/2014"
         if _free(taken, m.start(), m.end()) and (read := year_or_month(m, now)) is not None:
             add(m.start(), m.end(), *read)
