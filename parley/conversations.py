@@ -35,7 +35,6 @@ log = logging.getLogger("parley.conversations")
 
 DEFAULT_CONTEXT_TIMEOUT = "25m"
 DEFAULT_SESSION_TIMEOUT = "30m"
-DEFAULT_CONVERSE_TIMEOUT = "5s"
 DEFAULT_LOG_RETENTION = "1 week"
 PRUNE_INTERVAL = 3600.0
 ANSWER_RETENTION = 86400.0  # a retry of a message is answered from storage for a day
@@ -131,7 +130,7 @@ class Conversations:
 
     def _options(self, bot: Bot) -> EngineOptions:
         return EngineOptions(
-            action_timeout=self.seconds(bot, "converse", "timeout", default=DEFAULT_CONVERSE_TIMEOUT),
+            action_timeout=self.settings.action_timeout,
             external_url=self.settings.external_url,
             no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
             nlu_module=self.settings.nlu_enabled,

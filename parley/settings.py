@@ -67,6 +67,9 @@ class Settings:
     database_url: str
     redis_url: str | None = None
     lock_ttl: float = 10.0  # seconds before the lock of a dead worker expires
+    # the longest one action may run (a hung HTTP call must not hold its user's lock for ever); Botpress
+    # has no such limit: its `converse.timeout` is not counted while an instruction runs (SPEC 1.5)
+    action_timeout: float = 60.0
     host: str = "127.0.0.1"
     port: int = 3000
     nlu_enabled: bool = True
@@ -91,6 +94,7 @@ class Settings:
             database_url=db,
             redis_url=env.get("PARLEY_REDIS_URL") or None,
             lock_ttl=_duration(env.get("PARLEY_LOCK_TTL"), 10.0),
+            action_timeout=_duration(env.get("PARLEY_ACTION_TIMEOUT"), 60.0),
             host=host or env.get("PARLEY_HOST", "127.0.0.1"),
             port=port or int(env.get("PARLEY_PORT", "3000")),
             nlu_enabled=env.get("PARLEY_NLU", "on").lower() not in ("off", "0", "false", "no"),

@@ -21,7 +21,7 @@ SKIP_DIALOG_ENGINE = "SKIP_DIALOG_ENGINE"
 class EngineOptions:
     """Per-bot knobs resolved from bot.config.json and botpress.config.json."""
 
-    action_timeout: float = 5.0
+    action_timeout: float = 60.0  # PARLEY_ACTION_TIMEOUT: see Settings.action_timeout
     external_url: str = ""
     min_confidence: float = 0.5
     no_repeat_policy: bool = False

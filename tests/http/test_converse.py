@@ -635,3 +635,36 @@ def test_json_answers_carry_the_headers_starlette_would_send(data: Any, status: 
     ours = json_response(data, status, headers)
     theirs = Response(orjson.dumps(data), status_code=status, media_type=JSON_TYPE, headers=headers)
     assert (ours.status_code, ours.body, ours.raw_headers) == (theirs.status_code, theirs.body, theirs.raw_headers)
+
+
+SLEEP_ACTION = """
+import asyncio
+
+async def run(temp, args):
+    await asyncio.sleep(float(args["s"]))
+    temp["slept"] = args["s"]
+"""
+
+
+async def test_an_action_may_outlast_converse_timeout(tmp_path: Path) -> None:
+    """Botpress does not count `converse.timeout` while an instruction runs (SPEC 1.5): an action slower
+    than the timeout finishes and the node goes on. parley used to stop it at the timeout and run the
+    error flow."""
+    data = make_data(tmp_path)
+    write_bot(data, "slow", config={"converse": {"timeout": "200ms"}}, actions={"slow": SLEEP_ACTION},
+              texts={"done": "slept {{temp.slept}}", "oops": "error flow"},
+              nodes=[node("entry", ['slow {"s":"0.4"}', "say #!builtin_text-done"])],
+              flows={"error": [node("entry", ["say #!builtin_text-oops"])]})
+    async with serve(data) as (client, _):
+        assert await say(client, "slow", "u1", "hi") == ["slept 0.4"]
+
+
+async def test_a_hung_action_is_stopped_by_the_action_timeout(tmp_path: Path) -> None:
+    """PARLEY_ACTION_TIMEOUT bounds one action: past it, the action counts as one that raised."""
+    data = make_data(tmp_path)
+    write_bot(data, "slow", actions={"slow": SLEEP_ACTION},
+              texts={"done": "slept {{temp.slept}}", "oops": "error flow"},
+              nodes=[node("entry", ['slow {"s":"30"}', "say #!builtin_text-done"])],
+              flows={"error": [node("entry", ["say #!builtin_text-oops"])]})
+    async with serve(data, PARLEY_ACTION_TIMEOUT="300ms") as (client, _):
+        assert await say(client, "slow", "u1", "hi") == ["error flow"]
