@@ -53,9 +53,6 @@ class DialogEngine:
         self.turn = turn
         self.state: JSONDict = turn.state
         self.steps = 0
-        # once a loop has sent the turn to the error flow: where the stack trace's loop check starts again,
-        # so that the loop already found does not end the error flow at once (Botpress skips the check then)
-        self._loop_check_from: int | None = None
 
     # ----------------------------------------------------------------------------------- helpers
 
@@ -250,8 +247,7 @@ class DialogEngine:
 
     def _check_loop(self) -> None:
         counts: dict[tuple[str, str], int] = {}
-        stack = self.state["__stacktrace"]
-        for frame in stack if self._loop_check_from is None else stack[self._loop_check_from:]:
+        for frame in self.state["__stacktrace"]:
             key = (frame.get("flow", ""), frame.get("node", ""))
             counts[key] = counts.get(key, 0) + 1
             if counts[key] >= LOOP_LIMIT:
@@ -261,9 +257,12 @@ class DialogEngine:
     async def _transition_guarded(self, target: str) -> None:
         """Take a transition the way Botpress's node does, catching what it throws right there.
 
-        An infinite loop cleans the dialog (context and temp), then the error flow runs, as Botpress's
-        decision engine runs it (SPEC 3.6, 3.14); a loop found while the error flow runs ends the turn.
-        Any other failure (a missing flow or node, further down too) leads to `temp.onErrorFlowTo` or
+        An infinite loop cleans the dialog (context and temp) and ends the turn, saved, without the error
+        flow: Botpress 12.31's dialog engine rethrows the loop from its transition's own `catch` into the
+        `catch` of the same node, which only logs it ("we don't even want to transition to error handling
+        flow as risk of another infinite loop is too high"), so the decision engine never sees it (SPEC 3.7
+        and 3.14 say it runs the error flow: the source says otherwise). Any other failure (a missing flow or
+        node, further down too) leads to `temp.onErrorFlowTo` or
         the error flow; when that fails as well, the turn stops there, logged. The turn is saved.
         """
         try:
@@ -273,16 +272,6 @@ class DialogEngine:
             self.turn.add_error("dialog-transition", str(exc))
             self.turn.add_error("dialog-engine", str(exc))
             self._clean()
-            if self._loop_check_from is not None:
-                return  # the error flow itself looped
-            self._loop_check_from = len(self.state["__stacktrace"])
-            try:  # the decision engine's way: jump to the error flow's start, then process
-                await self.jump_to(ERROR_FLOW)
-                await self.process()
-            except Exception as again:
-                log.warning("bot %s: the error flow failed too: %s", self.turn.bot.id, again)
-                self.turn.add_error("dialog-engine", str(again))
-                self._clean()
         except Exception as exc:
             self.turn.add_error("dialog-transition", str(exc))
             log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)
