@@ -183,6 +183,10 @@ CASES: dict[str, tuple[str, str] | str] = {  # text -> (value, grain); "none": n
     'memorial day': ('2013-05-27T00:00', 'day'),
     'labor day': ('2013-09-02T00:00', 'day'),
     'mlk day': ('2014-01-20T00:00', 'day'),  # 2013's was on January 21st, before the reference
+    'this weekend': ('2013-02-15T18:00', 'hour'),  # weekends: Friday 18:00 to Monday, where they start; none was read
+    'last weekend': ('2013-02-08T18:00', 'hour'),
+    'next weekend': ('2013-02-15T18:00', 'hour'),  # Duckling's "next": the first not under way, as "next wednesday"
+    'are you open on weekends': ('2013-02-15T18:00', 'hour'),
     'in 7 days at 5pm': ('2013-02-19T17:00', 'hour'),  # it was in 7 days, and 5pm today
     'at 7 in 3 years': ('2016-02-12T07:00', 'hour'),
     'at 7:30 PM on Fri, Sep 20': ('2013-09-20T19:30', 'minute'),  # it was Friday the 15th at 7:30 PM
@@ -269,11 +273,20 @@ FRENCH: dict[str, tuple[str, str]] = {  # Duckling's French readings, same refer
     "vendredi saint": ("2013-03-29T00:00", "day"),  # it was next Friday
     "la pentecôte": ("2013-05-19T00:00", "day"),
     "pour la fête des mères": ("2013-05-26T00:00", "day"),
+    "ce week-end": ("2013-02-15T18:00", "hour"),
+    "le weekend dernier": ("2013-02-08T18:00", "hour"),
     "dernière semaine de septembre 2014": ("2014-09-22T00:00", "week"),  # it was September 2014
     "premiere semaine d'octobre 2014": ("2014-10-06T00:00", "week"),  # the first week wholly in October
     "3eme jour d'octobre": ("2013-10-03T00:00", "day"),
     "le premier lundi de mars": ("2013-03-04T00:00", "day"),
 }
+
+
+def test_during_a_weekend_this_weekend_is_the_one_under_way_and_next_weekend_the_one_after() -> None:
+    saturday = datetime(2013, 2, 16, 11, 0, tzinfo=UTC)
+    assert [(v.isoformat()[:16], g) for _, _, v, g in find("this weekend", saturday)] == [("2013-02-15T18:00", "hour")]
+    assert [(v.isoformat()[:16], g) for _, _, v, g in find("next weekend", saturday)] == [("2013-02-22T18:00", "hour")]
+    assert [v.isoformat()[:16] for _, _, v, _ in clock_fr.find("le week-end prochain", saturday)] == ["2013-02-22T18:00"]
 
 
 def test_french_mothers_day_gives_way_to_pentecost() -> None:

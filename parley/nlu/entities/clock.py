@@ -138,6 +138,13 @@ _RELATIVE = re.compile(
     _I)
 _PERIOD = re.compile(r"\b(?:the\s+)?(?P<which>this|next|last|previous|past|current|coming|following)\s+"
                      r"(?P<u>week|month|quarter|qtr|year|yr)\b", _I)
+# "this weekend", "next week-end", "over the weekend": Duckling's interval from Friday 18:00 to Monday,
+# told by where it starts (grain hour); plain "weekend(s)" is the next one, or the one under way
+_WEEKEND = re.compile(r"\b(?:on\s+)?(?:the\s+)?(?:(?P<which>this|next|last|past|previous|coming"
+                      r"|following)\s+)?(?:week[\s-]?ends?|wkends?)\b", _I)
+_WEEKEND_WORDS = frozenset({"weekend", "weekends", "week", "wkend", "wkends"})
+_WEEKEND_SHIFT: dict[str, int | None] = {"next": None, "coming": None, "following": 1, "last": -1, "past": -1,
+                                         "previous": -1}
 _QUARTER = re.compile(r"\b(?:the\s+)?(?P<n>1st|2nd|3rd|4th|first|second|third|fourth)\s+(?:quarter|qtr)\b"
                       r"(?:\s+(?:of\s+)?(?P<y>\d{4})\b)?", _I)
 # "the 15th", "on the 3rd" (not "the 3rd floor": a noun after it makes it a rank)
@@ -279,8 +286,8 @@ HOLIDAYS = Holidays(
      "independence", "boxing", "thanksgiving", "mother", "mothers", "father", "fathers", "memorial", "labor",
      "labour", "columbus", "luther", "mlk", "presidents", "president", "washington", "washingtons", "easter",
      "pentecost", "friday", "sunday", "wednesday"})  # weekdays: "good friday", "palm sunday", "ash wednesday"
-WORDS = (_DAY_WORDS | _UNIT_WORDS | _MONTH_WORDS | _CLOCK_WORDS | _PERIOD_WORDS | {"now", *_ORDINAL_WORDS}
-         | HOLIDAYS.words)
+WORDS = (_DAY_WORDS | _UNIT_WORDS | _MONTH_WORDS | _CLOCK_WORDS | _PERIOD_WORDS | _WEEKEND_WORDS
+         | {"now", *_ORDINAL_WORDS} | HOLIDAYS.words)
 
 
 # ------------------------------------------------------------------------------------ calendar maths
@@ -388,6 +395,17 @@ def _next_month_day(now: datetime, month: int, day: int, year: int | None) -> da
             if value >= _midnight(now):
                 return value
     return None
+
+
+def weekend_start(now: datetime, shift: int | None) -> datetime:
+    """Friday 18:00 of the weekend under way (Friday evening to Sunday) or else the next one, moved by
+    `shift` weekends; None is Duckling's "next": the first weekend not under way (on a Tuesday, the
+    coming one, as "next wednesday" is tomorrow)."""
+    today = _midnight(now)
+    start = (today + timedelta(days=4 - today.weekday())).replace(hour=18)  # a past one from Saturday on
+    if shift is None:
+        shift = 1 if start <= now else 0
+    return start + timedelta(weeks=shift)
 
 
 def _next_weekday(today: datetime, target: int) -> datetime:
@@ -661,6 +679,11 @@ class _Reader:
                      "past": -1}[which]
             self.add(m.start(), m.end(), _period_start(self.now, unit, shift), unit)
 
+    def weekends(self) -> None:
+        for m in self.scan(_WEEKEND, False, _WEEKEND_WORDS):
+            which = (m.group("which") or "").lower()
+            self.add(m.start(), m.end(), weekend_start(self.now, _WEEKEND_SHIFT.get(which, 0)), "hour")
+
     def quarters(self) -> None:
         for m in self.scan(_QUARTER, False, frozenset({"quarter", "qtr"})):
             n = _number(m.group("n"))
@@ -750,7 +773,8 @@ def find(text: str, now: datetime) -> list[Time]:
     days = reader.scan(_DAY, False, _DAY_WORDS)
     steps: list[Callable[[], None]] = [reader.ranges, reader.collect_dates, lambda: reader.clocks(days), reader.dates,
                                        reader.relative, reader.holidays, lambda: reader.lone_days(days),
-                                       reader.years_and_months, reader.quarters, reader.periods, reader.moments]
+                                       reader.years_and_months, reader.quarters, reader.weekends, reader.periods,
+                                       reader.moments]
     for step in steps:
         step()
     return sorted(reader.out)

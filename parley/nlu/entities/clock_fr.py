@@ -32,6 +32,7 @@ from parley.nlu.entities.clock import (
     after_easter,
     nth_in_month,
     nth_weekday,
+    weekend_start,
     year_or_month,
 )
 
@@ -84,9 +85,12 @@ HOLIDAYS = Holidays(
     {"noël", "noel", "an", "sylvestre", "valentin", "toussaint", "morts", "travail", "armistice", "nationale",
      "musique", "assomption", "pâques", "paques", "vendredi", "ascension", "pentecôte", "pentecote", "mères", "meres",
      "pères", "peres"})
+# "ce week-end", "le week-end prochain", "le weekend dernier" (Duckling's Friday 18:00 to Monday)
+_WEEKEND = re.compile(r"\b(?:ce|le|du|au)\s+(?:week[\s-]?end|weekend)s?"
+                      r"(?:\s+(?P<which>prochain|suivant|dernier|passé))?\b", _I)
 # a message without digits needs one of these words to hold a time this module reads
 WORDS = HOLIDAYS.words | frozenset({*_WEEKDAYS, *_MONTHS, "fevrier", "aout", "decembre", "aujourd", "demain", "hier",
-                                    "midi",
+                                    "midi", "week", "weekend",
                    "minuit", "soir", "semaine", "mois", "année", "an", "dans", "il", "premier", "1er", "maintenant",
                    "suite", "lendemain", "veille", "jour", "jours", "moment", "journée", "heure", "heures"})
 _AMOUNT = r"\d+|" + "|".join(_NUMBER_WORDS)
@@ -275,6 +279,11 @@ def find(text: str, now: datetime) -> list[Time]:
     for start, end, when in dates:
         if _free(taken, start, end):
             add(start, end, when, "day")
+    for m in _WEEKEND.finditer(text):
+        if _free(taken, m.start(), m.end()):
+            which = (m.group("which") or "").lower()
+            shift = None if which == "prochain" else 1 if which == "suivant" else -1 if which else 0
+            add(m.start(), m.end(), weekend_start(now, shift), "hour")
     for start, end, holiday in HOLIDAYS.read(text, re.findall(r"\w+", text.lower()), now):
         if _free(taken, start, end):
             add(start, end, holiday, "day")
