@@ -133,6 +133,8 @@ class Conversations:
             action_timeout=self.settings.action_timeout,
             external_url=self.settings.external_url,
             no_repeat_policy=bool(self.settings.global_value("noRepeatPolicy")),
+            min_confidence=self.settings.decision_min_confidence,
+            no_repeat_seconds=self.settings.decision_no_repeat_seconds,
             nlu_module=self.settings.nlu_enabled,
         )
 

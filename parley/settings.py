@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -61,6 +62,14 @@ def _duration(value: str | None, default: float) -> float:
     return seconds if seconds and seconds > 0 else default
 
 
+def _number(value: str | None, default: float) -> float:
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        return default
+    return number if math.isfinite(number) else default
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -70,6 +79,9 @@ class Settings:
     # the longest one action may run (a hung HTTP call must not hold its user's lock for ever); Botpress
     # has no such limit: its `converse.timeout` is not counted while an instruction runs (SPEC 1.5)
     action_timeout: float = 60.0
+    # Botpress's decision engine reads these from its environment (the first name is spelt so there)
+    decision_min_confidence: float = 0.5  # BP_DECISION_MIN_CONFIENCE
+    decision_no_repeat_seconds: float = 20.0  # BP_DECISION_MIN_NO_REPEAT (a bare number is milliseconds)
     host: str = "127.0.0.1"
     port: int = 3000
     nlu_enabled: bool = True
@@ -95,6 +107,9 @@ class Settings:
             redis_url=env.get("PARLEY_REDIS_URL") or None,
             lock_ttl=_duration(env.get("PARLEY_LOCK_TTL"), 10.0),
             action_timeout=_duration(env.get("PARLEY_ACTION_TIMEOUT"), 60.0),
+            decision_min_confidence=_number(env.get("BP_DECISION_MIN_CONFIENCE")
+                                            or env.get("BP_DECISION_MIN_CONFIDENCE"), 0.5),
+            decision_no_repeat_seconds=_duration(env.get("BP_DECISION_MIN_NO_REPEAT"), 20.0),
             host=host or env.get("PARLEY_HOST", "127.0.0.1"),
             port=port or int(env.get("PARLEY_PORT", "3000")),
             nlu_enabled=env.get("PARLEY_NLU", "on").lower() not in ("off", "0", "false", "no"),

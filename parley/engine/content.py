@@ -257,12 +257,12 @@ def fix_urls(value: Any, bot_id: str, external_url: str) -> Any:
     return value
 
 
-def render_text_answer(text: str, args: JSONDict) -> JSONDict:
-    """A QnA answer: Botpress renders it as builtin_text with feedback enabled."""
-    return {
-        "type": "text",
-        "collectFeedback": True,
-        "text": render(text, args),
-        "typing": True,
-        "markdown": True,
-    }
+def render_text_answer(text: str | None, args: JSONDict) -> JSONDict:
+    """A QnA answer: Botpress renders it as builtin_text with feedback enabled (no answer to pick from
+    leaves the text out)."""
+    payload: JSONDict = {"type": "text", "collectFeedback": True}
+    if text is not None:
+        payload["text"] = render(text, args)
+    payload["typing"] = True
+    payload["markdown"] = True
+    return payload

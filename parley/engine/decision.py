@@ -32,15 +32,19 @@ def qna_suggestions(turn: Turn) -> list[JSONDict]:
         if "text" in item.action:
             user_lang = turn.user_lang
             lang = user_lang if user_lang and user_lang in item.answers else turn.bot.config.default_language
-            answers = [a for a in item.answers.get(lang, ()) if a.strip()]
-            if answers:
-                answer = turn.rng.choice(answers)
+            # Botpress throws when neither language has answers (the request then times out); parley
+            # answers nothing instead. An empty list is still a list there: a text without text.
+            if lang in item.answers:
+                answers = item.answers[lang]
+                answer = turn.rng.choice(answers) if answers else None
                 # Botpress's QnA renders with these arguments only (no `bot`, no `workflow`).
                 scope = turn.scope()
                 args = {k: scope[k] for k in ("event", "user", "session", "temp")}
                 args["collectFeedback"] = True
-                if answer.startswith("#!"):
-                    payloads += render_content(turn.bot, answer, args, lang=lang, rng=turn.rng,
+                if answer is not None and answer.startswith("#!"):
+                    # an element is translated as any other: into the user's language (the answer's
+                    # list was only the one to pick from)
+                    payloads += render_content(turn.bot, answer, args, lang=user_lang, rng=turn.rng,
                                                external_url=turn.options.external_url)
                 else:
                     payloads.append(render_text_answer(answer, args))

@@ -75,14 +75,16 @@ class Turn:
         self.outgoing.extend(payloads)
 
     def note_reply(self, source: str, preview: Any, confidence: float = 1) -> None:
-        """Botpress's `session.lastMessages` bookkeeping, capped when the state is saved."""
-        self.state["session"].setdefault("lastMessages", []).append(
-            {
-                "eventId": self.event["id"],
-                "incomingPreview": self.event.get("preview"),
-                "replyConfidence": confidence,
-                "replySource": source,
-                "replyDate": iso_now(),
-                "replyPreview": preview,
-            }
-        )
+        """Botpress's `session.lastMessages` bookkeeping, capped when the state is saved. A preview that is
+        undefined there (an event without text, a QnA that only redirects) is a key left out."""
+        entry = {
+            "eventId": self.event["id"],
+            "incomingPreview": self.event.get("preview"),
+            "replyConfidence": confidence,
+            "replySource": source,
+            "replyDate": iso_now(),
+            "replyPreview": preview,
+        }
+        if entry["incomingPreview"] is None or preview is None:
+            entry = {k: v for k, v in entry.items() if v is not None}
+        self.state["session"].setdefault("lastMessages", []).append(entry)

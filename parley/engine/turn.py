@@ -77,6 +77,23 @@ class TurnResult:
         )
 
 
+# Botpress's event defaults, whose key order `_.merge` keeps (two of them undefined until the NLU runs)
+_NLU_ORDER = ("entities", "language", "detectedLanguage", "spellChecked", "ambiguous", "slots", "intent", "intents",
+              "errored", "includedContexts", "ms", "modelId")
+
+
+def merge_nlu(defaults: JSONDict, result: JSONDict) -> JSONDict:
+    """`_.merge(event.nlu, result)` as Botpress does it, `includedContexts` kept: the defaults' keys
+    first, in their order (the elected intent's too), then the result's others."""
+    merged = {**defaults, **{k: v for k, v in result.items() if k != "includedContexts"}}
+    intent, default_intent = merged.get("intent"), defaults.get("intent")
+    if isinstance(intent, dict) and isinstance(default_intent, dict):
+        merged["intent"] = {**default_intent, **intent}
+    ordered = {k: merged[k] for k in _NLU_ORDER if k in merged}
+    ordered.update((k, v) for k, v in merged.items() if k not in ordered)
+    return ordered
+
+
 def _apply_nlu_contexts(turn: Turn) -> None:
     contexts = turn.state["session"].get("nluContexts") or []
     names = [c.get("context") for c in contexts if isinstance(c, dict) and c.get("context")]
@@ -231,7 +248,7 @@ async def run_turn(
         try:
             result = understand(bot, event)
             if result:
-                event["nlu"].update({k: v for k, v in result.items() if k != "includedContexts"})
+                event["nlu"] = merge_nlu(event["nlu"], result)
         except Exception as exc:  # the NLU failing must not stop the conversation
             log.warning("bot %s: NLU failed: %s", bot.id, exc)
             event["nlu"]["errored"] = True

@@ -25,7 +25,7 @@ def is_ambiguous(intents: Sequence[JSONDict]) -> bool:
     ideal = 1 / len(intents)
     lo, hi = ideal - AMBIGUITY_RANGE, ideal + AMBIGUITY_RANGE
     others = intents[1:] if intents[0]["name"] == NONE else intents
-    return all(lo <= float(i["confidence"]) <= hi for i in others)
+    return all(lo <= float(i["confidence"]) < hi for i in others)  # lodash's inRange: the end excluded
 
 
 def elect(predictions: Mapping[str, JSONDict], included: Sequence[str]) -> JSONDict:

@@ -328,8 +328,9 @@ def user_now(event: JSONDict) -> datetime | None:
     return datetime.now(tz) if tz is not None else None
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
+def _ms(started: float) -> int:
+    """Whole milliseconds, as Botpress's `Date.now() - t0` (0 for most of parley's understandings)."""
+    return int((time.perf_counter() - started) * 1000)
 
 
 def _mask_sensitive(event: JSONDict, entities: list[JSONDict]) -> None:

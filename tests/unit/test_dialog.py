@@ -791,6 +791,48 @@ async def test_qna_answer_in_the_users_language(tmp_path: Path) -> None:
     assert await chat.send("x", understand=nlu(("__qna__only_en", 0.9))) == ["English only"]
 
 
+async def test_a_qna_element_answer_is_rendered_in_the_users_language(tmp_path: Path) -> None:
+    """The answer list falls back to the default language, but the element it names is translated like
+    any other: into the user's language (Botpress's renderElement). It came out in English."""
+    bot = make_bot(tmp_path, config={"languages": ["en", "fr"]}, flows={"main": flow(node("entry"))}, qna={
+        "sorry": {"questions": {"en": ["mars weather"], "fr": ["météo sur mars"]},
+                  "answers": {"en": ["#!builtin_text-sorry"]}, "action": "text", "enabled": True},
+    }, content={"builtin_text": [{"id": "builtin_text-sorry",
+                                  "formData": {"text$en": "Sorry", "text$fr": "Désolé"}}]})
+    chat = Chat(bot, understand=nlu(("__qna__sorry", 0.9)))
+    chat.memory.user["language"] = "fr"
+    assert await chat.send("mars weather") == ["Désolé"]
+
+
+async def test_a_qna_with_an_empty_answer_list_sends_a_text_without_text(tmp_path: Path) -> None:
+    """Botpress picks nothing from an empty list and renders builtin_text anyway; a blank answer is
+    sent as it is. parley sent nothing for both."""
+    bot = make_bot(tmp_path, flows={"main": flow(node("entry", say("Main flow")))}, qna={
+        "empty": {"questions": {"en": ["secret"]}, "answers": {"en": []}, "action": "text", "enabled": True},
+        "blank": {"questions": {"en": ["nothing"]}, "answers": {"en": ["   "]}, "action": "text", "enabled": True},
+    })
+    chat = Chat(bot, understand=nlu(("__qna__empty", 0.9)))
+    await chat.send("secret")
+    assert chat.last is not None
+    assert chat.last.responses == [{"type": "text", "collectFeedback": True, "typing": True, "markdown": True}]
+    assert await chat.send("nothing", understand=nlu(("__qna__blank", 0.9))) == ["   "]
+
+
+async def test_last_messages_leave_out_a_preview_botpress_has_not(tmp_path: Path) -> None:
+    """A redirect-only QnA has no text payload to preview: Botpress's entry has no `replyPreview` key
+    (undefined), where parley wrote null."""
+    qna = {"go": {"questions": {"en": ["go"]}, "answers": {"en": []}, "action": "redirect",
+                  "redirectFlow": "booking", "redirectNode": "second", "enabled": True}}
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", say("Main flow"), receive=[], next=[("true", "END")])),
+        "booking": flow(node("first", say("first")), node("second", say("When?"), receive=[])),
+    }, qna=qna)
+    chat = Chat(bot, understand=nlu(("__qna__go", 0.9)))
+    assert await chat.send("go") == ["When?"]
+    entry = next(m for m in chat.session["lastMessages"] if m["replySource"] == "qna __qna__go")
+    assert "replyPreview" not in entry and entry["incomingPreview"] == "go"
+
+
 # -------------------------------------------------------------------------------------- options
 
 
@@ -859,6 +901,21 @@ async def test_no_repeat_policy_drops_the_same_qna_within_the_window(tmp_path: P
     assert chat.last is not None
     assert chat.last.suggestions[0]["decision"] == {
         "status": "dropped", "reason": "bot would repeat itself (within 20000ms)"}
+
+
+async def test_the_decision_engine_thresholds_come_from_botpress_environment_variables(tmp_path: Path) -> None:
+    """BP_DECISION_MIN_CONFIENCE (spelt so in Botpress) and BP_DECISION_MIN_NO_REPEAT were ignored."""
+    from parley.settings import Settings
+
+    settings = Settings.from_env(tmp_path, env={"BP_DECISION_MIN_CONFIENCE": "0.95",
+                                                "BP_DECISION_MIN_NO_REPEAT": "2s"})
+    assert (settings.decision_min_confidence, settings.decision_no_repeat_seconds) == (0.95, 2.0)
+    assert Settings.from_env(tmp_path, env={"BP_DECISION_MIN_NO_REPEAT": "1500"}).decision_no_repeat_seconds == 1.5
+    chat = Chat(_qna_bot(tmp_path), understand=nlu(("__qna__hello", 0.9)),
+                options=EngineOptions(min_confidence=settings.decision_min_confidence))
+    assert await chat.send("hello") == ["Main flow"]
+    assert chat.last is not None
+    assert chat.last.suggestions[0]["decision"] == {"status": "dropped", "reason": "confidence lower than 0.95"}
 
 
 async def test_timeout_without_a_conversation_says_nothing(tmp_path: Path) -> None:

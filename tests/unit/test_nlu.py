@@ -225,6 +225,21 @@ def test_result_has_botpress_shape(service: NluService, shop: Bot) -> None:
     json.dumps(result)  # plain JSON values only
 
 
+def test_merged_into_the_event_the_result_keeps_botpress_key_order(service: NluService, shop: Bot) -> None:
+    """`_.merge` into the event's defaults: their keys first in their order (the intent's too), then the
+    rest; `ms` is whole milliseconds (`Date.now() - t0`). parley's ms had decimals and its keys another order."""
+    from parley.engine.state import default_nlu
+    from parley.engine.turn import merge_nlu
+
+    result = understand(service, shop, "I'd love a big pizza")
+    assert isinstance(result["ms"], int)
+    merged = merge_nlu(default_nlu(), result)
+    assert list(merged) == ["entities", "language", "detectedLanguage", "spellChecked", "ambiguous", "slots", "intent",
+                            "intents", "errored", "includedContexts", "ms", "modelId", "predictions"]
+    assert list(merged["intent"]) == ["name", "confidence", "context"]
+    assert merged["includedContexts"] == ["global"]
+
+
 def test_language_follows_botpress_order(service: NluService, shop: Bot) -> None:
     assert understand(service, shop, "I would like to order a pizza")["language"] == "en"
     assert understand(service, shop, "je voudrais commander une pizza")["language"] == "fr"

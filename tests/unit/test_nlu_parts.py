@@ -61,6 +61,8 @@ def test_ambiguity_rule() -> None:
     assert is_ambiguous([{"name": "a", "confidence": 0.55}, {"name": "b", "confidence": 0.45}])
     assert not is_ambiguous([{"name": "a", "confidence": 0.75}, {"name": "b", "confidence": 0.25}])
     assert not is_ambiguous([{"name": "a", "confidence": 1.0}])
+    # the range's upper end is excluded, as lodash's inRange excludes it: 0.6 / 0.4 is not ambiguous
+    assert not is_ambiguous([{"name": "a", "confidence": 0.6}, {"name": "b", "confidence": 0.4}])
     result = elect({"global": ctx(1.0, 0.0, ("a", 0.5), ("b", 0.45))}, ["global"])
     assert result["ambiguous"] is True
 
