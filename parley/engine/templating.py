@@ -102,17 +102,17 @@ def render(template: str, view: Mapping[str, Any], *, escape: bool = True) -> st
         return template
 
 
-def render_data(value: Any, view: Mapping[str, Any]) -> Any:
+def render_data(value: Any, view: Mapping[str, Any], *, escape: bool = True) -> Any:
     """Render every string of a JSON-like payload, building new containers so shared data stays intact."""
     cls = value.__class__
     if cls is str:
-        return render(value, view)
+        return render(value, view, escape=escape)
     if isinstance(value, dict):
-        return {k: render_data(v, view) for k, v in value.items()}
+        return {k: render_data(v, view, escape=escape) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_data(v, view) for v in value]
+        return [render_data(v, view, escape=escape) for v in value]
     if isinstance(value, tuple):
-        return tuple(render_data(v, view) for v in value)
+        return tuple(render_data(v, view, escape=escape) for v in value)
     return value
 
 

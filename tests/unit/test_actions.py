@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from parley.bots.models import Bot
 from parley.engine.runtime import EngineOptions
 from tests.unit.botfactory import (
@@ -259,6 +261,14 @@ async def test_global_variables_with_expiry(tmp_path: Path) -> None:
     await chat.send()
     assert chat.temp["got"] == "v"
     assert chat.temp["after"] is None
+
+
+async def test_set_global_variable_also_writes_its_output(tmp_path: Path) -> None:
+    """Botpress's setGlobalVariable.js: `if (output) temp[output] = value` (the output was ignored)."""
+    args = {"name": "promo", "value": "SUMMER", "expiry": "never", "output": "code"}
+    chat = Chat(_waiting_bot(tmp_path, action("builtin/setGlobalVariable", args)))
+    await chat.send()
+    assert chat.temp["code"] == "SUMMER"
 
 
 # ------------------------------------------------------------------------------------ choice
@@ -709,7 +719,8 @@ class _Api(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        status, answer = (200, {"got": json.loads(body or b"null")}) if self.path == "/ok" else (500, {"oops": 1})
+        status, answer = ((200, {"got": json.loads(body or b"null"), "user": self.headers.get("x-user")})
+                          if self.path == "/ok" else (500, {"oops": 1}))
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -721,30 +732,35 @@ class _Api(BaseHTTPRequestHandler):
         pass
 
 
-def _call_api_bot(tmp_path: Path, url: str) -> Bot:
-    """A Call API skill node as Botpress's studio writes it: the call, then "On success" / "On failure"."""
+def _call_api_bot(tmp_path: Path, url: str, random_id: str = "") -> Bot:
+    """A Call API skill node as Botpress's studio writes it: the call, then "On success" / "On failure"
+    (on `temp.valid_<randomId>`, or `temp.valid` without one)."""
+    valid = f"temp.valid_{random_id}" if random_id else "temp.valid"
     return make_bot(tmp_path, flows={"main": flow(
-        node("entry", action("basic-skills/call_api", {"url": url, "method": "post", "body": '{"name": "Ada"}',
-                                                       "memory": "temp", "variable": "response"}),
-             next=[("temp.valid", "success"), ("!temp.valid", "failure")]),
-        node("success", say("ok {{temp.response.status}} {{temp.response.body.got.name}}")),
-        node("failure", say("failed")),
+        node("entry", set_var("session", "name", "Bob"),
+             action("basic-skills/call_api", {"url": url, "method": "post", "body": '{"name": "Ada"}',
+                                              "headers": {"X-User": "{{session.name}}"}, "randomId": random_id,
+                                              "memory": "temp", "variable": "response"}),
+             next=[(valid, "success"), (f"!{valid}", "failure")]),
+        node("success", say("ok {{temp.response.status}} {{temp.response.body.got.name}} {{temp.response.body.user}}")),
+        node("failure", say("failed {{temp.response.status}}")),
     )})
 
 
-async def test_call_api_sets_temp_valid_and_the_answer_as_botpress_does(tmp_path: Path) -> None:
-    """Botpress's call_api.js: a 2xx answer is `{body, status}` and temp.valid "true"; any other status is
-    `{status}` and "false" (a string: the skill's "On success" test `temp.valid` passes it too, as in
-    Botpress). temp.valid was never set, so every call took "On failure"."""
+@pytest.mark.parametrize("random_id", ["", "r1"])
+async def test_call_api_sets_temp_valid_and_the_answer_as_botpress_does(tmp_path: Path, random_id: str) -> None:
+    """Botpress 12.31's call_api.js: a 2xx answer is `{body, status}` and `temp.valid_<randomId>` true; any
+    other status is `{status}` and false; the headers' templates are rendered. parley set the strings
+    "true"/"false" on `temp.valid` alone (so a failed call took "On success", and a skill with a randomId
+    always "On failure") and sent the headers as written."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        chat = Chat(_call_api_bot(tmp_path / "ok", f"{base}/ok"))
-        assert await chat.send() == ["ok 200 Ada"]  # the JSON body went out, the JSON answer came back
-        chat = Chat(_call_api_bot(tmp_path / "ko", f"{base}/ko"))
-        replies = await chat.send()
-        assert replies == ["ok 500 "]  # "false" is truthy: Botpress takes "On success" too; no body kept
+        chat = Chat(_call_api_bot(tmp_path / "ok", f"{base}/ok", random_id))
+        assert await chat.send() == ["ok 200 Ada Bob"]  # the JSON body went out, the JSON answer came back
+        chat = Chat(_call_api_bot(tmp_path / "ko", f"{base}/ko", random_id))
+        assert await chat.send() == ["failed 500"]  # `!temp.valid…` holds: false, not "false"
     finally:
         server.shutdown()
 
@@ -761,7 +777,7 @@ async def test_call_api_records_what_failed(tmp_path: Path) -> None:
     chat = Chat(bot)
     await chat.send()
     assert chat.session["api"] == {"status": "ECONNREFUSED"}
-    assert chat.temp["valid"] == "false"
+    assert chat.temp["valid"] is False
 
 
 async def test_send_email_fails_into_the_skills_on_failure_branch(tmp_path: Path) -> None:

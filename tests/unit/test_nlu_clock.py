@@ -290,6 +290,16 @@ def test_during_a_weekend_this_weekend_is_the_one_under_way_and_next_weekend_the
     assert [v.isoformat()[:16] for _, _, v, _ in french] == ["2013-02-22T18:00"]
 
 
+def test_a_date_after_from_is_not_a_span_of_clock_times() -> None:
+    """"from 2014-10-02" was read as 20:14 today ("2014" an hour and its minutes, "-10" the end of a span)."""
+    def times(text: str) -> list[tuple[str, str]]:
+        return [(f.value[:16], f.unit) for f in extract_system(text, "en", REFERENCE) if f.name == "time"]
+
+    assert times("pictures from 2014-10-02") == [("2014-10-02T00:00", "day")]
+    assert times("between 2014-10-02 and 2014-10-05")[0] == ("2014-10-02T00:00", "day")
+    assert [(v.isoformat()[:16], g) for _, _, v, g in find("from 9-10", REFERENCE)] == [("2013-02-12T09:00", "hour")]
+
+
 def test_french_mothers_day_gives_way_to_pentecost() -> None:
     """France's fête des mères is the last Sunday of May, unless that Sunday is Pentecost (2023: June 4th)."""
     got = [value.date().isoformat() for _, _, value, _ in clock_fr.find("la fête des mères",

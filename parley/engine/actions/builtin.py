@@ -9,7 +9,7 @@ from typing import Any
 
 from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.durations import parse_duration
-from parley.engine.expressions import UNDEFINED, js_to_number, js_to_string
+from parley.engine.expressions import UNDEFINED, js_to_number, js_to_string, js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 from parley.engine.state import SESSION_KEEP_KEYS
 
@@ -129,6 +129,9 @@ async def set_global_variable(turn: Turn, args: dict[str, Any]) -> None:
     entry = {"value": args.get("value"), "expiresAt": expires_at}
     turn.memory.bot_kv["var:" + name] = entry
     turn.memory.bot_kv_writes["var:" + name] = entry
+    output = args.get("output")
+    if js_truthy(output):  # Botpress: `if (output) temp[output] = value`
+        turn.state["temp"][str(output)] = args.get("value")
 
 
 async def get_global_variable(turn: Turn, args: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.content import translate
 from parley.engine.expressions import UNDEFINED, js_length, js_to_number, js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
+from parley.engine.templating import render_data
 
 log = logging.getLogger("parley.actions")
 
@@ -212,16 +213,20 @@ async def slot_reset(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def call_api(turn: Turn, args: dict[str, Any]) -> None:
-    """The "Call API" skill, as Botpress's `call_api.js`: a 2xx answer lands in `<memory>.<variable>` as
-    `{body, status}` and sets `temp.valid` to "true"; any other status, or no answer, leaves `{status}` (the
-    HTTP status, or the network error's code) and "false", logged as an error. (The strings are Botpress's:
-    the skill's "On success" transition tests `temp.valid`, so "false" passes it too, as in Botpress.)"""
+    """The "Call API" skill, as Botpress 12.31's `call_api.js`: a 2xx answer lands in `<memory>.<variable>` as
+    `{body, status}` and sets `temp.valid_<randomId>` (`temp.valid` without one) to true; any other status, or
+    no answer, leaves `{status}` (the HTTP status, or the network error's code) and false, logged as an error.
+    The headers, an object, are templates too (`bp.cms.renderTemplate` renders them in depth)."""
     url = args.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ActionFailed(f"call_api: invalid url {url!r}")
     method = str(args.get("method") or "get").upper()
     raw_headers = args.get("headers")
-    headers: dict[str, Any] = raw_headers if isinstance(raw_headers, dict) else {}
+    # unescaped, as every action argument (parley/engine/actions/__init__.py says why)
+    headers: dict[str, Any] = (render_data(raw_headers, turn.scope(), escape=False) if isinstance(raw_headers, dict)
+                               else {})
+    random_id = args.get("randomId")
+    valid = f"valid_{random_id}" if js_truthy(random_id) else "valid"
     body = args.get("body")
     content: bytes | None = None
     if isinstance(body, str) and body:
@@ -258,12 +263,12 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
             except ValueError:
                 data = resp.text
             turn.state[scope][variable] = {"body": data, "status": resp.status_code}
-            turn.state["temp"]["valid"] = "true"
+            turn.state["temp"][valid] = True
             return
         error = resp.status_code
     log.error("bot %s: Error: %s while calling resource %r", turn.bot.id, error, url)
     turn.state[scope][variable] = {"status": error}
-    turn.state["temp"]["valid"] = "false"
+    turn.state["temp"][valid] = False
 
 
 async def send_email(turn: Turn, args: dict[str, Any]) -> None:

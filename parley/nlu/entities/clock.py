@@ -117,8 +117,8 @@ _PART_BEFORE = re.compile(r"\b(?:in\s+the\s+)?(?P<part>morning|afternoon|evening
 _OFFSET_BEFORE = re.compile(r"\b(?:at\s+)?(?P<off>" + _OFFSET_WORD + r"|half|\d{1,2})"
                             r"\s+(?:minutes?\s+)?(?P<dir>past|after|to|till|before)\s+$", _I)
 _RANGE = re.compile(r"\b(?:between|from)\s+" + _clock("s") + r"(?:\s?" + _ampm("sap") + r")?"
-                    r"\s*(?:and|to|till|until|-)\s*" + _clock("e") + r"(?:\s?" + _ampm("eap") + r")?",
-                    _I)
+                    r"\s*(?:and|to|till|until|-)\s*" + _clock("e") + r"(?:\s?" + _ampm("eap") + r")?"
+                    r"(?!\d|\s*[-/]\s*\d)", _I)  # "from 2014-10-02" is a date, not 20:14 to 10
 # "mon", "wed", "sat" and "sun" are everyday words: weekdays only before a comma and a month ("Sat, Sep 21")
 _SHORT_BEFORE_DATE = r"(?:mon|wed|sat|sun)(?=\.?,\s*(?:" + _MONTH + r"))"
 _DAY = re.compile(
