@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
+import sys
 import threading
+import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any, ClassVar, Final, NamedTuple
 
@@ -92,7 +97,18 @@ class _Namespace(NamedTuple):
     """Stands in for ``Math``/``JSON``/``Object`` so that only whitelisted members are reachable."""
 
     name: str
-    members: dict[str, _JSFunction]
+    members: dict[str, Any]  # functions, and constants such as Math.PI
+
+
+class _JSDate:
+    """A Date object: its time value, in whole milliseconds since the epoch (NaN for an Invalid Date).
+    Mutable, as the setters need, but only ever created by `new Date(...)` in the expression itself, so
+    the scope's data is never touched.  Not a tuple or a Mapping, so it stays opaque to everything else."""
+
+    __slots__ = ("time",)
+
+    def __init__(self, time_value: int | float) -> None:
+        self.time = time_value
 
 
 class _JSRegExp(NamedTuple):
@@ -197,6 +213,8 @@ def js_to_number(value: Any) -> float | int:
         return 0
     if isinstance(value, str):
         return _str_to_num(value)
+    if isinstance(value, _JSDate):
+        return value.time  # its valueOf
     return _NAN if value is UNDEFINED else _str_to_num(js_to_string(value))
 
 
@@ -242,10 +260,17 @@ def js_to_string(value: Any) -> str:
         return value.text if value.text is not None else f"function {value.name}() {{ [native code] }}"
     if isinstance(value, _JSRegExp):
         return f"/{value.source}/{value.flags}"
+    if isinstance(value, _JSDate):
+        return _date_string(value.time, "toString")
     return f"[object {value.name}]" if isinstance(value, _Namespace) else "[object Object]"
 
 
-def _to_primitive(v: Any) -> Any:
+def _to_primitive(v: Any, hint: str = "default") -> Any:
+    """ToPrimitive.  Only a Date tells the hints apart: `date - 1` and `date < other` use its number, but
+    `date + 'x'` and `date == 'x'` its string.  Every other object we model prints itself (its valueOf is
+    itself, so toString decides)."""
+    if hint == "number" and isinstance(v, _JSDate):
+        return v.time
     return js_to_string(v) if _tag(v) == "object" else v
 
 
@@ -317,6 +342,31 @@ def _bounded_string(s: str) -> str:
     return s
 
 
+class _Output:
+    """A string built piece by piece (a replacement, a template literal) that fails with JavaScript's
+    RangeError as soon as it passes MAX_STRING, before the pieces are ever joined."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def add(self, piece: str) -> None:
+        self.size += len(piece)
+        if self.size > MAX_STRING:
+            raise ExpressionError("RangeError: Invalid string length")
+        self.parts.append(piece)
+
+    def text(self) -> str:
+        return _rejoin_surrogates("".join(self.parts))
+
+
+def _rejoin_surrogates(s: str) -> str:
+    """The halves of a surrogate pair (from `split('')`) joined back together make the real character."""
+    return _from_u16(s) if not s.isascii() and _LONE_SURROGATE.search(s) else s
+
+
 def _concat(a: str, b: str) -> str:
     """Joining the halves of a surrogate pair (e.g. from ``split('')``) must yield the real character."""
     if len(a) + len(b) > MAX_STRING:
@@ -373,7 +423,7 @@ def _compare(a: Any, b: Any, op: Callable[[Any, Any], bool]) -> bool:
     ta, tb = type(a), type(b)
     if (ta is int or ta is float) and (tb is int or tb is float):
         return op(a, b)
-    a, b = _to_primitive(a), _to_primitive(b)
+    a, b = _to_primitive(a, "number"), _to_primitive(b, "number")
     if isinstance(a, str) and isinstance(b, str):
         if _has_astral(a) or _has_astral(b):
             return op(a.encode("utf-16-be", "surrogatepass"), b.encode("utf-16-be", "surrogatepass"))
@@ -427,6 +477,11 @@ def _relative(v: Any, length: int, default: int) -> int:
     return int(max(length + n, 0) if n < 0 else min(n, length))
 
 
+def _slice(seq: Any, args: list[Any]) -> Any:
+    """String/Array.prototype.slice: a copy from start to end, negative indices counting from the end."""
+    return seq[_relative(_arg(args, 0), len(seq), 0) : _relative(_arg(args, 1), len(seq), len(seq))]
+
+
 def _char_at(s: str, args: list[Any]) -> str:
     i = _to_integer(_arg(args, 0))
     return s[int(i)] if 0 <= i < len(s) else ""
@@ -477,45 +532,170 @@ def _search(s: str, args: list[Any]) -> int:
     return -1 if m is None else m.start()
 
 
-def _expand(m: bounded_regex.Match, replacement: str, s: str) -> str:
-    def one(t: re.Match[str]) -> str:
+_REPLACEMENT_RE: Final = re.compile(r"\$([$&`']|\d\d?|<[^>]*>)")
+
+
+def _expand(out: _Output, replacement: str, s: str, start: int, end: int, m: bounded_regex.Match | None) -> None:
+    """Appends the replacement for the match ``s[start:end]`` (``m`` when it came from a regular expression,
+    whose groups ``$1``/``$<name>`` may then name), expanding the ``$`` patterns piece by piece: a few
+    ``$'`` in a long replacement would otherwise multiply the length of the text before any check."""
+    last = 0
+    for t in _REPLACEMENT_RE.finditer(replacement):
+        out.add(replacement[last : t.start()])
+        last = t.end()
         token = t.group(1)
         if token == "$":
-            return "$"
-        if token == "&":
-            return m.group(0)
-        if token == "`":
-            return s[: m.start()]
-        if token == "'":
-            return s[m.end() :]
-        if token.startswith("<"):
-            name = token[1:-1]
-            return (m.groupdict().get(name) or "") if m.re.groupindex else t.group(0)
-        n = int(token)
-        if 0 < n <= m.re.groups:
-            return m.group(n) or ""
-        if len(token) == 2 and 0 < int(token[0]) <= m.re.groups:  # `$12` with one group: `$1` then "2"
-            return (m.group(int(token[0])) or "") + token[1]
-        return t.group(0)
-
-    return re.sub(r"\$([$&`']|\d\d?|<[^>]*>)", one, replacement)
+            out.add("$")
+        elif token == "&":
+            out.add(s[start:end])
+        elif token == "`":
+            out.add(s[:start])
+        elif token == "'":
+            out.add(s[end:])
+        elif m is None:
+            out.add(t.group(0))  # a string pattern has no groups
+        elif token.startswith("<"):
+            out.add((m.groupdict().get(token[1:-1]) or "") if m.re.groupindex else t.group(0))
+        elif 0 < int(token) <= m.re.groups:
+            out.add(m.group(int(token)) or "")
+        elif len(token) == 2 and 0 < int(token[0]) <= m.re.groups:  # `$12` with one group: `$1` then "2"
+            out.add((m.group(int(token[0])) or "") + token[1])
+        else:
+            out.add(t.group(0))
+    out.add(replacement[last:])
 
 
 def _replace_regexp(s: str, rx: _JSRegExp, replacement: str) -> str:
-    return rx.pattern.sub(lambda m: _expand(m, replacement, s), s, count=0 if "g" in rx.flags else 1,
-                          timeout=_RX_TIME)
+    matches = rx.pattern.finditer(s, timeout=_RX_TIME) if "g" in rx.flags else [
+        m for m in [rx.pattern.search(s, timeout=_RX_TIME)] if m is not None
+    ]
+    out, last = _Output(), 0
+    for m in matches:
+        out.add(s[last : m.start()])
+        _expand(out, replacement, s, m.start(), m.end(), m)
+        last = m.end()
+    out.add(s[last:])
+    return out.text()
+
+
+def _replace_text(s: str, pattern: str, replacement: str, every: bool) -> str:
+    """String.prototype.replace/replaceAll with a string pattern: the text itself, not a regex."""
+    out, last, at = _Output(), 0, s.find(pattern)
+    while at >= 0:
+        out.add(s[last:at])
+        last = at + len(pattern)
+        _expand(out, replacement, s, at, last, None)
+        # an empty pattern matches between every two units (and at both ends): step past each one
+        at = s.find(pattern, last + (not pattern)) if every and last + (not pattern) <= len(s) else -1
+    out.add(s[last:])
+    return out.text()
 
 
 def _replace(s: str, args: list[Any]) -> str:
     if isinstance(_arg(args, 0), _JSRegExp):
         return _replace_regexp(s, _arg(args, 0), js_to_string(_arg(args, 1)))
-    pattern, replacement = js_to_string(_arg(args, 0)), js_to_string(_arg(args, 1))
-    at = s.find(pattern)
-    if at < 0:
-        return s
-    after = at + len(pattern)
-    subs = {"$": "$", "&": pattern, "`": s[:at], "'": s[after:]}
-    return s[:at] + re.sub(r"\$([$&`'])", lambda m: subs[m.group(1)], replacement) + s[after:]
+    return _replace_text(s, js_to_string(_arg(args, 0)), js_to_string(_arg(args, 1)), False)
+
+
+def _replace_all(s: str, args: list[Any]) -> str:
+    pattern = _arg(args, 0)
+    if isinstance(pattern, _JSRegExp):
+        if "g" not in pattern.flags:
+            raise JSTypeError("String.prototype.replaceAll called with a non-global RegExp argument")
+        return _replace_regexp(s, pattern, js_to_string(_arg(args, 1)))
+    return _replace_text(s, js_to_string(pattern), js_to_string(_arg(args, 1)), True)
+
+
+def _at(seq: Any, args: list[Any]) -> Any:
+    """String/Array.prototype.at: a negative index counts from the end; outside, undefined."""
+    n = _to_integer(_arg(args, 0))
+    i = n + len(seq) if n < 0 else n
+    return seq[int(i)] if 0 <= i < len(seq) else UNDEFINED
+
+
+def _pad(at_start: bool) -> Callable[[str, list[Any]], str]:
+    """padStart/padEnd: the filler repeats and is cut to fit; a target length past MAX_STRING is JS's
+    RangeError (Node's own limit is 2**29 units), not an allocation."""
+
+    def pad(s: str, args: list[Any]) -> str:
+        target = _to_integer(_arg(args, 0))
+        filler = " " if _arg(args, 1) is UNDEFINED else js_to_string(args[1])
+        if target <= len(s) or not filler:
+            return s
+        if target > MAX_STRING:
+            raise ExpressionError("RangeError: Invalid string length")
+        missing = int(target) - len(s)
+        fill = (filler * (missing // len(filler) + 1))[:missing]
+        return fill + s if at_start else s + fill
+
+    return pad
+
+
+def _repeat(s: str, args: list[Any]) -> str:
+    n = _to_integer(_arg(args, 0))
+    if n < 0 or n == _INF:
+        raise ExpressionError(f"RangeError: Invalid count value: {js_to_string(n)}")
+    if s and len(s) * n > MAX_STRING:
+        raise ExpressionError("RangeError: Invalid string length")
+    return s * int(n) if s else ""
+
+
+def _substr(s: str, args: list[Any]) -> str:
+    """The legacy ``substr(start, length)``, still common in older bots."""
+    start = _relative(_arg(args, 0), len(s), 0)
+    count = len(s) - start if _arg(args, 1) is UNDEFINED else min(max(_to_integer(args[1]), 0), len(s) - start)
+    return s[start : start + int(count)]
+
+
+def _char_code_at(s: str, args: list[Any]) -> int | float:
+    i = _to_integer(_arg(args, 0))
+    return ord(s[int(i)]) if 0 <= i < len(s) else _NAN
+
+
+def _code_point_at(s: str, args: list[Any]) -> Any:
+    """Sees UTF-16 units (the wrapper splits astral chars): a high surrogate followed by a low one reads
+    as the whole code point, the low half alone as itself."""
+    i = _to_integer(_arg(args, 0))
+    if not 0 <= i < len(s):
+        return UNDEFINED
+    i = int(i)
+    pair = s[i : i + 2]
+    if len(pair) == 2 and "\ud800" <= pair[0] <= "\udbff" and "\udc00" <= pair[1] <= "\udfff":
+        return ord(_from_u16(pair))
+    return ord(s[i])
+
+
+def _collation_key(s: str) -> tuple[str, str, str]:
+    """An approximation of ICU's root collation, which Node's localeCompare uses: first the letters
+    without accents or case, with spaces and punctuation before digits and digits before letters; then
+    the accents; then the case, lower before upper.  Unlike ICU it compares within each level by code
+    point, so the order of symbols among themselves and of different scripts may differ from Node's."""
+    decomposed = unicodedata.normalize("NFD", s)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    primary = "".join(("\2" if c.isalpha() else "\1" if c.isdigit() else "\0") + c for c in base)
+    return primary, unicodedata.normalize("NFD", s.casefold()), s.swapcase()
+
+
+def _locale_compare(s: str, args: list[Any]) -> int:
+    """-1/0/1 as Node gives for the default locale; the locales and options arguments are ignored."""
+    a, b = _collation_key(_from_u16(s)), _collation_key(_from_u16(js_to_string(_arg(args, 0))))
+    return (a > b) - (a < b)
+
+
+_NORMAL_FORMS: Final = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+def _normalize(s: str, args: list[Any]) -> str:
+    form = "NFC" if _arg(args, 0) is UNDEFINED else js_to_string(args[0])
+    if form not in _NORMAL_FORMS:
+        raise ExpressionError("RangeError: The normalization form should be one of NFC, NFD, NFKC, NFKD.")
+    return _bounded_string(unicodedata.normalize(form, _from_u16(s)))  # type: ignore[arg-type]
+
+
+def _string_concat(s: str, args: list[Any]) -> str:
+    for a in args:
+        s = _concat(s, js_to_string(a))
+    return s
 
 
 _STRING_IMPLS: Final[dict[str, Callable[[str, list[Any]], Any]]] = {
@@ -525,18 +705,34 @@ _STRING_IMPLS: Final[dict[str, Callable[[str, list[Any]], Any]]] = {
     "indexOf": lambda s, a: s.find(js_to_string(_arg(a, 0)), _clamp(_arg(a, 1), len(s), 0)),
     "toLowerCase": lambda s, a: s.lower(),
     "toUpperCase": lambda s, a: s.upper(),
+    "toLocaleLowerCase": lambda s, a: s.lower(),
+    "toLocaleUpperCase": lambda s, a: s.upper(),
     "trim": lambda s, a: s.strip(_JS_WS),
     "trimStart": lambda s, a: s.lstrip(_JS_WS),
     "trimEnd": lambda s, a: s.rstrip(_JS_WS),
+    "trimLeft": lambda s, a: s.lstrip(_JS_WS),
+    "trimRight": lambda s, a: s.rstrip(_JS_WS),
     "charAt": _char_at,
+    "charCodeAt": _char_code_at,
+    "codePointAt": _code_point_at,
+    "at": _at,
     "lastIndexOf": _last_index_of,
     "toString": lambda s, a: s,
-    "slice": lambda s, a: s[_relative(_arg(a, 0), len(s), 0) : _relative(_arg(a, 1), len(s), len(s))],
+    "valueOf": lambda s, a: s,
+    "slice": _slice,
     "substring": _substring,
+    "substr": _substr,
     "split": _split,
     "replace": _replace,
+    "replaceAll": _replace_all,
     "match": _match,
     "search": _search,
+    "padStart": _pad(True),
+    "padEnd": _pad(False),
+    "repeat": _repeat,
+    "concat": _string_concat,
+    "localeCompare": _locale_compare,
+    "normalize": _normalize,
 }
 
 
@@ -613,9 +809,9 @@ def _join(this: Any, args: list[Any]) -> str:
     sep = "," if _arg(args, 0) is UNDEFINED else js_to_string(args[0])
     if len(sep) * (len(arr) - 1) > MAX_STRING:
         raise ExpressionError("RangeError: Invalid string length")
-    out = _bounded_string(sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in arr))
-    # the halves of a surrogate pair (from `split('')`) joined back together make the real character
-    return _from_u16(out) if not out.isascii() and _LONE_SURROGATE.search(out) else out
+    return _rejoin_surrogates(
+        _bounded_string(sep.join("" if e is None or e is UNDEFINED else js_to_string(e) for e in arr))
+    )
 
 
 def _iteration(name: str) -> _JSFunction:
@@ -643,6 +839,23 @@ def _iteration(name: str) -> _JSFunction:
         return results if name == "map" else UNDEFINED  # forEach
 
     return _JSFunction(name, impl)
+
+
+def _last_index_of_element(this: Any, args: list[Any]) -> int:
+    arr, target = _elements(this, "lastIndexOf"), _arg(args, 0)
+    n = len(arr) - 1 if len(args) < 2 else _to_integer(args[1])
+    start = int(min(n, len(arr) - 1) if n >= 0 else max(len(arr) + n, -1))  # n may be ±Infinity
+    return next((i for i in range(start, -1, -1) if js_strict_equals(arr[i], target)), -1)
+
+
+def _array_concat(this: Any, args: list[Any]) -> list[Any]:
+    """Arrays among the arguments are spread one level, other values appended."""
+    out = list(_elements(this, "concat"))
+    for a in args:
+        out.extend(a if isinstance(a, list) else (a,))
+        if len(out) > MAX_ELEMENTS:
+            raise ExpressionError("RangeError: Invalid array length")
+    return out
 
 
 def _flat(this: Any, args: list[Any]) -> list[Any]:
@@ -692,7 +905,7 @@ def _has_own_property(this: Any, args: list[Any]) -> bool:
         idx = _array_index(key)
         return key == "length" or idx is not None and idx < (len(this) if isinstance(this, list) else js_length(this))
     if isinstance(this, _JSFunction):
-        return key in ("length", "name")
+        return key in ("length", "name") or this.text is None and key in _STATICS.get(this, {})
     if isinstance(this, _JSRegExp):
         return key == "lastIndex"
     return key in this.members if isinstance(this, _Namespace) else False
@@ -704,6 +917,10 @@ _ARRAY_METHODS: Final = {
     "indexOf": _JSFunction("indexOf", _index_of),
     "join": _JSFunction("join", _join),
     "flat": _JSFunction("flat", _flat),
+    "lastIndexOf": _JSFunction("lastIndexOf", _last_index_of_element),
+    "concat": _JSFunction("concat", _array_concat),
+    "at": _JSFunction("at", lambda this, a: _at(_elements(this, "at"), a)),
+    "slice": _JSFunction("slice", lambda this, a: _slice(_elements(this, "slice"), a)),
     **{name: _iteration(name) for name in ("some", "every", "find", "findIndex", "filter", "map", "flatMap",
                                            "forEach")},
     **{name: _reduction(name) for name in ("reduce", "reduceRight")},
@@ -789,11 +1006,18 @@ def _to_string(this: Any, _args: list[Any]) -> str:
 
 
 _EXACT: Final = Context(prec=200, rounding=ROUND_HALF_UP)  # a double below 1e21 has < 130 significant digits
+def _value_of(this: Any, _args: list[Any]) -> Any:
+    """Number/Boolean.prototype.valueOf: the primitive itself."""
+    return this
+
+
 _NUMBER_METHODS: Final = {
     "toString": _JSFunction("toString", _number_to_string),
     "toFixed": _JSFunction("toFixed", _to_fixed),
+    "valueOf": _JSFunction("valueOf", _value_of),
 }
-_BOOLEAN_METHODS: Final = {"toString": _JSFunction("toString", _to_string)}
+_BOOLEAN_METHODS: Final = {"toString": _JSFunction("toString", _to_string),
+                           "valueOf": _JSFunction("valueOf", _value_of)}
 _ARRAY_METHODS["toString"] = _JSFunction("toString", _to_string)
 # Every object inherits these from Object.prototype unless it has an own property of the same name.
 _OBJECT_PROTO: Final[dict[str, Any]] = {"hasOwnProperty": _JSFunction("hasOwnProperty", _has_own_property),
@@ -859,6 +1083,8 @@ def _json_stringify(_this: Any, args: list[Any]) -> Any:
         return _bounded_string(f"{open_}\n{inner}" + f",\n{inner}".join(parts) + f"\n{indent}{close}")
 
     def ser(holder: Any, key: str, v: Any, indent: str) -> str | None:
+        if isinstance(v, _JSDate):
+            v = _date_to_json(v, [])  # its toJSON, which runs before the replacer
         if fn is not None:
             v = fn.impl(holder, [key, v])
         if v is None or isinstance(v, bool):
@@ -886,13 +1112,22 @@ def _json_stringify(_this: Any, args: list[Any]) -> Any:
     return UNDEFINED if result is None else result
 
 
-def _object_keys(_this: Any, args: list[Any]) -> list[str]:
-    v = _arg(args, 0)
+def _own_entries(v: Any) -> list[tuple[str, Any]]:
+    """The enumerable own properties Object.keys/values/entries list: an object's keys, the indices of
+    an array or string (in UTF-16 units); other values have none."""
     if v is None or v is UNDEFINED:
         raise JSTypeError("Cannot convert undefined or null to object")
     if isinstance(v, Mapping):
-        return [js_to_string(k) for k in v]
-    return [str(i) for i in range(js_length(v) if isinstance(v, str) else len(v) if isinstance(v, list) else 0)]
+        return [(js_to_string(k), e) for k, e in v.items()]
+    items = _to_u16(v) if isinstance(v, str) else v if isinstance(v, list) else ()
+    return [(str(i), e) for i, e in enumerate(items)]
+
+
+def _object_static(part: str) -> _JSFunction:
+    pick: Callable[[tuple[str, Any]], Any] = {
+        "keys": lambda kv: kv[0], "values": lambda kv: kv[1], "entries": lambda kv: list(kv)
+    }[part]
+    return _JSFunction(part, lambda _this, args: [pick(kv) for kv in _own_entries(_arg(args, 0))])
 
 
 def _math(fn: Callable[[float], Any]) -> Callable[[Any, list[Any]], Any]:
@@ -909,6 +1144,71 @@ def _math(fn: Callable[[float], Any]) -> Callable[[Any, list[Any]], Any]:
     return impl
 
 
+def _ieee(fn: Callable[[float], float]) -> Callable[[Any, list[Any]], Any]:
+    """Math.* on one argument where Python raises instead of answering as IEEE 754 does: a domain error is
+    NaN (Math.sqrt(-1)), an overflow Infinity (Math.exp(1000))."""
+
+    def impl(_this: Any, args: list[Any]) -> Any:
+        try:
+            return _norm_num(fn(float(js_to_number(_arg(args, 0)))))
+        except ValueError:
+            return _NAN
+        except OverflowError:
+            return _INF
+
+    return impl
+
+
+def _cbrt(x: float) -> float:
+    """Math.cbrt rounded to the nearest double, as V8's is: Python's can be an ulp off (cbrt(27) is
+    3.0000000000000004 there), so the neighbour whose cube is exactly closest to ``x`` wins."""
+    r = math.cbrt(x)
+    if not math.isfinite(r) or r == 0:
+        return r
+    candidates = (math.nextafter(r, -_INF), r, math.nextafter(r, _INF))
+    return min(candidates, key=lambda c: abs(Fraction(c) ** 3 - Fraction(x)))
+
+
+def _log(fn: Callable[[float], float]) -> Callable[[float], float]:
+    return lambda x: -_INF if x == 0 else fn(x)  # Python raises for log(0)
+
+
+def _pow(_this: Any, args: list[Any]) -> Any:
+    """Math.pow: JavaScript's rules where they differ from C's (pow(1, Infinity) is NaN), and the signed
+    infinities Python raises for instead (0 to a negative power, overflow)."""
+    x, y = float(js_to_number(_arg(args, 0))), float(js_to_number(_arg(args, 1)))
+    if y != y or (abs(x) == 1 and math.isinf(y)):
+        return _NAN
+    odd = y.is_integer() and abs(y) < _MAX_SAFE and int(y) % 2 == 1
+    try:
+        return _norm_num(math.pow(x, y))
+    except ValueError:  # zero to a negative power, or a negative number to a fraction
+        return (math.copysign(_INF, x) if odd else _INF) if x == 0 else _NAN
+    except OverflowError:
+        return -_INF if x < 0 and odd else _INF
+
+
+def _hypot(_this: Any, args: list[Any]) -> Any:
+    return _norm_num(math.hypot(*(float(js_to_number(a)) for a in args)))
+
+
+def _is_integral(v: Any, limit: float) -> bool:
+    """Number.isInteger/isSafeInteger: numbers only (no coercion), finite and whole, within ``limit``."""
+    if _tag(v) != "number":
+        return False
+    n = js_to_number(v)
+    return math.isfinite(n) and float(n).is_integer() and abs(n) <= limit
+
+
+def _number_test(test: Callable[[float], bool]) -> Callable[[Any, list[Any]], bool]:
+    """Number.isFinite/isNaN: unlike the global functions they do not convert their argument."""
+    return lambda _this, args: _tag(_arg(args, 0)) == "number" and test(js_to_number(args[0]))
+
+
+def _from_char_code(_this: Any, args: list[Any]) -> str:
+    return _from_u16("".join(chr(_to_uint32(a) & 0xFFFF) for a in args))
+
+
 def _extreme(pick: Callable[..., Any], empty: float) -> Callable[[Any, list[Any]], Any]:
     def impl(_this: Any, args: list[Any]) -> Any:
         nums = [js_to_number(a) for a in args]
@@ -917,27 +1217,311 @@ def _extreme(pick: Callable[..., Any], empty: float) -> Callable[[Any, list[Any]
     return impl
 
 
+
+# ---------------------------------------------------------------- Date
+#
+# The server runs in UTC, as Botpress does in its Docker image, so local time is UTC here: the local
+# getters equal the getUTC* ones, getTimezoneOffset() is 0 and a date-time string without an offset reads
+# as UTC.  Dates are computed from the spec's day arithmetic on integers rather than with `datetime`,
+# whose years stop at 1..9999 where JavaScript's run to ±275760.
+
+_MS_PER_DAY: Final = 86_400_000
+_MAX_TIME: Final = 8.64e15
+_WEEKDAYS: Final = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (month 1..12), for any year."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _civil_from_days(z: int) -> tuple[int, int, int]:
+    z += 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (m <= 2), m, doy - (153 * mp + 2) // 5 + 1
+
+
+def _time_clip(t: int | float) -> int | float:
+    """TimeClip: whole milliseconds within ±8.64e15, else an Invalid Date."""
+    if (isinstance(t, float) and not math.isfinite(t)) or abs(t) > _MAX_TIME:
+        return _NAN
+    return int(t)
+
+
+def _make_time(fields: list[Any]) -> int | float:
+    """MakeDate(MakeDay(year, month, date), MakeTime(h, min, s, ms)) from numbers that may be fractional,
+    out of range (month 13 is next January) or not finite (an Invalid Date)."""
+    nums = [js_to_number(f) for f in fields]
+    if not all(math.isfinite(n) for n in nums):
+        return _NAN
+    y, mon, d, h, mi, sec, ms = (int(n) for n in nums)
+    day = _days_from_civil(y + mon // 12, mon % 12 + 1, 1) + d - 1
+    return _time_clip(day * _MS_PER_DAY + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms)
+
+
+def _date_fields(t: int) -> list[int]:
+    """year, month (0-11), date, hours, minutes, seconds, ms, weekday and the zone's offset in minutes
+    (0: the server runs in UTC) of a valid time value."""
+    day, ms = divmod(t, _MS_PER_DAY)
+    y, m, d = _civil_from_days(day)
+    return [y, m - 1, d, ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60, ms % 1000, (day + 4) % 7, 0]
+
+
+def _date_string(t: int | float, form: str) -> str:
+    """toString and its relatives, in the UTC zone the server runs in."""
+    if t != t:
+        if form == "toISOString":
+            raise ExpressionError("RangeError: Invalid time value")
+        return "Invalid Date"
+    y, m, d, h, mi, sec, ms, wd, _ = _date_fields(int(t))
+    clock = f"{h:02d}:{mi:02d}:{sec:02d}"
+    if form == "toISOString":
+        year = f"{y:04d}" if 0 <= y <= 9999 else f"{'-' if y < 0 else '+'}{abs(y):06d}"
+        return f"{year}-{m + 1:02d}-{d:02d}T{clock}.{ms:03d}Z"
+    year = f"{'-' if y < 0 else ''}{abs(y):04d}"
+    if form == "toUTCString":
+        return f"{_WEEKDAYS[wd]}, {d:02d} {_MONTHS[m]} {year} {clock} GMT"
+    day_text = f"{_WEEKDAYS[wd]} {_MONTHS[m]} {d:02d} {year}"
+    time_text = f"{clock} GMT+0000 (Coordinated Universal Time)"
+    return {"toDateString": day_text, "toTimeString": time_text}.get(form, f"{day_text} {time_text}")
+
+
+_ISO_DATE_RE: Final = re.compile(
+    r"([+-]\d{6}|\d{4})(?:-(\d\d)(?:-(\d\d))?)?"
+    r"(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?(Z|[+-]\d\d:\d\d)?)?", re.ASCII)
+_TEXT_DATE_RE: Final = re.compile(  # "Tue Mar 05 2024 10:20:30 GMT+0000 (…)", "Tue, 05 Mar 2024 …", "March 5, 2024"
+    r"(?:[a-z]+,?\s+)??(?:([a-z]{3})[a-z]*\.?\s+(\d{1,2})|(\d{1,2})\s+([a-z]{3})[a-z]*\.?),?\s+(-?\d{1,6})"
+    r"(?:\s+(\d{1,2}):(\d\d)(?::(\d\d))?)?(?:\s*(?:gmt|utc|z)?\s*([+-]\d\d:?\d\d)?)?(?:\s*\(.*\))?",
+    re.ASCII | re.IGNORECASE)
+_SLASH_DATE_RE: Final = re.compile(  # "2024/03/05", "03/05/2024", optionally with "10:20[:30]"
+    r"(?:(\d{4})/(\d{1,2})/(\d{1,2})|(\d{1,2})/(\d{1,2})/(\d{4}))(?:\s+(\d{1,2}):(\d\d)(?::(\d\d))?)?", re.ASCII)
+
+
+_MAX_DATE_TEXT: Final = 200
+
+
+def _offset_ms(text: str | None) -> int:
+    if not text or text.upper() == "Z":
+        return 0
+    digits = text[1:].replace(":", "")
+    return (-1 if text[0] == "-" else 1) * (int(digits[:2]) * 60 + int(digits[2:])) * 60_000
+
+
+def _parse_date(text: str) -> int | float:
+    """Date.parse for the formats bots meet: ISO 8601 (V8 also takes a space for the `T`), what toString
+    and toUTCString print, "March 5, 2024" / "5 Mar 2024" and "2024/03/05" / "03/05/2024", each with an
+    optional time.  V8's fallback parser accepts much more (`new Date('5')` is May 2001); such strings
+    are an Invalid Date here, as is anything longer than any date (so that no pattern sees a long text).
+    Without an offset a time is local, which here is UTC."""
+    text = text.strip(_JS_WS)
+    if len(text) > _MAX_DATE_TEXT:
+        return _NAN
+    if m := _ISO_DATE_RE.fullmatch(text):
+        y, mon, d, h, mi, sec, frac, zone = m.groups()
+        month, day = int(mon or 1), int(d or 1)
+        hour, minute, second = (int(x or 0) for x in (h, mi, sec))
+        ms = int((frac or "0")[:3].ljust(3, "0"))
+        # V8 takes days up to 31 in any month (Feb 30 is Mar 1) and 24:00 for the end of a day
+        in_range = 1 <= month <= 12 and 1 <= day <= 31 and hour <= 24 and minute < 60 and second < 60
+        if y == "-000000" or not in_range or (hour == 24 and (minute or second or int(frac or 0))):
+            return _NAN
+        return _time_clip(_make_time([int(y), month - 1, day, hour, minute, second, ms]) - _offset_ms(zone))
+    if m := _TEXT_DATE_RE.fullmatch(text):
+        mon_a, d_a, d_b, mon_b, y, h, mi, sec, zone = m.groups()
+        name = (mon_a or mon_b).title()
+        if name not in _MONTHS:
+            return _NAN
+        clock = [int(h or 0), int(mi or 0), int(sec or 0)]
+        return _time_clip(_make_time([int(y), _MONTHS.index(name), int(d_a or d_b), *clock, 0]) - _offset_ms(zone))
+    if m := _SLASH_DATE_RE.fullmatch(text):
+        y1, m1, d1, m2, d2, y2, h, mi, sec = m.groups()
+        mon, d = int(m1 or m2), int(d1 or d2)
+        if not (1 <= mon <= 12 and 1 <= d <= 31):
+            return _NAN
+        return _make_time([int(y1 or y2), mon - 1, d, int(h or 0), int(mi or 0), int(sec or 0), 0])
+    return _NAN
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _date_from_args(args: list[Any]) -> int | float:
+    """The time value `new Date(...args)` starts from: now, a time value or date string, or fields
+    (a two-digit year means 19xx), as in the Date constructor."""
+    if not args:
+        return _now()
+    if len(args) == 1:
+        v = args[0]
+        if isinstance(v, _JSDate):
+            return v.time
+        v = _to_primitive(v)
+        return _parse_date(v) if isinstance(v, str) else _time_clip(js_to_number(v))
+    return _make_time(_fields_with_defaults(args))
+
+
+def _fields_with_defaults(args: list[Any]) -> list[Any]:
+    """The fields of `new Date(y, m, d = 1, h = 0, …)` and of Date.UTC (where the month too may be left
+    out); a year 0..99 counts from 1900."""
+    fields = [*args[:7], *[_NAN, 0, 1, 0, 0, 0, 0][len(args) :]]
+    y = js_to_number(fields[0])
+    fields[0] = 1900 + math.trunc(y) if math.isfinite(y) and 0 <= math.trunc(y) <= 99 else y
+    return fields
+
+
+def _this_date(this: Any) -> _JSDate:
+    """Date methods work on Dates only (they can be reached as callbacks: `[1].map(d.getTime)`)."""
+    if not isinstance(this, _JSDate):
+        raise JSTypeError("this is not a Date object.")
+    return this
+
+
+def _date_getter(index: int, offset: int = 0) -> Callable[[Any, list[Any]], Any]:
+    def get(this: Any, _args: list[Any]) -> Any:
+        t = _this_date(this).time
+        return t if t != t else _date_fields(int(t))[index] - offset
+
+    return get
+
+
+def _date_setter(index: int, count: int) -> Callable[[Any, list[Any]], Any]:
+    """setFullYear(y, m, d), setHours(h, min, s, ms), …: the given fields replace those from ``index``
+    on.  An Invalid Date stays invalid, except that setFullYear starts it from 1970-01-01."""
+
+    def set_(this: Any, args: list[Any]) -> Any:
+        date = _this_date(this)
+        t = date.time
+        given = [js_to_number(a) for a in args[:count]] or [_NAN]
+        if t != t and index != 0:
+            return t
+        fields: list[Any] = _date_fields(0 if t != t else int(t))[:7]
+        fields[index : index + len(given)] = given
+        date.time = _make_time(fields)
+        return date.time
+
+    return set_
+
+
+def _set_time(this: Any, args: list[Any]) -> Any:
+    date = _this_date(this)
+    date.time = _time_clip(js_to_number(_arg(args, 0)))
+    return date.time
+
+
+def _date_formatter(form: str) -> Callable[[Any, list[Any]], Any]:
+    return lambda this, _a: _date_string(_this_date(this).time, form)
+
+
+def _date_to_json(this: Any, _args: list[Any]) -> Any:
+    """What JSON.stringify writes for a Date: its ISO string, or null for an Invalid Date."""
+    t = _this_date(this).time
+    return None if t != t else _date_string(t, "toISOString")
+
+
+_DATE_FIELDS: Final = ("FullYear", "Month", "Date", "Hours", "Minutes", "Seconds", "Milliseconds")
+_DATE_METHODS: Final[dict[str, _JSFunction]] = {
+    **{f"get{utc}{name}": _JSFunction(f"get{utc}{name}", _date_getter(i))
+       for i, name in enumerate((*_DATE_FIELDS, "Day")) for utc in ("", "UTC")},
+    **{f"set{utc}{name}": _JSFunction(f"set{utc}{name}", _date_setter(i, count))
+       for i, (name, count) in enumerate(zip(_DATE_FIELDS, (3, 2, 1, 4, 3, 2, 1), strict=True))
+       for utc in ("", "UTC")},
+    "getTime": _JSFunction("getTime", lambda this, _a: _this_date(this).time),
+    "valueOf": _JSFunction("valueOf", lambda this, _a: _this_date(this).time),
+    "getYear": _JSFunction("getYear", _date_getter(0, 1900)),
+    # the server's zone is UTC: no offset (NaN, like every getter, for an Invalid Date)
+    "getTimezoneOffset": _JSFunction("getTimezoneOffset", _date_getter(8)),
+    "setTime": _JSFunction("setTime", _set_time),
+    "toJSON": _JSFunction("toJSON", _date_to_json),
+    **{form: _JSFunction(form, _date_formatter(form))
+       for form in ("toString", "toISOString", "toUTCString", "toDateString", "toTimeString")},
+    "toGMTString": _JSFunction("toGMTString", _date_formatter("toUTCString")),
+}
+
+
+def _date_utc(_this: Any, args: list[Any]) -> int | float:
+    return _make_time(_fields_with_defaults(args)) if args else _NAN
+
+
+# Calling Date as a function ignores its arguments and gives the current time as a string.
+_DATE: Final = _JSFunction("Date", lambda _t, _a: _date_string(_now(), "toString"), length=7)
+
+
+_NUMBER: Final = _JSFunction("Number", lambda _t, a: js_to_number(a[0]) if a else 0, length=1)
+_STRING: Final = _JSFunction("String", lambda _t, a: js_to_string(a[0]) if a else "", length=1)
+_BOOLEAN: Final = _JSFunction("Boolean", lambda _t, a: js_truthy(_arg(a, 0)), length=1)
+_PARSE_INT: Final = _JSFunction("parseInt", _parse_int)
+_PARSE_FLOAT: Final = _JSFunction("parseFloat", _parse_float)
+
+
+def _fn(name: str, impl: Callable[[Any, list[Any]], Any]) -> tuple[str, _JSFunction]:
+    return name, _JSFunction(name, impl)
+
+
+_MATH: Final = _Namespace("Math", dict([
+    _fn("abs", _math(abs)),
+    _fn("floor", _math(math.floor)),
+    _fn("ceil", _math(math.ceil)),
+    _fn("trunc", _math(math.trunc)),
+    _fn("round", _math(lambda n: math.floor(n) + (n - math.floor(n) >= 0.5))),
+    _fn("sign", _ieee(lambda x: x if x == 0 or x != x else math.copysign(1.0, x))),
+    _fn("sqrt", _ieee(math.sqrt)),
+    _fn("cbrt", _ieee(_cbrt)),
+    _fn("exp", _ieee(math.exp)),
+    _fn("log", _ieee(_log(math.log))),
+    _fn("log2", _ieee(_log(math.log2))),
+    _fn("log10", _ieee(_log(math.log10))),
+    _fn("pow", _pow),
+    _fn("hypot", _hypot),
+    _fn("min", _extreme(min, _INF)),
+    _fn("max", _extreme(max, -_INF)),
+    _fn("random", lambda _t, _a: random.random()),  # noqa: S311 (A/B routing, not cryptography)
+], PI=math.pi, E=math.e, LN2=0.6931471805599453, LN10=2.302585092994046, LOG2E=1.4426950408889634,
+    LOG10E=0.4342944819032518, SQRT2=1.4142135623730951, SQRT1_2=0.7071067811865476))
+
+# Own properties of the builtin constructors, besides `name` and `length` (`Number.isInteger`, `Date.now`).
+_STATICS: Final[dict[_JSFunction, dict[str, Any]]] = {
+    _NUMBER: dict([
+        _fn("isInteger", lambda _t, a: _is_integral(_arg(a, 0), _INF)),
+        _fn("isSafeInteger", lambda _t, a: _is_integral(_arg(a, 0), _MAX_SAFE - 1)),
+        _fn("isFinite", _number_test(math.isfinite)),
+        _fn("isNaN", _number_test(math.isnan)),
+    ], parseInt=_PARSE_INT, parseFloat=_PARSE_FLOAT, MAX_SAFE_INTEGER=_MAX_SAFE - 1, MIN_SAFE_INTEGER=1 - _MAX_SAFE,
+        EPSILON=2.0**-52, MAX_VALUE=sys.float_info.max, MIN_VALUE=5e-324, POSITIVE_INFINITY=_INF,
+        NEGATIVE_INFINITY=-_INF, NaN=_NAN),
+    _STRING: dict([_fn("fromCharCode", _from_char_code)]),
+    _DATE: dict([
+        _fn("now", lambda _t, _a: _now()),
+        _fn("parse", lambda _t, a: _parse_date(js_to_string(_arg(a, 0)))),
+        _fn("UTC", _date_utc),
+    ]),
+}
+
 _GLOBALS: Final[dict[str, Any]] = {
-    "Number": _JSFunction("Number", lambda _t, a: js_to_number(a[0]) if a else 0),
-    "String": _JSFunction("String", lambda _t, a: js_to_string(a[0]) if a else ""),
-    "Boolean": _JSFunction("Boolean", lambda _t, a: js_truthy(_arg(a, 0))),
-    "parseInt": _JSFunction("parseInt", _parse_int),
-    "parseFloat": _JSFunction("parseFloat", _parse_float),
+    "Number": _NUMBER,
+    "String": _STRING,
+    "Boolean": _BOOLEAN,
+    "Date": _DATE,
+    "parseInt": _PARSE_INT,
+    "parseFloat": _PARSE_FLOAT,
     "isNaN": _JSFunction("isNaN", lambda _t, a: math.isnan(js_to_number(_arg(a, 0)))),
+    "isFinite": _JSFunction("isFinite", lambda _t, a: math.isfinite(js_to_number(_arg(a, 0)))),
     "NaN": _NAN,
     "Infinity": _INF,
-    "Math": _Namespace("Math", {
-        "abs": _JSFunction("abs", _math(abs)),
-        "floor": _JSFunction("floor", _math(math.floor)),
-        "ceil": _JSFunction("ceil", _math(math.ceil)),
-        "round": _JSFunction("round", _math(lambda n: math.floor(n) + (n - math.floor(n) >= 0.5))),
-        "min": _JSFunction("min", _extreme(min, _INF)),
-        "max": _JSFunction("max", _extreme(max, -_INF)),
-    }),
+    "Math": _MATH,
     "JSON": _Namespace("JSON", {
         "stringify": _JSFunction("stringify", _json_stringify),
     }),
-    "Object": _Namespace("Object", {"keys": _JSFunction("keys", _object_keys)}),
+    "Object": _Namespace("Object", {part: _object_static(part) for part in ("keys", "values", "entries")}),
     "Array": _Namespace("Array", {"isArray": _JSFunction("isArray", lambda _t, a: isinstance(_arg(a, 0), list))}),
 }
 
@@ -975,11 +1559,14 @@ def _get_prop(obj: Any, key: Any) -> Any:
         return len(obj) if key == "length" else _ARRAY_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, _JSRegExp):
         return _regexp_prop(obj, key)
+    if isinstance(obj, _JSDate):
+        return _DATE_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, _JSFunction):
         own = {"name": obj.name, "length": obj.length}.get(key)
-        return own if own is not None else _OBJECT_PROTO.get(key, UNDEFINED)
+        statics = _STATICS.get(obj, {}) if obj.text is None else {}
+        return own if own is not None else statics[key] if key in statics else _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, _Namespace):
-        return obj.members.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
+        return obj.members[key] if key in obj.members else _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, bool):
         return _BOOLEAN_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, int | float):
@@ -1011,6 +1598,44 @@ def _regexp_prop(rx: _JSRegExp, key: str) -> Any:
     return fixed.get(key, _OBJECT_PROTO.get(key, UNDEFINED))
 
 
+# Object.prototype's own names: `'constructor' in temp` is true in JavaScript for every object.
+_OBJECT_PROTO_NAMES: Final = frozenset(
+    "constructor __defineGetter__ __defineSetter__ hasOwnProperty __lookupGetter__ __lookupSetter__ "
+    "isPrototypeOf propertyIsEnumerable toString valueOf __proto__ toLocaleString".split()
+)
+
+
+def _in(key: Any, obj: Any) -> bool:
+    """`key in obj`: an own property (an array index below the length, "length"), a method we model
+    (`'map' in arr`) or one of Object.prototype's names.  Array methods we do not model (`'push' in arr`)
+    are false here, true in Node."""
+    name = js_to_string(key)
+    if _tag(obj) != "object":
+        shown = js_to_string(obj)  # V8 prints the whole string; a long one need not fill the logs
+        shown = shown if len(shown) <= 100 else shown[:100] + "…"
+        raise JSTypeError(f"Cannot use 'in' operator to search for '{name[:100]}' in {shown}")
+    return _has_own_property(obj, [name]) or name in _OBJECT_PROTO_NAMES or _get_prop(obj, name) is not UNDEFINED
+
+
+def _instanceof(v: Any, ctor: Any) -> bool:
+    """`v instanceof C` for the constructors we model; primitives are never instances."""
+    if _tag(ctor) != "object":
+        raise JSTypeError("Right-hand side of 'instanceof' is not an object")
+    if ctor is _DATE:
+        return isinstance(v, _JSDate)
+    if ctor is _GLOBALS["Array"]:
+        return isinstance(v, list)
+    if ctor is _GLOBALS["Object"]:
+        return _tag(v) == "object"
+    if isinstance(ctor, _JSFunction):
+        return False  # Number, String, Boolean (whose instances are wrappers, never made here), arrow functions
+    raise JSTypeError("Right-hand side of 'instanceof' is not callable")
+
+
+_BINARY["**"] = lambda a, b: _pow(UNDEFINED, [a, b])
+_BINARY["in"] = _in
+_BINARY["instanceof"] = _instanceof
+
 # ---------------------------------------------------------------- tokenizer and parser
 
 
@@ -1024,7 +1649,7 @@ class _Tok(NamedTuple):
 class _Node(NamedTuple):
     """AST node.  kind: lit(value) ident(name) member(obj, prop, optional) call(callee, args, optional,
     text) unary(op, arg) binary(op, left, right) cond(test, then, other) array(items) chain(expr)
-    arrow(params, body, text)."""
+    arrow(params, body, text) template(texts, substitutions) new(callee, args)."""
 
     kind: str
     a: Any = None
@@ -1035,11 +1660,13 @@ class _Node(NamedTuple):
 
 _NUM_TOKEN_RE: Final = re.compile(r"0[xXoObB][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _IDENT_RE: Final = re.compile(r"(?:[^\W\d]|\$)(?:\w|\$)*")
-_PUNCTS: Final = ("===", "!==", "==", "!=", "=>", "<=", ">=", "&&", "||", "??", "?.", "++", "--",
+_PUNCTS: Final = ("===", "!==", "**", "==", "!=", "=>", "<=", ">=", "&&", "||", "??", "?.", "++", "--",
                   *"+-*/%<>!()[].,?:{};")  # ++ and -- are recognised only to be rejected
 _ESCAPES: Final = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "\n": ""}
 _BP: Final = {"??": 3, "||": 3, "&&": 4, "==": 8, "!=": 8, "===": 8, "!==": 8, "<": 9, "<=": 9, ">": 9,
-              ">=": 9, "+": 11, "-": 11, "*": 12, "/": 12, "%": 12}
+              ">=": 9, "in": 9, "instanceof": 9, "+": 11, "-": 11, "*": 12, "/": 12, "%": 12, "**": 13}
+_WORD_OPERATORS: Final = frozenset({"in", "instanceof"})
+_UNARY_OPERATORS: Final = frozenset({("punct", "!"), ("punct", "-"), ("punct", "+"), ("name", "typeof")})
 _TERNARY_BP: Final = 2
 _KEYWORD_LITERALS: Final = {"true": True, "false": False, "null": None, "undefined": UNDEFINED}
 _RESERVED: Final = frozenset(
@@ -1059,26 +1686,65 @@ def _syntax_error(src: str, pos: int, what: str) -> ExpressionError:
     return ExpressionError(f"SyntaxError: {what} at column {pos + 1}")
 
 
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def _read_escape(src: str, i: int) -> tuple[str, int]:
+    """The escape sequence at ``src[i]`` (a backslash with something after it): its text and where it
+    ends.  ``\\u{1F600}`` names a code point; a backslash before a line break continues the line."""
+    e = src[i + 1]
+    if e == "u" and src[i + 2 : i + 3] == "{":
+        close = src.find("}", i + 3)
+        digits = src[i + 3 : close] if close > 0 else ""
+        if not digits or not set(digits) <= _HEX or int(digits, 16) > 0x10FFFF:
+            raise _syntax_error(src, i, "Invalid Unicode escape sequence")
+        return chr(int(digits, 16)), close + 1
+    width = 4 if e == "u" else 2 if e == "x" else 0
+    if width:
+        digits = src[i + 2 : i + 2 + width]
+        if len(digits) != width or not set(digits) <= _HEX:
+            raise _syntax_error(src, i, "Invalid escape sequence")
+        return chr(int(digits, 16)), i + 2 + width
+    if e == "\r":
+        return "", i + 3 if src[i + 2 : i + 3] == "\n" else i + 2
+    return ("" if e in _LINE_BREAKS else _ESCAPES.get(e, e)), i + 2
+
+
 def _read_string(src: str, start: int) -> tuple[str, int]:
     quote, i, out = src[start], start + 1, []
     while i < len(src) and src[i] not in (quote, "\n"):
         if src[i] == "\\" and i + 1 < len(src):
-            e = src[i + 1]
-            width = 4 if e == "u" else 2 if e == "x" else 0
-            if width:
-                digits = src[i + 2 : i + 2 + width]
-                if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
-                    raise _syntax_error(src, i, "Invalid escape sequence")
-                out.append(chr(int(digits, 16)))
-            else:
-                out.append(_ESCAPES.get(e, e))
-            i += 2 + width
+            text, i = _read_escape(src, i)
+            out.append(text)
         else:
             out.append(src[i])
             i += 1
     if i >= len(src) or src[i] != quote:
         raise _syntax_error(src, start, "Unterminated string")
     return _from_u16("".join(out)), i + 1
+
+
+def _read_template(src: str, i: int, opening: int) -> tuple[str, int, bool]:
+    """A piece of a template literal from ``src[i]`` (after the backtick or a substitution's `}`) to the
+    closing backtick or the next `${`: its text, where it ends and whether the literal ends there.  Line
+    breaks are kept, a CRLF reading as LF as in JavaScript."""
+    out: list[str] = []
+    while i < len(src):
+        c = src[i]
+        if c == "`" or (c == "$" and src[i + 1 : i + 2] == "{"):
+            return _from_u16("".join(out)), i + (1 if c == "`" else 2), c == "`"
+        if c == "\\" and i + 1 < len(src):
+            if "1" <= src[i + 1] <= "9" or (src[i + 1] == "0" and "0" <= src[i + 2 : i + 3] <= "9"):
+                raise _syntax_error(src, i, "Octal escape sequences are not allowed in template strings")
+            text, i = _read_escape(src, i)
+            out.append(text)
+        elif c == "\r":
+            out.append("\n")
+            i += 2 if src[i + 1 : i + 2] == "\n" else 1
+        else:
+            out.append(c)
+            i += 1
+    raise _syntax_error(src, opening, "Unterminated template literal")
 
 
 def _regex_allowed(toks: list[_Tok]) -> bool:
@@ -1088,6 +1754,8 @@ def _regex_allowed(toks: list[_Tok]) -> bool:
     last = toks[-1]
     if last.kind == "punct":
         return last.value not in (")", "]")
+    if last.kind in ("template_head", "template_middle"):
+        return True  # a substitution starts: `${/a/.test(x)}`
     return last.kind == "name" and last.value in _RESERVED
 
 
@@ -1113,13 +1781,30 @@ def _read_regex(src: str, start: int) -> tuple[_JSRegExp, int]:
     return _make_regexp(src[start + 1 : i], src[i + 1 : end]), end
 
 
+def _template_token(src: str, start: int, opening: int, first: bool) -> _Tok:
+    """A template literal without substitutions is a string; one with them is split as JavaScript's lexer
+    does: `text${` (head), `}text${` (middle), `}text`` (tail), the substitutions' tokens in between."""
+    text, end, closed = _read_template(src, start, opening)
+    kind = ("str" if closed else "template_head") if first else "template_tail" if closed else "template_middle"
+    return _Tok(kind, text, start - 1, end)
+
+
 def _tokenize(src: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(src)
+    # one entry per open `{` or `${`: where the template literal that a `${` is part of started, else -1
+    braces: list[int] = []
     while i < n:
         c = src[i]
         if c in _JS_WS:
             i += 1
+        elif c == "`" or (c == "}" and braces and braces[-1] >= 0):
+            opening = i if c == "`" else braces.pop()
+            tok = _template_token(src, i + 1, opening, c == "`")
+            if tok.kind in ("template_head", "template_middle"):
+                braces.append(opening)
+            toks.append(tok)
+            i = tok.end
         elif "0" <= c <= "9" or (c == "." and "0" <= src[i + 1 : i + 2] <= "9"):
             m = _NUM_TOKEN_RE.match(src, i)
             end = m.end() if m else i
@@ -1145,6 +1830,10 @@ def _tokenize(src: str) -> list[_Tok]:
                 raise _syntax_error(src, i, f"Unexpected token '{c}'")
             if p == "?." and src[i + 2 : i + 3].isdigit():
                 p = "?"  # `a?.5:b` is a ternary, as in JS
+            elif p == "{":
+                braces.append(-1)
+            elif p == "}" and braces:
+                braces.pop()
             toks.append(_Tok("punct", p, i, i + len(p)))
             i += len(p)
     toks.append(_Tok("eof", None, n, n))
@@ -1159,6 +1848,7 @@ class _Parser:
 
     def _error(self, tok: _Tok) -> ExpressionError:
         what = {"eof": "end of input", "num": "number", "str": "string"}.get(tok.kind, f"token '{tok.value}'")
+        what = "template string" if tok.kind.startswith("template") else what
         return _syntax_error(self.src, tok.pos, f"Unexpected {what}")
 
     def _at(self, punct: str) -> bool:
@@ -1188,8 +1878,10 @@ class _Parser:
             node = self._arrow(*arrow)  # an AssignmentExpression: nothing binds tighter around it
             self._nest(-1)
             return node
+        first = self.toks[self.i]
+        unary = (first.kind, first.value) in _UNARY_OPERATORS  # until an operator makes `left` a binary node
         left = self._unary()
-        while (tok := self.toks[self.i]).kind == "punct":
+        while (tok := self.toks[self.i]).kind == "punct" or (tok.kind == "name" and tok.value in _WORD_OPERATORS):
             if tok.value == "?" and _TERNARY_BP > min_bp:
                 self.i += 1
                 then = self._expr(0)
@@ -1199,8 +1891,13 @@ class _Parser:
             bp = _BP.get(tok.value)
             if bp is None or bp <= min_bp:
                 break
+            if tok.value == "**" and unary:
+                raise _syntax_error(self.src, tok.pos, "Unary operator used immediately before exponentiation "
+                                    "expression. Parenthesis must be used to disambiguate operator precedence")
+            unary = False
             self.i += 1
-            left = _Node("binary", tok.value, left, self._expr(bp))
+            right = self._expr(bp - 1 if tok.value == "**" else bp)  # `**` is right-associative
+            left = _Node("binary", tok.value, left, right)
             if tok.value in ("??", "||", "&&") and any(self._mixes_nullish(tok.value, n) for n in left[2:4]):
                 raise _syntax_error(self.src, tok.pos, f"Unexpected token '{tok.value}'")
         self._nest(-1)
@@ -1271,7 +1968,7 @@ class _Parser:
 
     def _unary(self) -> _Node:
         tok = self.toks[self.i]
-        if (tok.kind, tok.value) in (("punct", "!"), ("punct", "-"), ("punct", "+"), ("name", "typeof")):
+        if (tok.kind, tok.value) in _UNARY_OPERATORS:
             self.i += 1
             self._nest(1)
             arg = self._unary()
@@ -1302,6 +1999,10 @@ class _Parser:
             return _Node("lit", _KEYWORD_LITERALS[tok.value])
         if tok.kind == "name" and tok.value not in _RESERVED:
             return _Node("ident", tok.value)
+        if tok.kind == "name" and tok.value == "new":
+            return self._new(tok)
+        if tok.kind == "template_head":
+            return self._template(tok)
         if tok.kind == "punct" and tok.value == "(":
             node = self._expr(0)
             self._expect(")")
@@ -1310,6 +2011,32 @@ class _Parser:
         if tok.kind == "punct" and tok.value == "[":
             return _Node("array", self._list("]"))
         raise self._error(tok)
+
+    def _new(self, tok: _Tok) -> _Node:
+        """`new Date(...)` (or `new Date`): the one constructor conditions need; other classes would bring
+        objects the interpreter does not model."""
+        name = self.toks[self.i]
+        if name.kind != "name" or name.value != "Date":
+            raise _syntax_error(self.src, tok.pos, "Unsupported `new`: only `new Date(...)` is available")
+        self.i += 1
+        args: tuple[_Node, ...] = ()
+        if self._at("("):
+            self.i += 1
+            args = self._list(")")
+        return _Node("new", _Node("ident", "Date"), args)
+
+    def _template(self, head: _Tok) -> _Node:
+        """`text${a}text${b}text`: the texts and the substitutions between them."""
+        texts, substitutions = [head.value], []
+        while True:
+            substitutions.append(self._expr(0))
+            tok = self.toks[self.i]
+            if tok.kind not in ("template_middle", "template_tail"):
+                raise self._error(tok)
+            self.i += 1
+            texts.append(tok.value)
+            if tok.kind == "template_tail":
+                return _Node("template", tuple(texts), tuple(substitutions))
 
     def _name(self) -> _Node:
         tok = self.toks[self.i]
@@ -1428,6 +2155,34 @@ def _compile_arrow(node: _Node, depth: int, env: _Env) -> _Fn:
     return make
 
 
+def _compile_template(texts: tuple[str, ...], substitutions: list[_Fn]) -> _Fn:
+    """A template literal: each substitution converted as String(value) does (a Date prints its
+    toString), the whole bounded like any other string the expression builds."""
+
+    def template(s: Any) -> str:
+        out = _Output()
+        out.add(texts[0])
+        for fn, text in zip(substitutions, texts[1:], strict=True):
+            out.add(js_to_string(fn(s)))
+            out.add(text)
+        return out.text()
+
+    return template
+
+
+def _compile_new(ctor_fn: _Fn, arg_fns: list[_Fn]) -> _Fn:
+    """`new Date(...)`: ``Date`` is looked up like any name, so a parameter or scope key may shadow it."""
+
+    def construct(s: Any) -> _JSDate:
+        ctor = ctor_fn(s)
+        args = [a(s) for a in arg_fns]
+        if ctor is not _DATE:
+            raise JSTypeError("Date is not a constructor")
+        return _JSDate(_date_from_args(args))
+
+    return construct
+
+
 def _compile(node: _Node, depth: int, env: _Env = (), base: int = 0) -> _Fn:
     """Turns the AST into nested closures, which is much cheaper per evaluation than walking it.  Inside an
     arrow function's body, ``env`` holds the parameter names in scope and ``base`` the depth of the body."""
@@ -1538,6 +2293,10 @@ def _compile(node: _Node, depth: int, env: _Env = (), base: int = 0) -> _Fn:
     if kind == "array":
         item_fns = [_compile(i, sub, env, base) for i in node.a]
         return lambda s: [f(s) for f in item_fns]
+    if kind == "template":
+        return _compile_template(node.a, [_compile(e, sub, env, base) for e in node.b])
+    if kind == "new":
+        return _compile_new(_compile(node.a, sub, env, base), [_compile(a, sub, env, base) for a in node.b])
     inner = _compile(node.a, sub, env, base)
 
     def chain(s: Scope) -> Any:
