@@ -439,7 +439,7 @@ def predict_elected(model: LanguageModel, text: str, included: Sequence[str],
     other = {**output, **elect(output["predictions"], included)}
     if _strength(other) <= _strength(result) + SPELLING_MARGIN:
         return checked, result
-    # the entities keep their places in what the user wrote (sensitive ones are masked there); their
+    # the entities keep their places in what the user wrote; their
     # spans were not corrected, so the same entities were found either way
     other["entities"] = result["entities"]
     return checked, other

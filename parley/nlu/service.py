@@ -278,7 +278,6 @@ class NluService:
             result = self._understand(bot, models, text, anticipated, included, user_now(event))
             if not result["errored"] and moment_bound_count() == before:  # see parley.nlu.repeats
                 self.repeats.put(key, result)
-        _mask_sensitive(event, result.get("entities") or [])
         result["ms"] = _ms(started)
         return result
 
@@ -331,17 +330,3 @@ def user_now(event: JSONDict) -> datetime | None:
 def _ms(started: float) -> int:
     """Whole milliseconds, as Botpress's `Date.now() - t0` (0 for most of parley's understandings)."""
     return int((time.perf_counter() - started) * 1000)
-
-
-def _mask_sensitive(event: JSONDict, entities: list[JSONDict]) -> None:
-    """Botpress replaces sensitive entities by `*` in the incoming text once the NLU has seen it."""
-    payload = event.get("payload")
-    if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
-        return
-    text = payload["text"]
-    for e in entities:
-        meta = e.get("meta") or {}
-        if meta.get("sensitive"):
-            start, end = int(meta["start"]), int(meta["end"])
-            text = text[:start] + "*" * (end - start) + text[end:]
-    payload["text"] = text

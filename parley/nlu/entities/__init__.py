@@ -35,9 +35,10 @@ class Found:
     end: int
     source: str
     confidence: float = 1.0
-    sensitive: bool = False
 
     def to_botpress(self) -> dict[str, Any]:
+        """Botpress 12.31's shape (its NLU module's `mapEntity`), which writes `sensitive: false` whatever
+        the entity's definition says: its NLU server is never told, so nothing is ever masked."""
         return {
             "name": self.name,
             "type": self.entity_id,
@@ -45,10 +46,10 @@ class Found:
                 "confidence": self.confidence,
                 "start": self.start,
                 "end": self.end,
-                "sensitive": self.sensitive,
+                "sensitive": False,
                 "source": self.source,
             },
-            "data": {"value": self.value, "unit": self.unit},
+            "data": {"unit": self.unit, "value": self.value},
         }
 
 

@@ -168,7 +168,6 @@ def extract_list(text: str, entity: ListEntity, tokens: Sequence[Token] | None =
             end=tokens[c.last].end,
             source=c.source,
             confidence=c.score,
-            sensitive=entity.sensitive,
         )
         for c in candidates
         if not c.eliminated and c.score >= SCORE_THRESHOLD

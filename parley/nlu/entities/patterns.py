@@ -58,6 +58,5 @@ def extract_pattern(text: str, entity: PatternEntity) -> list[Found]:
             end=m.end(),
             source=m.group(0),
             confidence=1.0,
-            sensitive=entity.sensitive,
         ))
     return out
