@@ -57,15 +57,8 @@ def _check(args: argparse.Namespace) -> int:
     for s in skipped:
         print(f"SKIPPED {s} (JavaScript cannot run in parley)")
     logging.disable(logging.WARNING)
-    seen: dict[str, Path] = {}
     for folder in discover(data):
         bot = load_bot(folder, global_actions)
-        if bot.id in seen:  # the server serves the first folder and ignores this one
-            failed = True
-            print(f"ERROR {folder.name}: bot id {bot.id!r} is already used by {seen[bot.id].name}; "
-                  "this folder would be ignored")
-            continue
-        seen[bot.id] = folder
         if isinstance(bot, BrokenBot):
             failed = True
             print(f"BROKEN {bot.id}")

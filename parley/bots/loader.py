@@ -69,14 +69,9 @@ class _Collector:
 
 
 def bot_id_for(folder: Path) -> str:
-    """The `id` of bot.config.json when it is a non-empty string, else the folder name."""
-    cfg_path = folder / "bot.config.json"
-    try:
-        cfg = read_json(cfg_path, str(cfg_path))
-    except JsonFileError:
-        return folder.name
-    bot_id = cfg.get("id") if isinstance(cfg, dict) else None
-    return bot_id if isinstance(bot_id, str) and bot_id.strip() else folder.name
+    """The folder's name, as Botpress names its bots (the directory of each `bot.config.json`); the
+    `id` written in that file does not route requests there, so a copied folder is a bot of its own."""
+    return folder.name
 
 
 def peek_config(folder: Path) -> BotConfig:

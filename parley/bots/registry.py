@@ -36,10 +36,7 @@ class BotRegistry:
         bots: dict[str, LoadedBot] = {}
         folders: dict[Path, str] = {}
         for folder in discover(self.data_dir):
-            bot = load_bot(folder, self.global_actions)
-            if bot.id in bots:
-                log.error("%s: bot id %r is already used by another folder; ignored", folder, bot.id)
-                continue
+            bot = load_bot(folder, self.global_actions)  # named by its folder: ids cannot clash
             bots[bot.id] = bot
             folders[folder] = bot.id
             self._report(bot)
@@ -55,10 +52,6 @@ class BotRegistry:
                 log.info("bot %s removed", old_id)
             return None
         bot = load_bot(folder, self.global_actions)
-        owner = next((f for f, bot_id in self.folders.items() if bot_id == bot.id), None)
-        if owner is not None:  # as at start-up: the first folder keeps the id
-            log.error("%s: bot id %r is already used by %s; ignored", folder, bot.id, owner)
-            return None
         self.bots[bot.id] = bot
         self.folders[folder] = bot.id
         self._report(bot, reloaded=True)

@@ -186,20 +186,19 @@ async def test_one_failing_timeout_does_not_stop_the_others(tmp_path: Path) -> N
         assert (await say(client, "pizza-bot", "p", "small"))[:2] == [GREETING, WELCOME_BACK]
 
 
-async def test_a_reloaded_folder_cannot_take_another_bots_id(tmp_path: Path) -> None:
+async def test_a_bot_is_named_by_its_folder_whatever_id_its_config_says(tmp_path: Path) -> None:
+    """Botpress names bots by their folders (`bots/<botId>/bot.config.json`): a template copied under
+    another name is a second bot, even with the first one's `id` in its file. parley used that `id`, so
+    the copy answered 404 under its folder name and the first folder's bot kept the id."""
     data = make_data(tmp_path)
     write_bot(data, "alpha", texts={"hello": "I am alpha"})
-    beta = write_bot(data, "beta", texts={"hello": "I am beta"})
+    beta = write_bot(data, "beta", texts={"hello": "I am beta"}, config={"id": "alpha"})
     async with serve(data) as (client, app):
-        registry = app.state.registry
-        cfg = json.loads((beta / "bot.config.json").read_text())
-        cfg["id"] = "alpha"
-        (beta / "bot.config.json").write_text(json.dumps(cfg))
-        registry.reload_folder(beta)  # what the file watcher does
         assert await say(client, "alpha", "u", "hi") == ["I am alpha"]
-        assert (await client.post(converse_url("beta", "u"), json={"text": "hi"})).status_code == 404
+        assert await say(client, "beta", "u", "hi") == ["I am beta"]
         shutil.rmtree(beta)
-        registry.reload_folder(beta)
+        app.state.registry.reload_folder(beta)  # what the file watcher does
+        assert (await client.post(converse_url("beta", "u"), json={"text": "hi"})).status_code == 404
         assert await say(client, "alpha", "u", "hi") == ["I am alpha"]
 
 

@@ -84,15 +84,6 @@ def test_check_reports_a_schema_fault_with_its_line(tmp_path: Path) -> None:
     assert "schema/flows/main.flow.json:3: $.startNode" in proc.stdout, proc.stdout
 
 
-def test_check_reports_two_folders_with_one_bot_id(tmp_path: Path) -> None:
-    data = make_data(tmp_path)
-    write_bot(data, "first", config={"id": "same"})
-    write_bot(data, "second", config={"id": "same"})
-    proc = parley("check", "--data", str(data))
-    assert proc.returncode != 0
-    assert "'same' is already used by first" in proc.stdout, proc.stdout
-
-
 def test_check_without_bots_folder_fails(tmp_path: Path) -> None:
     proc = parley("check", "--data", str(tmp_path))
     assert proc.returncode == 2

@@ -186,9 +186,9 @@ def test_ui_files_and_bom_are_tolerated(tmp_path: Path) -> None:
     assert "builtin_text-a" in bot.content
 
 
-def test_bot_id_comes_from_the_config_or_the_folder(tmp_path: Path) -> None:
+def test_bot_id_is_the_folder_name_as_in_botpress(tmp_path: Path) -> None:
     folder = write_bot(tmp_path, flows={"main": MAIN}, config={"id": "named"}, name="folder")
-    assert load_bot(folder).id == "named"
+    assert load_bot(folder).id == "folder"
     other = write_bot(tmp_path, flows={"main": MAIN}, config={"id": ""}, name="plain")
     assert load_bot(other).id == "plain"
 
