@@ -82,9 +82,21 @@ _NLU_ORDER = ("entities", "language", "detectedLanguage", "spellChecked", "ambig
               "errored", "includedContexts", "ms", "modelId")
 
 
+_NLU_RESULT_KEYS = frozenset({*_NLU_ORDER, "predictions"}) - {"includedContexts"}
+
+
 def merge_nlu(defaults: JSONDict, result: JSONDict) -> JSONDict:
     """`_.merge(event.nlu, result)` as Botpress does it, `includedContexts` kept: the defaults' keys
     first, in their order (the elected intent's too), then the result's others."""
+    intent = result.get("intent")
+    if result.keys() == _NLU_RESULT_KEYS and intent.__class__ is dict and len(intent) == 3:
+        # what the NLU service answers (every turn that understood something): built in one go
+        r = result
+        return {"entities": r["entities"], "language": r["language"], "detectedLanguage": r["detectedLanguage"],
+                "spellChecked": r["spellChecked"], "ambiguous": r["ambiguous"], "slots": r["slots"],
+                "intent": {"name": intent["name"], "confidence": intent["confidence"], "context": intent["context"]},
+                "intents": r["intents"], "errored": r["errored"], "includedContexts": defaults["includedContexts"],
+                "ms": r["ms"], "modelId": r["modelId"], "predictions": r["predictions"]}
     merged = {**defaults, **{k: v for k, v in result.items() if k != "includedContexts"}}
     intent, default_intent = merged.get("intent"), defaults.get("intent")
     if isinstance(intent, dict) and isinstance(default_intent, dict):
