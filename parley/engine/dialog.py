@@ -380,12 +380,10 @@ class DialogEngine:
         context.pop("queue", None)
         flow = self.turn.bot.find_flow(str(context.get("currentFlow", "")))
         target: tuple[str, str] | None = None
+        # the current flow's `timeout` node, else timeout.flow.json: a skill's flow has no timeout node,
+        # and Botpress does not look in the flow that called it (SPEC 3.15 says it does; its source does not)
         if flow is not None and "timeout" in flow.nodes:
             target = (flow.name, "timeout")
-        elif flow is not None and flow.is_skill and context.get("previousFlow"):
-            parent = self.turn.bot.find_flow(str(context["previousFlow"]))
-            if parent is not None and "timeout" in parent.nodes:
-                target = (parent.name, "timeout")
         if target is None:
             tflow = self.turn.bot.find_flow(TIMEOUT_FLOW)
             if tflow is not None:
@@ -406,8 +404,7 @@ class DialogEngine:
             "previousNode": context.get("currentNode"),
             "jumpPoints": jump_points,
             "hasJumped": True,
-        }
-        self._push(*target)
+        }  # and, as Botpress's fillContextForTransition, no frame on the stack trace
         try:
             await self.process()
         finally:

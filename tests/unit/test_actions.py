@@ -260,7 +260,7 @@ async def test_global_variables_with_expiry(tmp_path: Path) -> None:
     ))
     await chat.send()
     assert chat.temp["got"] == "v"
-    assert chat.temp["after"] is None
+    assert "after" not in chat.temp  # undefined, as Botpress has it (it was null)
 
 
 async def test_set_global_variable_also_writes_its_output(tmp_path: Path) -> None:
@@ -810,3 +810,125 @@ async def test_hitl_next_skill_finds_no_agent_and_takes_that_branch(tmp_path: Pa
                                        next=[("temp['hitlnext-noAgent'] === true", "#"), ("true", "#")])),
     })
     assert await Chat(bot).send() == ["no agent is available"]
+
+
+# ------------------------------------------------------------------ builtin actions, read against their source
+
+
+def _error_flow_bot(tmp_path: Path, *on_enter: str) -> Bot:
+    return make_bot(tmp_path, flows={"main": flow(node("entry", *on_enter, say("after"))), "error": ERROR_FLOW})
+
+
+async def test_hitlnext_handoff_is_discarded_on_the_converse_api(tmp_path: Path) -> None:
+    """handoff.js returns at once for an event of the Converse API; the skill goes on (the action was
+    unknown, so the error flow ran)."""
+    for name in ("hitlnext/handoff", "hitlnext/escalate"):
+        chat = Chat(_error_flow_bot(tmp_path / name.replace("/", "-"), action(name, {"timeoutDelay": 10})))
+        assert await chat.send() == ["after"]
+
+
+async def test_call_api_with_a_bad_url_fails_into_on_failure(tmp_path: Path) -> None:
+    """axios throws on a bad URL inside the action's try: the catch records it (the error flow ran)."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", action("basic-skills/call_api", {"url": "{{temp.nothing}}", "method": "get",
+                                                       "memory": "session", "variable": "api"}),
+             next=[("temp.valid", "success"), ("!temp.valid", "failure")]),
+        node("success", say("ok")),
+        node("failure", say("failed {{session.api.status}}")),
+    ), "error": ERROR_FLOW})
+    assert await Chat(bot).send() == ["failed ERR_INVALID_URL"]
+
+
+async def test_call_api_into_bot_memory_needs_bot_variables_and_is_not_saved(tmp_path: Path) -> None:
+    """`event.state.bot[variable] = ...`: undefined without bot variables (the action throws: error flow),
+    otherwise seen for the rest of the turn and never saved. parley wrote to temp."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    call = action("basic-skills/call_api", {"url": f"http://127.0.0.1:{server.server_address[1]}/ok",
+                                            "method": "post", "body": "{}", "memory": "bot", "variable": "r"})
+    try:
+        bot = make_bot(tmp_path, flows={"main": flow(
+            node("entry", receive=[], next=[("event.payload.text === 'set'", "set"), ("true", "call")]),
+            node("set", set_var("bot", "motd", "hi"), next=[("true", "entry")]),
+            node("call", call, say("status {{bot.r.status}} temp {{temp.r.status}}"), next=[("true", "entry")]),
+        ), "error": ERROR_FLOW})
+        chat = Chat(bot)
+        await chat.send("start")
+        assert await chat.send("call") == ["Oops, error"]
+        await chat.send("start")
+        await chat.send("set")
+        assert await chat.send("call") == ["status 200 temp "]
+        assert "r" not in chat.memory.bot_kv.get("global", {})
+    finally:
+        server.shutdown()
+
+
+async def test_global_variable_actions_follow_botpress(tmp_path: Path) -> None:
+    """resetGlobalVariable removes every key starting with the name; an expiry `ms` cannot read has
+    expired at once; without `output` the value goes to `temp.undefined`; a missing value is undefined."""
+    chat = Chat(_waiting_bot(
+        tmp_path,
+        action("builtin/setGlobalVariable", {"name": "user", "value": "a"}),
+        action("builtin/setGlobalVariable", {"name": "username", "value": "b"}),
+        action("builtin/setGlobalVariable", {"name": "other", "value": "c"}),
+        action("builtin/resetGlobalVariable", {"name": "user"}),
+        action("builtin/getGlobalVariable", {"name": "username", "output": "username"}),
+        action("builtin/getGlobalVariable", {"name": "other", "output": "other"}),
+        action("builtin/setGlobalVariable", {"name": "promo", "value": "X", "expiry": "forever"}),
+        action("builtin/getGlobalVariable", {"name": "promo", "output": "promo"}),
+        action("builtin/getGlobalVariable", {"name": "other"}),
+    ))
+    await chat.send()
+    assert "username" not in chat.temp and "promo" not in chat.temp
+    assert chat.temp["other"] == "c" and chat.temp["undefined"] == "c"
+    chat = Chat(_error_flow_bot(tmp_path / "empty", action("builtin/setGlobalVariable",
+                                                           {"name": "x", "value": 1, "expiry": ""})))
+    assert await chat.send() == ["Oops, error"]  # `ms("")` throws
+
+
+async def test_conversation_counters_without_output_write_temp_undefined(tmp_path: Path) -> None:
+    chat = Chat(_waiting_bot(tmp_path, action("builtin/incrementNumberOfConversations", {})))
+    await chat.send()
+    assert chat.temp == {"undefined": 0}
+
+
+async def test_send_feedback_accepts_only_one_or_minus_one(tmp_path: Path) -> None:
+    """sendFeedback.js throws on anything `parseInt` does not read as 1 or -1 (it did nothing)."""
+    for value, replies in (("1", ["after"]), (" -1 ", ["after"]), ("1star", ["after"]), ("5", ["Oops, error"]),
+                           (None, ["Oops, error"])):
+        args = {} if value is None else {"value": value}
+        chat = Chat(_error_flow_bot(tmp_path / str(value).strip(), action("builtin/sendFeedback", args)))
+        assert await chat.send() == replies, value
+
+
+async def test_bot_variables_set_in_a_turn_show_from_the_next_one(tmp_path: Path) -> None:
+    """Botpress reads `state.bot` once, when the turn's state is restored: `{{bot.x}}` right after
+    setVariable is still the old value (parley showed the new one at once)."""
+    chat = Chat(_waiting_bot(tmp_path, set_var("bot", "x", "NEW"), say("now [{{bot.x}}]"),
+                             receive=[say("next [{{bot.x}}]")]))
+    assert await chat.send() == ["now []"]
+    assert await chat.send() == ["next [NEW]"]
+
+
+async def test_action_argument_templates_see_the_state_not_the_arguments(tmp_path: Path) -> None:
+    """Botpress renders arguments with `{event, user, session, temp, bot}` only: "{{name}}" is ""."""
+    chat = Chat(_waiting_bot(tmp_path, action("builtin/setVariable",
+                                              {"type": "temp", "name": "x", "value": "[{{name}}-{{type}}]"})))
+    await chat.send()
+    assert chat.temp["x"] == "[-]"
+
+
+async def test_wait_without_a_delay_or_with_zero_waits_a_second(tmp_path: Path, monkeypatch: Any) -> None:
+    """wait.js: `args.delay || 1000`, so 0 waits a second too (parley did not wait)."""
+    from parley.engine.actions import builtin
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(builtin.asyncio, "sleep", sleep)
+    chat = Chat(_waiting_bot(tmp_path, action("builtin/wait", {"delay": 0}), action("builtin/wait", {}),
+                             action("builtin/wait", {"delay": "250"})))
+    await chat.send()
+    assert slept == [1.0, 1.0, 0.25]

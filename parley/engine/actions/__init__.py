@@ -28,7 +28,7 @@ def render_args(turn: Turn, args: dict[str, Any]) -> dict[str, Any]:
     """
     if not any(isinstance(v, str) and "{{" in v for v in args.values()):
         return dict(args)  # nothing to render (most builtin and skill calls): no view to build
-    view = {**args, **turn.scope()}
+    view = turn.scope()  # Botpress's `actionArgs`: event, user, session, temp, bot (not the arguments)
     return {k: render(v, view, escape=False) if isinstance(v, str) else v for k, v in args.items()}
 
 

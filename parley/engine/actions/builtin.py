@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from parley.engine.state import SESSION_KEEP_KEYS
 SCOPES = ("user", "session", "temp")
 CONVERSATION_COUNTER = "numberOfConversations"
 DEFAULT_CONTEXT_TTL = 1000
+_LEADING_INTEGER = re.compile(r"[+-]?\d+")  # what JavaScript's parseInt reads
 
 
 def _scope_name(args: dict[str, Any]) -> str:
@@ -30,7 +32,7 @@ def _set_bot_global(turn: Turn, name: str, value: Any) -> None:
     current[name] = value
     turn.memory.bot_kv["global"] = current
     turn.memory.bot_kv_writes["global"] = current
-    turn.state["bot"] = current
+    # `state.bot` keeps what the turn started with: Botpress reads it once, when the state is restored
 
 
 async def set_variable(turn: Turn, args: dict[str, Any]) -> None:
@@ -95,21 +97,21 @@ async def reset_context(turn: Turn, args: dict[str, Any]) -> None:
     turn.state["session"]["nluContexts"] = []
 
 
-def _output(args: dict[str, Any], default: str) -> str:
-    out = args.get("output")
-    return out if isinstance(out, str) and out else default
+def _output(args: dict[str, Any]) -> str:
+    """`temp[output]`: a JavaScript property key, so a missing output is the key "undefined"."""
+    return js_to_string(args.get("output", UNDEFINED))
 
 
 async def increment_conversations(turn: Turn, args: dict[str, Any]) -> None:
     current = turn.memory.kv.get(CONVERSATION_COUNTER)
     value = 0 if not isinstance(current, int) else current + 1
     turn.memory.kv[CONVERSATION_COUNTER] = value
-    turn.state["temp"][_output(args, "numberOfConversations")] = value
+    turn.state["temp"][_output(args)] = value
 
 
 async def get_conversations(turn: Turn, args: dict[str, Any]) -> None:
     value = turn.memory.kv.get(CONVERSATION_COUNTER)
-    output = _output(args, "numberOfConversations")
+    output = _output(args)
     if isinstance(value, int):
         turn.state["temp"][output] = value
     else:  # never counted: Botpress stores `undefined`
@@ -122,10 +124,13 @@ async def set_global_variable(turn: Turn, args: dict[str, Any]) -> None:
         raise ActionFailed("setGlobalVariable needs a `name`")
     expiry = args.get("expiry")
     expires_at = None
-    if isinstance(expiry, str) and expiry and expiry != "never":
-        seconds = parse_duration(expiry)
-        if seconds is not None:
-            expires_at = (turn.now + timedelta(seconds=seconds)).isoformat()
+    if expiry is not None and expiry != "never":
+        # Botpress adds `ms(expiry)` milliseconds: "" makes `ms` throw; what it cannot read ("forever",
+        # a number, which it turns into text) adds nothing, so the value has expired already
+        if expiry == "":
+            raise ActionFailed("setGlobalVariable: an empty expiry is not a duration")
+        seconds = parse_duration(expiry) if isinstance(expiry, str) else None
+        expires_at = (turn.now + timedelta(seconds=seconds or 0)).isoformat()
     entry = {"value": args.get("value"), "expiresAt": expires_at}
     turn.memory.bot_kv["var:" + name] = entry
     turn.memory.bot_kv_writes["var:" + name] = entry
@@ -137,18 +142,21 @@ async def set_global_variable(turn: Turn, args: dict[str, Any]) -> None:
 async def get_global_variable(turn: Turn, args: dict[str, Any]) -> None:
     name = str(args.get("name") or "")
     entry = turn.memory.bot_kv.get("var:" + name)
-    value = None
+    output = _output(args)
     if isinstance(entry, dict):
         expires = entry.get("expiresAt")
         if not expires or expires > turn.now.isoformat():
-            value = entry.get("value")
-    turn.state["temp"][_output(args, name)] = value
+            turn.state["temp"][output] = entry.get("value")
+            return
+    turn.state["temp"].pop(output, None)  # undefined there: no key once saved
 
 
 async def reset_global_variable(turn: Turn, args: dict[str, Any]) -> None:
-    key = "var:" + str(args.get("name") or "")
-    turn.memory.bot_kv.pop(key, None)
-    turn.memory.bot_kv_writes[key] = None
+    """Botpress removes every key that *starts with* the variable's (resetting "user" removes "username")."""
+    prefix = "var:" + js_to_string(args.get("name", UNDEFINED))
+    for key in [k for k in turn.memory.bot_kv if k.startswith(prefix)]:
+        del turn.memory.bot_kv[key]
+        turn.memory.bot_kv_writes[key] = None
 
 
 async def reset_session(turn: Turn, args: dict[str, Any]) -> None:
@@ -168,11 +176,20 @@ async def switch_language(turn: Turn, args: dict[str, Any]) -> None:
 
 
 async def wait(turn: Turn, args: dict[str, Any]) -> None:
-    try:
-        delay = float(args.get("delay", 1000)) / 1000
+    try:  # Botpress: `args.delay || 1000`
+        delay = float(args.get("delay") or 1000) / 1000
     except (TypeError, ValueError):
         delay = 1.0
     await asyncio.sleep(max(0.0, min(delay, turn.options.action_timeout)))
+
+
+async def send_feedback(turn: Turn, args: dict[str, Any]) -> None:
+    """Botpress's sendFeedback.js: `parseInt(value.trim())` must be 1 or -1, else it throws (the feedback
+    itself goes to Botpress's admin UI, which parley has not)."""
+    value = args.get("value")
+    number = _LEADING_INTEGER.match(value.strip()) if isinstance(value, str) else None
+    if number is None or int(number.group()) not in (1, -1):
+        raise ActionFailed(f"Unexpected value: {js_to_string(value if value is not None else UNDEFINED)}")
 
 
 async def no_op(turn: Turn, args: dict[str, Any]) -> None:
@@ -193,6 +210,6 @@ BUILTIN_ACTIONS: dict[str, NativeAction] = {
     "builtin/resetSession": reset_session,
     "builtin/switchLanguage": switch_language,
     "builtin/wait": wait,
-    "builtin/sendFeedback": no_op,
+    "builtin/sendFeedback": send_feedback,
     "builtin/storeFileLocally": no_op,
 }

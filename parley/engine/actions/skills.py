@@ -218,15 +218,11 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
     no answer, leaves `{status}` (the HTTP status, or the network error's code) and false, logged as an error.
     The headers, an object, are templates too (`bp.cms.renderTemplate` renders them in depth)."""
     url = args.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ActionFailed(f"call_api: invalid url {url!r}")
     method = str(args.get("method") or "get").upper()
     raw_headers = args.get("headers")
     # unescaped, as every action argument (parley/engine/actions/__init__.py says why)
     headers: dict[str, Any] = (render_data(raw_headers, turn.scope(), escape=False) if isinstance(raw_headers, dict)
                                else {})
-    random_id = args.get("randomId")
-    valid = f"valid_{random_id}" if js_truthy(random_id) else "valid"
     body = args.get("body")
     content: bytes | None = None
     if isinstance(body, str) and body:
@@ -242,8 +238,20 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
         headers = {"Content-Type": "application/json", **headers}
     scope = str(args.get("memory") or "temp")
     variable = str(args.get("variable") or "response")
-    if scope not in ("temp", "session", "user"):
+    if scope not in ("temp", "session", "user", "bot"):
         scope = "temp"
+    if scope == "bot":  # `state.bot`: seen for the rest of the turn, never saved (as in Botpress)
+        if not isinstance(turn.state.get("bot"), dict):  # undefined there: writing to it throws
+            raise ActionFailed("call_api: state.bot is undefined (the bot has no global variables yet)")
+        turn.state["bot"] = dict(turn.state["bot"])
+    target = turn.state[scope]
+    valid = f"valid_{args['randomId']}" if js_truthy(args.get("randomId")) else "valid"
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        # axios throws on it inside the action's `try`, whose `catch` records the failure
+        log.error("bot %s: Error: ERR_INVALID_URL while calling resource %r", turn.bot.id, url)
+        target[variable] = {"status": "ERR_INVALID_URL"}
+        turn.state["temp"][valid] = False
+        return
     import httpx  # here, not at the top: it costs every server start ~60 ms, and few bots call APIs
 
     error: int | str
@@ -262,12 +270,12 @@ async def call_api(turn: Turn, args: dict[str, Any]) -> None:
                 data: Any = resp.json()
             except ValueError:
                 data = resp.text
-            turn.state[scope][variable] = {"body": data, "status": resp.status_code}
+            target[variable] = {"body": data, "status": resp.status_code}
             turn.state["temp"][valid] = True
             return
         error = resp.status_code
     log.error("bot %s: Error: %s while calling resource %r", turn.bot.id, error, url)
-    turn.state[scope][variable] = {"status": error}
+    target[variable] = {"status": error}
     turn.state["temp"][valid] = False
 
 
@@ -287,6 +295,14 @@ async def check_agents(turn: Turn, args: dict[str, Any]) -> None:
     turn.state["temp"]["hitlnext-noAgent"] = True
 
 
+async def handoff(turn: Turn, args: dict[str, Any]) -> None:
+    """The HITL Next skill's handoff (and its older `escalate`): Botpress's handoff.js discards an event of
+    the Converse API ("incompatible with the module") and returns; the skill then waits at its next node.
+    parley has no human agents to hand off to in any case (the action was unknown: the error flow ran)."""
+    log.warning("bot %s: HITLNext handoff discarded (no human agents; Botpress discards it on the Converse "
+                "API too)", turn.bot.id)
+
+
 SKILL_ACTIONS: dict[str, NativeAction] = {
     "basic-skills/choice_parse_answer": choice_parse_answer,
     "basic-skills/choice_invalid_answer": choice_invalid_answer,
@@ -297,4 +313,6 @@ SKILL_ACTIONS: dict[str, NativeAction] = {
     "basic-skills/call_api": call_api,
     "basic-skills/send_email": send_email,
     "hitlnext/check_agents": check_agents,
+    "hitlnext/handoff": handoff,
+    "hitlnext/escalate": handoff,
 }
