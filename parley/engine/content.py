@@ -7,6 +7,7 @@ properties that survive translation (Botpress keeps only schema properties, in s
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,8 @@ CONTENT_TYPES: Mapping[str, ContentType] = {
         ContentType(
             "dropdown",
             "dropdown",
-            ("message", "options", "buttonText", "placeholderText", "allowCreation", "allowMultiple", "width",
-             "displayInKeyboard", "markdown", "typing"),
+            ("message", "buttonText", "placeholderText", "options", "width", "displayInKeyboard", "allowCreation",
+             "allowMultiple", "markdown", "typing"),
         ),
     )
 }
@@ -101,24 +102,6 @@ def translate(form: Mapping[str, Any], ctype: ContentType | None, lang: str, def
         if value is not None:
             out[p] = value
     return out
-
-
-def _resolve_refs(form: JSONDict, bot: Bot, depth: int = 0) -> JSONDict:
-    """Replace `##ref(<elementId>)` strings by that element's formData (bounded, so cycles end)."""
-    if depth > 5:
-        return form
-
-    def walk(v: Any) -> Any:
-        if isinstance(v, str) and v.startswith("##ref(") and v.endswith(")"):
-            el = bot.content.get(v[6:-1])
-            return _resolve_refs(dict(el.form_data), bot, depth + 1) if el else v
-        if isinstance(v, dict):
-            return {k: walk(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        return v
-
-    return {k: walk(x) for k, x in form.items()}
 
 
 def _payload(ctype: ContentType, data: Mapping[str, Any]) -> list[JSONDict]:
@@ -180,7 +163,7 @@ def render_content(
             raise ContentError(f'Content type "{element.content_type}" is not supported')
         cached = element.cache.get(lang)
         if cached is None:
-            translated = translate(_resolve_refs(dict(element.form_data), bot), ctype, lang, default_lang)
+            translated = translate(element.form_data, ctype, lang, default_lang)
             dynamic = _has_templates(translated)
             # without templates or variations, the element's part of the payload is the same every time
             static = None if dynamic or "variations" in translated else [
@@ -195,10 +178,11 @@ def render_content(
                 return [fix_urls(payload, bot.id, external_url)] if external_url and urls else [payload]
         form = render_data(translated, args) if dynamic else dict(translated)
         urls = urls or dynamic  # a rendered value may be a bot media path
-        options = [form.get("text"), *(form.get("variations") or [])]
-        options = [o for o in options if isinstance(o, str) and o.strip()]
-        if options and "variations" in form:
-            form["text"] = rng.choice(options)
+        if "variations" in form:  # `_.sample([text, ...variations])`; a falsy pick keeps the text as it is
+            variations = form.get("variations")
+            pick = rng.choice([form.get("text"), *(variations if isinstance(variations, list) else [])])
+            if pick:
+                form["text"] = pick
         # Every schema property comes from the element, even when it has no value there: an
         # instruction argument of the same name (`{"typing": true}`) does not survive.
         data = {**args, **dict.fromkeys(ctype.properties), **form}
@@ -242,12 +226,17 @@ def _has_url_markers(form: JSONDict) -> bool:
     return any("BOT_URL" in s or s.startswith("/api/v") for s in _strings(form))
 
 
+_BP_MEDIA_URL = re.compile(r"/api/.*/bots/.*/media/")
+
+
 def fix_urls(value: Any, bot_id: str, external_url: str) -> Any:
-    """Absolutize bot media paths and the `BOT_URL` placeholder, as Botpress's messaging does."""
+    """Absolutize bot media paths and the `BOT_URL` placeholder, as Botpress's outgoing `messaging.fixUrl`
+    middleware does to every payload: its `replace` takes the first `BOT_URL` only, and a media path is
+    what its `isBpUrl` pattern matches."""
     if isinstance(value, str):
         if "BOT_URL" in value:
-            value = value.replace("BOT_URL", external_url)
-        if value.startswith("/api/v") and "/media/" in value:
+            value = value.replace("BOT_URL", external_url, 1)
+        if value.startswith("/api/") and _BP_MEDIA_URL.match(value):
             value = external_url.rstrip("/") + value
         return value
     if isinstance(value, dict):

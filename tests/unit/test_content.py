@@ -126,14 +126,51 @@ async def test_location_element_keeps_its_typing_indicator(tmp_path: Path) -> No
     assert out == [{"type": "location", "latitude": 45.5, "longitude": -73.6, "title": "Office", "typing": True}]
 
 
-async def test_ref_is_replaced_by_the_referenced_elements_form_data(tmp_path: Path) -> None:
+async def test_a_ref_stays_as_written_as_botpress_renders_it(tmp_path: Path) -> None:
+    """Botpress resolves `##ref(id)` only for the studio's previews; renderElement sends it as written.
+    parley put the referenced element's raw formData there (its `$en` keys included)."""
     card = {"id": "builtin_card-c1",
             "formData": {"title$en": "Card", "actions$en": ["##ref(builtin_action-button-b1)"]}}
     button = {"id": "builtin_action-button-b1", "formData": {"title": "Go", "action": "Open URL", "url": "https://x"}}
     out = await _responses(tmp_path, "say #!builtin_card-c1",
                            content={"builtin_card": [card], "builtin_action-button": [button]})
-    assert out == [{"type": "card", "title": "Card",
-                    "actions": [{"title": "Go", "action": "Open URL", "url": "https://x"}]}]
+    assert out == [{"type": "card", "title": "Card", "actions": ["##ref(builtin_action-button-b1)"]}]
+
+
+async def test_variations_are_drawn_with_the_text_and_an_empty_draw_keeps_the_text(tmp_path: Path) -> None:
+    """`_.sample([text, ...variations])`, then the text only if the draw is not empty: an element with
+    variations and no text sometimes has no text. parley drew among the non-empty ones only."""
+    el = {"id": "builtin_text-v", "formData": {"variations$en": ["V1", "V2"]}}
+    chat = Chat(_bot(tmp_path, "say #!builtin_text-v", content={"builtin_text": [el]}))
+    seen = set()
+    for _ in range(200):
+        await chat.send()
+        assert chat.last is not None
+        seen.add(chat.last.responses[0].get("text"))
+    assert seen == {"V1", "V2", None}
+
+
+async def test_every_outgoing_payload_gets_its_urls_fixed_once(tmp_path: Path) -> None:
+    """Botpress's `messaging.fixUrl` runs on every outgoing payload (an action's reply and a QnA answer
+    too, which parley left alone), replaces the first BOT_URL only and absolutizes `/api/.../bots/.../media/`."""
+    bot = make_bot(tmp_path, flows={"main": flow(node("entry", "send", say("BOT_URL/a and BOT_URL/b")))},
+                   actions={"send": """
+        async def run(reply):
+            await reply({"type": "image", "image": "/api/v1/bots/testbot/media/a.png", "title": "from BOT_URL",
+                         "other": "/api/v1/media/x.png"})
+    """}, qna={"map": {"questions": {"en": ["map"]}, "answers": {"en": ["Map: BOT_URL/map.png"]}, "action": "text",
+                       "enabled": True}})
+    options = EngineOptions(external_url="https://bots.example.com")
+    chat = Chat(bot, options=options)
+    await chat.send()
+    assert chat.last is not None
+    assert chat.last.responses == [
+        {"type": "image", "image": "https://bots.example.com/api/v1/bots/testbot/media/a.png",
+         "title": "from https://bots.example.com", "other": "/api/v1/media/x.png"},
+        {"type": "text", "text": "https://bots.example.com/a and BOT_URL/b"},
+    ]
+    qna_chat = Chat(bot, options=options, understand=nlu(("__qna__map", 0.9)))
+    assert await qna_chat.send("map") == ["Map: https://bots.example.com/map.png"]
 
 
 async def test_unknown_content_type_does_not_crash(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ function declares: `event`, `user`, `session`, `temp`, `bot`, `args`, `reply` (a
 that sends payloads, like Botpress's `bp.events.replyToEvent`) and `send_later` (an async function
 that schedules payloads to be sent after a delay, outside any request, through the conversation's
 outbox). It changes `user`, `session` and `temp` in place, exactly as a Botpress action mutates
-them. It runs at most `converse.timeout`; raising or running late sends the conversation to the
+them. It runs at most `PARLEY_ACTION_TIMEOUT`; raising or running late sends the conversation to the
 error flow.
 """
 
@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from parley.engine.actions.base import ActionFailed
+from parley.engine.content import fix_urls
 from parley.engine.durations import parse_duration
 from parley.engine.runtime import Turn
 
@@ -57,7 +58,9 @@ def _accepted(fn: Any) -> tuple[set[str], bool]:
 
 async def run_user_action(turn: Turn, name: str, fn: Any, args: dict[str, Any]) -> None:
     async def reply(*payloads: Any) -> None:
-        turn.say(_payloads(payloads, "reply"))
+        items = _payloads(payloads, "reply")
+        url = turn.options.external_url  # every outgoing payload passes Botpress's `messaging.fixUrl`
+        turn.say([fix_urls(p, turn.bot.id, url) for p in items] if url else items)
 
     async def send_later(payloads: Any, delay: Any = 0) -> None:
         """Send `payloads` (a dict or a list of dicts) in `delay` seconds (or "15m"), as a proactive
