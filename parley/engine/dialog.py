@@ -241,8 +241,7 @@ class DialogEngine:
             "previousFlow": parent.name,
             "previousNode": node.name,
             "jumpPoints": [*jump_points, {"flow": parent.name, "node": node.name}],
-        }
-        self._push(sub.name, sub.start_node)
+        }  # no frame on the stack trace: Botpress's _goToSubflow pushes none (`lastNode=` sees the caller's)
         await self.process()
 
     def _check_loop(self) -> None:
@@ -293,6 +292,7 @@ class DialogEngine:
             flow_name, _, node_name = target.partition("#")
             flow = self._flow(flow_name)
             node_name = node_name or flow.start_node
+            self._node(flow, node_name)  # a missing node fails here, the context untouched (as in Botpress)
             self._push(flow.name, node_name)
             self.state["context"] = {
                 "currentFlow": flow.name,
@@ -379,10 +379,13 @@ class DialogEngine:
             return False  # no conversation in progress: Botpress finds no flow and runs nothing
         context.pop("queue", None)
         flow = self.turn.bot.find_flow(str(context.get("currentFlow", "")))
+        if flow is None:  # Botpress's `_findFlow` throws: the janitor logs it and resets the context
+            self._clean()
+            return False
         target: tuple[str, str] | None = None
         # the current flow's `timeout` node, else timeout.flow.json: a skill's flow has no timeout node,
         # and Botpress does not look in the flow that called it (SPEC 3.15 says it does; its source does not)
-        if flow is not None and "timeout" in flow.nodes:
+        if "timeout" in flow.nodes:
             target = (flow.name, "timeout")
         if target is None:
             tflow = self.turn.bot.find_flow(TIMEOUT_FLOW)

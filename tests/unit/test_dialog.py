@@ -954,3 +954,44 @@ def test_json_copy_is_deep_and_falls_back_for_python_objects() -> None:
     odd = {"when": {1, 2}, "who": marker}  # a set and an object: JSON holds neither
     copied_odd = json_copy(odd)
     assert copied_odd == {"when": {1, 2}, "who": copied_odd["who"]} and copied_odd["when"] is not odd["when"]
+
+
+# ------------------------------------------------------------- read against Botpress's dialog engine
+
+
+async def test_a_subflow_start_node_sees_the_caller_as_last_node_minus_one(tmp_path: Path) -> None:
+    """Botpress's _goToSubflow pushes no frame: at the subflow's start node, `lastNode=` compares with
+    the frame before the skill-call node. parley pushed the subflow's start too."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", say("entry"), next=[("true", "call")]),
+                     node("call", type="skill-call", skill="x", flow="sub.flow.json", next=[("true", "END")])),
+        "sub": flow(node("s1", next=[("lastNode=call", "yes"), ("true", "no")]),
+                    node("yes", say("lastNode was call")), node("no", say("lastNode was not call"))),
+    })
+    assert await Chat(bot).send() == ["entry", "lastNode was not call"]
+
+
+async def test_a_transition_to_a_missing_node_of_another_flow_leaves_the_context_for_the_error_flow(
+        tmp_path: Path) -> None:
+    """Botpress finds the node before it changes the context: the error flow starts from where the
+    conversation was (parley had already moved it into the other flow, at the missing node)."""
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", say("a"), next=[("true", "other.flow.json#nope")])),
+        "other": flow(node("s", say("s"))),
+        "error": flow(node("entry", say("err {{event.state.context.previousFlow}}/"
+                                        "{{event.state.context.previousNode}}"), receive=[])),
+    })
+    chat = Chat(bot)
+    assert await chat.send() == ["a", "err main.flow.json/entry"]
+    assert chat.context["jumpPoints"] == [{"flow": "main.flow.json", "node": "entry"}]
+
+
+async def test_a_timeout_in_a_flow_that_no_longer_exists_runs_nothing(tmp_path: Path) -> None:
+    """Botpress's processTimeout cannot find the current flow (renamed by a new version of the bot) and
+    throws; the janitor resets the context. parley ran timeout.flow.json."""
+    bot = make_bot(tmp_path, flows={"main": flow(WAITING_MAIN), "timeout": flow(node("entry", say("timeout flow")))})
+    chat = Chat(bot)
+    await chat.send()
+    chat.memory.context["currentFlow"] = "gone.flow.json"
+    assert await chat.timeout() == []
+    assert chat.context == {}
