@@ -231,6 +231,11 @@ async def _run_dialog(turn: Turn, engine: DialogEngine) -> bool:
     return True
 
 
+# timeouts fired since the user's last message (kept with the conversation, reset by a message)
+TIMEOUTS_IN_A_ROW = "timeoutsInARow"
+MAX_TIMEOUTS_IN_A_ROW = 5
+
+
 async def run_turn(
     bot: Bot,
     memory: Memory,
@@ -243,6 +248,8 @@ async def run_turn(
     understand: Understand | None = None,
     rng: random.Random | None = None,
 ) -> TurnResult:
+    if TIMEOUTS_IN_A_ROW in memory.kv:  # the user answered: the timeouts are no loop
+        del memory.kv[TIMEOUTS_IN_A_ROW]
     state = make_state(memory)
     event = make_event(
         bot_id=bot.id,
@@ -307,6 +314,16 @@ async def run_timeout(
     event["direction"] = "internal"
     turn = Turn(bot=bot, event=event, memory=memory, options=options or EngineOptions(), rng=rng or random.Random())
     engine = DialogEngine(turn)
+    in_a_row = memory.kv.get(TIMEOUTS_IN_A_ROW)
+    in_a_row = in_a_row if isinstance(in_a_row, int) else 0
+    if in_a_row >= MAX_TIMEOUTS_IN_A_ROW:
+        # Botpress's janitor: the last 5 timeouts with no message after them are an infinite loop (a
+        # timeout node that asks again and waits); the context is reset and nothing is sent
+        log.warning("bot %s: %d timeouts in a row without an answer: infinite loop, context reset", bot.id, in_a_row)
+        turn.add_error("dialog-engine", "Infinite loop detected in the timeout handler")
+        state["context"], state["temp"] = {}, {}
+        return _finish(turn, {}, [])
+    memory.kv[TIMEOUTS_IN_A_ROW] = in_a_row + 1
     try:
         await engine.process_timeout()
     except Exception as exc:

@@ -995,3 +995,20 @@ async def test_a_timeout_in_a_flow_that_no_longer_exists_runs_nothing(tmp_path: 
     chat.memory.context["currentFlow"] = "gone.flow.json"
     assert await chat.timeout() == []
     assert chat.context == {}
+
+
+async def test_a_timeout_node_that_asks_again_stops_after_five_timeouts_in_a_row(tmp_path: Path) -> None:
+    """Botpress's janitor treats five timeouts with no message after them as an infinite loop: the
+    context is reset and nothing more is sent. parley re-prompted every timeoutInterval for ever."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("entry", say("hello"), receive=[], next=[("true", "entry")]),
+        node("timeout", say("Still there?"), receive=[], next=[("true", "entry")]),
+    )})
+    chat = Chat(bot)
+    assert await chat.send() == ["hello"]
+    for _ in range(5):
+        assert await chat.timeout() == ["Still there?"]
+    assert await chat.timeout() == []
+    assert chat.context == {}
+    assert await chat.send() == ["hello"]  # a message starts again, and counts afresh
+    assert await chat.timeout() == ["Still there?"]
