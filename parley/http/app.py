@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from parley.bots.loader import discover, peek_config
 from parley.bots.registry import BotRegistry
 from parley.conversations import Conversations
-from parley.http.auth import login
+from parley.http.auth import login, refresh
 from parley.http.converse import public_converse, secured_converse
 from parley.http.cors import BotCors
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
@@ -197,6 +197,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/bots/{botId}/converse/{userId}/stream", stream, methods=["GET"]),
         Route("/api/v1/bots/{botId}/converse/{userId}/messages", messages, methods=["GET"]),
         Route("/api/v1/auth/login/basic/{strategy}", login, methods=["POST"]),
+        Route("/api/v1/auth/refresh", refresh, methods=["GET"]),
         Route("/api/v1/bots/{botId}/media/{file}", media, methods=["GET"]),
     ]
     app = ParleyApp(

@@ -1,4 +1,5 @@
-"""`POST /api/v1/auth/login/basic/{strategy}`: a collaborator's email and password for a JWT."""
+"""`POST /api/v1/auth/login/basic/{strategy}`: a collaborator's email and password for a JWT;
+`GET /api/v1/auth/refresh`: a new JWT for a valid one."""
 
 from __future__ import annotations
 
@@ -70,3 +71,17 @@ async def require_user(request: Request) -> User:
         return await auth.authenticate(request.headers.get("authorization"))
     except AuthError as exc:
         raise unauthorized(str(exc)) from exc
+
+
+async def refresh(request: Request) -> Response:
+    """Botpress's `/auth/refresh`: with `jwtToken.allowRefresh` (the default) a new token and its lifetime,
+    else the token that was sent."""
+    user = await require_user(request)
+    auth: Auth = request.app.state.auth
+    if request.app.state.settings.global_value("jwtToken", "allowRefresh") is False:
+        sent = (request.headers.get("authorization") or "").strip().split(" ")
+        return json_response({"status": "success", "message": "Token not refreshed, sending back original",
+                              "payload": {"newToken": sent[1] if len(sent) > 1 else ""}})
+    token, lifetime_ms = auth.refreshed(user)
+    return json_response({"status": "success", "message": "Token refreshed successfully",
+                          "payload": {"newToken": {"jwt": token, "exp": lifetime_ms}}})

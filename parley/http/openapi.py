@@ -323,6 +323,31 @@ PATHS: dict[str, dict[str, Any]] = {
             },
         }
     },
+    "/api/v1/auth/refresh": {
+        "get": {
+            "summary": "A new JWT for a valid one (the same one back when jwtToken.allowRefresh is false)",
+            "security": BEARER,
+            "responses": {
+                "200": {
+                    "description": "refreshed",
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["status", "message", "payload"],
+                                "properties": {
+                                    "status": {"const": "success"},
+                                    "message": {"type": "string"},
+                                    "payload": {"type": "object", "properties": {"newToken": {}}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "401": _err("Missing, malformed, expired or revoked token (BP_0041)"),
+            },
+        }
+    },
     "/api/v1/bots/{botId}/converse/{userId}": {
         "post": {
             "summary": "Send a user's message to a bot; get the bot's answer",

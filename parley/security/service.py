@@ -116,14 +116,21 @@ class Auth:
                              is_super_admin=user.super_admin, lifetime=self.lifetime)
         return token, int(self.lifetime * 1000)
 
+    def refreshed(self, user: User) -> tuple[str, int]:
+        """A new token for a user whose token was just checked (Botpress's `/auth/refresh`)."""
+        token = tokens.issue(self.secret, email=user.email, token_version=user.token_version,
+                             is_super_admin=user.super_admin, lifetime=self.lifetime)
+        return token, int(self.lifetime * 1000)
+
     async def authenticate(self, header: str | None) -> User:
         """The collaborator behind an `Authorization: Bearer <jwt>` header (Botpress's 401 messages)."""
         if header is None or not header.strip():  # Express treats an empty header as a missing one
             raise AuthError("Unauthorized: Authorization header is missing")
-        scheme, _, token = header.strip().partition(" ")
+        # `const [scheme, token] = authorization.split(' ')`: one space only, anything after a second ignored
+        parts = header.strip().split(" ")
+        scheme, token = parts[0], parts[1] if len(parts) > 1 else ""
         if scheme.lower() != "bearer":
             raise AuthError(f'Unauthorized: Unknown scheme "{scheme}"')
-        token = token.strip()
         if not token:
             raise AuthError("Unauthorized: Authentication token is missing")
         try:

@@ -311,7 +311,8 @@ def forged_tokens(good: str) -> dict[str, str]:
         "no-expiry": jwt.encode(c(exp=None), SECRET, algorithm="HS256"),
         "expired": tokens.issue(SECRET, email=ADMIN, token_version=version, is_super_admin=True, lifetime=3600,
                                 now=time.time() - 7200),
-        "issued-in-the-future": jwt.encode(c(iat=now + 3600, exp=now + 7200), SECRET, algorithm="HS256"),
+        # `iat` is not checked (jsonwebtoken does not), `nbf` is
+        "not-valid-before": jwt.encode(c(nbf=now + 3600, exp=now + 7200), SECRET, algorithm="HS256"),
         "unknown-user": jwt.encode(c(email="ghost@parley.test"), SECRET, algorithm="HS256"),
         "old-version": jwt.encode(c(tokenVersion=version - 1), SECRET, algorithm="HS256"),
         "version-as-string": jwt.encode(c(tokenVersion=str(version)), SECRET, algorithm="HS256"),
@@ -347,6 +348,7 @@ HEADER_ERRORS = [  # (Authorization header or None for none, Botpress's message)
     ("Bearer ", "Authentication token is missing"),
     ("Bearer garbage", "Invalid authentication token"),
     ("Bearer abc.def.ghi", "Invalid authentication token"),
+    ("Bearer  {jwt}", "Authentication token is missing"),  # `split(' ')`: the token is the empty second part
 ]
 
 
@@ -358,6 +360,42 @@ async def test_authorization_header_errors(data: Path) -> None:
             r = await srv.client.post(SECURED, json={"text": "hi"}, headers=headers)
             assert r.status_code == 401, authorization
             assert r.json() == unauthorized(message.replace("{jwt}", good)), authorization
+
+
+async def test_the_token_is_the_second_space_separated_part_as_in_botpress(data: Path) -> None:
+    """`const [scheme, token] = authorization.split(' ')`: what follows a second space is ignored."""
+    async with running(data) as srv:
+        token = await srv.token()
+        r = await srv.client.post(SECURED, json={"text": "hi"}, headers={"Authorization": f"Bearer {token} extra"})
+        assert r.status_code == 200
+
+
+async def test_a_token_issued_a_moment_in_the_future_is_accepted(data: Path) -> None:
+    """jsonwebtoken, which checks Botpress's tokens, ignores `iat`: a token from a host whose clock is
+    ahead is valid (PyJWT refused it as "not yet valid")."""
+    async with running(data) as srv:
+        claims = jwt.decode(await srv.token(), SECRET, algorithms=["HS256"], audience="collaborators")
+        ahead = jwt.encode({**claims, "iat": int(time.time()) + 30}, SECRET, algorithm="HS256")
+        assert (await srv.secured(ahead)).status_code == 200
+
+
+async def test_refresh_gives_a_new_token_for_a_valid_one(data: Path) -> None:
+    """Botpress's `GET /api/v1/auth/refresh` (it was a 404): a valid token buys a new one, and without
+    `jwtToken.allowRefresh` the same one comes back."""
+    async with running(data) as srv:
+        token = await srv.token()
+        r = await srv.client.get("/api/v1/auth/refresh", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        body = r.json()
+        assert (body["status"], body["message"]) == ("success", "Token refreshed successfully")
+        assert body["payload"]["newToken"]["exp"] > 0
+        assert (await srv.secured(body["payload"]["newToken"]["jwt"])).status_code == 200
+        r = await srv.client.get("/api/v1/auth/refresh", headers={"Authorization": "Bearer garbage"})
+        assert r.status_code == 401 and r.json() == INVALID_TOKEN
+    async with running(data, {"jwtToken": {"allowRefresh": False}}) as srv:
+        token = await srv.token()
+        r = await srv.client.get("/api/v1/auth/refresh", headers={"Authorization": f"Bearer {token}"})
+        assert r.json()["payload"] == {"newToken": token}
 
 
 async def test_bearer_scheme_is_case_insensitive(data: Path) -> None:
