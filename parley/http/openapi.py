@@ -166,6 +166,14 @@ def _err(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+def _success(description: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Botpress's `sendSuccess` envelope: `{status: "success", message, payload}`."""
+    schema = {"type": "object", "required": ["status", "message", "payload"],
+              "properties": {"status": {"const": "success"}, "message": {"type": "string"},
+                             "payload": {"type": "object", "properties": payload}}}
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
 def _text(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
@@ -298,25 +306,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 },
             },
             "responses": {
-                "200": {
-                    "description": "logged in",
-                    "content": {
-                        JSON: {
-                            "schema": {
-                                "type": "object",
-                                "required": ["status", "message", "payload"],
-                                "properties": {
-                                    "status": {"const": "success"},
-                                    "message": {"type": "string"},
-                                    "payload": {
-                                        "type": "object",
-                                        "properties": {"jwt": {"type": "string"}, "exp": {"type": "integer"}},
-                                    },
-                                },
-                            }
-                        }
-                    },
-                },
+                "200": _success("logged in", {"jwt": {"type": "string"}, "exp": {"type": "integer"}}),
                 "400": _err("Invalid credentials (BP_0009) or a malformed body"),
                 "413": _err("Body too large"),
                 "429": _err("Too many failed logins; see Retry-After"),
@@ -328,22 +318,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "A new JWT for a valid one (the same one back when jwtToken.allowRefresh is false)",
             "security": BEARER,
             "responses": {
-                "200": {
-                    "description": "refreshed",
-                    "content": {
-                        JSON: {
-                            "schema": {
-                                "type": "object",
-                                "required": ["status", "message", "payload"],
-                                "properties": {
-                                    "status": {"const": "success"},
-                                    "message": {"type": "string"},
-                                    "payload": {"type": "object", "properties": {"newToken": {}}},
-                                },
-                            }
-                        }
-                    },
-                },
+                "200": _success("refreshed", {"newToken": {}}),
                 "401": _err("Missing, malformed, expired or revoked token (BP_0041)"),
             },
         }
