@@ -33,7 +33,8 @@ def elect(predictions: Mapping[str, JSONDict], included: Sequence[str]) -> JSOND
     if not predictions:
         none = {"name": NONE, "context": "global", "confidence": 1.0}
         return {"intent": none, "intents": [none], "ambiguous": False, "slots": {}}
-    pool = [c for c in included if c in predictions] or list(predictions)
+    # in the predictions' order, not the request's: a tie goes to the first of them, as lodash's maxBy does
+    pool = [c for c in predictions if c in included] or list(predictions)
     context = max(pool, key=lambda c: float(predictions[c].get("confidence", 0)))
     ctx = predictions[context]
     best = heapq.nlargest(2, ctx.get("intents") or [], key=_confidence)

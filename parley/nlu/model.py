@@ -268,8 +268,10 @@ class LanguageModel:
         Plain Python floats from here on: a bot has a handful of contexts and intents, and NumPy's
         per-call cost on arrays that small is many times the arithmetic."""
         clf = self.classifier
-        if clf is None:
-            return {c: {"confidence": 1.0 / len(self.contexts), "oos": 1.0, "intents": []} for c in self.contexts}
+        if clf is None:  # no utterance in this language: Botpress's NLU answers `none` in every context, as
+            # an intent too (the election then weighs it against the out-of-scope `none`: 0.5 each, ambiguous)
+            none = [{"label": "none", "confidence": 1.0, "slots": {}}]
+            return {c: {"confidence": 1.0 / len(self.contexts), "oos": 1.0, "intents": none} for c in self.contexts}
         normalized = normalize(text)
         vector = self.embedder.encode_one(text) if self.embedder is not None and clf.uses_embeddings else None
         p: list[float] = clf.scores(normalized, markers(found), vector).tolist()

@@ -134,3 +134,20 @@ def test_a_message_sharing_nothing_with_the_bot_is_out_of_scope() -> None:
         result = predict_elected(model, text, ["global"])[1]
         assert result["intent"]["name"] == "none" and result["intent"]["confidence"] == 1.0, text
     assert predict_elected(model, "أنا حزين جدا", ["global"])[1]["intent"]["name"] == "__qna__sad"
+
+
+def test_a_tie_between_included_contexts_goes_to_the_first_prediction_not_the_first_requested() -> None:
+    """lodash's maxBy over the predictions (ordered by the NLU) keeps the first of equal contexts; parley
+    took the first of the request's `includedContexts`."""
+    predictions = {"a": ctx(1.0, 0.0, ("order", 0.9)), "b": ctx(1.0, 0.0, ("cancel", 0.9))}
+    assert elect(predictions, ["b", "a"])["intent"]["context"] == "a"
+    assert elect(predictions, ["b"])["intent"]["context"] == "b"
+
+
+def test_a_language_without_utterances_answers_none_twice_and_ambiguous() -> None:
+    """Botpress's NLU answers `none` as an intent when a language has no utterance; the election weighs it
+    against the out-of-scope `none`: 0.5 each, ambiguous. parley answered one `none` at 1."""
+    model = LanguageModel.train(TrainingSet("fr", ()), None)
+    result = predict_elected(model, "annuler ma commande", ["global"])[1]
+    assert [(i["name"], i["confidence"]) for i in result["intents"]] == [("none", 0.5), ("none", 0.5)]
+    assert result["ambiguous"] is True
