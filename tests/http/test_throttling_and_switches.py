@@ -139,8 +139,25 @@ async def test_cors_follows_each_bots_allowed_origins(tmp_path: Path) -> None:
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert other.status_code == 403 and "access-control-allow-origin" not in other.headers
+        # a bot without allowedOrigins: Botpress's `httpServer.cors` default, any origin (it got no header)
+        r = await client.post(
+            converse_url("closed", "ann"), json={"text": "hi"}, headers={"Origin": "https://shop.example"}
+        )
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+        assert json.loads(r.content)["responses"]
+        pre = await client.options("/api/v1/auth/login/basic/default",
+                                   headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == "*"
+
+
+async def test_cors_is_off_when_botpress_config_turns_it_off(tmp_path: Path) -> None:
+    data = make_data(tmp_path, {"httpServer": {"cors": {"enabled": False}}})
+    bot_with(data, "closed", {})
+    async with serve(data) as (client, _):
         r = await client.post(
             converse_url("closed", "ann"), json={"text": "hi"}, headers={"Origin": "https://shop.example"}
         )
         assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
-        assert json.loads(r.content)["responses"]
+        pre = await client.options(converse_url("closed", "ann"),
+                                   headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 403
