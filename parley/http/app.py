@@ -23,8 +23,8 @@ from parley.bots.loader import discover, peek_config
 from parley.bots.registry import BotRegistry
 from parley.conversations import Conversations
 from parley.http.auth import login, refresh
-from parley.http.converse import public_converse, secured_converse
-from parley.http.cors import BotCors
+from parley.http.converse import find_bot, public_converse, secured_converse
+from parley.http.cors import BOT_PATH, BotCors
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
 from parley.http.limits import RateLimiter
 from parley.http.media import media
@@ -113,7 +113,17 @@ async def api_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (404, 405):
-        return not_found_page(request.method, request.scope.get(ORIGINAL_PATH) or request.url.path)
+        path = request.scope.get(ORIGINAL_PATH) or request.url.path
+        # Botpress checks the bot of any /api/v1/bots/<botId>/ path before its routes: an unknown or
+        # disabled bot is its JSON 404 whatever the method or the rest of the path
+        m = BOT_PATH.match(path)
+        if m is not None:
+            try:
+                find_bot(request.app.state.conversations, m.group(1))
+            except ApiError as missing:
+                if missing.status == 404:
+                    return error_response(missing)
+        return not_found_page(request.method, path)
     return error_response(ApiError(exc.status_code, "HttpError", str(exc.detail)))
 
 

@@ -149,6 +149,8 @@ async def public_converse(request: Request) -> Response:
     conversations: Conversations = request.app.state.conversations
     bot_id = request.path_params["botId"]
     user_id = request.path_params["userId"]
+    # Botpress parses the body before any route runs: a malformed or oversized body is a 400/413 first
+    payload = await read_payload(request, body_limit(conversations))
     bot = find_bot(conversations, bot_id)
     if bot.config.private:
         user = await require_user(request)
@@ -158,7 +160,7 @@ async def public_converse(request: Request) -> Response:
     if refusal:
         raise PlainError(403, refusal)
     await admit(request, conversations, bot, user_id)
-    body = validate_public_body(await read_payload(request, body_limit(conversations)))
+    body = validate_public_body(payload)
     include = request.query_params.get("include") if request.scope["query_string"] else None
     if include and include.lower() != "responses":
         raise PlainError(403, 'Unauthenticated converse API can only return "responses"')
@@ -177,12 +179,12 @@ def no_access(bot_id: str) -> ApiError:
 async def secured_converse(request: Request) -> Response:
     """The debug route: any payload, and the NLU, state, suggestions and decision on request."""
     conversations: Conversations = request.app.state.conversations
+    body = await read_payload(request, body_limit(conversations))  # parsed first, as Botpress does
     bot = find_bot(conversations, request.path_params["botId"])
     user = await require_user(request)
     if not user.may_access(bot.id):
         raise no_access(bot.id)
     await admit(request, conversations, bot, request.path_params["userId"])
-    body = await read_payload(request, body_limit(conversations))
     if isinstance(body, list):  # lodash's omit turns an array into an object of its indexes
         body = {str(i): v for i, v in enumerate(body)}
     result = await run(conversations, bot, request.path_params["userId"], body,

@@ -668,3 +668,28 @@ async def test_a_hung_action_is_stopped_by_the_action_timeout(tmp_path: Path) ->
               flows={"error": [node("entry", ["say #!builtin_text-oops"])]})
     async with serve(data, PARLEY_ACTION_TIMEOUT="300ms") as (client, _):
         assert await say(client, "slow", "u1", "hi") == ["error flow"]
+
+
+async def test_the_body_is_parsed_before_the_bot_is_looked_up(tmp_path: Path) -> None:
+    """Botpress's body parser runs before any route: malformed JSON is a 400 even for an unknown bot or
+    without a token (parley answered 404 or 401 first)."""
+    data = make_data(tmp_path)
+    write_bot(data, "hello")
+    async with serve(data) as (client, _):
+        for path in (converse_url("nobody", "u1"), converse_url("hello", "u1") + "/secured"):
+            r = await client.post(path, content=b"nope", headers={"content-type": "application/json"})
+            assert r.status_code == 400 and r.json()["type"] == "entity.parse.failed", path
+
+
+async def test_any_path_of_an_unknown_bot_is_its_json_404(tmp_path: Path) -> None:
+    """Botpress checks the bot of every /api/v1/bots/<botId>/ path first: GET on an unknown bot's converse
+    path is its JSON 404 (BP_0044), not Express's page; a known bot's wrong method stays the page."""
+    data = make_data(tmp_path)
+    write_bot(data, "hello")
+    async with serve(data) as (client, _):
+        r = await client.get(converse_url("nobody", "u1"))
+        assert r.status_code == 404 and r.json()["errorCode"] == "BP_0044"
+        r = await client.post("/api/v1/bots/nobody/anything", json={})
+        assert r.status_code == 404 and r.json()["message"] == "Not Found: Invalid Bot ID"
+        r = await client.get(converse_url("hello", "u1"))
+        assert r.status_code == 404 and "Cannot GET" in r.text
