@@ -76,6 +76,9 @@ _TAG_TYPES: Final = frozenset("#^/>{&=!")
 _INDEX_RE: Final = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
 class _MalformedTemplate(ValueError):
     """Raised internally where mustache.js would throw; never escapes ``render``."""
 
@@ -97,9 +100,13 @@ def render(template: str, view: Mapping[str, Any], *, escape: bool = True) -> st
     if node is None:
         return template
     try:
-        return node([view])
+        out = node([view])
     except RecursionError:
         return template
+    # halves of a surrogate pair (`{{s.0}}{{s.1}}` on an emoji) side by side are the character they were;
+    # a half alone, which JSON (and so every answer and the store) cannot carry, becomes U+FFFD
+    return out if out.isascii() or not _LONE_SURROGATE.search(out) else (
+        out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"))
 
 
 def render_data(value: Any, view: Mapping[str, Any], *, escape: bool = True) -> Any:

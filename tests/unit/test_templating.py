@@ -529,3 +529,15 @@ def test_render_data_leaves_scalars_untouched(value: Any) -> None:
 
 def test_render_data_top_level_string() -> None:
     assert render_data("{{x}}!", {"x": "<y>"}) == "&lt;y&gt;!"
+
+
+def test_surrogate_halves_are_joined_and_a_lone_one_cannot_break_an_answer() -> None:
+    """`{{s.0}}{{s.1}}` on an emoji gives its two UTF-16 halves, which JavaScript's string joins back into
+    the emoji (parley kept two lone surrogates, which no JSON answer can carry: orjson refuses them).
+    A half alone becomes U+FFFD."""
+    import orjson
+
+    assert render("{{s.0}}{{s.1}}", {"s": "😀"}) == "😀"
+    alone = render("[{{s.0}}]", {"s": "😀"})
+    assert alone == "[\ufffd]"
+    orjson.dumps(alone)
