@@ -499,13 +499,39 @@ def _substring(s: str, args: list[Any]) -> str:
     return s[min(start, end) : max(start, end)]
 
 
-def _split(s: str, args: list[Any]) -> list[str]:
+def _split(s: str, args: list[Any]) -> list[Any]:
     sep, limit = _arg(args, 0), _arg(args, 1)
     n = 2**32 - 1 if limit is UNDEFINED else _to_uint32(limit)
     if sep is UNDEFINED:
         return [s][:n]
+    if isinstance(sep, _JSRegExp):
+        return _split_regexp(s, sep.pattern, n)
     sep = js_to_string(sep)
     return (list(s) if sep == "" else s.split(sep))[:n]
+
+
+def _split_regexp(s: str, pattern: bounded_regex.Pattern, n: int) -> list[Any]:
+    """`split` on a regular expression, as the language's SplitMatcher does it: the separator is matched
+    at each position in turn, an empty match where the last piece began does not split, and capture
+    groups go into the result (undefined when they took no part)."""
+    if n == 0:
+        return []
+    if not s:
+        return [] if pattern.match(s, 0, timeout=_RX_TIME) is not None else [s]
+    out: list[Any] = []
+    p = q = 0
+    while q < len(s):
+        m = pattern.match(s, q, timeout=_RX_TIME)
+        if m is None or m.end() == p:
+            q += 1
+            continue
+        out.append(s[p:q])
+        out.extend(UNDEFINED if g is None else g for g in m.groups())
+        if len(out) >= n:
+            return out[:n]
+        p = q = m.end()
+    out.append(s[p:])
+    return out[:n]
 
 
 def _to_regexp(v: Any) -> _JSRegExp:

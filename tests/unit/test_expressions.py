@@ -1979,3 +1979,18 @@ def test_object_and_array_methods_node_has(source: str, expected: Any) -> None:
 )
 def test_operators_and_builtins_node_has(source: str, expected: Any) -> None:
     assert same(ev(source), expected)
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ('"a,b;c".split(/[,;]/)', ["a", "b", "c"]),
+    ('"hello  world".split(/\\s+/).length', 2),
+    ('"x".split(/(x)/)', ["", "x", ""]),
+    ('"".split(/(?:)/g)', []),
+    ('"".split(/x/)', [""]),
+    ('"abc".split(/(?:)/)', ["a", "b", "c"]),
+    ('"a1b2".split(/\\d/, 2)', ["a", "b"]),
+    ('"a1b".split(/(\\d)|x/)', ["a", "1", "b"]),
+])
+def test_split_on_a_regular_expression(source: str, expected: Any) -> None:
+    """Node's values (a differential fuzz found the regex turned into its text: "a,b;c" came back whole)."""
+    assert ev(source) == expected
