@@ -617,19 +617,56 @@ def _replace_text(s: str, pattern: str, replacement: str, every: bool) -> str:
     return out.text()
 
 
-def _replace(s: str, args: list[Any]) -> str:
+def _not_regexp(method: str, args: list[Any]) -> str:
+    """includes/startsWith/endsWith throw on a regular expression (it used to be searched as its text)."""
     if isinstance(_arg(args, 0), _JSRegExp):
-        return _replace_regexp(s, _arg(args, 0), js_to_string(_arg(args, 1)))
-    return _replace_text(s, js_to_string(_arg(args, 0)), js_to_string(_arg(args, 1)), False)
+        raise JSTypeError(f"First argument to String.prototype.{method} must not be a regular expression")
+    return js_to_string(_arg(args, 0))
+
+
+def _replace_calling(s: str, pattern: Any, fn: _JSFunction, every: bool) -> str:
+    """replace/replaceAll with a function: each match is replaced by `fn(match, ...groups, offset, string)`."""
+    found: list[tuple[int, int, list[Any]]] = []
+    if isinstance(pattern, _JSRegExp):
+        found = [(m.start(), m.end(), [UNDEFINED if g is None else g for g in m.groups()])
+                 for m in (pattern.pattern.finditer(s, timeout=_RX_TIME) if "g" in pattern.flags
+                           else [x for x in [pattern.pattern.search(s, timeout=_RX_TIME)] if x is not None])]
+    else:
+        text, at = js_to_string(pattern), 0
+        while (at := s.find(text, at)) >= 0:
+            found.append((at, at + len(text), []))
+            if not every:
+                break
+            at += len(text) or 1
+            if at > len(s):
+                break
+    out, last = _Output(), 0
+    for start, end, groups in found:
+        out.add(s[last:start])
+        out.add(js_to_string(fn.impl(UNDEFINED, [s[start:end], *groups, start, s])))
+        last = end
+    out.add(s[last:])
+    return out.text()
+
+
+def _replace(s: str, args: list[Any]) -> str:
+    pattern, replacement = _arg(args, 0), _arg(args, 1)
+    if isinstance(replacement, _JSFunction):
+        return _replace_calling(s, pattern, replacement, False)
+    if isinstance(pattern, _JSRegExp):
+        return _replace_regexp(s, pattern, js_to_string(replacement))
+    return _replace_text(s, js_to_string(pattern), js_to_string(replacement), False)
 
 
 def _replace_all(s: str, args: list[Any]) -> str:
-    pattern = _arg(args, 0)
+    pattern, replacement = _arg(args, 0), _arg(args, 1)
+    if isinstance(pattern, _JSRegExp) and "g" not in pattern.flags:
+        raise JSTypeError("String.prototype.replaceAll called with a non-global RegExp argument")
+    if isinstance(replacement, _JSFunction):
+        return _replace_calling(s, pattern, replacement, True)
     if isinstance(pattern, _JSRegExp):
-        if "g" not in pattern.flags:
-            raise JSTypeError("String.prototype.replaceAll called with a non-global RegExp argument")
-        return _replace_regexp(s, pattern, js_to_string(_arg(args, 1)))
-    return _replace_text(s, js_to_string(pattern), js_to_string(_arg(args, 1)), True)
+        return _replace_regexp(s, pattern, js_to_string(replacement))
+    return _replace_text(s, js_to_string(pattern), js_to_string(replacement), True)
 
 
 def _at(seq: Any, args: list[Any]) -> Any:
@@ -725,9 +762,9 @@ def _string_concat(s: str, args: list[Any]) -> str:
 
 
 _STRING_IMPLS: Final[dict[str, Callable[[str, list[Any]], Any]]] = {
-    "startsWith": lambda s, a: s.startswith(js_to_string(_arg(a, 0)), _clamp(_arg(a, 1), len(s), 0)),
-    "endsWith": lambda s, a: s.endswith(js_to_string(_arg(a, 0)), 0, _clamp(_arg(a, 1), len(s), len(s))),
-    "includes": lambda s, a: s.find(js_to_string(_arg(a, 0)), _clamp(_arg(a, 1), len(s), 0)) >= 0,
+    "startsWith": lambda s, a: s.startswith(_not_regexp("startsWith", a), _clamp(_arg(a, 1), len(s), 0)),
+    "endsWith": lambda s, a: s.endswith(_not_regexp("endsWith", a), 0, _clamp(_arg(a, 1), len(s), len(s))),
+    "includes": lambda s, a: s.find(_not_regexp("includes", a), _clamp(_arg(a, 1), len(s), 0)) >= 0,
     "indexOf": lambda s, a: s.find(js_to_string(_arg(a, 0)), _clamp(_arg(a, 1), len(s), 0)),
     "toLowerCase": lambda s, a: s.lower(),
     "toUpperCase": lambda s, a: s.upper(),
