@@ -541,8 +541,22 @@ def _to_regexp(v: Any) -> _JSRegExp:
     return _make_regexp("(?:)" if v is UNDEFINED else js_to_string(v), "")
 
 
+class _MatchArray(list[Any]):
+    """What `match` (without `g`) and `exec` return: an array of the match and its groups that also has
+    `index`, `input` and `groups` (the named groups, or undefined without any)."""
+
+    __slots__ = ("extras",)
+
+    def __init__(self, items: list[Any], extras: dict[str, Any]) -> None:
+        super().__init__(items)
+        self.extras = extras
+
+
 def _groups(m: bounded_regex.Match) -> list[Any]:
-    return [m.group(0), *(UNDEFINED if g is None else g for g in m.groups())]
+    named = m.groupdict()
+    return _MatchArray([m.group(0), *(UNDEFINED if g is None else g for g in m.groups())], {
+        "index": m.start(), "input": m.string,
+        "groups": {k: UNDEFINED if v is None else v for k, v in named.items()} if named else UNDEFINED})
 
 
 def _match(s: str, args: list[Any]) -> Any:
@@ -1619,6 +1633,8 @@ def _get_prop(obj: Any, key: Any) -> Any:
     if isinstance(obj, list):
         if idx is not None:
             return obj[idx] if idx < len(obj) else UNDEFINED
+        if isinstance(obj, _MatchArray) and key in obj.extras:
+            return obj.extras[key]
         return len(obj) if key == "length" else _ARRAY_METHODS.get(key) or _OBJECT_PROTO.get(key, UNDEFINED)
     if isinstance(obj, _JSRegExp):
         return _regexp_prop(obj, key)

@@ -1997,6 +1997,12 @@ def test_operators_and_builtins_node_has(source: str, expected: Any) -> None:
     ('"a-b-c".replaceAll("-", () => "+")', "a+b+c"),
     ('"x1y2".replace(/(\\d)/g, (m, d, i) => "[" + d + i + "]")', "x[11]y[23]"),
     ('"x1y".replace(/(\\d)|(z)/, (m, a, b) => typeof b)', "xundefinedy"),
+    # a match is an array with index, input and groups (`.groups.y` was a TypeError, so false)
+    ('"2024-03".match(/(?<y>\\d{4})-(?<m>\\d+)/).groups.m', "03"),
+    ('"ab12".match(/\\d+/).index', 2),
+    ('typeof "ab12".match(/\\d+/).groups', "undefined"),
+    ('/(a)/.exec("xa").input', "xa"),
+    ('JSON.stringify("ab".match(/(b)/))', '["b","b"]'),
 ])
 def test_split_and_replace_with_regexes_and_callbacks_as_node(source: str, expected: Any) -> None:
     """Node 20's values; a differential fuzz against it (87 thousand cases) found these."""
