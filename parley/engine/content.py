@@ -202,9 +202,7 @@ def render_content(
             data["text"] = render(text, data)
         urls = True
     payloads = _payload(ctype, data)
-    if external_url and urls:
-        return [fix_urls(p, bot.id, external_url) for p in payloads]
-    return payloads
+    return fixed_urls(payloads, bot.id, external_url) if urls else payloads
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -244,6 +242,12 @@ def fix_urls(value: Any, bot_id: str, external_url: str) -> Any:
     if isinstance(value, list):
         return [fix_urls(v, bot_id, external_url) for v in value]
     return value
+
+
+def fixed_urls(payloads: list[JSONDict], bot_id: str, external_url: str) -> list[JSONDict]:
+    """`fix_urls` on payloads that go out as they are (an action's reply, a QnA's text answer), as
+    Botpress's outgoing middleware fixes every payload; nothing to do without an external URL."""
+    return [fix_urls(p, bot_id, external_url) for p in payloads] if external_url else payloads
 
 
 def render_text_answer(text: str | None, args: JSONDict) -> JSONDict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from parley.engine.content import fix_urls, render_content, render_text_answer
+from parley.engine.content import fixed_urls, render_content, render_text_answer
 from parley.engine.runtime import Turn
 from parley.engine.state import JSONDict
 
@@ -47,9 +47,8 @@ def qna_suggestions(turn: Turn) -> list[JSONDict]:
                     payloads += render_content(turn.bot, answer, args, lang=user_lang, rng=turn.rng,
                                                external_url=turn.options.external_url)
                 else:
-                    url = turn.options.external_url  # Botpress's outgoing `messaging.fixUrl`
-                    text_answer = render_text_answer(answer, args)
-                    payloads.append(fix_urls(text_answer, turn.bot.id, url) if url else text_answer)
+                    payloads += fixed_urls([render_text_answer(answer, args)], turn.bot.id,
+                                           turn.options.external_url)
         if "redirect" in item.action:
             payloads.append({"type": "redirect", "flow": item.redirect_flow, "node": item.redirect_node})
         out.append({

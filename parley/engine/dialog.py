@@ -261,8 +261,8 @@ class DialogEngine:
         `catch` of the same node, which only logs it ("we don't even want to transition to error handling
         flow as risk of another infinite loop is too high"), so the decision engine never sees it (SPEC 3.7
         and 3.14 say it runs the error flow: the source says otherwise). Any other failure (a missing flow or
-        node, further down too) leads to `temp.onErrorFlowTo` or
-        the error flow; when that fails as well, the turn stops there, logged. The turn is saved.
+        node, further down too) leads to `temp.onErrorFlowTo` or the error flow; when that fails as well,
+        the turn stops there, logged. The turn is saved.
         """
         try:
             await self._transition(target)

@@ -605,12 +605,16 @@ def _expand(out: _Output, replacement: str, s: str, start: int, end: int, m: bou
     out.add(replacement[last:])
 
 
+def _regexp_matches(s: str, rx: _JSRegExp) -> list[bounded_regex.Match]:
+    """What replace sees of a regex: every match with `g`, else the first."""
+    if "g" in rx.flags:
+        return list(rx.pattern.finditer(s, timeout=_RX_TIME))
+    return [m for m in [rx.pattern.search(s, timeout=_RX_TIME)] if m is not None]
+
+
 def _replace_regexp(s: str, rx: _JSRegExp, replacement: str) -> str:
-    matches = rx.pattern.finditer(s, timeout=_RX_TIME) if "g" in rx.flags else [
-        m for m in [rx.pattern.search(s, timeout=_RX_TIME)] if m is not None
-    ]
     out, last = _Output(), 0
-    for m in matches:
+    for m in _regexp_matches(s, rx):
         out.add(s[last : m.start()])
         _expand(out, replacement, s, m.start(), m.end(), m)
         last = m.end()
@@ -643,8 +647,7 @@ def _replace_calling(s: str, pattern: Any, fn: _JSFunction, every: bool) -> str:
     found: list[tuple[int, int, list[Any]]] = []
     if isinstance(pattern, _JSRegExp):
         found = [(m.start(), m.end(), [UNDEFINED if g is None else g for g in m.groups()])
-                 for m in (pattern.pattern.finditer(s, timeout=_RX_TIME) if "g" in pattern.flags
-                           else [x for x in [pattern.pattern.search(s, timeout=_RX_TIME)] if x is not None])]
+                 for m in _regexp_matches(s, pattern)]
     else:
         text, at = js_to_string(pattern), 0
         while (at := s.find(text, at)) >= 0:
@@ -663,24 +666,24 @@ def _replace_calling(s: str, pattern: Any, fn: _JSFunction, every: bool) -> str:
     return out.text()
 
 
-def _replace(s: str, args: list[Any]) -> str:
-    pattern, replacement = _arg(args, 0), _arg(args, 1)
-    if isinstance(replacement, _JSFunction):
-        return _replace_calling(s, pattern, replacement, False)
-    if isinstance(pattern, _JSRegExp):
-        return _replace_regexp(s, pattern, js_to_string(replacement))
-    return _replace_text(s, js_to_string(pattern), js_to_string(replacement), False)
+def _replacing(every: bool) -> Callable[[str, list[Any]], str]:
+    """String.prototype.replace (`every` false) and replaceAll: a regex or a text, replaced by a string
+    (with its `$` patterns) or by what a function returns for each match."""
+
+    def replace(s: str, args: list[Any]) -> str:
+        pattern, replacement = _arg(args, 0), _arg(args, 1)
+        if every and isinstance(pattern, _JSRegExp) and "g" not in pattern.flags:
+            raise JSTypeError("String.prototype.replaceAll called with a non-global RegExp argument")
+        if isinstance(replacement, _JSFunction):
+            return _replace_calling(s, pattern, replacement, every)
+        if isinstance(pattern, _JSRegExp):
+            return _replace_regexp(s, pattern, js_to_string(replacement))
+        return _replace_text(s, js_to_string(pattern), js_to_string(replacement), every)
+
+    return replace
 
 
-def _replace_all(s: str, args: list[Any]) -> str:
-    pattern, replacement = _arg(args, 0), _arg(args, 1)
-    if isinstance(pattern, _JSRegExp) and "g" not in pattern.flags:
-        raise JSTypeError("String.prototype.replaceAll called with a non-global RegExp argument")
-    if isinstance(replacement, _JSFunction):
-        return _replace_calling(s, pattern, replacement, True)
-    if isinstance(pattern, _JSRegExp):
-        return _replace_regexp(s, pattern, js_to_string(replacement))
-    return _replace_text(s, js_to_string(pattern), js_to_string(replacement), True)
+_replace, _replace_all = _replacing(False), _replacing(True)
 
 
 def _at(seq: Any, args: list[Any]) -> Any:
@@ -1105,10 +1108,15 @@ _PARSE_FLOAT_RE: Final = re.compile(_NUM_TEXT_RE.pattern, re.ASCII)
 
 
 def _parse_int(_this: Any, args: list[Any]) -> int | float:
-    s = js_to_string(_arg(args, 0)).lstrip(_JS_WS)
+    return js_parse_int(_arg(args, 0), _arg(args, 1))
+
+
+def js_parse_int(value: Any, radix_arg: Any = UNDEFINED) -> int | float:
+    """JavaScript's parseInt: the leading integer of the text (NaN when there is none)."""
+    s = js_to_string(value).lstrip(_JS_WS)
     sign = -1 if s[:1] == "-" else 1
     s = s[1:] if s[:1] in ("-", "+") else s
-    radix = _to_uint32(_arg(args, 1))
+    radix = _to_uint32(radix_arg)
     radix = radix - 2**32 if radix >= 2**31 else radix  # ToInt32, then the spec's range check
     if radix and not 2 <= radix <= 36:
         return _NAN

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from parley.http.body import read_payload
 from parley.http.errors import ApiError, json_response
-from parley.security.service import Auth, AuthError, InvalidCredentials, LoginThrottled
+from parley.security.service import Auth, AuthError, InvalidCredentials, LoginThrottled, split_authorization
 from parley.security.users import User
 
 
@@ -79,9 +79,9 @@ async def refresh(request: Request) -> Response:
     user = await require_user(request)
     auth: Auth = request.app.state.auth
     if request.app.state.settings.global_value("jwtToken", "allowRefresh") is False:
-        sent = (request.headers.get("authorization") or "").strip().split(" ")
+        _, sent = split_authorization(request.headers.get("authorization") or "")
         return json_response({"status": "success", "message": "Token not refreshed, sending back original",
-                              "payload": {"newToken": sent[1] if len(sent) > 1 else ""}})
-    token, lifetime_ms = auth.refreshed(user)
+                              "payload": {"newToken": sent}})
+    token, lifetime_ms = auth.issue(user)
     return json_response({"status": "success", "message": "Token refreshed successfully",
                           "payload": {"newToken": {"jwt": token, "exp": lifetime_ms}}})

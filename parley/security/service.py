@@ -60,6 +60,12 @@ def token_lifetime(duration: Any) -> float:
     return seconds
 
 
+def split_authorization(header: str) -> tuple[str, str]:
+    """`const [scheme, token] = authorization.split(' ')`: one space only, anything after a second ignored."""
+    parts = header.strip().split(" ")
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
 class Auth:
     def __init__(self, store: UserStore, secret: str, token_duration: Any = None,
                  redis_url: str | None = None) -> None:
@@ -112,12 +118,10 @@ class Auth:
         if needs_rehash(user.password_hash):
             user.password_hash = await asyncio.to_thread(hash_password, password)
             await self.store.put_user(user)
-        token = tokens.issue(self.secret, email=user.email, token_version=user.token_version,
-                             is_super_admin=user.super_admin, lifetime=self.lifetime)
-        return token, int(self.lifetime * 1000)
+        return self.issue(user)
 
-    def refreshed(self, user: User) -> tuple[str, int]:
-        """A new token for a user whose token was just checked (Botpress's `/auth/refresh`)."""
+    def issue(self, user: User) -> tuple[str, int]:
+        """(jwt, lifetime in ms) for a user just logged in, or whose token was just checked (refresh)."""
         token = tokens.issue(self.secret, email=user.email, token_version=user.token_version,
                              is_super_admin=user.super_admin, lifetime=self.lifetime)
         return token, int(self.lifetime * 1000)
@@ -126,9 +130,7 @@ class Auth:
         """The collaborator behind an `Authorization: Bearer <jwt>` header (Botpress's 401 messages)."""
         if header is None or not header.strip():  # Express treats an empty header as a missing one
             raise AuthError("Unauthorized: Authorization header is missing")
-        # `const [scheme, token] = authorization.split(' ')`: one space only, anything after a second ignored
-        parts = header.strip().split(" ")
-        scheme, token = parts[0], parts[1] if len(parts) > 1 else ""
+        scheme, token = split_authorization(header)
         if scheme.lower() != "bearer":
             raise AuthError(f'Unauthorized: Unknown scheme "{scheme}"')
         if not token:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from datetime import timedelta
 from typing import Any
 
 from parley.engine.actions.base import ActionFailed, NativeAction
 from parley.engine.durations import parse_duration
-from parley.engine.expressions import UNDEFINED, js_to_number, js_to_string, js_truthy
+from parley.engine.expressions import UNDEFINED, js_parse_int, js_to_number, js_to_string, js_truthy
 from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 from parley.engine.state import SESSION_KEEP_KEYS
 
 SCOPES = ("user", "session", "temp")
 CONVERSATION_COUNTER = "numberOfConversations"
 DEFAULT_CONTEXT_TTL = 1000
-_LEADING_INTEGER = re.compile(r"[+-]?\d+")  # what JavaScript's parseInt reads
 
 
 def _scope_name(args: dict[str, Any]) -> str:
@@ -134,9 +132,8 @@ async def set_global_variable(turn: Turn, args: dict[str, Any]) -> None:
     entry = {"value": args.get("value"), "expiresAt": expires_at}
     turn.memory.bot_kv["var:" + name] = entry
     turn.memory.bot_kv_writes["var:" + name] = entry
-    output = args.get("output")
-    if js_truthy(output):  # Botpress: `if (output) temp[output] = value`
-        turn.state["temp"][str(output)] = args.get("value")
+    if js_truthy(args.get("output")):  # Botpress: `if (output) temp[output] = value`
+        turn.state["temp"][_output(args)] = args.get("value")
 
 
 async def get_global_variable(turn: Turn, args: dict[str, Any]) -> None:
@@ -187,8 +184,7 @@ async def send_feedback(turn: Turn, args: dict[str, Any]) -> None:
     """Botpress's sendFeedback.js: `parseInt(value.trim())` must be 1 or -1, else it throws (the feedback
     itself goes to Botpress's admin UI, which parley has not)."""
     value = args.get("value")
-    number = _LEADING_INTEGER.match(value.strip()) if isinstance(value, str) else None
-    if number is None or int(number.group()) not in (1, -1):
+    if not isinstance(value, str) or js_parse_int(value.strip()) not in (1, -1):
         raise ActionFailed(f"Unexpected value: {js_to_string(value if value is not None else UNDEFINED)}")
 
 

@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from parley.engine.actions.base import ActionFailed
-from parley.engine.content import fix_urls
+from parley.engine.content import fixed_urls
 from parley.engine.durations import parse_duration
 from parley.engine.runtime import Turn
 
@@ -58,9 +58,7 @@ def _accepted(fn: Any) -> tuple[set[str], bool]:
 
 async def run_user_action(turn: Turn, name: str, fn: Any, args: dict[str, Any]) -> None:
     async def reply(*payloads: Any) -> None:
-        items = _payloads(payloads, "reply")
-        url = turn.options.external_url  # every outgoing payload passes Botpress's `messaging.fixUrl`
-        turn.say([fix_urls(p, turn.bot.id, url) for p in items] if url else items)
+        turn.say(fixed_urls(_payloads(payloads, "reply"), turn.bot.id, turn.options.external_url))
 
     async def send_later(payloads: Any, delay: Any = 0) -> None:
         """Send `payloads` (a dict or a list of dicts) in `delay` seconds (or "15m"), as a proactive

@@ -218,11 +218,7 @@ def on_date(month: int, day: int) -> HolidayDate:
 
 def nth_weekday(month: int, weekday: int, nth: int) -> HolidayDate:
     """The `nth` (-1: the last) `weekday` (Monday 0) of `month`: Thanksgiving is the 4th Thursday of November."""
-    def date(year: int) -> tuple[int, int]:
-        days = [d for d in range(1, calendar.monthrange(year, month)[1] + 1) if datetime(year, month, d).weekday()
-                == weekday]
-        return month, days[nth - 1 if nth > 0 else -1]
-    return date
+    return lambda year: (month, _month_days(year, month, weekday)[nth - 1 if nth > 0 else -1])
 
 
 def after_easter(days: int) -> HolidayDate:
@@ -472,19 +468,24 @@ def _nth_weekday(now: datetime, m: re.Match[str]) -> datetime | None:
                         nth, int(m.group("y")) if m.group("y") else None)
 
 
+def _month_days(year: int, month: int, kind: str | int) -> list[int]:
+    """The days of `month` that are of `kind`: "day" (all), "week" (the Mondays of weeks wholly inside it)
+    or a weekday (Monday 0)."""
+    length = calendar.monthrange(year, month)[1]
+    if kind == "day":
+        return list(range(1, length + 1))
+    if kind == "week":
+        return [d for d in range(1, length - 5) if datetime(year, month, d).weekday() == 0]
+    return [d for d in range(1, length + 1) if datetime(year, month, d).weekday() == kind]
+
+
 def nth_in_month(now: datetime, month: int, kind: str | int, nth: int, year: int | None) -> datetime | None:
     """The `nth` (-1: the last) day, week or weekday (`kind`: "day", "week" or a weekday, Monday 0) of
     `month`: in `year`, else in the next such month (this one included). A month's weeks are the
     Monday-to-Sunday weeks wholly inside it, as Duckling counts them ("first week of october 2014" is the 6th)."""
     years = [year] if year is not None else [now.year, now.year + 1]
     for year in years:
-        length = calendar.monthrange(year, month)[1]
-        if kind == "day":
-            days = list(range(1, length + 1))
-        elif kind == "week":
-            days = [d for d in range(1, length - 5) if datetime(year, month, d).weekday() == 0]
-        else:
-            days = [d for d in range(1, length + 1) if datetime(year, month, d).weekday() == kind]
+        days = _month_days(year, month, kind)
         if nth > len(days):  # no fifth Monday this February: the next month that has one
             continue
         value = _midnight(now).replace(year=year, month=month, day=days[nth - 1 if nth > 0 else -1])
