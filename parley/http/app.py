@@ -10,8 +10,10 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -40,17 +42,41 @@ from parley.store.sql import open_store
 log = logging.getLogger("parley.http")
 
 
+class ExpressParam(Convertor[str]):
+    """A route parameter as Express reads it: matched in the path as sent, then percent-decoded, so
+    an encoded slash stays inside its parameter (`/converse/team%2F42` is the user `team/42`)."""
+
+    regex = "[^/]+"
+
+    def convert(self, value: str) -> str:
+        return unquote(value) if "%" in value else value
+
+    def to_string(self, value: str) -> str:
+        return quote(value, safe="")
+
+
+register_url_convertor("param", ExpressParam())
+
+
 class NonStrictRouting:
     """Express routes match with one trailing slash too (`/status/` is `/status`); Starlette would
-    answer a redirect instead, which clients posting to the converse route do not expect."""
+    answer a redirect instead, which clients posting to the converse route do not expect. And Express
+    matches the path as sent: a request with percent-escapes is routed on its raw path (the server
+    gives the decoded one), its parameters decoded by `ExpressParam`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
-            scope = {**scope, "path": path[:-1], ORIGINAL_PATH: path}
+        if scope["type"] == "http":
+            path = original = scope.get("path", "")
+            raw = scope.get("raw_path")
+            if raw and b"%" in raw:
+                path = raw.decode("latin-1")
+            if len(path) > 1 and path.endswith("/"):
+                path = path[:-1]
+            if path != original:
+                scope = {**scope, "path": path, ORIGINAL_PATH: original}
         await self.app(scope, receive, send)
 
 
@@ -67,7 +93,8 @@ class ParleyApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             m = CONVERSE_PATH.match(scope["path"])
-            if m is not None and not any(name == b"origin" for name, _ in scope["headers"]):
+            if m is not None and not any(name == b"origin" for name, _ in scope["headers"]) \
+                    and b"%" not in scope.get("raw_path", b""):  # escapes: NonStrictRouting's way
                 scope["app"] = self
                 scope["path_params"] = {"botId": m.group(1), "userId": m.group(2)}
                 request = Request(scope, receive)
@@ -196,19 +223,19 @@ def create_app(settings: Settings) -> Starlette:
                 locks.close()
 
     routes = [  # the converse route first: Starlette tries routes in order, and it takes most requests
-        Route("/api/v1/bots/{botId}/converse/{userId}", public_converse, methods=["POST"]),
+        Route("/api/v1/bots/{botId:param}/converse/{userId:param}", public_converse, methods=["POST"]),
         Route("/status", status, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
         Route("/api/v1/metrics", metrics, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Route("/api/v1/bots/{botId}/converse/{userId}/secured", secured_converse, methods=["POST"]),
-        Route("/api/v1/bots/{botId}/converse/{userId}/events", send_event, methods=["POST"]),
-        Route("/api/v1/bots/{botId}/converse/{userId}/stream", stream, methods=["GET"]),
-        Route("/api/v1/bots/{botId}/converse/{userId}/messages", messages, methods=["GET"]),
-        Route("/api/v1/auth/login/basic/{strategy}", login, methods=["POST"]),
+        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/secured", secured_converse, methods=["POST"]),
+        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/events", send_event, methods=["POST"]),
+        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/stream", stream, methods=["GET"]),
+        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/messages", messages, methods=["GET"]),
+        Route("/api/v1/auth/login/basic/{strategy:param}", login, methods=["POST"]),
         Route("/api/v1/auth/refresh", refresh, methods=["GET"]),
-        Route("/api/v1/bots/{botId}/media/{file}", media, methods=["GET"]),
+        Route("/api/v1/bots/{botId:param}/media/{file:param}", media, methods=["GET"]),
     ]
     app = ParleyApp(
         routes=routes,

@@ -374,6 +374,23 @@ async def test_a_trailing_slash_reaches_the_same_route(server: httpx.AsyncClient
     assert "<pre>Cannot POST /api/v1/nothing/</pre>" in missing.text
 
 
+async def test_an_encoded_slash_stays_in_the_user_id_as_in_express(tmp_path: Path) -> None:
+    """Express matches the path as sent and decodes each parameter: `team%2F42` is the user `team/42`
+    (the server's decoded path would have five segments and no route)."""
+    data = make_data(tmp_path)
+    write_bot(data, "who", texts={"hello": "You are {{{event.target}}}"})
+    async with serve(data) as (client, _):
+        assert await say(client, "who", "team%2F42", "hi") == ["You are team/42"]
+        assert await say(client, "who", "team%2f42", "hi") == ["You are team/42"]
+        assert await say(client, "who", "Ada%20Lovelace", "hi") == ["You are Ada Lovelace"]
+        assert await say(client, "who", "100%25", "hi") == ["You are 100%"]
+        trailing = await client.post(converse_url("who", "team%2F") + "/", json={"text": "hi"})
+        assert trailing.json()["responses"][-1]["text"] == "You are team/"
+        secured = await client.post(converse_url("who", "team%2F42") + "/secured", json={"text": "hi"})
+        assert secured.status_code == 401, "the secured route, not a user named team/42/secured"
+        assert (await client.post("/api/v1/bots/who/converse/a/b", json={"text": "hi"})).status_code == 404
+
+
 @pytest.mark.parametrize(("bot", "body"), [
     ("hello", {"text": "hi"}),  # an answer
     ("nobody", {"text": "hi"}),  # 404 BP_0044

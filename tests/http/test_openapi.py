@@ -16,7 +16,7 @@ def served_routes(app: object) -> set[tuple[str, str]]:
         if isinstance(route, Route):
             for method in route.methods or ():
                 if method != "HEAD":
-                    out.add((route.path, method.lower()))
+                    out.add((route.path_format, method.lower()))  # `{botId}`, not `{botId:param}`
     return out
 
 
