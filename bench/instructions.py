@@ -43,29 +43,11 @@ def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
 
     app = create_app(Settings.from_env(data, env={"PARLEY_WATCH": "off"}))
 
+    sys.path.insert(0, str(BENCH))  # after parley is imported from `repo`
+    from idle import converse_in_process
+
     async def call(user: str, text: str) -> None:
-        body = json.dumps({"type": "text", "text": text}).encode()
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": f"/api/v1/bots/welcome-bot/converse/{user}", "raw_path": b"",
-                 "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 3000),
-                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
-        sent = False
-        status: list[int] = []
-
-        async def receive() -> dict[str, object]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))  # type: ignore[call-overload]
-
-        await app(scope, receive, send)
-        assert status == [200], status
+        await converse_in_process(app, user, text)
 
     async def main() -> None:
         async with app.router.lifespan_context(app):

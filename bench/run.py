@@ -394,6 +394,12 @@ def main() -> None:
         # move either figure by 20 %, so the median of three pairs taken seconds apart is steadier.
         results["headline"] = alternating_ratio(data, env, rounds=3, seconds=min(seconds, 4.0))
 
+        # Why the 1-client ratio is what it is: the same requests in-process, back to back and with the
+        # thread blocking between them (bench/idle.py).
+        results["idle"] = {target: json.loads(subprocess.run(
+            [PY, str(BENCH / "idle.py"), target, str(data)], env={**os.environ, **env}, capture_output=True,
+            text=True, check=True).stdout) for target in ("echo", "parley")}
+
         # The issue's own figure: start to ready with the example bots alone, cold and warm NLU cache.
         results["startup_examples_seconds"] = examples_startup(Path(tmp), env, runs=1 if args.quick else 3)
 
@@ -438,6 +444,14 @@ def main() -> None:
     print(f"\nwelcome-bot vs echo, 1 client, {len(h['pairs'])} pairs taken back to back: CPU ×echo "
           + ", ".join(f"{p['ratio']} ({p['parley_cpu_us']}/{p['echo_cpu_us']} µs)" for p in h["pairs"])
           + f"; median {h['median_ratio']}")
+    idle = results["idle"]
+    echo_idle, parley_idle = idle["echo"], idle["parley"]
+    print("in-process, no HTTP server, CPU µs per request back to back / blocking once between requests / "
+          "the difference: " + "; ".join(
+              f"{t} {v['back_to_back_cpu_us']} / {v['with_idle_cpu_us']} / {v['idle_cost_us']}"
+              for t, v in idle.items())
+          + f"; parley ×echo {parley_idle['back_to_back_cpu_us'] / max(1e-9, echo_idle['back_to_back_cpu_us']):.1f} "
+          f"and {parley_idle['with_idle_cpu_us'] / max(1e-9, echo_idle['with_idle_cpu_us']):.1f} (bench/idle.py)")
     ex = results["startup_examples_seconds"]
     print(f"\nstart to ready with the example bots: {ex['cold']} s on a fresh folder, {ex['warm']} s with the NLU "
           "cache filled (median)")
