@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("parley.locks")
 
 PREFIX = "parley:lock:"
+CLOSE_TIMEOUT = 5.0  # seconds for each step of `close`
 
 # KEYS: queue, wake prefix, alive prefix. Each script is one round trip and atomic.
 
@@ -95,11 +96,16 @@ class RedisLocks:
         self._heartbeat = asyncio.create_task(self._beat())
 
     async def close(self) -> None:
+        """Stop beating and close the connections, each step bounded: a shutdown must not hang on
+        Redis (a test run once hung here, the heartbeat cancelled mid-command and both connections idle)."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
-        await self.redis.aclose()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._heartbeat, CLOSE_TIMEOUT)
+        try:
+            await asyncio.wait_for(self.redis.aclose(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            log.warning("closing the Redis connections took over %s s; left to the process's exit", CLOSE_TIMEOUT)
 
     async def _beat(self) -> None:
         """Keep every ticket of this process alive; a killed process stops beating."""

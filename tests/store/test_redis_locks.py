@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,12 +18,15 @@ from parley.store.redis_locks import RedisLocks
 
 REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="PARLEY_TEST_REDIS_URL is not set (no Redis to test against)")
+# the heartbeat renews a held lock every ttl/3: long enough for an event loop that stalls a second on a loaded
+# machine to keep its lock (a lost lock would let two turns overlap), short enough for the expiry test
+TTL = 3.0
 
 
 @pytest.fixture
 async def locks() -> AsyncIterator[RedisLocks]:
     assert REDIS_URL
-    lk = RedisLocks(REDIS_URL, ttl=1.0)
+    lk = RedisLocks(REDIS_URL, ttl=TTL)
     await lk.open()
     yield lk
     await lk.close()
@@ -54,9 +58,9 @@ async def test_turns_of_one_conversation_run_one_at_a_time_in_arrival_order(lock
     for i in range(1, 15):
         tasks.append(asyncio.create_task(turn(i)))
         # Arrival is when the ticket reaches Redis: wait for it, so the order is defined.
-        for _ in range(2000):
-            if await locks.redis.llen(queue) >= i + 1:
-                break
+        deadline = time.monotonic() + 10
+        while await locks.redis.llen(queue) < i + 1:
+            assert time.monotonic() < deadline, f"turn {i}'s ticket never reached Redis"
             await asyncio.sleep(0.001)
     let_go.set()
     await asyncio.gather(*tasks)
@@ -67,7 +71,7 @@ async def test_turns_of_one_conversation_run_one_at_a_time_in_arrival_order(lock
 async def test_two_processes_never_lose_an_update() -> None:
     """Two lock clients (as two workers would have) doing read-modify-write on one counter."""
     assert REDIS_URL
-    a, b = RedisLocks(REDIS_URL, ttl=1.0), RedisLocks(REDIS_URL, ttl=1.0)
+    a, b = RedisLocks(REDIS_URL, ttl=TTL), RedisLocks(REDIS_URL, ttl=TTL)
     await a.open()
     await b.open()
     key = f"test-{uuid.uuid4()}"
@@ -90,16 +94,22 @@ async def test_two_processes_never_lose_an_update() -> None:
 async def test_different_conversations_do_not_wait_for_each_other(locks: RedisLocks) -> None:
     slow_key, fast_key = f"test-{uuid.uuid4()}", f"test-{uuid.uuid4()}"
     order: list[str] = []
+    slow_holds, fast_done = asyncio.Event(), asyncio.Event()
 
     async def slow() -> None:
         async with locks.hold(slow_key):
-            await asyncio.sleep(0.5)
+            slow_holds.set()
+            # held until the other conversation's turn is over: if that turn waited for this lock, the
+            # wait would time out here (no timing race on a loaded machine)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fast_done.wait(), 10)
             order.append("slow")
 
     async def fast() -> None:
-        await asyncio.sleep(0.05)
+        await slow_holds.wait()
         async with locks.hold(fast_key):
             order.append("fast")
+        fast_done.set()
 
     await asyncio.gather(slow(), fast())
     assert order == ["fast", "slow"]
@@ -136,3 +146,25 @@ async def test_a_lock_held_by_a_killed_process_expires(locks: RedisLocks) -> Non
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_closing_does_not_hang_when_redis_never_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shutdown is bounded: a connection that never completes its close is left behind, logged."""
+    assert REDIS_URL
+    from parley.store import redis_locks
+
+    monkeypatch.setattr(redis_locks, "CLOSE_TIMEOUT", 0.2)
+    lk = RedisLocks(REDIS_URL, ttl=TTL)
+    await lk.open()
+    real_close = lk.redis.aclose
+    forever = asyncio.Event()
+
+    async def stuck() -> None:
+        await forever.wait()
+
+    monkeypatch.setattr(lk.redis, "aclose", stuck)
+    try:
+        await asyncio.wait_for(lk.close(), 10)  # without the bound: a TimeoutError here
+        assert lk._heartbeat is not None and lk._heartbeat.done()
+    finally:
+        await real_close()
