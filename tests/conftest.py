@@ -139,3 +139,28 @@ def template_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     server = start_server(data, root / "server.log")
     yield server
     stop_server(server)
+
+
+class ShiftedClock:
+    """The `time` module as `parley.conversations` sees it, its wall clock moved forward on demand: a
+    test lets a context or session expire without waiting, and without a short timeout that a slow
+    machine could pass between two of the test's own messages."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ShiftedClock:
+    shifted = ShiftedClock()
+    monkeypatch.setattr("parley.conversations.time", shifted)
+    return shifted

@@ -22,7 +22,7 @@ def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     # A short context timeout so that the timeout flow can be observed.
     cfg_path = data / "bots" / "pizza-bot" / "bot.config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["dialog"] = {"timeoutInterval": "1s"}
+    cfg["dialog"] = {"timeoutInterval": "3s"}  # long enough for the other tests' turns on a slow machine
     cfg_path.write_text(json.dumps(cfg))
     server = start_server(data, root / "server.log")
     yield server
@@ -71,7 +71,7 @@ def test_invalid_choice_retries_then_fails(example_server: Server) -> None:
 def test_timeout_flow_runs_before_the_next_message(example_server: Server) -> None:
     say(example_server, "carol", "hi")
     say(example_server, "carol", "small")  # now waiting for a name
-    time.sleep(1.5)
+    time.sleep(3.5)
     # The context expired: the timeout flow cancelled the order (and noted it in the user's memory),
     # so this message starts afresh and the bot says what happened.
     answer = say(example_server, "carol", "Carol")

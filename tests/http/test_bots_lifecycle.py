@@ -3,7 +3,6 @@ bot reloads on a live server, and several worker processes on one SQLite file.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 
 from parley.conversations import Conversations
 from parley.store.base import ConversationKey
-from tests.conftest import EXAMPLES, Server, free_port, start_server, stop_server
+from tests.conftest import EXAMPLES, Server, ShiftedClock, free_port, start_server, stop_server
 from tests.http.test_converse import converse_url, copy_pizza, make_data, node, say, serve, write_bot
 
 
@@ -102,19 +101,19 @@ def memory_bot(data: Path, config: dict[str, Any]) -> None:
     )
 
 
-async def test_session_expiry_forgets_session_but_not_user_memory(tmp_path: Path) -> None:
+async def test_session_expiry_forgets_session_but_not_user_memory(tmp_path: Path, clock: ShiftedClock) -> None:
     data = make_data(tmp_path)
-    memory_bot(data, {"dialog": {"sessionTimeoutInterval": "1s", "timeoutInterval": "1h"}})
+    memory_bot(data, {"dialog": {"sessionTimeoutInterval": "1m", "timeoutInterval": "1h"}})
     async with serve(data) as (client, app):
         assert await say(client, "memory", "a", "set") == ["start u=U s=S t=T"]
         assert await say(client, "memory", "a", "look") == ["again u=U s=S t=T"]
         # the janitor forgets the idle session
-        await conversations_of(app).fire_timeouts(now=time.time() + 5)
+        await conversations_of(app).fire_timeouts(now=time.time() + 65)
         assert await say(client, "memory", "a", "look") == ["start u=U s= t="]
 
         # ... and so does the next message when the janitor has not run yet
         assert await say(client, "memory", "b", "set") == ["start u=U s=S t=T"]
-        await asyncio.sleep(1.2)
+        clock.advance(61)
         assert await say(client, "memory", "b", "look") == ["start u=U s= t="]
 
 
@@ -123,13 +122,14 @@ TIMEOUT_BOT_TIMEOUT_FLOW = [
 ]
 
 
-async def test_context_timeout_runs_the_timeout_flow_before_the_next_message(tmp_path: Path) -> None:
+async def test_context_timeout_runs_the_timeout_flow_before_the_next_message(tmp_path: Path,
+                                                                            clock: ShiftedClock) -> None:
     data = make_data(tmp_path)
-    copy_pizza(data, config={"dialog": {"timeoutInterval": "1s"}})
+    copy_pizza(data, config={"dialog": {"timeoutInterval": "1m"}})
     write_bot(
         data,
         "waiter",
-        config={"dialog": {"timeoutInterval": "1s"}},
+        config={"dialog": {"timeoutInterval": "1m"}},
         nodes=[node("entry", ["say #!builtin_text-ask"], next_node="reply", on_receive=[]),
                node("reply", ["say #!builtin_text-reply"])],
         texts={"ask": "question (timedOut={{user.timedOut}})", "reply": "got {{event.payload.text}}"},
@@ -139,8 +139,8 @@ async def test_context_timeout_runs_the_timeout_flow_before_the_next_message(tmp
         conversations = conversations_of(app)
         # the janitor fires the timeout
         assert await say(client, "pizza-bot", "late", "hi") == [GREETING, ASK_SIZE]
-        assert await conversations.fire_timeouts(now=time.time() + 5) == 1
-        assert await conversations.fire_timeouts(now=time.time() + 5) == 0, "a timeout fires once"
+        assert await conversations.fire_timeouts(now=time.time() + 65) == 1
+        assert await conversations.fire_timeouts(now=time.time() + 65) == 0, "a timeout fires once"
         await conversations.event_log.flush()  # the log is written in batches
         events = await conversations.store.events(ConversationKey("pizza-bot", "api", "late"))
         proactive = [e for e in events if e["direction"] == "proactive"]
@@ -150,7 +150,7 @@ async def test_context_timeout_runs_the_timeout_flow_before_the_next_message(tmp
 
         # a message arriving after the context expired runs the timeout handler first
         assert await say(client, "waiter", "w", "hello") == ["question (timedOut=)"]
-        await asyncio.sleep(1.2)
+        clock.advance(61)
         assert await say(client, "waiter", "w", "answer") == ["question (timedOut=yes)"]
         assert await say(client, "waiter", "w", "answer") == ["got answer"]
         await conversations.event_log.flush()
@@ -166,11 +166,11 @@ async def run(user):
 
 async def test_one_failing_timeout_does_not_stop_the_others(tmp_path: Path) -> None:
     data = make_data(tmp_path)
-    copy_pizza(data, config={"dialog": {"timeoutInterval": "1s"}})
+    copy_pizza(data, config={"dialog": {"timeoutInterval": "1m"}})
     write_bot(
         data,
         "fragile",
-        config={"dialog": {"timeoutInterval": "1s"}},
+        config={"dialog": {"timeoutInterval": "1m"}},
         nodes=[node("entry", ["say #!builtin_text-hello"], next_node="END", on_receive=[])],
         flows={"timeout": [node("entry", ["break_memory {}"], next_node=None)]},
         actions={"break_memory": FRAGILE_ACTION},
@@ -179,7 +179,7 @@ async def test_one_failing_timeout_does_not_stop_the_others(tmp_path: Path) -> N
         conversations = conversations_of(app)
         await say(client, "fragile", "f", "hi")  # the older conversation: its timeout is tried first
         await say(client, "pizza-bot", "p", "hi")
-        assert await conversations.fire_timeouts(now=time.time() + 5) == 1
+        assert await conversations.fire_timeouts(now=time.time() + 65) == 1
         await conversations.event_log.flush()
         events = await conversations.store.events(ConversationKey("pizza-bot", "api", "p"))
         assert [e["direction"] for e in events][-1] == "proactive"
@@ -221,7 +221,7 @@ async def test_converse_switches_edited_while_serving_take_effect(tmp_path: Path
 # ------------------------------------------------------------------------------- a live server
 
 
-def post(server: Server, bot_id: str, user_id: str, text: str) -> tuple[int, Any]:
+def post(server: Server, bot_id: str, user_id: str, text: str, timeout: float = 10) -> tuple[int, Any]:
     req = urllib.request.Request(
         server.base + converse_url(bot_id, user_id),
         data=json.dumps({"text": text}).encode(),
@@ -229,7 +229,7 @@ def post(server: Server, bot_id: str, user_id: str, text: str) -> tuple[int, Any
         method="POST",
     )
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
@@ -319,7 +319,8 @@ def test_several_workers_take_turns_on_one_conversation(tmp_path: Path) -> None:
     try:
         eventually(lambda: _ready(server), "the workers start", seconds=30)
         with ThreadPoolExecutor(12) as pool:
-            answers = list(pool.map(lambda i: post(server, "counter", "one-user", f"m{i}"), range(30)))
+            # the last of 30 turns of one user waits for the 29 before it (60 s: a slow machine's margin)
+            answers = list(pool.map(lambda i: post(server, "counter", "one-user", f"m{i}", timeout=60), range(30)))
         assert all(status == 200 for status, _ in answers), answers
         counts = sorted(int(texts_of(body)[0].split()[0]) for _, body in answers)
         assert counts == list(range(30))

@@ -536,17 +536,23 @@ async def test_concurrent_requests_of_one_user_each_get_their_own_answer(tmp_pat
 
 SLOW_ACTION = """
 import asyncio
+import pathlib
 
-async def run(event, temp):
-    if event["target"] == "slow":
-        await asyncio.sleep(0.5)
+async def run(event, temp, args):
+    if event["target"] == "slow":  # busy until the test releases it (30 s at most)
+        for _ in range(3000):
+            if pathlib.Path(args["release"]).exists():
+                break
+            await asyncio.sleep(0.01)
     temp["who"] = event["target"]
 """
 
 
 async def test_a_slow_user_does_not_block_another_user(tmp_path: Path) -> None:
     data = make_data(tmp_path)
-    write_bot(data, "slowpoke", nodes=[node("entry", ["wait_a_bit {}", "say #!builtin_text-done"])],
+    release = tmp_path / "release"
+    write_bot(data, "slowpoke", nodes=[node("entry", [f"wait_a_bit {json.dumps({'release': str(release)})}",
+                                                      "say #!builtin_text-done"])],
               texts={"done": "done for {{temp.who}}"}, actions={"wait_a_bit": SLOW_ACTION})
     async with serve(data) as (client, _):
         finished: list[str] = []
@@ -557,8 +563,9 @@ async def test_a_slow_user_does_not_block_another_user(tmp_path: Path) -> None:
 
         slow = asyncio.create_task(talk("slow"))
         await asyncio.sleep(0.05)  # let the slow turn start its action
-        await talk("fast")
+        await talk("fast")  # had it waited for the slow turn, it would end after it (30 s)
         assert not slow.done(), "user B waited for user A"
+        release.touch()
         await slow
     assert finished == ["fast", "slow"]
 

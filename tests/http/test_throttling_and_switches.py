@@ -68,18 +68,41 @@ async def test_rate_limits_are_shared_by_workers_through_redis(tmp_path: Path) -
         assert codes == [200, 200, 200, 200, 429, 429]
 
 
-SLOW = "import asyncio\n\nasync def run(temp):\n    await asyncio.sleep(0.4)\n"
-SLOW_NODES = [{"id": "n", "name": "n", "onEnter": ["slow {}", 'say #builtin_text {"text":"done"}'], "onReceive": None,
-               "next": []}]
+SLOW = """
+import asyncio
+import pathlib
+
+async def run(args):
+    for _ in range(3000):  # busy until the test releases it (30 s at most)
+        if pathlib.Path(args["release"]).exists():
+            return
+        await asyncio.sleep(0.01)
+"""
+
+
+def slow_nodes(release: Path) -> list[dict[str, Any]]:
+    return [{"id": "n", "name": "n", "onEnter": [f"slow {json.dumps({'release': str(release)})}",
+                                                 'say #builtin_text {"text":"done"}'], "onReceive": None, "next": []}]
+
+
+async def five_at_once(posts: list[Any], release: Path) -> list[Any]:
+    """Send five messages of one user while the first turn is held; once three answers are in (the
+    queue is full: 429 right away), release it. No race with the machine's speed."""
+    tasks = [asyncio.create_task(p) for p in posts]
+    deadline = asyncio.get_running_loop().time() + 30
+    while sum(t.done() for t in tasks) < 3 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    release.touch()
+    return await asyncio.gather(*tasks)
 
 
 async def test_a_users_queue_of_waiting_turns_is_bounded(tmp_path: Path) -> None:
     data = make_data(tmp_path)
-    bot_with(data, "queue", {"maxQueuedTurns": 2}, actions={"slow": SLOW}, nodes=SLOW_NODES)
+    release = tmp_path / "release"
+    bot_with(data, "queue", {"maxQueuedTurns": 2}, actions={"slow": SLOW}, nodes=slow_nodes(release))
     async with serve(data) as (client, _):
-        answers = await asyncio.gather(
-            *(client.post(converse_url("queue", "ann"), json={"text": str(i)}) for i in range(5))
-        )
+        answers = await five_at_once(
+            [client.post(converse_url("queue", "ann"), json={"text": str(i)}) for i in range(5)], release)
         codes = sorted(a.status_code for a in answers)
         assert codes == [200, 200, 429, 429, 429]
         assert all("Retry-After" in a.headers for a in answers if a.status_code == 429)
@@ -92,12 +115,13 @@ async def test_the_queue_bound_counts_every_workers_turns_through_redis(tmp_path
     """Two workers, one user, five messages at once: the queue of 2 is the user's, not each worker's."""
     data = make_data(tmp_path)
     bot_id = f"queue-{uuid.uuid4().hex[:8]}"
-    bot_with(data, bot_id, {"maxQueuedTurns": 2}, actions={"slow": SLOW}, nodes=SLOW_NODES)
+    release = tmp_path / "release"
+    bot_with(data, bot_id, {"maxQueuedTurns": 2}, actions={"slow": SLOW}, nodes=slow_nodes(release))
     redis = os.environ["PARLEY_TEST_REDIS_URL"]
     async with serve(data, PARLEY_REDIS_URL=redis) as (one, _), serve(data, PARLEY_REDIS_URL=redis) as (two, _):
-        answers = await asyncio.gather(
-            *((one if i % 2 else two).post(converse_url(bot_id, "ann"), json={"text": str(i)}) for i in range(5))
-        )
+        answers = await five_at_once(
+            [(one if i % 2 else two).post(converse_url(bot_id, "ann"), json={"text": str(i)}) for i in range(5)],
+            release)
         assert sorted(a.status_code for a in answers) == [200, 200, 429, 429, 429]
         assert (await one.post(converse_url(bot_id, "ann"), json={"text": "again"})).status_code == 200
 

@@ -28,7 +28,8 @@ async def test_two_workers_lose_nothing_even_when_one_is_killed(tmp_path: Path) 
     data = tmp_path / "data"
     write_counter_bot(data)
     async with pg_schema(DATABASE_URL) as db_url:
-        env = {"PARLEY_DATABASE_URL": db_url, "PARLEY_REDIS_URL": REDIS_URL, "PARLEY_LOCK_TTL": "2s"}
+        # a lock TTL a stalled worker outlives with its lock (renewed every third of it)
+        env = {"PARLEY_DATABASE_URL": db_url, "PARLEY_REDIS_URL": REDIS_URL, "PARLEY_LOCK_TTL": "5s"}
         servers = [start_server(data, tmp_path / f"w{i}.log", env=env) for i in range(2)]
         try:
             bases = [s.base for s in servers]

@@ -19,12 +19,13 @@ def turn_events(n: int) -> list[dict[str, Any]]:
 
 
 async def test_events_are_written_together_after_the_interval(store: Any) -> None:
-    log = EventLog(store, interval=0.2)
+    log = EventLog(store, interval=1.0)
     for n in range(3):
         log.add(KEY, turn_events(n))
     assert await store.events(KEY) == []  # not yet: they wait for the batch
-    await asyncio.sleep(0.5)
-    events = await store.events(KEY)
+    deadline = asyncio.get_running_loop().time() + 15
+    while len(events := await store.events(KEY)) < 6 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)  # no flush: the interval alone writes them
     assert [(e["eventId"], e["direction"]) for e in events] == [
         (f"e{n}", d) for n in range(3) for d in ("incoming", "outgoing")]
     assert events[0]["payload"] == {"type": "text", "text": "message 0"}

@@ -79,7 +79,7 @@ async def test_two_workers_fire_each_timeout_once(tmp_path: Path) -> None:
         registry.load_all()
         store = SQLiteStore(db)
         await store.open()
-        locks = RedisLocks(REDIS_URL, ttl=2.0)
+        locks = RedisLocks(REDIS_URL, ttl=5.0)  # a stalled loop keeps its lock
         await locks.open()
         lock_clients.append(locks)
         workers.append(Conversations(settings, registry, store, locks=locks, rng=random.Random(1)))
