@@ -31,6 +31,7 @@ log = logging.getLogger("parley.locks")
 
 PREFIX = "parley:lock:"
 CLOSE_TIMEOUT = 5.0  # seconds for each step of `close`
+WAIT_STEP = 2.0  # seconds of one blocking wait for the lock
 
 # KEYS: queue, wake prefix, alive prefix. Each script is one round trip and atomic.
 
@@ -100,11 +101,12 @@ class RedisLocks:
         Redis (a test run once hung here, the heartbeat cancelled mid-command and both connections idle)."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._heartbeat, CLOSE_TIMEOUT)
-        try:
-            await asyncio.wait_for(self.redis.aclose(), CLOSE_TIMEOUT)
-        except TimeoutError:
+            await asyncio.wait({self._heartbeat}, timeout=CLOSE_TIMEOUT)
+        # not wait_for: it would wait for a cancelled close to finish, which a stuck one never does
+        closing = asyncio.create_task(self.redis.aclose())
+        done, _ = await asyncio.wait({closing}, timeout=CLOSE_TIMEOUT)
+        if not done:
+            closing.cancel()
             log.warning("closing the Redis connections took over %s s; left to the process's exit", CLOSE_TIMEOUT)
 
     async def _beat(self) -> None:
@@ -141,8 +143,10 @@ class RedisLocks:
                 if head is None:  # our ticket was dropped (we stalled past the TTL): queue again
                     head = await self._enqueue(keys=keys, args=[ticket, ms, 0])
                     continue
-                # Wait for our wake-up; the timeout only bounds how long a dead head can block us.
-                await self.redis.blpop([keys[1] + ticket], timeout=self.ttl / 2)
+                # Wait for our wake-up; the timeout only bounds how long a dead head can block us, and
+                # stays under the client's read timeout (redis-py's default is 5 s: a longer BLPOP failed
+                # a turn that waited more than 5 s for a slow one)
+                await self.redis.blpop([keys[1] + ticket], timeout=min(self.ttl / 2, WAIT_STEP))
                 head = await self._head(keys=keys, args=[ms])
             acquired = True
             yield

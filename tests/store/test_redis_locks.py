@@ -157,14 +157,45 @@ async def test_closing_does_not_hang_when_redis_never_answers(monkeypatch: pytes
     lk = RedisLocks(REDIS_URL, ttl=TTL)
     await lk.open()
     real_close = lk.redis.aclose
-    forever = asyncio.Event()
+    released = False
 
-    async def stuck() -> None:
-        await forever.wait()
+    async def stuck() -> None:  # never completes, and ignores being cancelled
+        while not released:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.01)
 
     monkeypatch.setattr(lk.redis, "aclose", stuck)
     try:
-        await asyncio.wait_for(lk.close(), 10)  # without the bound: a TimeoutError here
+        await asyncio.wait_for(asyncio.shield(lk.close()), 10)  # without the bound: a TimeoutError here
         assert lk._heartbeat is not None and lk._heartbeat.done()
     finally:
+        released = True
         await real_close()
+
+
+async def test_a_turn_waits_longer_than_the_clients_read_timeout() -> None:
+    """A turn queued behind one that takes 5.5 s gets the lock (redis-py gives up reading after 5 s:
+    a blocking wait longer than that failed the waiting turn)."""
+    assert REDIS_URL
+    lk = RedisLocks(REDIS_URL, ttl=12.0)
+    await lk.open()
+    key = f"test-{uuid.uuid4()}"
+    order: list[str] = []
+    first_holds = asyncio.Event()
+
+    async def slow() -> None:
+        async with lk.hold(key):
+            first_holds.set()
+            await asyncio.sleep(5.5)
+            order.append("slow")
+
+    async def waiting() -> None:
+        await first_holds.wait()
+        async with lk.hold(key):
+            order.append("next")
+
+    try:
+        await asyncio.gather(slow(), waiting())
+    finally:
+        await lk.close()
+    assert order == ["slow", "next"]
