@@ -73,6 +73,8 @@ class NonStrictRouting:
             raw = scope.get("raw_path")
             if raw and b"%" in raw:
                 path = raw.decode("latin-1")
+            elif "%" in path:  # no raw path (optional in ASGI): the parameters are decoded already
+                path = path.replace("%", "%25")
             if len(path) > 1 and path.endswith("/"):
                 path = path[:-1]
             if path != original:
@@ -94,7 +96,7 @@ class ParleyApp(Starlette):
         if scope["type"] == "http" and scope["method"] == "POST":
             m = CONVERSE_PATH.match(scope["path"])
             if m is not None and not any(name == b"origin" for name, _ in scope["headers"]) \
-                    and b"%" not in scope.get("raw_path", b""):  # escapes: NonStrictRouting's way
+                    and b"%" not in (scope.get("raw_path") or b""):  # escapes: NonStrictRouting's way
                 scope["app"] = self
                 scope["path_params"] = {"botId": m.group(1), "userId": m.group(2)}
                 request = Request(scope, receive)
