@@ -1,4 +1,5 @@
-"""What one idle moment between requests costs: `python bench/idle.py {echo,parley} DATA_DIR`.
+"""What one idle moment between requests costs: `python bench/idle.py {echo,parley} DATA_DIR`, where
+DATA_DIR holds the `welcome-bot` template (`make bench` makes one).
 
 With one client, the server waits for each next request, and on this VM a wait costs CPU afterwards:
 the vCPU halts (the guest's halt polling is off, `haltpoll.guest_halt_poll_ns=0`), and the request
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
@@ -91,7 +93,7 @@ def main() -> None:
     from parley.http.app import create_app
     from parley.settings import Settings
 
-    parley = create_app(Settings.from_env(data, env={"PARLEY_WATCH": "off"}))
+    parley = create_app(Settings.from_env(data, env={**os.environ, "PARLEY_WATCH": "off"}))  # PARLEY_NLU as given
 
     async def with_lifespan() -> dict[str, float]:
         async with parley.router.lifespan_context(parley):

@@ -19,7 +19,7 @@ import pytest
 
 from parley.conversations import Conversations
 from parley.store.base import ConversationKey
-from tests.conftest import EXAMPLES, Server, ShiftedClock, free_port, start_server, stop_server
+from tests.conftest import EXAMPLES, NO_JANITOR, Server, ShiftedClock, free_port, start_server, stop_server
 from tests.http.test_converse import converse_url, copy_pizza, make_data, node, say, serve, write_bot
 
 
@@ -102,7 +102,7 @@ def memory_bot(data: Path, config: dict[str, Any]) -> None:
 
 
 async def test_session_expiry_forgets_session_but_not_user_memory(tmp_path: Path, clock: ShiftedClock) -> None:
-    data = make_data(tmp_path)
+    data = make_data(tmp_path, NO_JANITOR)  # the clock moves: only the next message may fire the expiry
     memory_bot(data, {"dialog": {"sessionTimeoutInterval": "1m", "timeoutInterval": "1h"}})
     async with serve(data) as (client, app):
         assert await say(client, "memory", "a", "set") == ["start u=U s=S t=T"]
@@ -124,7 +124,7 @@ TIMEOUT_BOT_TIMEOUT_FLOW = [
 
 async def test_context_timeout_runs_the_timeout_flow_before_the_next_message(tmp_path: Path,
                                                                             clock: ShiftedClock) -> None:
-    data = make_data(tmp_path)
+    data = make_data(tmp_path, NO_JANITOR)  # the clock moves: only the next message may fire the expiry
     copy_pizza(data, config={"dialog": {"timeoutInterval": "1m"}})
     write_bot(
         data,

@@ -379,7 +379,7 @@ async def test_an_encoded_slash_stays_in_the_user_id_as_in_express(tmp_path: Pat
     (the server's decoded path would have five segments and no route)."""
     data = make_data(tmp_path)
     write_bot(data, "who", texts={"hello": "You are {{{event.target}}}"})
-    async with serve(data) as (client, _):
+    async with serve(data) as (client, app):
         assert await say(client, "who", "team%2F42", "hi") == ["You are team/42"]
         assert await say(client, "who", "team%2f42", "hi") == ["You are team/42"]
         assert await say(client, "who", "Ada%20Lovelace", "hi") == ["You are Ada Lovelace"]
@@ -389,6 +389,30 @@ async def test_an_encoded_slash_stays_in_the_user_id_as_in_express(tmp_path: Pat
         secured = await client.post(converse_url("who", "team%2F42") + "/secured", json={"text": "hi"})
         assert secured.status_code == 401, "the secured route, not a user named team/42/secured"
         assert (await client.post("/api/v1/bots/who/converse/a/b", json={"text": "hi"})).status_code == 404
+
+        # a server that gives no raw path (ASGI allows it): the path it decoded is not decoded again
+        async def without_raw_path(path: str, origin: bool) -> Any:
+            sent: list[dict[str, Any]] = []
+            body = b'{"text": "hi"}'
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": path, "raw_path": None, "query_string": b"", "root_path": "",
+                     "client": ("127.0.0.1", 1), "server": ("parley.test", 80),
+                     "headers": headers + ([(b"origin", b"https://shop.example")] if origin else [])}
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive() -> dict[str, Any]:
+                return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                sent.append(message)
+
+            await app(scope, receive, send)
+            return json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+
+        for origin in (False, True):  # the direct converse path, and the routed one
+            answer = await without_raw_path("/api/v1/bots/who/converse/a%41", origin)
+            assert answer["responses"][-1]["text"] == "You are a%41"
 
 
 @pytest.mark.parametrize(("bot", "body"), [
@@ -534,12 +558,27 @@ async def test_concurrent_requests_of_one_user_each_get_their_own_answer(tmp_pat
     assert sorted(counts) == list(range(20))
 
 
+async def until_exists(path: Path, seconds: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not path.exists():
+        assert asyncio.get_running_loop().time() < deadline, f"{path.name} never appeared"
+        await asyncio.sleep(0.01)
+
+
+def handshake(tmp_path: Path) -> tuple[Path, Path, str]:
+    """Files through which a test's action says it started and the test lets it finish, and the
+    action's JSON arguments naming them (a turn held exactly as long as the test needs)."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    return started, release, json.dumps({"started": str(started), "release": str(release)})
+
+
 SLOW_ACTION = """
 import asyncio
 import pathlib
 
 async def run(event, temp, args):
     if event["target"] == "slow":  # busy until the test releases it (30 s at most)
+        pathlib.Path(args["started"]).touch()
         for _ in range(3000):
             if pathlib.Path(args["release"]).exists():
                 break
@@ -550,9 +589,8 @@ async def run(event, temp, args):
 
 async def test_a_slow_user_does_not_block_another_user(tmp_path: Path) -> None:
     data = make_data(tmp_path)
-    release = tmp_path / "release"
-    write_bot(data, "slowpoke", nodes=[node("entry", [f"wait_a_bit {json.dumps({'release': str(release)})}",
-                                                      "say #!builtin_text-done"])],
+    started, release, args = handshake(tmp_path)
+    write_bot(data, "slowpoke", nodes=[node("entry", [f"wait_a_bit {args}", "say #!builtin_text-done"])],
               texts={"done": "done for {{temp.who}}"}, actions={"wait_a_bit": SLOW_ACTION})
     async with serve(data) as (client, _):
         finished: list[str] = []
@@ -562,7 +600,7 @@ async def test_a_slow_user_does_not_block_another_user(tmp_path: Path) -> None:
             finished.append(user)
 
         slow = asyncio.create_task(talk("slow"))
-        await asyncio.sleep(0.05)  # let the slow turn start its action
+        await until_exists(started)  # the slow turn is inside its action
         await talk("fast")  # had it waited for the slow turn, it would end after it (30 s)
         assert not slow.done(), "user B waited for user A"
         release.touch()
@@ -572,9 +610,14 @@ async def test_a_slow_user_does_not_block_another_user(tmp_path: Path) -> None:
 
 SET_NAME_SLOWLY = """
 import asyncio
+import pathlib
 
-async def run(event, user):
-    await asyncio.sleep(0.4)
+async def run(event, user, args):
+    pathlib.Path(args["started"]).touch()
+    for _ in range(3000):  # until the test releases it (30 s at most)
+        if pathlib.Path(args["release"]).exists():
+            break
+        await asyncio.sleep(0.01)
     user["visits"] = int(user.get("visits") or 0) + 1
 """
 
@@ -583,7 +626,8 @@ async def test_turns_of_two_bots_for_one_user_do_not_lose_user_memory(tmp_path: 
     """User memory is shared by bots (per channel + user); a slow turn on one bot must not overwrite
     what another bot stored for the same user meanwhile."""
     data = make_data(tmp_path)
-    write_bot(data, "visits", nodes=[node("entry", ["count_visit {}", "say #!builtin_text-done"])],
+    started, release, args = handshake(tmp_path)
+    write_bot(data, "visits", nodes=[node("entry", [f"count_visit {args}", "say #!builtin_text-done"])],
               texts={"done": "visits={{user.visits}}"}, actions={"count_visit": SET_NAME_SLOWLY})
     write_bot(data, "namer", nodes=[
         node("entry", ['builtin/setVariable {"type":"user","name":"name","value":"{{event.payload.text}}"}',
@@ -592,8 +636,9 @@ async def test_turns_of_two_bots_for_one_user_do_not_lose_user_memory(tmp_path: 
     write_bot(data, "greeter", texts={"hello": "name={{user.name}} visits={{user.visits}}"})
     async with serve(data) as (client, _):
         slow = asyncio.create_task(say(client, "visits", "shared", "hi"))
-        await asyncio.sleep(0.1)
+        await until_exists(started)  # the slow turn has loaded the user's memory and is in its action
         assert await say(client, "namer", "shared", "Ada") == ["Hello Ada"]
+        release.touch()
         assert await slow == ["visits=1"]
         assert await say(client, "greeter", "shared", "hi") == ["name=Ada visits=1"]
 

@@ -33,7 +33,7 @@ from parley.security import tokens
 from parley.security.passwords import hash_password
 from parley.security.users import User
 from parley.settings import Settings
-from tests.conftest import ShiftedClock, free_port
+from tests.conftest import NO_JANITOR, ShiftedClock, free_port
 from tests.http.test_bots_lifecycle import ASK_SIZE, GREETING, TIMEOUT_TEXT, WELCOME_BACK
 from tests.http.test_converse import converse_url, copy_pizza, make_data, node, settings_for, write_bot
 
@@ -244,7 +244,7 @@ async def test_a_timeout_message_reaches_stream_webhook_and_poll_but_not_the_nex
 
 
 async def test_a_lazily_fired_timeout_goes_to_the_outbox_not_the_answer(tmp_path: Path, clock: ShiftedClock) -> None:
-    data = make_data(tmp_path)
+    data = make_data(tmp_path, NO_JANITOR)  # the clock moves: only the next message may fire the expiry
     copy_pizza(data, config={"dialog": {"timeoutInterval": "1m"}})
     async with running(data) as (client, _):
         _, token = await converse(client, "pizza-bot", "dan", "hi")
