@@ -400,6 +400,10 @@ def main() -> None:
             [PY, str(BENCH / "idle.py"), target, str(data)], env={**os.environ, **env}, capture_output=True,
             text=True, check=True).stdout) for target in ("echo", "parley")}
 
+        # A proactive message to an open event stream (bench/stream.py), across two workers when Redis is there.
+        results["stream"] = json.loads(subprocess.run([PY, str(BENCH / "stream.py")], capture_output=True,
+                                                      text=True, check=True).stdout)
+
         # The issue's own figure: start to ready with the example bots alone, cold and warm NLU cache.
         results["startup_examples_seconds"] = examples_startup(Path(tmp), env, runs=1 if args.quick else 3)
 
@@ -452,6 +456,8 @@ def main() -> None:
               for t, v in idle.items())
           + f"; parley ×echo {parley_idle['back_to_back_cpu_us'] / max(1e-9, echo_idle['back_to_back_cpu_us']):.1f} "
           f"and {parley_idle['with_idle_cpu_us'] / max(1e-9, echo_idle['with_idle_cpu_us']):.1f} (bench/idle.py)")
+    print("proactive event to an open stream (sent to seen, HTTP on loopback): " + "; ".join(
+        f"{k.replace('_', ' ')} p50 {v['p50_ms']} ms, p99 {v['p99_ms']} ms" for k, v in results["stream"].items()))
     ex = results["startup_examples_seconds"]
     print(f"\nstart to ready with the example bots: {ex['cold']} s on a fresh folder, {ex['warm']} s with the NLU "
           "cache filled (median)")
