@@ -83,7 +83,7 @@ class NonStrictRouting:
 
 
 ORIGINAL_PATH = "parley.original_path"
-CONVERSE_PATH = re.compile(r"^/api/v1/bots/([^/]+)/converse/([^/]+)/?$")
+CONVERSE_PATH = re.compile(r"^/api/v1/bots/([^/]+)/converse/([^/]+)/?$", re.IGNORECASE)
 
 
 class ParleyApp(Starlette):
@@ -239,6 +239,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/auth/refresh", refresh, methods=["GET"]),
         Route("/api/v1/bots/{botId:param}/media/{file:param}", media, methods=["GET"]),
     ]
+    for route in routes:  # Express routes ignore case (Botpress keeps its default): /API/V1/Bots/x/Converse/u
+        route.path_regex = re.compile(route.path_regex.pattern, re.IGNORECASE)
     app = ParleyApp(
         routes=routes,
         lifespan=lifespan,

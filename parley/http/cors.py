@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-BOT_PATH = re.compile(r"^/api/v1/bots/([^/]+)/")
+BOT_PATH = re.compile(r"^/api/v1/bots/([^/]+)/", re.IGNORECASE)
 ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Conversation-Token"
 ALLOW_METHODS = "GET, POST, OPTIONS"
 

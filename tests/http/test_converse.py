@@ -374,6 +374,18 @@ async def test_a_trailing_slash_reaches_the_same_route(server: httpx.AsyncClient
     assert "<pre>Cannot POST /api/v1/nothing/</pre>" in missing.text
 
 
+async def test_routes_ignore_case_as_in_express_but_bot_and_user_ids_keep_theirs(server: httpx.AsyncClient) -> None:
+    r = await server.post("/API/V1/Bots/hello/Converse/Ann", json={"text": "hi"})
+    assert r.status_code == 200 and r.json()["responses"][-1]["text"] == "Hello!"
+    secured = await server.post("/api/v1/bots/hello/converse/Ann/SECURED", json={"text": "hi"})
+    assert secured.status_code == 401, "the secured route, which wants a token"
+    assert (await server.get("/Status")).status_code == 200
+    r = await server.post("/api/v1/bots/HELLO/converse/Ann", json={"text": "hi"})
+    assert_api_error(r, 404, "NotFoundError", "Not Found: Invalid Bot ID", "BP_0044")
+    r = await server.post("/API/v1/bots/nobody/events", json={"text": "hi"})
+    assert_api_error(r, 404, "NotFoundError", "Not Found: Invalid Bot ID", "BP_0044")
+
+
 async def test_an_encoded_slash_stays_in_the_user_id_as_in_express(tmp_path: Path) -> None:
     """Express matches the path as sent and decodes each parameter: `team%2F42` is the user `team/42`
     (the server's decoded path would have five segments and no route)."""
