@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("parley.settings")
+# an HTTP header name (RFC 9110 token)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 _ENV_REF = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
 
@@ -120,6 +122,24 @@ class Settings:
 
     def global_value(self, *path: str) -> Any:
         return lookup(self.global_config, *path)
+
+    @functools.cached_property
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """`httpServer.headers`: set on every answer, as Botpress's `res.set(config.headers)` does before
+        any route (a route's own header of the same name wins). Names and values that HTTP cannot carry
+        are left out, logged."""
+        given = self.global_value("httpServer", "headers")
+        out: list[tuple[bytes, bytes]] = []
+        for name, value in (given.items() if isinstance(given, dict) else ()):
+            text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, int | float) else None
+            if text is None or not _TOKEN.fullmatch(name) or any(c in text for c in "\r\n\0"):
+                log.warning("httpServer.headers: %r is not a header this server can send; left out", name)
+                continue
+            try:
+                out.append((name.lower().encode("latin-1"), text.encode("latin-1")))
+            except UnicodeEncodeError:
+                log.warning("httpServer.headers: %r is not a header this server can send; left out", name)
+        return out
 
     @functools.cached_property
     def body_limit(self) -> int:

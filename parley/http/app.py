@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parley.bots.loader import discover, peek_config
 from parley.bots.registry import BotRegistry
@@ -92,7 +92,11 @@ class ParleyApp(Starlette):
     5 % of a turn's instructions). A request with an `Origin` header goes the long way, where CORS is
     answered; errors get the same answers as on the long way."""
 
+    extra_headers: list[tuple[bytes, bytes]] = []  # httpServer.headers, on every answer
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.extra_headers and scope["type"] == "http":
+            send = self._with_extra_headers(send)
         if scope["type"] == "http" and scope["method"] == "POST":
             m = CONVERSE_PATH.match(scope["path"])
             if m is not None and not any(name == b"origin" for name, _ in scope["headers"]) \
@@ -109,6 +113,17 @@ class ParleyApp(Starlette):
                 await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    def _with_extra_headers(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in self.extra_headers if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return sending
 
 
 # The Botpress release whose behaviour parley reproduces (what its `GET /version` answers).
@@ -252,6 +267,7 @@ def create_app(settings: Settings) -> Starlette:
             Exception: unexpected_error,
         },
     )
+    app.extra_headers = settings.response_headers
     app.state.settings = settings
     app.state.registry = registry
     app.state.conversations = conversations

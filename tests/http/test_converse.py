@@ -374,6 +374,31 @@ async def test_a_trailing_slash_reaches_the_same_route(server: httpx.AsyncClient
     assert "<pre>Cannot POST /api/v1/nothing/</pre>" in missing.text
 
 
+async def test_the_configured_headers_go_on_every_answer(tmp_path: Path) -> None:
+    """httpServer.headers (Botpress writes {"X-Powered-By": "Botpress"} into a new botpress.config.json)."""
+    headers = {"X-Powered-By": "Botpress", "X-Frame-Options": "DENY", "Content-Type": "text/plain",
+               "Bad Name": "x", "X-Split": "a\r\nSet-Cookie: y"}
+    data = make_data(tmp_path, {"httpServer": {"headers": headers}})
+    write_bot(data, "hello")
+    async with serve(data) as (client, _):
+        answers = [
+            await client.post(converse_url("hello", "u1"), json={"text": "hi"}),  # the direct converse path
+            await client.post(converse_url("hello", "u1"), json={"text": "hi"}, headers={"Origin": "https://a.b"}),
+            await client.get("/status"),
+            await client.post(converse_url("nobody", "u1"), json={"text": "hi"}),  # 404 BP_0044
+            await client.get("/nothing"),  # Express's 404 page
+        ]
+        for r in answers:
+            assert r.headers["x-powered-by"] == "Botpress" and r.headers["x-frame-options"] == "DENY", r.request.url
+            assert r.headers["content-type"] != "text/plain", "a route's own header wins"
+            assert "x-split" not in r.headers and "set-cookie" not in r.headers
+        assert answers[0].json()["responses"][-1]["text"] == "Hello!"
+    data2 = make_data(tmp_path / "plain")
+    write_bot(data2, "hello")
+    async with serve(data2) as (client, _):
+        assert "x-powered-by" not in (await client.post(converse_url("hello", "u1"), json={"text": "hi"})).headers
+
+
 async def test_routes_ignore_case_as_in_express_but_bot_and_user_ids_keep_theirs(server: httpx.AsyncClient) -> None:
     r = await server.post("/API/V1/Bots/hello/Converse/Ann", json={"text": "hi"})
     assert r.status_code == 200 and r.json()["responses"][-1]["text"] == "Hello!"
