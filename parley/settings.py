@@ -142,6 +142,18 @@ class Settings:
         return out
 
     @functools.cached_property
+    def client_rate(self) -> tuple[int, float] | None:
+        """`httpServer.rateLimit` ({enabled, limit: 600, limitWindow: "30s"}): requests allowed per client
+        address and window, on every route, as Botpress's express-rate-limit counts them; None when off."""
+        section = self.global_value("httpServer", "rateLimit")
+        if not isinstance(section, dict) or not section.get("enabled"):
+            return None
+        limit = section.get("limit", 600)
+        window = section.get("limitWindow", "30s")
+        return (int(limit) if isinstance(limit, int | float) and limit > 0 else 600,
+                _duration(window if isinstance(window, str) else None, 30.0))
+
+    @functools.cached_property
     def body_limit(self) -> int:
         """`httpServer.bodyLimit` in bytes, read once (the global configuration is fixed at start)."""
         from parley.engine.sizes import parse_size

@@ -28,7 +28,7 @@ from parley.http.auth import login, refresh
 from parley.http.converse import find_bot, public_converse, secured_converse
 from parley.http.cors import BOT_PATH, BotCors
 from parley.http.errors import ApiError, PlainError, error_response, json_response, not_found_page
-from parley.http.limits import RateLimiter
+from parley.http.limits import Rate, RateLimiter
 from parley.http.media import media
 from parley.http.openapi import docs, openapi_json
 from parley.http.proactive import StreamSettings, messages, send_event, stream
@@ -93,10 +93,20 @@ class ParleyApp(Starlette):
     answered; errors get the same answers as on the long way."""
 
     extra_headers: list[tuple[bytes, bytes]] = []  # httpServer.headers, on every answer
+    client_rate: Rate | None = None  # httpServer.rateLimit, on every route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.extra_headers and scope["type"] == "http":
             send = self._with_extra_headers(send)
+        if self.client_rate is not None and scope["type"] == "http":
+            client = scope.get("client")
+            try:
+                await self.state.limiter.check_client(client[0] if client else "", self.client_rate)
+            except PlainError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+            except Exception:  # the counter's store (Redis) failing: serve rather than refuse everyone
+                log.warning("httpServer.rateLimit: could not count a request; let through", exc_info=True)
         if scope["type"] == "http" and scope["method"] == "POST":
             m = CONVERSE_PATH.match(scope["path"])
             if m is not None and not any(name == b"origin" for name, _ in scope["headers"]) \
@@ -268,6 +278,8 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.extra_headers = settings.response_headers
+    if settings.client_rate is not None:
+        app.client_rate = Rate(*settings.client_rate)
     app.state.settings = settings
     app.state.registry = registry
     app.state.conversations = conversations

@@ -35,10 +35,11 @@ class ApiError(Exception):
 class PlainError(Exception):
     """Botpress answers a few refusals as plain text (HTML content type), not JSON."""
 
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(text)
         self.status = status
         self.text = text
+        self.headers = headers
 
 
 _JSON_TYPE_HEADER = (b"content-type", JSON_TYPE.encode("latin-1"))
@@ -70,7 +71,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(exc: ApiError | PlainError) -> Response:
     if isinstance(exc, PlainError):
-        return Response(exc.text, status_code=exc.status, media_type="text/html; charset=utf-8")
+        return Response(exc.text, status_code=exc.status, headers=exc.headers, media_type="text/html; charset=utf-8")
     return json_response(exc.body(), exc.status, exc.headers)
 
 

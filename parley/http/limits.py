@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from parley.http.errors import ApiError
+from parley.http.errors import ApiError, PlainError
 from parley.store.redis_client import redis_from_url
 
 if TYPE_CHECKING:
@@ -81,6 +81,13 @@ class RateLimiter:
         if len(self._windows) > 100_000:  # forget windows that are over
             self._windows = {k: v for k, v in self._windows.items() if now - v[0] < rate.seconds}
         return 0.0 if count <= rate.limit else start + rate.seconds - now
+
+    async def check_client(self, address: str, rate: Rate) -> None:
+        """`httpServer.rateLimit`: Botpress's express-rate-limit answers with its plain message."""
+        wait = await self.hit(f"client:{address}", rate)
+        if wait:
+            raise PlainError(429, "Too many requests, please slow down.",
+                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
     async def check(self, bot_id: str, user_id: str, per_user: Rate | None, per_bot: Rate | None) -> None:
         if per_user is not None:

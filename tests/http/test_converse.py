@@ -399,6 +399,23 @@ async def test_the_configured_headers_go_on_every_answer(tmp_path: Path) -> None
         assert "x-powered-by" not in (await client.post(converse_url("hello", "u1"), json={"text": "hi"})).headers
 
 
+async def test_the_global_rate_limit_counts_every_route_per_client_address(tmp_path: Path) -> None:
+    """httpServer.rateLimit, Botpress's express-rate-limit: a limit per client address over all routes."""
+    data = make_data(tmp_path, {"httpServer": {"rateLimit": {"enabled": True, "limit": 3, "limitWindow": "1m"}}})
+    write_bot(data, "hello")
+    async with serve(data) as (client, app):
+        assert (await client.post(converse_url("hello", "u1"), json={"text": "hi"})).status_code == 200
+        assert (await client.get("/status")).status_code == 200
+        assert (await client.post(converse_url("hello", "u2"), json={"text": "hi"})).status_code == 200
+        for r in (await client.post(converse_url("hello", "u3"), json={"text": "hi"}), await client.get("/status")):
+            assert_plain(r, 429, "Too many requests, please slow down.")
+            assert 1 <= int(r.headers["retry-after"]) <= 60
+        other = httpx.ASGITransport(app, client=("10.0.0.2", 4000))
+        async with httpx.AsyncClient(transport=other, base_url="http://parley.test") as elsewhere:
+            r = await elsewhere.post(converse_url("hello", "u4"), json={"text": "hi"})
+            assert r.status_code == 200, "another address has its own count"
+
+
 async def test_routes_ignore_case_as_in_express_but_bot_and_user_ids_keep_theirs(server: httpx.AsyncClient) -> None:
     r = await server.post("/API/V1/Bots/hello/Converse/Ann", json={"text": "hi"})
     assert r.status_code == 200 and r.json()["responses"][-1]["text"] == "Hello!"
