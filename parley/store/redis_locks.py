@@ -108,6 +108,8 @@ class RedisLocks:
         if not done:
             closing.cancel()
             log.warning("closing the Redis connections took over %s s; left to the process's exit", CLOSE_TIMEOUT)
+            return
+        closing.result()  # a failure to close is raised, as before
 
     async def _beat(self) -> None:
         """Keep every ticket of this process alive; a killed process stops beating."""
