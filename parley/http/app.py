@@ -97,16 +97,18 @@ class ParleyApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.extra_headers and scope["type"] == "http":
-            send = self._with_extra_headers(send)
+            send = self._with_headers(send, self.extra_headers)
         if self.client_rate is not None and scope["type"] == "http":
             client = scope.get("client")
             try:
-                await self.state.limiter.check_client(client[0] if client else "", self.client_rate)
+                counted = await self.state.limiter.check_client(client[0] if client else "", self.client_rate)
             except PlainError as exc:
                 await error_response(exc)(scope, receive, send)
                 return
             except Exception:  # the counter's store (Redis) failing: serve rather than refuse everyone
                 log.warning("httpServer.rateLimit: could not count a request; let through", exc_info=True)
+            else:
+                send = self._with_headers(send, counted)
         if scope["type"] == "http" and scope["method"] == "POST":
             m = CONVERSE_PATH.match(scope["path"])
             if m is not None and not any(name == b"origin" for name, _ in scope["headers"]) \
@@ -124,12 +126,14 @@ class ParleyApp(Starlette):
                 return
         await super().__call__(scope, receive, send)
 
-    def _with_extra_headers(self, send: Send) -> Send:
+    @staticmethod
+    def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+        """`send`, adding `extra` headers to the answer's head where the route did not set them."""
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in self.extra_headers if name not in present]
+                headers += [(name, value) for name, value in extra if name not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -67,11 +67,11 @@ class RateLimiter:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def hit(self, key: str, rate: Rate) -> float:
-        """Count a request; return 0 when allowed, else the seconds until the window reopens."""
+    async def count(self, key: str, rate: Rate) -> tuple[int, float]:
+        """Count a request in its window: (requests in the window so far, seconds until it reopens)."""
         if self._hit is not None:
             count, pttl = await self._hit(keys=[f"parley:rate:{key}"], args=[int(rate.seconds * 1000)])
-            return 0.0 if int(count) <= rate.limit else max(int(pttl), 0) / 1000
+            return int(count), max(int(pttl), 0) / 1000
         now = time.monotonic()
         start, count = self._windows.get(key, (now, 0))
         if now - start >= rate.seconds:
@@ -80,14 +80,24 @@ class RateLimiter:
         self._windows[key] = (start, count)
         if len(self._windows) > 100_000:  # forget windows that are over
             self._windows = {k: v for k, v in self._windows.items() if now - v[0] < rate.seconds}
-        return 0.0 if count <= rate.limit else start + rate.seconds - now
+        return count, start + rate.seconds - now
 
-    async def check_client(self, address: str, rate: Rate) -> None:
-        """`httpServer.rateLimit`: Botpress's express-rate-limit answers with its plain message."""
-        wait = await self.hit(f"client:{address}", rate)
-        if wait:
+    async def hit(self, key: str, rate: Rate) -> float:
+        """Count a request; return 0 when allowed, else the seconds until the window reopens."""
+        count, left = await self.count(key, rate)
+        return 0.0 if count <= rate.limit else left
+
+    async def check_client(self, address: str, rate: Rate) -> list[tuple[bytes, bytes]]:
+        """`httpServer.rateLimit`, as Botpress's express-rate-limit (v5) answers it: the headers for the
+        answer (`X-RateLimit-Limit`, `-Remaining`, `-Reset` in epoch seconds), or, past the limit, its plain
+        message with `Retry-After` set to the whole window."""
+        count, left = await self.count(f"client:{address}", rate)
+        headers = {"X-RateLimit-Limit": str(rate.limit), "X-RateLimit-Remaining": str(max(0, rate.limit - count)),
+                   "X-RateLimit-Reset": str(math.ceil(time.time() + left))}
+        if count > rate.limit:
             raise PlainError(429, "Too many requests, please slow down.",
-                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                             headers={**headers, "Retry-After": str(max(1, math.ceil(rate.seconds)))})
+        return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
     async def check(self, bot_id: str, user_id: str, per_user: Rate | None, per_bot: Rate | None) -> None:
         if per_user is not None:

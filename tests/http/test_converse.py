@@ -10,6 +10,7 @@ import asyncio
 import json
 import random
 import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -404,12 +405,15 @@ async def test_the_global_rate_limit_counts_every_route_per_client_address(tmp_p
     data = make_data(tmp_path, {"httpServer": {"rateLimit": {"enabled": True, "limit": 3, "limitWindow": "1m"}}})
     write_bot(data, "hello")
     async with serve(data) as (client, app):
-        assert (await client.post(converse_url("hello", "u1"), json={"text": "hi"})).status_code == 200
-        assert (await client.get("/status")).status_code == 200
+        first = await client.post(converse_url("hello", "u1"), json={"text": "hi"})
+        assert first.status_code == 200
+        assert (first.headers["x-ratelimit-limit"], first.headers["x-ratelimit-remaining"]) == ("3", "2")
+        assert 0 <= int(first.headers["x-ratelimit-reset"]) - time.time() <= 61
+        assert (await client.get("/status")).headers["x-ratelimit-remaining"] == "1"
         assert (await client.post(converse_url("hello", "u2"), json={"text": "hi"})).status_code == 200
         for r in (await client.post(converse_url("hello", "u3"), json={"text": "hi"}), await client.get("/status")):
             assert_plain(r, 429, "Too many requests, please slow down.")
-            assert 1 <= int(r.headers["retry-after"]) <= 60
+            assert r.headers["retry-after"] == "60" and r.headers["x-ratelimit-remaining"] == "0"
         other = httpx.ASGITransport(app, client=("10.0.0.2", 4000))
         async with httpx.AsyncClient(transport=other, base_url="http://parley.test") as elsewhere:
             r = await elsewhere.post(converse_url("hello", "u4"), json={"text": "hi"})
