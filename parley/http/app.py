@@ -171,13 +171,15 @@ async def api_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (404, 405):
-        path = request.scope.get(ORIGINAL_PATH) or request.url.path
+        raw = request.scope.get("raw_path")
+        # the path as sent (Express routes and reports it so), else the server's decoded one
+        path = raw.decode("latin-1") if raw else request.scope.get(ORIGINAL_PATH) or request.url.path
         # Botpress checks the bot of any /api/v1/bots/<botId>/ path before its routes: an unknown or
         # disabled bot is its JSON 404 whatever the method or the rest of the path
         m = BOT_PATH.match(path)
         if m is not None:
             try:
-                find_bot(request.app.state.conversations, m.group(1))
+                find_bot(request.app.state.conversations, unquote(m.group(1)) if raw else m.group(1))
             except ApiError as missing:
                 if missing.status == 404:
                     return error_response(missing)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.responses import Response
@@ -75,11 +77,26 @@ def error_response(exc: ApiError | PlainError) -> Response:
     return json_response(exc.body(), exc.status, exc.headers)
 
 
+# what the `encodeurl` package leaves as it is: URL characters and well-formed percent-escapes
+_URL_UNSAFE = re.compile(r"%(?![0-9A-Fa-f]{2})|[^!#$%&'()*+,\-./0-9:;=?@A-Z\[\]_a-z~]")
+
+
+def _escape_html(text: str) -> str:
+    """The `escape-html` package's five replacements."""
+    return text.translate(_HTML_ESCAPES)
+
+
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
+
+
 def not_found_page(method: str, path: str) -> Response:
-    """Express's default 404 page, which Botpress clients see for unknown routes."""
+    """Express's default 404 page, which Botpress clients see for unknown routes. The path is shown as
+    sent, through `encodeurl` and `escape-html` as Express's finalhandler does: nothing a client puts
+    in a URL becomes markup in the page."""
+    shown = _escape_html(_URL_UNSAFE.sub(lambda m: quote(m.group(0), safe=""), path))
     body = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
-        f"</head>\n<body>\n<pre>Cannot {method} {path}</pre>\n</body>\n</html>\n"
+        f"</head>\n<body>\n<pre>Cannot {_escape_html(method)} {shown}</pre>\n</body>\n</html>\n"
     )
     return Response(body, status_code=404, media_type="text/html; charset=utf-8")
 

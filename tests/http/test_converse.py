@@ -375,6 +375,19 @@ async def test_a_trailing_slash_reaches_the_same_route(server: httpx.AsyncClient
     assert "<pre>Cannot POST /api/v1/nothing/</pre>" in missing.text
 
 
+async def test_the_404_page_shows_the_path_as_sent_and_never_as_markup(server: httpx.AsyncClient) -> None:
+    """Express's finalhandler: the path as sent, through encodeurl and escape-html."""
+    r = await server.get("/api/v1/nothing%20here")
+    assert r.status_code == 404 and "<pre>Cannot GET /api/v1/nothing%20here</pre>" in r.text
+    r = await server.get("/x%3Cscript%3Ealert(1)%3C/script%3E")
+    assert "<pre>Cannot GET /x%3Cscript%3Ealert(1)%3C/script%3E</pre>" in r.text and "<script>" not in r.text
+    r = await server.get("/it's")
+    assert "<pre>Cannot GET /it&#39;s</pre>" in r.text
+    # the bot of an /api/v1/bots/<id>/ path is the decoded id: "hello/x" is no bot, though "hello" is
+    r = await server.post("/api/v1/bots/hello%2Fx/nothing", json={"text": "hi"})
+    assert_api_error(r, 404, "NotFoundError", "Not Found: Invalid Bot ID", "BP_0044")
+
+
 async def test_the_configured_headers_go_on_every_answer(tmp_path: Path) -> None:
     """httpServer.headers (Botpress writes {"X-Powered-By": "Botpress"} into a new botpress.config.json)."""
     headers = {"X-Powered-By": "Botpress", "X-Frame-Options": "DENY", "Content-Type": "text/plain",
