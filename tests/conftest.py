@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import shutil
@@ -10,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,3 +170,18 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> ShiftedClock:
     shifted = ShiftedClock()
     monkeypatch.setattr("parley.conversations.time", shifted)
     return shifted
+
+
+async def until(ready: Callable[[], bool | Awaitable[bool]], seconds: float = 30, step: float = 0.01) -> bool:
+    """Poll `ready` (a function or a coroutine function) until it holds or `seconds` pass, and say
+    whether it held: a test waits for a state however slow the machine is, then asserts what it needs."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = ready()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(step)

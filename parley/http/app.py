@@ -255,17 +255,18 @@ def create_app(settings: Settings) -> Starlette:
             else:
                 locks.close()
 
+    converse = "/api/v1/bots/{botId:param}/converse/{userId:param}"
     routes = [  # the converse route first: Starlette tries routes in order, and it takes most requests
-        Route("/api/v1/bots/{botId:param}/converse/{userId:param}", public_converse, methods=["POST"]),
+        Route(converse, public_converse, methods=["POST"]),
         Route("/status", status, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
         Route("/api/v1/metrics", metrics, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/secured", secured_converse, methods=["POST"]),
-        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/events", send_event, methods=["POST"]),
-        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/stream", stream, methods=["GET"]),
-        Route("/api/v1/bots/{botId:param}/converse/{userId:param}/messages", messages, methods=["GET"]),
+        Route(f"{converse}/secured", secured_converse, methods=["POST"]),
+        Route(f"{converse}/events", send_event, methods=["POST"]),
+        Route(f"{converse}/stream", stream, methods=["GET"]),
+        Route(f"{converse}/messages", messages, methods=["GET"]),
         Route("/api/v1/auth/login/basic/{strategy:param}", login, methods=["POST"]),
         Route("/api/v1/auth/refresh", refresh, methods=["GET"]),
         Route("/api/v1/bots/{botId:param}/media/{file:param}", media, methods=["GET"]),

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from parley.http.app import create_app
 from parley.settings import Settings
 from parley.store.base import ConversationKey
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, until
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -629,13 +629,6 @@ async def test_concurrent_requests_of_one_user_each_get_their_own_answer(tmp_pat
     assert sorted(counts) == list(range(20))
 
 
-async def until_exists(path: Path, seconds: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not path.exists():
-        assert asyncio.get_running_loop().time() < deadline, f"{path.name} never appeared"
-        await asyncio.sleep(0.01)
-
-
 def handshake(tmp_path: Path) -> tuple[Path, Path, str]:
     """Files through which a test's action says it started and the test lets it finish, and the
     action's JSON arguments naming them (a turn held exactly as long as the test needs)."""
@@ -671,7 +664,7 @@ async def test_a_slow_user_does_not_block_another_user(tmp_path: Path) -> None:
             finished.append(user)
 
         slow = asyncio.create_task(talk("slow"))
-        await until_exists(started)  # the slow turn is inside its action
+        assert await until(started.exists), "the slow turn never started its action"
         await talk("fast")  # had it waited for the slow turn, it would end after it (30 s)
         assert not slow.done(), "user B waited for user A"
         release.touch()
@@ -707,7 +700,8 @@ async def test_turns_of_two_bots_for_one_user_do_not_lose_user_memory(tmp_path: 
     write_bot(data, "greeter", texts={"hello": "name={{user.name}} visits={{user.visits}}"})
     async with serve(data) as (client, _):
         slow = asyncio.create_task(say(client, "visits", "shared", "hi"))
-        await until_exists(started)  # the slow turn has loaded the user's memory and is in its action
+        # the slow turn has loaded the user's memory and is in its action
+        assert await until(started.exists), "the slow turn never started its action"
         assert await say(client, "namer", "shared", "Ada") == ["Hello Ada"]
         release.touch()
         assert await slow == ["visits=1"]

@@ -33,7 +33,7 @@ from parley.security import tokens
 from parley.security.passwords import hash_password
 from parley.security.users import User
 from parley.settings import Settings
-from tests.conftest import NO_JANITOR, ShiftedClock, free_port
+from tests.conftest import NO_JANITOR, ShiftedClock, free_port, until
 from tests.http.test_bots_lifecycle import ASK_SIZE, GREETING, TIMEOUT_TEXT, WELCOME_BACK
 from tests.http.test_converse import converse_url, copy_pizza, make_data, node, settings_for, write_bot
 
@@ -447,9 +447,7 @@ async def test_an_idle_stream_gets_heartbeats(tmp_path: Path) -> None:
         app.state.stream.heartbeat = 0.1
         token = {"X-Conversation-Token": tokens.conversation_token(app.state.auth.secret, "notify", "hal")}
         async with EventStream(client, stream_url("notify", "hal"), token) as s:
-            deadline = asyncio.get_running_loop().time() + 5  # two beats, however slow the machine is
-            while len(s.comments) < 2 and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)
+            await until(lambda: len(s.comments) >= 2, seconds=5)  # two beats, however slow the machine is
             assert len(s.comments) >= 2 and s.pending() == 0
 
 

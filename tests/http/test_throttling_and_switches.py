@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import until
 from tests.http.test_converse import converse_url, make_data, serve, write_bot
 
 ANSWER = [{"id": "n", "name": "n", "onEnter": ['say #builtin_text {"text":"ok"}'], "onReceive": None, "next": []}]
@@ -89,9 +90,7 @@ async def five_at_once(posts: list[Any], release: Path) -> list[Any]:
     """Send five messages of one user while the first turn is held; once three answers are in (the
     queue is full: 429 right away), release it. No race with the machine's speed."""
     tasks = [asyncio.create_task(p) for p in posts]
-    deadline = asyncio.get_running_loop().time() + 30
-    while sum(t.done() for t in tasks) < 3 and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)
+    await until(lambda: sum(t.done() for t in tasks) >= 3)
     release.touch()
     return await asyncio.gather(*tasks)
 

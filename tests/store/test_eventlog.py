@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from parley.eventlog import EventLog, EventRow
 from parley.store.base import ConversationKey
+from tests.conftest import until
 
 KEY = ConversationKey("bot", "api", "ada")
 
@@ -23,9 +23,12 @@ async def test_events_are_written_together_after_the_interval(store: Any) -> Non
     for n in range(3):
         log.add(KEY, turn_events(n))
     assert await store.events(KEY) == []  # not yet: they wait for the batch
-    deadline = asyncio.get_running_loop().time() + 15
-    while len(events := await store.events(KEY)) < 6 and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.1)  # no flush: the interval alone writes them
+
+    async def all_written() -> bool:
+        return len(await store.events(KEY)) >= 6
+
+    await until(all_written, seconds=15)  # no flush: the interval alone writes them
+    events = await store.events(KEY)
     assert [(e["eventId"], e["direction"]) for e in events] == [
         (f"e{n}", d) for n in range(3) for d in ("incoming", "outgoing")]
     assert events[0]["payload"] == {"type": "text", "text": "message 0"}

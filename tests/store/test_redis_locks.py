@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from parley.store.redis_locks import RedisLocks
+from tests.conftest import until
 
 REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="PARLEY_TEST_REDIS_URL is not set (no Redis to test against)")
@@ -58,10 +59,10 @@ async def test_turns_of_one_conversation_run_one_at_a_time_in_arrival_order(lock
     for i in range(1, 15):
         tasks.append(asyncio.create_task(turn(i)))
         # Arrival is when the ticket reaches Redis: wait for it, so the order is defined.
-        deadline = time.monotonic() + 10
-        while await locks.redis.llen(queue) < i + 1:
-            assert time.monotonic() < deadline, f"turn {i}'s ticket never reached Redis"
-            await asyncio.sleep(0.001)
+        async def queued(n: int = i + 1) -> bool:
+            return bool(await locks.redis.llen(queue) >= n)
+
+        assert await until(queued, seconds=10, step=0.001), f"turn {i}'s ticket never reached Redis"
     let_go.set()
     await asyncio.gather(*tasks)
     assert not overlap
@@ -118,6 +119,7 @@ async def test_different_conversations_do_not_wait_for_each_other(locks: RedisLo
 HOLDER = """
 import asyncio, sys
 from parley.store.redis_locks import RedisLocks
+from tests.conftest import until
 async def main():
     lk = RedisLocks(sys.argv[1], ttl=1.0)
     await lk.open()
