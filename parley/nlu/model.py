@@ -294,8 +294,9 @@ class LanguageModel:
         normalized = normalize(text)
         vector = self.embedder.encode_one(text) if self.embedder is not None and clf.uses_embeddings else None
         p: list[float] = clf.scores(normalized, markers(found), vector).tolist()
+        confirmed = False
         if clf.second is not None:
-            p = clf.rerank(p, lambda: self._encoded(text))
+            p, confirmed = clf.rerank(p, lambda: self._encoded(text))
         p_none = p[-1]
         # Botpress's exact matcher: a message equal to a training utterance is that intent, with
         # confidence 1, in the contexts of that intent (the others keep the classifier's view)
@@ -305,7 +306,7 @@ class LanguageModel:
         qs = {c: [p[i] for i in idx] for c, (_, idx) in members.items()}
         masses = {c: sum(q) for c, q in qs.items()}
         total_mass = sum(masses.values())
-        threshold = clf.threshold
+        threshold = 0.0 if confirmed else clf.threshold
         out: JSONDict = {}
         for c, (names, _) in members.items():
             intents: list[JSONDict]
@@ -421,6 +422,7 @@ class LanguageModel:
                 if "second_dense" in arrays:
                     dense = arrays["second_dense"]
                     second = SoftmaxWeights(np.zeros((1, dense.shape[1]), np.float32), dense, arrays["second_bias"])
+                    load_encoder(str(meta["language"]))  # here, off the event loop, not at the first message
             uses = bool(c["usesEmbeddings"]) and embedder is not None
             classifier = IntentClassifier(tuple(c["labels"]), featurizer, weights, float(c["threshold"]),
                                           dict(c["exact"]), uses, second)

@@ -45,7 +45,8 @@ def test_a_paraphrase_is_closer_than_a_sentence_on_the_same_words(encoder: Sente
 
 
 def test_batched_sentences_of_different_lengths_get_the_vectors_they_get_alone(encoder: SentenceEncoder) -> None:
-    texts = ["hi", "what time is it in tokyo right now", "cancel my order", "I'd like to know my credit score please"]
+    texts = ["hi", "what time is it in tokyo right now", "cancel my order", "I'd like to know my credit score please",
+             "a message far longer than the model reads " * 40]  # cut at its 128 tokens, as it was trained
     together = encoder.encode(texts)
     for text, row in zip(texts, together, strict=True):
         alone = encoder.encode_one(text)
@@ -84,13 +85,14 @@ def _names(model: LanguageModel, test: list[tuple[str, str]]) -> list[str]:
     return [predict_elected(model, text, ["global"])[1]["intent"]["name"] for text, _ in test]
 
 
-def test_the_second_opinion_picks_the_right_intent_more_often_and_leaves_out_of_scope_alone(
+def test_the_second_opinion_picks_the_right_intent_more_often_and_rescues_what_it_confirms(
         encoder: SentenceEncoder, clinc: tuple[list[tuple[str, str]], list[tuple[str, str]]],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """CLINC150 with 20 utterances for each of its 150 intents, a third of its validation questions and
-    its out-of-scope ones: the encoder's vectors lift the intents found, and the messages found out of
-    scope are the same (the second opinion reorders intents; the first stage's calibrated threshold
-    decides whether any applies). The model and its second opinion come back whole from the disk."""
+    its out-of-scope ones: the encoder's vectors lift the intents found. The second opinion never sends
+    a message out of scope; the ones it brings back in (the first stage's best intent, under its
+    threshold, confirmed) are more often right than out of scope. The model and its second opinion
+    come back whole from the disk."""
     train, test = clinc
     with_second = _clinc_model(train)
     assert with_second.classifier is not None and with_second.classifier.second is not None
@@ -105,7 +107,10 @@ def test_the_second_opinion_picks_the_right_intent_more_often_and_leaves_out_of_
     right_with = sum(a[i] == test[i][1] for i in inside) / len(inside)
     right_without = sum(b[i] == test[i][1] for i in inside) / len(inside)
     assert right_with >= right_without + 0.015, (right_with, right_without)
-    assert [n == "none" for n in a] == [n == "none" for n in b]
+    assert all(a[i] != "none" for i, n in enumerate(b) if n != "none")
+    rescued = [i for i, n in enumerate(b) if n == "none" and a[i] != "none"]
+    rescued_right = sum(a[i] == test[i][1] for i in rescued)
+    assert rescued_right > len(rescued) - rescued_right, (rescued_right, len(rescued))
 
     loaded = LanguageModel.load(with_second.save(tmp_path), load_embedder())
     assert loaded.classifier is not None and loaded.classifier.second is not None
