@@ -38,6 +38,10 @@ MAX_TOKENS = 128  # as the model was trained (sentence-transformers' max_seq_len
 BATCH = 64  # sentences of similar length per forward pass when encoding many
 ENCODING_THREADS = max(1, min(4, os.cpu_count() or 1))
 _HEADS = 12
+# The first four of the model's six layers, mean pooled: on CLINC150 (60 utterances per intent) the second
+# opinion is as accurate as with all six (reranked in-scope accuracy 0.9517 against 0.9527; 5 layers
+# 0.9513), for two thirds of the compute (encoding its 9,000 sentences: 8.8 s against 13.2 s).
+LAYERS = 4
 _EPS = 1e-12
 
 
@@ -64,7 +68,7 @@ def identity(language: str) -> str:
     folder = model_dir() if language in LANGUAGES else None
     if folder is None:
         return "no-encoder"
-    return f"{PACKAGE}:{(folder / 'model.safetensors').stat().st_size}"
+    return f"{PACKAGE}:{(folder / 'model.safetensors').stat().st_size}:{LAYERS}"
 
 
 def _layer_norm(x: F32, gain: F32, bias: F32, axis: int = -1) -> F32:
@@ -94,8 +98,8 @@ def _gelu(x: F32) -> None:
 
 
 class SentenceEncoder:
-    """BERT's forward pass (6 layers, 384 dimensions, 12 heads), mean pooling, unit length: what
-    sentence-transformers computes for this model, in float32."""
+    """BERT's forward pass (384 dimensions, 12 heads; LAYERS of its layers), mean pooling, unit length:
+    with all six layers, what sentence-transformers computes for this model, in float32."""
 
     def __init__(self, folder: Path) -> None:
         from safetensors.numpy import load_file
@@ -116,7 +120,7 @@ class SentenceEncoder:
         # order than X @ W.T when there are few tokens (one message), and no slower when there are many.
         self.layers: list[dict[str, Any]] = []
         i = 0
-        while f"encoder.layer.{i}.attention.self.query.weight" in w:
+        while i < LAYERS and f"encoder.layer.{i}.attention.self.query.weight" in w:
             p = f"encoder.layer.{i}."
 
             def column(name: str, p: str = p) -> F32:

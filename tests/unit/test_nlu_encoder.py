@@ -41,7 +41,7 @@ def test_a_paraphrase_is_closer_than_a_sentence_on_the_same_words(encoder: Sente
                         "move money into my savings account", "will it rain tomorrow", "book a table for two"])
     assert _cos(v[0], v[1]) > _cos(v[0], v[2])
     assert _cos(v[0], v[1]) > _cos(v[0], v[3]) + 0.3
-    assert _cos(v[3], v[4]) < 0.3
+    assert _cos(v[0], v[2]) > max(_cos(v[0], v[3]), _cos(v[0], v[4]), _cos(v[3], v[4])) + 0.2
 
 
 def test_batched_sentences_of_different_lengths_get_the_vectors_they_get_alone(encoder: SentenceEncoder) -> None:
