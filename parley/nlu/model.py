@@ -33,8 +33,15 @@ from parley.nlu.entities.lists import ListEntity, extract_list
 from parley.nlu.entities.patterns import PatternEntity, extract_pattern
 from parley.nlu.entities.system import extract_system
 from parley.nlu.features import Block, Featurizer, words_of
+from parley.nlu.intents import (
+    SECOND_MIN_INTENTS,
+    IntentClassifier,
+    Sample,
+    second_sample,
+    train_intents,
+    train_second,
+)
 from parley.nlu.intents import SPEC as INTENT_SPEC
-from parley.nlu.intents import IntentClassifier, Sample, second_sample, train_intents, train_second
 from parley.nlu.linear import SoftmaxWeights
 from parley.nlu.slots import SlotDefinition, SlotTagger, slot_definitions
 from parley.nlu.spelling import SpellChecker
@@ -96,10 +103,15 @@ class TrainingSet:
         raw = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.md5(raw).hexdigest()[:16]
 
-    def model_id(self, embedder: Embedder | None) -> str:
+    def model_id(self, embedder: Embedder | None, *, encoder_failed: bool = False) -> str:
+        """Names the trained model: the training data, the NLU's settings, the sentence vectors' table
+        and, for bots big enough to get a second opinion, its encoder (or that it failed: such a model
+        is not taken for one trained with it once the encoder works)."""
         embedder = embedder_for(self.language, embedder)
+        many = sum(1 for i in self.intents if i.utterances) >= SECOND_MIN_INTENTS
+        encoder = encoder_identity(self.language) if many and not encoder_failed else "no-encoder"
         spec = json.dumps([NLU_VERSION, INTENT_SPEC, embedder.identity if embedder is not None else "no-embeddings",
-                           encoder_identity(self.language)], sort_keys=True)
+                           encoder], sort_keys=True)
         spec_hash = hashlib.md5(spec.encode()).hexdigest()[:16]
         return f"{self.content_hash()}.{spec_hash}.{self.seed}.{self.language}"
 
@@ -234,8 +246,10 @@ class LanguageModel:
                 examples = [(u, _all_entities(u.text, data.lists, data.patterns, data.language))
                             for u in intent.utterances]
                 taggers[intent.name] = SlotTagger.train(intent.slots, examples, data.seed)
+        failed = encoder_identity(data.language) != "no-encoder" and bool(rows) and (
+            classifier is not None and classifier.second is None)
         return cls(
-            id=data.model_id(embedder),
+            id=data.model_id(embedder, encoder_failed=failed),
             language=data.language,
             contexts=data.contexts,
             intent_contexts={i.name: i.contexts for i in data.intents if i.utterances},
@@ -294,7 +308,7 @@ class LanguageModel:
         normalized = normalize(text)
         vector = self.embedder.encode_one(text) if self.embedder is not None and clf.uses_embeddings else None
         p: list[float] = clf.scores(normalized, markers(found), vector).tolist()
-        confirmed = False
+        confirmed = None
         if clf.second is not None:
             p, confirmed = clf.rerank(p, lambda: self._encoded(text))
         p_none = p[-1]
@@ -306,9 +320,10 @@ class LanguageModel:
         qs = {c: [p[i] for i in idx] for c, (_, idx) in members.items()}
         masses = {c: sum(q) for c, q in qs.items()}
         total_mass = sum(masses.values())
-        threshold = 0.0 if confirmed else clf.threshold
         out: JSONDict = {}
-        for c, (names, _) in members.items():
+        for c, (names, indices) in members.items():
+            # waived where the second opinion confirmed the best intent: in the contexts holding it
+            threshold = 0.0 if confirmed is not None and confirmed in indices else clf.threshold
             intents: list[JSONDict]
             if c in exact_contexts:
                 intents = [{"label": n, "confidence": 1.0 if n == exact else 0.0, "slots": {},

@@ -115,3 +115,35 @@ def test_the_second_opinion_picks_the_right_intent_more_often_and_rescues_what_i
     loaded = LanguageModel.load(with_second.save(tmp_path), load_embedder())
     assert loaded.classifier is not None and loaded.classifier.second is not None
     assert _names(loaded, test[:200]) == a[:200]
+
+
+def _topics_bot(count: int) -> TrainingSet:
+    topics = ["weather", "music", "pizza", "flight", "hotel", "taxi", "bank", "alarm", "timer", "news", "sports",
+              "movie", "recipe", "translate", "calendar", "email", "shopping", "joke", "traffic", "battery"][:count]
+    return TrainingSet("en", tuple(IntentData(t, ("global",), tuple(parse_utterance(s) for s in (
+        f"tell me about {t}", f"I need {t} help", f"what about the {t}", f"{t} please")), ()) for t in topics), seed=1)
+
+
+def test_a_model_whose_encoder_failed_is_not_cached_as_one_trained_with_it(
+        encoder: SentenceEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _topics_bot(20)
+    trained = LanguageModel.train(data, None)
+    assert trained.classifier is not None and trained.classifier.second is not None
+    assert trained.id == data.model_id(None)
+
+    def broken(self: SentenceEncoder, texts: list[str]) -> np.ndarray:
+        raise MemoryError("no room for the vectors")
+
+    monkeypatch.setattr(SentenceEncoder, "encode", broken)
+    failed = LanguageModel.train(data, None)
+    assert failed.classifier is not None and failed.classifier.second is None  # the first stage alone
+    assert failed.id != data.model_id(None)  # the cache lookup of a later start misses it and trains again
+
+
+def test_a_small_bots_model_does_not_depend_on_the_encoder(encoder: SentenceEncoder,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    small, big = _topics_bot(19), _topics_bot(20)
+    with_small, with_big = small.model_id(None), big.model_id(None)
+    monkeypatch.setenv("PARLEY_NLU_ENCODER", "off")
+    assert small.model_id(None) == with_small  # installing or switching off the encoder retrains nothing
+    assert big.model_id(None) != with_big
