@@ -72,6 +72,12 @@ def _number(value: str | None, default: float) -> float:
     return number if math.isfinite(number) else default
 
 
+
+def switched_off(value: str | None) -> bool:
+    """An on/off environment switch (`PARLEY_NLU`, `PARLEY_WATCH`, `PARLEY_NLU_EMBEDDINGS`, ...): off
+    when it says off, 0, false or no, in any case; on when unset."""
+    return (value or "").strip().lower() in ("off", "0", "false", "no")
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -114,8 +120,8 @@ class Settings:
             decision_no_repeat_seconds=_duration(env.get("BP_DECISION_MIN_NO_REPEAT"), 20.0),
             host=host or env.get("PARLEY_HOST", "127.0.0.1"),
             port=port or int(env.get("PARLEY_PORT", "3000")),
-            nlu_enabled=env.get("PARLEY_NLU", "on").lower() not in ("off", "0", "false", "no"),
-            watch=env.get("PARLEY_WATCH", "on").lower() not in ("off", "0", "false", "no"),
+            nlu_enabled=not switched_off(env.get("PARLEY_NLU")),
+            watch=not switched_off(env.get("PARLEY_WATCH")),
             global_config=load_global_config(data),
             production=env.get("NODE_ENV", "production") == "production",
         )

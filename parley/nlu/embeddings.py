@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from parley.settings import switched_off
+
 log = logging.getLogger("parley.nlu")
 
 F32 = NDArray[np.float32]
@@ -113,7 +115,7 @@ def _float32_table(weights: Path, identity: str, cache_dir: Path | None) -> F32:
 def load_embedder(cache_dir: Path | None = None) -> Embedder | None:
     """The shared table (loaded once per process, ≈0.05 s; kept ready-to-map in `cache_dir` when given),
     or None when unavailable or turned off with `PARLEY_NLU_EMBEDDINGS=off`."""
-    if os.environ.get("PARLEY_NLU_EMBEDDINGS", "on").lower() in ("off", "0", "false", "no"):
+    if switched_off(os.environ.get("PARLEY_NLU_EMBEDDINGS")):
         return None
     with _lock:
         if "wordllama" in _loaded:

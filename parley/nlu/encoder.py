@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from parley.settings import switched_off
+
 log = logging.getLogger("parley.nlu")
 
 F32 = NDArray[np.float32]
@@ -49,7 +51,7 @@ _EPS = 1e-12
 def model_dir() -> Path | None:
     """Where the wheel put the model files, found without importing the package (its __init__
     imports sentence-transformers)."""
-    if os.environ.get("PARLEY_NLU_ENCODER", "").lower() in ("off", "0", "false", "no"):
+    if switched_off(os.environ.get("PARLEY_NLU_ENCODER")):
         return None
     try:
         spec = importlib.util.find_spec(PACKAGE)

@@ -408,4 +408,4 @@ def train_second(classifier: IntentClassifier, vectors: F32, labels: Sequence[st
     y = np.array([index[label] for label in labels], np.int64)
     no_sparse = sparse.csr_matrix((len(y), 1), dtype=np.float32)
     w = train_softmax(no_sparse, vectors, y, len(names), c=SECOND_C, max_iter=200)
-    return replace(classifier, second=SoftmaxWeights(np.zeros((1, len(names)), np.float32), w.dense, w.bias))
+    return replace(classifier, second=SoftmaxWeights.dense_only(w.dense, w.bias))

@@ -45,6 +45,11 @@ class SoftmaxWeights:
     dense: F32  # (n_dense_features, n_classes)
     bias: F32  # (n_classes,)
 
+    @classmethod
+    def dense_only(cls, dense: F32, bias: F32) -> SoftmaxWeights:
+        """Weights of a model without sparse features (an empty, one-row sparse block)."""
+        return cls(np.zeros((1, dense.shape[1]), np.float32), dense, bias)
+
 
 class _Problem:
     """Loss and gradient of L2-regularised softmax regression over [sparse | dense] features."""

@@ -26,8 +26,8 @@ import numpy as np
 from parley.bots.models import Bot
 from parley.nlu.election import elect
 from parley.nlu.embeddings import F32, Embedder
+from parley.nlu.encoder import SentenceEncoder, load_encoder
 from parley.nlu.encoder import identity as encoder_identity
-from parley.nlu.encoder import load_encoder
 from parley.nlu.entities import Found
 from parley.nlu.entities.lists import ListEntity, extract_list
 from parley.nlu.entities.patterns import PatternEntity, extract_pattern
@@ -195,6 +195,8 @@ class LanguageModel:
     taggers: dict[str, SlotTagger]
     vocabulary: frozenset[str]
     embedder: Embedder | None = field(default=None, repr=False)
+    # the second opinion's encoder, for a model that has one (loaded with the model, off the event loop)
+    encoder: SentenceEncoder | None = field(default=None, repr=False)
     _members_cache: dict[str, tuple[list[str], list[int]]] | None = field(
         default=None, repr=False)
     _speller: SpellChecker | None = field(default=None, repr=False)
@@ -259,6 +261,7 @@ class LanguageModel:
             taggers=taggers,
             vocabulary=frozenset(vocabulary),
             embedder=embedder,
+            encoder=encoder if classifier is not None and classifier.second is not None else None,
         )
 
     # -------------------------------------------------------------------------------- prediction
@@ -357,8 +360,7 @@ class LanguageModel:
         return out
 
     def _encoded(self, text: str) -> F32 | None:
-        encoder = load_encoder(self.language)
-        return encoder.encode_one(text) if encoder is not None else None
+        return self.encoder.encode_one(text) if self.encoder is not None else None
 
     # -------------------------------------------------------------------------------- files
 
@@ -425,6 +427,7 @@ class LanguageModel:
         if meta.get("version") != NLU_VERSION:
             raise ValueError(f"model {folder.name} was written by {meta.get('version')}")
         classifier = None
+        second = None
         if "classifier" in meta:
             c = meta["classifier"]
             with np.load(folder / "arrays.npz") as arrays:
@@ -433,11 +436,8 @@ class LanguageModel:
                     Block({g: i for i, g in enumerate(c["chars"])}, arrays["char_idf"]),
                 )
                 weights = SoftmaxWeights(arrays["w_sparse"], arrays["w_dense"], arrays["bias"])
-                second = None
                 if "second_dense" in arrays:
-                    dense = arrays["second_dense"]
-                    second = SoftmaxWeights(np.zeros((1, dense.shape[1]), np.float32), dense, arrays["second_bias"])
-                    load_encoder(str(meta["language"]))  # here, off the event loop, not at the first message
+                    second = SoftmaxWeights.dense_only(arrays["second_dense"], arrays["second_bias"])
             uses = bool(c["usesEmbeddings"]) and embedder is not None
             classifier = IntentClassifier(tuple(c["labels"]), featurizer, weights, float(c["threshold"]),
                                           dict(c["exact"]), uses, second)
@@ -462,6 +462,7 @@ class LanguageModel:
             taggers=taggers,
             vocabulary=frozenset(meta["vocabulary"]),
             embedder=embedder,
+            encoder=load_encoder(meta["language"]) if second is not None else None,
         )
 
 
