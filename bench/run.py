@@ -237,6 +237,7 @@ def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, floa
         texts = ["hello", "memory", "Ada", "hi", "context", "monkey"]
         for i in range(turns):
             await conv.converse(bot, f"p{i % 200}", {"type": "text", "text": texts[(i // 200) % len(texts)]})  # type: ignore[arg-type]
+            await asyncio.sleep(0)  # the event loop's turn between requests: the event log's batch gets written
         await conv.close()
         await store.close()
 
