@@ -240,6 +240,30 @@ async def test_open_creates_the_schema_and_reopening_keeps_the_data(tmp_path: Pa
     assert _versions(path) == list(range(1, len(MIGRATIONS) + 1))
 
 
+async def test_the_event_log_is_written_through_one_index_and_still_read_by_conversation(tmp_path: Path) -> None:
+    """Migration 7 drops the log's index by conversation (each turn paid for it; nothing on a request's
+    path reads it); a conversation's entries are still found, in order, among other conversations'."""
+    path = tmp_path / "parley.sqlite"
+    with sqlite3.connect(path) as db:  # a file of schema 6, with the index
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, sql in enumerate(MIGRATIONS[:6], start=1):
+            db.executescript(sql)
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    s = SQLiteStore(path)
+    await s.open()
+    try:
+        rows = [("b", "api", f"u{i % 3}", f"e{i}", "incoming", f'{{"n":{i}}}', 1000.0 + i) for i in range(30)]
+        await s.append_events(rows)
+        key = ConversationKey("b", "api", "u1")
+        assert [e["payload"]["n"] for e in await s.events(key)] == list(range(1, 30, 3))
+        assert [e["payload"]["n"] for e in await s.events(key, limit=2)] == [25, 28]
+    finally:
+        await s.close()
+    with sqlite3.connect(path) as db:
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='events'")}
+    assert indexes == {"events_created"}
+
+
 async def test_a_closed_store_can_be_opened_again(tmp_path: Path) -> None:
     s = SQLiteStore(tmp_path / "parley.sqlite")
     await s.open()
