@@ -245,6 +245,27 @@ def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, floa
     return {k: v / turns * 1e6 for k, v in totals.items()}
 
 
+def socket_stages(data: Path, env: dict[str, str], seconds: float) -> dict[str, float]:
+    """CPU µs per turn of each stage inside the real server, 1 client through the socket
+    (bench/socket_stages.py): what the in-process profile shows, with the caches as a server has them."""
+    import socket_stages as stages
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "stages.json"
+        cmd = [PY, str(BENCH / "socket_stages.py"), *parley_cmd(data)[3:]]
+        with server(cmd, {**env, "PARLEY_STAGES_OUT": str(out)}) as (base, proc, _):
+            wrk(base, bot="welcome-bot", connections=1, seconds=min(2.0, seconds), users=1000,
+                texts="hello|memory|Ada|hi|context|monkey")  # warm-up
+            os.kill(proc.pid, signal.SIGUSR1)  # a snapshot of the clocks before the run, and one after it
+            time.sleep(0.3)
+            wrk(base, bot="welcome-bot", connections=1, seconds=seconds, users=1000,
+                texts="hello|memory|Ada|hi|context|monkey")
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(0.3)
+        before, after = json.loads(out.read_text())[-2:]
+    return stages.per_turn(before, after)
+
+
 def examples_startup(root: Path, env: dict[str, str], runs: int) -> dict[str, float]:
     """Median seconds from `parley serve` to /status 200 with examples/data: each cold start on a fresh
     copy (models trained, tables unpacked), each warm one on a copy whose NLU cache a first start filled."""
@@ -424,6 +445,7 @@ def main() -> None:
             results["nlu"] = nlu_figures(data, args.quick)
         results["stages_us"] = {k: round(v, 1) for k, v in
                                 stage_profile(data, 600 if args.quick else 3000, env["PARLEY_NLU"]).items()}
+        results["socket_stages_us"] = socket_stages(data, env, seconds)
 
     for r in rows:
         ceil = ceiling[r["clients"]]
@@ -469,6 +491,9 @@ def main() -> None:
     print(f"\ntime per stage inside a turn (µs, in-process, welcome-bot, SQLite, NLU {env['PARLEY_NLU']}):")
     for k, v in results["stages_us"].items():
         print(f"  {k:<24}{v:>10.1f}")
+    print("\nthe same through the socket (CPU µs per turn inside `parley serve`, 1 client; bench/socket_stages.py):")
+    for k, v in results["socket_stages_us"].items():
+        print(f"  {k:<44}{v:>10.1f}")
     if "nlu" in results:
         print("\nNLU (fresh training per bot; `understand` on varied messages, new / repeated):")
         for b in results["nlu"]["bots"]:
