@@ -175,41 +175,16 @@ def alternating_ratio(data: Path, env: dict[str, str], *, rounds: int, seconds: 
 
 def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, float]:
     """Mean µs per stage over many in-process turns (no HTTP): where a turn's time goes."""
+    from socket_stages import Clocks
+
     from parley.bots.registry import BotRegistry
     from parley.conversations import Conversations
     from parley.engine import decision, dialog, turn
     from parley.settings import Settings
     from parley.store.sql import open_store
 
-    totals: dict[str, float] = {}
-    depth: dict[str, int] = {}  # recursive stages (the dialog engine re-enters `process`) count once
-
-    def timed(name: str, fn: Any) -> Any:
-        def enter() -> float:
-            depth[name] = depth.get(name, 0) + 1
-            return time.perf_counter()
-
-        def leave(t: float) -> None:
-            depth[name] -= 1
-            if depth[name] == 0:
-                totals[name] = totals.get(name, 0.0) + time.perf_counter() - t
-
-        if asyncio.iscoroutinefunction(fn):
-            async def awrapper(*a: Any, **k: Any) -> Any:
-                t = enter()
-                try:
-                    return await fn(*a, **k)
-                finally:
-                    leave(t)
-            return awrapper
-
-        def wrapper(*a: Any, **k: Any) -> Any:
-            t = enter()
-            try:
-                return fn(*a, **k)
-            finally:
-                leave(t)
-        return wrapper
+    clocks = Clocks(time.perf_counter_ns)
+    timed = clocks.wrap
 
     async def main() -> None:
         settings = Settings.from_env(data, env={"PARLEY_NLU": nlu_env})
@@ -242,7 +217,7 @@ def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, floa
         await store.close()
 
     asyncio.run(main())
-    return {k: v / turns * 1e6 for k, v in totals.items()}
+    return {k: v / turns / 1000 for k, v in clocks.ns.items()}
 
 
 def socket_stages(data: Path, env: dict[str, str], seconds: float) -> dict[str, float]:

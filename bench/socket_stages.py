@@ -28,38 +28,46 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-_totals: dict[str, int] = {}
-_calls: dict[str, int] = {}
-_depth: dict[str, int] = {}
+class Clocks:
+    """Time per stage, summed over calls: `wrap(name, fn)` returns `fn` (sync or async) timed by `clock`
+    (ns). A stage that calls itself (the dialog engine re-enters `process`) is counted once, outermost."""
 
+    def __init__(self, clock: Callable[[], int] = time.thread_time_ns) -> None:
+        self.clock = clock
+        self.ns: dict[str, int] = {}
+        self.calls: dict[str, int] = {}
+        self.depth: dict[str, int] = {}
 
-def _clocked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    def enter() -> int:
-        _depth[name] = _depth.get(name, 0) + 1
-        return time.thread_time_ns()
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def enter() -> int:
+            self.depth[name] = self.depth.get(name, 0) + 1
+            return self.clock()
 
-    def leave(started: int) -> None:
-        _depth[name] -= 1
-        if _depth[name] == 0:
-            _totals[name] = _totals.get(name, 0) + time.thread_time_ns() - started
-            _calls[name] = _calls.get(name, 0) + 1
+        def leave(started: int) -> None:
+            self.depth[name] -= 1
+            if self.depth[name] == 0:
+                self.ns[name] = self.ns.get(name, 0) + self.clock() - started
+                self.calls[name] = self.calls.get(name, 0) + 1
 
-    if asyncio.iscoroutinefunction(fn):
-        async def awrapper(*a: Any, **k: Any) -> Any:
+        if asyncio.iscoroutinefunction(fn):
+            async def awrapper(*a: Any, **k: Any) -> Any:
+                started = enter()
+                try:
+                    return await fn(*a, **k)
+                finally:
+                    leave(started)
+            return awrapper
+
+        def wrapper(*a: Any, **k: Any) -> Any:
             started = enter()
             try:
-                return await fn(*a, **k)
+                return fn(*a, **k)
             finally:
                 leave(started)
-        return awrapper
+        return wrapper
 
-    def wrapper(*a: Any, **k: Any) -> Any:
-        started = enter()
-        try:
-            return fn(*a, **k)
-        finally:
-            leave(started)
-    return wrapper
+
+CLOCKS = Clocks()
 
 
 # (module, attribute, stage): where the server looks each stage up (a module global or a class attribute),
@@ -92,13 +100,13 @@ def install() -> None:
         *path, last = attr.split(".")
         for part in path:
             owner = getattr(owner, part)
-        setattr(owner, last, _clocked(name, getattr(owner, last)))
+        setattr(owner, last, CLOCKS.wrap(name, getattr(owner, last)))
 
 
 def snapshot(*_: Any) -> None:
     out = Path(os.environ["PARLEY_STAGES_OUT"])
     taken = json.loads(out.read_text()) if out.exists() else []
-    taken.append({"ns": dict(_totals), "calls": dict(_calls), "process_ns": time.process_time_ns()})
+    taken.append({"ns": dict(CLOCKS.ns), "calls": dict(CLOCKS.calls), "process_ns": time.process_time_ns()})
     out.write_text(json.dumps(taken))
 
 
