@@ -335,7 +335,7 @@ class SQLiteStore:
     async def save(self, key: ConversationKey, saved: Saved) -> list[int]:
         m = saved.memory
         now = time.time()
-        # nothing to time out in an empty context: no bucket, and the janitor's look-up skips it
+        # nothing to time out in an empty context: a new row gets no bucket
         context_due = _due(saved.context_expiry) if m.context else None
         session_due = _due(saved.session_expiry)
         before = saved.stored_dues
@@ -344,8 +344,18 @@ class SQLiteStore:
         # buckets written again. (The margin of a bucket covers another host's clock running ahead.)
         if before is not None and (before[1] is None or before[1] <= _bucket(now) + 1):
             before = None
-        upsert = _SAVE_CONVERSATION[(before is None or before[0] != context_due,
-                                     before is None or before[1] != session_due)]
+        if before is None:
+            write_context_due = True
+        elif m.context:
+            # a dialog that starts or goes on: its bucket is written when it moves, and when the stored
+            # one is due (the janitor clears due buckets of ended dialogs without the conversation's lock)
+            write_context_due = before[0] is None or before[0] != context_due or before[0] <= _bucket(now) + 1
+        else:
+            # A dialog that ended keeps its bucket: the janitor's look-up skips empty contexts and clears
+            # their buckets once due. Clearing it here, and writing it again when the next dialog starts,
+            # moved the index entry between two pages on most turns of a short dialog.
+            write_context_due = False
+        upsert = _SAVE_CONVERSATION[(write_context_due, before is None or before[1] != session_due)]
         conv = (
             key.bot_id, key.channel, key.user_id, _dumps(m.context), _dumps(m.session), _dumps(m.temp),
             _dumps(m.kv), saved.context_expiry, saved.session_expiry, now, context_due, session_due,
@@ -509,15 +519,22 @@ class SQLiteStore:
         return await self._run(q)
 
     async def delete_expired_sessions(self, now: float) -> int:
-        """Forget session, context and temp of idle conversations; user memory and kv survive."""
+        """Forget session, context and temp of idle conversations; user memory and kv survive. Clears
+        the due buckets that ended dialogs kept."""
 
         def q(db: sqlite3.Connection) -> int:
-            cur = db.execute(
-                "UPDATE conversations SET context='{}', session='{}', temp='{}', context_expiry=NULL, "
-                "session_expiry=NULL, context_due=NULL, session_due=NULL WHERE session_due <= ? AND session_expiry < ?",
-                (_bucket(now), now),
-            )
-            return cur.rowcount
+            with _immediate(db):
+                cur = db.execute(
+                    "UPDATE conversations SET context='{}', session='{}', temp='{}', context_expiry=NULL, "
+                    "session_expiry=NULL, context_due=NULL, session_due=NULL "
+                    "WHERE session_due <= ? AND session_expiry < ?",
+                    (_bucket(now), now),
+                )
+                # the buckets ended dialogs kept (`save`), once due: the look-up of expired contexts
+                # would otherwise pass over them on every round
+                db.execute("UPDATE conversations SET context_due=NULL WHERE context_due <= ? AND context = '{}'",
+                           (_bucket(now),))
+                return cur.rowcount
 
         return await self._run(q)
 

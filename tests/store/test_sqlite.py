@@ -171,6 +171,41 @@ async def test_a_dialog_that_starts_or_ends_within_one_bucket_is_timed_out_only_
         assert await store.expired_contexts(start + step + 1) == ([KEY] if context else [])
 
 
+def _context_due(store: SQLiteStore) -> int | None:
+    with sqlite3.connect(store.path) as db:
+        row = db.execute("SELECT context_due FROM conversations WHERE user_id=?", (KEY.user_id,)).fetchone()
+        return None if row[0] is None else int(row[0])
+
+
+async def test_an_ended_dialog_keeps_its_bucket_until_the_janitor_clears_it(store: SQLiteStore) -> None:
+    """Ending a dialog does not move the conversation's index entry (a short dialog would move it on
+    most turns); it is never timed out for it, and the janitor clears the bucket once it is due."""
+    start = _future_bucket()
+    await store.save(KEY, saved(memory(), context_expiry=start + 5, session_expiry=start + 600))
+    loaded = await store.load(KEY)
+    loaded.memory.context = {}
+    await store.save(KEY, Saved(loaded.memory, start + 10, start + 600, stored_dues=loaded.stored_dues))
+    assert _context_due(store) == math.floor(start / 60)
+    assert await store.expired_contexts(start + 100) == []
+    assert await store.delete_expired_sessions(start + 100) == 0
+    assert _context_due(store) is None
+
+
+async def test_a_dialog_started_while_the_janitor_clears_its_old_bucket_still_times_out(store: SQLiteStore) -> None:
+    """A turn loads an ended dialog whose kept bucket is due, the janitor clears that bucket, and the
+    turn starts a dialog expiring in the same bucket: the bucket is written again, not assumed."""
+    due = (math.floor(time.time() / 60) - 1) * 60.0  # the previous minute: due now
+    await store.save(KEY, saved(memory(), context_expiry=due + 1, session_expiry=time.time() + 3600))
+    loaded = await store.load(KEY)
+    loaded.memory.context = {}
+    await store.save(KEY, Saved(loaded.memory, due + 2, time.time() + 3600, stored_dues=loaded.stored_dues))
+    loaded = await store.load(KEY)  # a message starts a new dialog...
+    await store.delete_expired_sessions(time.time())  # ...while the janitor runs
+    loaded.memory.context = {"currentFlow": "main.flow.json"}
+    await store.save(KEY, Saved(loaded.memory, due + 3, time.time() + 3600, stored_dues=loaded.stored_dues))
+    assert await store.expired_contexts(time.time()) == [KEY]
+
+
 async def test_a_session_forgotten_by_the_janitor_during_a_turn_is_still_found(store: SQLiteStore) -> None:
     """The janitor clears expired sessions without the conversation's lock. A turn that loaded the
     conversation just before, and saves its expiries back, must leave it findable again."""
