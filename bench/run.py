@@ -227,7 +227,8 @@ def socket_stages(data: Path, env: dict[str, str], seconds: float) -> dict[str, 
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "stages.json"
-        cmd = [PY, str(BENCH / "socket_stages.py"), *parley_cmd(data)[3:]]
+        cmd = [PY, str(BENCH / "socket_stages.py"), "serve", "--data", str(data), "--host", "127.0.0.1",
+               "--workers", "1"]
         with server(cmd, {**env, "PARLEY_STAGES_OUT": str(out)}) as (base, proc, _):
             wrk(base, bot="welcome-bot", connections=1, seconds=min(2.0, seconds), users=1000,
                 texts="hello|memory|Ada|hi|context|monkey")  # warm-up

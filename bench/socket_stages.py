@@ -70,13 +70,15 @@ class Clocks:
 CLOCKS = Clocks()
 
 
+TURN = "  turn under the lock"  # the stage run once per turn: the figures are per turn of it
+
 # (module, attribute, stage): where the server looks each stage up (a module global or a class attribute),
 # in the order the table shows them; a stage's time includes the stages indented under it in that table.
 STAGES = (
     ("parley.http.app", "public_converse", "handler"),
     ("parley.http.converse", "read_payload", "  read and parse the body"),
     ("parley.http.converse", "admit", "  switches and throttles"),
-    ("parley.conversations", "Conversations.converse", "  turn under the lock"),
+    ("parley.conversations", "Conversations.converse", TURN),
     ("parley.store.locks", "_FileHold.__aenter__", "    conversation lock"),
     ("parley.store.sql", "SQLiteStore.load", "    store load"),
     ("parley.conversations", "run_turn", "    engine"),
@@ -112,8 +114,7 @@ def snapshot(*_: Any) -> None:
 
 def per_turn(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
     """µs of CPU per turn for each stage between two snapshots, and the whole process's."""
-    turn = STAGES[3][2]
-    turns = after["calls"].get(turn, 0) - before["calls"].get(turn, 0)
+    turns = after["calls"].get(TURN, 0) - before["calls"].get(TURN, 0)
     if turns <= 0:
         raise RuntimeError("no turn between the snapshots")
     out = {name: round((after["ns"].get(name, 0) - before["ns"].get(name, 0)) / 1000 / turns, 1)

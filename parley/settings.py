@@ -72,11 +72,11 @@ def _number(value: str | None, default: float) -> float:
     return number if math.isfinite(number) else default
 
 
-
 def switched_off(value: str | None) -> bool:
     """An on/off environment switch (`PARLEY_NLU`, `PARLEY_WATCH`, `PARLEY_NLU_EMBEDDINGS`, ...): off
     when it says off, 0, false or no, in any case; on when unset."""
     return (value or "").strip().lower() in ("off", "0", "false", "no")
+
 
 @dataclass(frozen=True)
 class Settings:
