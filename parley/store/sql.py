@@ -4,12 +4,18 @@ Every operation is one synchronous function run on the store's own thread, so a 
 and commits inside that function and is never held across an `await` (other coroutines cannot
 interleave statements into it). WAL mode with `BEGIN IMMEDIATE` keeps several processes on one file
 safe; writes wait for each other through SQLite's busy timeout instead of failing.
+
+Checkpoints (copying the WAL back into the database file) run on the store's thread, every
+`checkpoint_every` seconds when something was written, not in the turn whose commit crosses SQLite's
+threshold: that turn used to wait 2-3 ms for a thousand pages to be copied and synced (the 1-client
+p99, measured: 2.9-3.3 ms with them, 1.1-1.4 ms without).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import sqlite3
 import time
@@ -27,6 +33,13 @@ from parley.store.base import ConversationKey, EventRow, Loaded, Saved, user_cha
 from parley.store.locks import FileLocks
 
 T = TypeVar("T")
+
+log = logging.getLogger("parley.store")
+
+CHECKPOINT_EVERY = 0.5  # seconds between background checkpoints, when something was written
+# The event loop's connection checkpoints by itself only past this many WAL pages (40 MB): a safety
+# net for when the background ones fall behind (SQLite's default, 1000, is what they replace).
+WRITER_AUTOCHECKPOINT = 10_000
 
 MIGRATIONS: list[str] = [
     # 1: the initial schema
@@ -227,8 +240,11 @@ def _dumps(value: Any) -> str:
 
 
 class SQLiteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, checkpoint_every: float = CHECKPOINT_EVERY) -> None:
         self.path = path
+        self.checkpoint_every = checkpoint_every
+        self._writes = 0  # commits made on the event loop's connection (saves, event log batches)
+        self._checkpointer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
         self._db: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
@@ -277,6 +293,30 @@ class SQLiteStore:
         self._reader = self._writer
         self._writer.execute("PRAGMA busy_timeout=0")
         self._writer.execute("PRAGMA synchronous=NORMAL")  # per connection, like the store thread's
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
+        self._checkpointer = loop.create_task(self._checkpoints())
+
+    async def _checkpoints(self) -> None:
+        done = 0
+        while True:
+            await asyncio.sleep(self.checkpoint_every)
+            if self._writes == done:
+                continue
+            done = self._writes
+            try:
+                await self.checkpoint()
+            except Exception:  # the next round tries again; the writer's own threshold is the net
+                log.warning("SQLite checkpoint failed", exc_info=True)
+
+    async def checkpoint(self) -> tuple[int, int, int]:
+        """Copy what the WAL holds into the database file, on the store's thread, without waiting for
+        readers or writers (PASSIVE: another process's checkpoint or a reader may leave some for the
+        next round). Returns SQLite's (busy, pages in the WAL, pages copied)."""
+        def q(db: sqlite3.Connection) -> tuple[int, int, int]:
+            busy, pages, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(busy), int(pages), int(copied)
+
+        return await self._run(q)
 
     @staticmethod
     def _enable_wal(db: sqlite3.Connection) -> None:
@@ -306,6 +346,11 @@ class SQLiteStore:
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
     async def close(self) -> None:
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpointer
         if self._writer is not None:
             self._writer.close()
         self._reader = self._writer = None
@@ -433,7 +478,9 @@ class SQLiteStore:
 
         if self._writer is not None:
             try:
-                return tx(self._writer)
+                ids = tx(self._writer)
+                self._writes += 1
+                return ids
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):
                     raise
@@ -496,6 +543,7 @@ class SQLiteStore:
         if self._writer is not None:
             try:
                 tx(self._writer)
+                self._writes += 1
                 return
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):

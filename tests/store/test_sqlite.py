@@ -335,6 +335,52 @@ def test_open_store_reads_sqlite_urls(tmp_path: Path) -> None:
         open_store("mysql://localhost/parley")
 
 
+# ----------------------------------------------------------------------------------- checkpoints
+
+WAL_FRAME = 4096 + 24  # a page and its frame header
+
+
+async def _save_turns(store: SQLiteStore, n: int, users: int = 100) -> None:
+    for i in range(n):
+        await store.save(ConversationKey("bot-a", "api", f"u{i % users}"), saved(memory()))
+
+
+def _wal_pages(path: Path) -> int:
+    return (path.with_name(path.name + "-wal").stat().st_size) // WAL_FRAME
+
+
+async def test_turns_leave_the_checkpoint_to_the_store_thread(tmp_path: Path) -> None:
+    """A turn whose commit takes the WAL past SQLite's threshold (1,000 pages) used to copy the whole
+    WAL into the database file before answering; now the store's thread does it."""
+    path = tmp_path / "parley.sqlite"
+    s = SQLiteStore(path, checkpoint_every=3600)  # no background round during this test
+    await s.open()
+    try:
+        await _save_turns(s, 400)
+        pages = _wal_pages(path)
+        assert pages > 1000  # no save checkpointed (SQLite's own threshold would have kept it near 1,000)
+        busy, in_wal, copied = await s.checkpoint()
+        assert busy == 0 and in_wal == copied == pages
+        await _save_turns(s, 100)
+        assert _wal_pages(path) == pages  # written again from its start: checkpointed pages are reused
+        assert (await s.load(ConversationKey("bot-a", "api", "u7"))).memory.temp == memory().temp
+    finally:
+        await s.close()
+
+
+async def test_the_wal_stays_bounded_by_background_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite"
+    s = SQLiteStore(path, checkpoint_every=0.05)
+    await s.open()
+    try:
+        for _ in range(10):  # about 8,000 pages written in all
+            await _save_turns(s, 200)
+            await asyncio.sleep(0.2)
+        assert _wal_pages(path) < 3000
+    finally:
+        await s.close()
+
+
 # ------------------------------------------------------------------------------------- atomicity
 
 
