@@ -50,6 +50,8 @@ class Flow:
     nodes: Mapping[str, Node]
     catch_all: CatchAll
     skill_data: Mapping[str, JSON] | None = None
+    # Instruction queues of its nodes, built on first use (parley.engine.instructions.build_queue)
+    queues: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def is_skill(self) -> bool:

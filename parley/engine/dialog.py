@@ -14,7 +14,7 @@ from parley.bots.models import Flow, Node
 from parley.engine.actions import ActionFailed, run_action
 from parley.engine.content import ContentError, render_content
 from parley.engine.expressions import ExpressionError, evaluate_condition
-from parley.engine.instructions import Instruction, InstructionError, build_queue, parse_action, parse_say
+from parley.engine.instructions import Instruction, InstructionError, build_queue, owned, parse_action, parse_say
 from parley.engine.runtime import Turn
 from parley.engine.state import JSONDict
 
@@ -43,6 +43,10 @@ class _Transition:
         self.target = target
 
 
+def _as_is(instructions: list[Instruction]) -> list[Instruction]:
+    return instructions
+
+
 _NONE = object()
 _WAIT = object()
 _ACTION = object()
@@ -53,6 +57,9 @@ class DialogEngine:
         self.turn = turn
         self.state: JSONDict = turn.state
         self.steps = 0
+        self._counted_stack: Any = None  # `_check_loop`'s count of its frames so far
+        self._counted = 0
+        self._visits: dict[tuple[str, str], int] = {}
 
     # ----------------------------------------------------------------------------------- helpers
 
@@ -96,10 +103,13 @@ class DialogEngine:
         if context.get("hasJumped"):
             queue = build_queue(flow, node, has_jumped=True)
             context["hasJumped"] = False
+            keep = owned
         elif isinstance(context.get("queue"), dict):
             queue = list(context["queue"].get("instructions") or [])
+            keep = _as_is  # the context's own already
         else:
             queue = build_queue(flow, node)
+            keep = owned
 
         # The queue is walked by index; what Botpress would have saved after each instruction (the
         # rest of the queue, `queue[i:]`) is written only where the walk stops, not after every step.
@@ -123,7 +133,7 @@ class DialogEngine:
                 log.warning("bot %s: %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
                 self.turn.add_error("dialog-engine", str(exc))
                 if i:
-                    context["queue"] = {"instructions": queue[i:]}
+                    context["queue"] = {"instructions": keep(queue[i:])}
                 return
             # The saved queue is a copy: if a later instruction of this node fails, the saved queue
             # still holds it, so the next message retries it (Botpress copies its queue the same way).
@@ -131,12 +141,12 @@ class DialogEngine:
                 i += 1
                 continue
             if result is _WAIT:
-                context["queue"] = {"instructions": queue[i + 1:]}
+                context["queue"] = {"instructions": keep(queue[i + 1:])}
                 return
             assert isinstance(result, _Transition)
             if not result.target:
                 if i:
-                    context["queue"] = {"instructions": queue[i:]}
+                    context["queue"] = {"instructions": keep(queue[i:])}
                 await self._end_flow()
                 return
             context.pop("queue", None)
@@ -245,13 +255,21 @@ class DialogEngine:
         await self.process()
 
     def _check_loop(self) -> None:
-        counts: dict[tuple[str, str], int] = {}
-        for frame in self.state["__stacktrace"]:
+        """Botpress's loop check: a node visited `LOOP_LIMIT` times in one turn. The frames are counted
+        once each, as they are pushed between two checks (a stack trace replaced or shortened, by an
+        action say, is counted again from its start)."""
+        stack = self.state["__stacktrace"]
+        if stack is not self._counted_stack or len(stack) < self._counted:  # a new count
+            self._counted_stack, self._counted, self._visits = stack, 0, {}
+        visits = self._visits
+        for i in range(self._counted, len(stack)):
+            frame = stack[i]
             key = (frame.get("flow", ""), frame.get("node", ""))
-            counts[key] = counts.get(key, 0) + 1
-            if counts[key] >= LOOP_LIMIT:
-                path = " --> ".join(f"{f.get('flow')} ({f.get('node')})" for f in self.state["__stacktrace"])
+            n = visits[key] = visits.get(key, 0) + 1
+            if n >= LOOP_LIMIT:
+                path = " --> ".join(f"{f.get('flow')} ({f.get('node')})" for f in stack)
                 raise InfiniteLoopError(f"Infinite loop detected. ({path})")
+        self._counted = len(stack)
 
     async def _transition_guarded(self, target: str) -> None:
         """Take a transition the way Botpress's node does, catching what it throws right there.
@@ -316,7 +334,7 @@ class DialogEngine:
             flow = self._flow(jp["flow"])
             node_name = node_name or jp["node"]
             node = self._node(flow, node_name)
-            queue = build_queue(flow, node, only_transitions=not execute_node)
+            queue = owned(build_queue(flow, node, only_transitions=not execute_node))
             self.state["context"] = {
                 **context,
                 "currentFlow": flow.name,

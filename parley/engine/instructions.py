@@ -25,6 +25,22 @@ class InstructionError(Exception):
 def build_queue(
     flow: Flow, node: Node, *, has_jumped: bool = False, only_transitions: bool = False
 ) -> list[Instruction]:
+    """A node's queue. Its instructions are built once per flow and shared by every turn that walks
+    the node: they are only read, and `owned` copies those a conversation keeps in its context (where
+    an action could change them)."""
+    key = (node.name, has_jumped, only_transitions)
+    shared = flow.queues.get(key)
+    if shared is None:
+        shared = flow.queues[key] = tuple(_build_queue(flow, node, has_jumped, only_transitions))
+    return list(shared)
+
+
+def owned(instructions: list[Instruction]) -> list[Instruction]:
+    """Instructions of `build_queue` made the conversation's own, to keep in its context."""
+    return [dict(ins) for ins in instructions]
+
+
+def _build_queue(flow: Flow, node: Node, has_jumped: bool, only_transitions: bool) -> list[Instruction]:
     queue: list[Instruction] = []
     if has_jumped:
         queue += [{"type": "transition", "fn": t.condition, "node": t.node} for t in flow.catch_all.next]

@@ -34,6 +34,21 @@ async def test_on_enter_runs_then_waits_then_on_receive_then_transitions(tmp_pat
     assert await chat.send("Ann") == ["Got Ann", "Done"]
 
 
+async def test_the_queue_a_conversation_keeps_is_its_own(tmp_path: Path) -> None:
+    """A node's queue is built once per bot; a conversation keeps copies of it in its context, so a
+    change made there (by an action, say) never reaches another conversation at the same node."""
+    bot = make_bot(tmp_path, flows={"main": flow(
+        node("ask", say("Name?"), receive=[say("Got {{event.payload.text}}")], next=[("true", "done")]),
+        node("done", say("Done")),
+    )})
+    first, second = Chat(bot, user_id="a"), Chat(bot, user_id="b")
+    assert await first.send("hi") == ["Name?"]
+    first.context["queue"]["instructions"][0]["fn"] = say("Changed")
+    assert await second.send("hi") == ["Name?"]
+    assert await second.send("Ann") == ["Got Ann", "Done"]
+    assert await first.send("Bo") == ["Changed", "Done"]
+
+
 async def test_empty_on_receive_waits_but_null_does_not(tmp_path: Path) -> None:
     waits = make_bot(tmp_path / "a", flows={"main": flow(
         node("a", say("A"), receive=[], next=[("true", "b")]), node("b", say("B")))})
