@@ -116,6 +116,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS events_created ON events (bot_id, created_at);
     """,
+    # no index of the event log by conversation (as SQLite's migration 7): nothing on a request's path
+    # reads the log by conversation, and each batch paid for it (measured: 13.8-14.1 -> 10.4-11.0 µs an
+    # entry, batches of 200 over 1,000 conversations)
+    """
+    DROP INDEX IF EXISTS events_conversation;
+    """,
 ]
 
 _LOAD = """

@@ -16,6 +16,7 @@ from parley.security.users import User
 from parley.store.base import ConversationKey, Saved
 from parley.store.postgres import PostgresStore
 from tests.reliability.counting import pg_schema
+from tests.store.conftest import check_log_read_by_conversation
 
 DATABASE_URL = os.environ.get("PARLEY_TEST_DATABASE_URL")
 needs_pg = pytest.mark.skipif(not DATABASE_URL, reason="PARLEY_TEST_DATABASE_URL is not set (no PostgreSQL)")
@@ -68,6 +69,34 @@ async def test_reopening_runs_no_migration_twice(pg_url: str) -> None:
     finally:
         await conn.close()
     assert [r["version"] for r in versions] == list(range(1, len(versions) + 1))
+
+
+async def test_the_postgres_event_log_has_no_index_by_conversation_and_is_still_read_by_it(pg_url: str) -> None:
+    """As SQLite's migration 7: a database made before it loses the index at the next start."""
+    from parley.store.postgres import MIGRATIONS
+
+    conn = await asyncpg.connect(pg_url)
+    try:  # a database of the schema before the migration, with the index
+        await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, sql in enumerate(MIGRATIONS[:-1], start=1):
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+        assert "events_conversation" in await _event_indexes(conn)
+        s = PostgresStore(pg_url)
+        await s.open()
+        try:
+            await check_log_read_by_conversation(s)
+        finally:
+            await s.close()
+        assert await _event_indexes(conn) == {"events_pkey", "events_created"}
+    finally:
+        await conn.close()
+
+
+async def _event_indexes(conn: Any) -> set[str]:
+    rows = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'events' "
+                            "AND schemaname = current_schema()")
+    return {r["indexname"] for r in rows}
 
 
 async def test_a_failing_save_leaves_the_previous_state(store: Any) -> None:

@@ -17,6 +17,7 @@ from parley.engine.state import Memory, new_session
 from parley.store.base import ConversationKey, Saved
 from parley.store.locks import FileLocks, LocalLocks, QueueFull
 from parley.store.sql import MIGRATIONS, SQLiteStore, open_store
+from tests.store.conftest import check_log_read_by_conversation
 
 KEY = ConversationKey("bot-a", "api", "user-1")
 
@@ -287,11 +288,7 @@ async def test_the_event_log_is_written_through_one_index_and_still_read_by_conv
     s = SQLiteStore(path)
     await s.open()
     try:
-        rows = [("b", "api", f"u{i % 3}", f"e{i}", "incoming", f'{{"n":{i}}}', 1000.0 + i) for i in range(30)]
-        await s.append_events(rows)
-        key = ConversationKey("b", "api", "u1")
-        assert [e["payload"]["n"] for e in await s.events(key)] == list(range(1, 30, 3))
-        assert [e["payload"]["n"] for e in await s.events(key, limit=2)] == [25, 28]
+        await check_log_read_by_conversation(s)
     finally:
         await s.close()
     with sqlite3.connect(path) as db:
