@@ -93,6 +93,21 @@ def make_template_data(root: Path, global_config: dict[str, object] | None = Non
 
 
 def start_server(data: Path, log: Path, env: dict[str, str] | None = None) -> Server:
+    """`parley serve` on a free port; again on another when something took the port before the
+    server could bind it (`free_port` only finds one that is free now)."""
+    for _ in range(3):
+        try:
+            return _start_server(data, log, env)
+        except PortTaken:
+            continue
+    return _start_server(data, log, env)
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start_server(data: Path, log: Path, env: dict[str, str] | None) -> Server:
     port = free_port()
     inherited = {k: v for k, v in os.environ.items() if k not in ("PARLEY_DATABASE_URL", "PARLEY_REDIS_URL")}
     full_env = {
@@ -114,7 +129,10 @@ def start_server(data: Path, log: Path, env: dict[str, str] | None = None) -> Se
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+            text = log.read_text()
+            if "address already in use" in text.lower():
+                raise PortTaken(text)
+            raise RuntimeError(f"server exited early:\n{text}")
         try:
             with urllib.request.urlopen(base + "/status", timeout=1) as resp:
                 if resp.status == 200:
