@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parley import heap
 from parley.bots.loader import discover, peek_config
 from parley.bots.registry import BotRegistry
 from parley.conversations import Conversations
@@ -201,6 +202,13 @@ def _start_language_identifier(data_dir: Path, nlu_cache: Path) -> None:
         start_loading(nlu_cache)
 
 
+async def _settle_after(nlu: Any) -> None:
+    """After a reload: settle the heap once the new bots' NLU is trained (their models are most of it)."""
+    if nlu is not None:
+        await nlu.trained()
+    heap.settle()
+
+
 def create_app(settings: Settings) -> Starlette:
     registry = BotRegistry(settings.data_dir)
     store = open_store(settings.database_url)
@@ -232,6 +240,16 @@ def create_app(settings: Settings) -> Starlette:
             await nlu.train_all(list(registry.bots.values()))
             registry.listeners.append(nlu.on_reload)
         await auth.ensure_admin(os.environ.get("PARLEY_ADMIN_EMAIL"), os.environ.get("PARLEY_ADMIN_PASSWORD"))
+        heap.settle()
+        settling: set[asyncio.Task[None]] = set()
+
+        def resettle(_bot: object) -> None:
+            heap.unsettle()
+            task = asyncio.get_running_loop().create_task(_settle_after(nlu))
+            settling.add(task)
+            task.add_done_callback(settling.discard)
+
+        registry.listeners.append(resettle)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(conversations.janitor(stop))]
         if settings.watch:
@@ -240,7 +258,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             stop.set()
-            for t in tasks:
+            for t in [*tasks, *settling]:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await conversations.close()

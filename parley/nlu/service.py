@@ -251,6 +251,11 @@ class NluService:
     def status(self) -> dict[str, str]:
         return dict(self._status)
 
+    async def trained(self) -> None:
+        """Return once the trainings started by reloads have finished (whatever their outcome)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def close(self) -> None:
         for task in self._tasks:
             task.cancel()
