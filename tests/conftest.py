@@ -118,13 +118,13 @@ def _start_server(data: Path, log: Path, env: dict[str, str] | None) -> Server:
         "PARLEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
         **(env or {}),
     }
-    out = log.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "parley", "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        env=full_env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as out:  # the server writes to its own copy of the file handle
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "parley", "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port)],
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

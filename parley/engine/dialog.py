@@ -257,7 +257,7 @@ class DialogEngine:
     def _check_loop(self) -> None:
         """Botpress's loop check: a node visited `LOOP_LIMIT` times in one turn. The frames are counted
         once each, as they are pushed between two checks (a stack trace replaced or shortened, by an
-        action say, is counted again from its start)."""
+        action for example, is counted again from its start)."""
         stack = self.state["__stacktrace"]
         if stack is not self._counted_stack or len(stack) < self._counted:  # a new count
             self._counted_stack, self._counted, self._visits = stack, 0, {}

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from parley.bots.models import Flow, Node
+from parley.engine.state import json_copy
 
 Instruction = dict[str, Any]
 
@@ -36,8 +37,9 @@ def build_queue(
 
 
 def owned(instructions: list[Instruction]) -> list[Instruction]:
-    """Instructions of `build_queue` made the conversation's own, to keep in its context."""
-    return [dict(ins) for ins in instructions]
+    """Instructions of `build_queue` made the conversation's own, to keep in its context, arguments
+    included (a `say` node's are its content's `formData`, part of the loaded bot)."""
+    return [{**ins, "args": json_copy(ins["args"])} if "args" in ins else dict(ins) for ins in instructions]
 
 
 def _build_queue(flow: Flow, node: Node, has_jumped: bool, only_transitions: bool) -> list[Instruction]:

@@ -202,8 +202,13 @@ def _start_language_identifier(data_dir: Path, nlu_cache: Path) -> None:
         start_loading(nlu_cache)
 
 
+SETTLE_DELAY = 1.0  # seconds between a reload and the heap's settling: turns still on the old bot end first
+
+
 async def _settle_after(nlu: Any) -> None:
-    """After a reload: settle the heap once the new bots' NLU is trained (their models are most of it)."""
+    """After a reload: settle the heap once the turns begun on the old bots are over (what they hold
+    would be kept) and the new bots' NLU is trained (their models are most of what is new)."""
+    await asyncio.sleep(SETTLE_DELAY)
     if nlu is not None:
         await nlu.trained()
     heap.settle()
@@ -245,6 +250,8 @@ def create_app(settings: Settings) -> Starlette:
 
         def resettle(_bot: object) -> None:
             heap.unsettle()
+            if any(not t.done() for t in settling):
+                return  # the pending one settles after this reload too: it waits for every training
             task = asyncio.get_running_loop().create_task(_settle_after(nlu))
             settling.add(task)
             task.add_done_callback(settling.discard)
@@ -260,7 +267,7 @@ def create_app(settings: Settings) -> Starlette:
             stop.set()
             for t in [*tasks, *settling]:
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *settling, return_exceptions=True)
             await conversations.close()
             if nlu is not None:
                 nlu.close()
@@ -272,6 +279,7 @@ def create_app(settings: Settings) -> Starlette:
                 await locks.close()
             else:
                 locks.close()
+            heap.unsettle()  # what this app built can be collected once it is gone
 
     converse = "/api/v1/bots/{botId:param}/converse/{userId:param}"
     routes = [  # the converse route first: Starlette tries routes in order, and it takes most requests

@@ -37,9 +37,9 @@ T = TypeVar("T")
 log = logging.getLogger("parley.store")
 
 CHECKPOINT_EVERY = 0.5  # seconds between background checkpoints, when something was written
-# The event loop's connection checkpoints by itself only past this many WAL pages (40 MB): a safety
+# The store's connections checkpoint by themselves only past this many WAL pages (40 MB): a safety
 # net for when the background ones fall behind (SQLite's default, 1000, is what they replace).
-WRITER_AUTOCHECKPOINT = 10_000
+AUTOCHECKPOINT_PAGES = 10_000
 
 MIGRATIONS: list[str] = [
     # 1: the initial schema
@@ -243,7 +243,7 @@ class SQLiteStore:
     def __init__(self, path: Path, *, checkpoint_every: float = CHECKPOINT_EVERY) -> None:
         self.path = path
         self.checkpoint_every = checkpoint_every
-        self._writes = 0  # commits made on the event loop's connection (saves, event log batches)
+        self._writes = 0  # commits of turns and event log batches, on either connection
         self._checkpointer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sqlite")
         self._db: sqlite3.Connection | None = None
@@ -273,6 +273,7 @@ class SQLiteStore:
             self._enable_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
+            db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # saves fall back to this one
             self._migrate(db)
             return db
 
@@ -293,20 +294,22 @@ class SQLiteStore:
         self._reader = self._writer
         self._writer.execute("PRAGMA busy_timeout=0")
         self._writer.execute("PRAGMA synchronous=NORMAL")  # per connection, like the store thread's
-        self._writer.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         self._checkpointer = loop.create_task(self._checkpoints())
 
     async def _checkpoints(self) -> None:
         done = 0
         while True:
             await asyncio.sleep(self.checkpoint_every)
-            if self._writes == done:
+            written = self._writes
+            if written == done:
                 continue
-            done = self._writes
             try:
                 await self.checkpoint()
-            except Exception:  # the next round tries again; the writer's own threshold is the net
+            except Exception:  # the next round tries again; the connections' own threshold is the net
                 log.warning("SQLite checkpoint failed", exc_info=True)
+            else:
+                done = written
 
     async def checkpoint(self) -> tuple[int, int, int]:
         """Copy what the WAL holds into the database file, on the store's thread, without waiting for
@@ -484,7 +487,9 @@ class SQLiteStore:
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):
                     raise
-        return await self._run(tx)
+        ids = await self._run(tx)
+        self._writes += 1
+        return ids
 
     @staticmethod
     def _write_user(db: sqlite3.Connection, user: tuple[Any, ...]) -> None:
@@ -549,6 +554,7 @@ class SQLiteStore:
                 if not _busy(exc):
                     raise
         await self._run(tx)
+        self._writes += 1
 
     async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
         """Retention: drop a bot's old event log and outbox entries and stored retry answers."""

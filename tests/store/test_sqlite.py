@@ -355,7 +355,7 @@ async def test_turns_leave_the_checkpoint_to_the_store_thread(tmp_path: Path) ->
     try:
         await _save_turns(s, 400)
         pages = _wal_pages(path)
-        assert pages > 1000  # no save checkpointed (SQLite's own threshold would have kept it near 1,000)
+        assert pages > 1100  # no save checkpointed: at SQLite's own threshold the WAL stops near 1,000 pages
         busy, in_wal, copied = await s.checkpoint()
         assert busy == 0 and in_wal == copied == pages
         await _save_turns(s, 100)

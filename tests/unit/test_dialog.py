@@ -49,6 +49,39 @@ async def test_the_queue_a_conversation_keeps_is_its_own(tmp_path: Path) -> None
     assert await first.send("Bo") == ["Changed", "Done"]
 
 
+async def test_the_content_arguments_a_conversation_keeps_are_its_own(tmp_path: Path) -> None:
+    """A `say_something` node's content waits in the kept queue with its form data as arguments: a
+    copy, so changing it changes neither the bot nor another conversation."""
+    bot = make_bot(tmp_path, flows={"main": flow(node(
+        "entry", say("enter"), receive=[], type="say_something",
+        content={"contentType": "builtin_text", "formData": {"text$en": "content"}},
+    ))})
+    first, second = Chat(bot, user_id="a"), Chat(bot, user_id="b")
+    assert await first.send() == ["enter"]
+    kept = [ins for ins in first.context["queue"]["instructions"] if "args" in ins]
+    kept[0]["args"]["text$en"] = "changed"
+    assert await second.send() == ["enter"]
+    assert await second.send() == ["content"]
+    assert await first.send() == ["changed"]
+
+
+async def test_the_queue_kept_after_a_return_from_a_subflow_is_its_own(tmp_path: Path) -> None:
+    """Back from a subflow (`#`), the caller's transitions are queued in the context; when one of them
+    cannot run, the turn stops and the conversation keeps that queue: its own copy."""
+    bad = "temp.x ==="
+    bot = make_bot(tmp_path, flows={
+        "main": flow(node("entry", next=[("temp.back !== true", "sub.flow.json"), (bad, "after")]),
+                     node("after", say("after"))),
+        "sub": flow(node("entry", say("in sub"), set_var("temp", "back", True), next=[("true", "#")])),
+    })
+    first, second = Chat(bot, user_id="a"), Chat(bot, user_id="b")
+    assert await first.send() == ["in sub"]
+    assert first.context["queue"]["instructions"][0]["fn"] == bad
+    first.context["queue"]["instructions"][0]["fn"] = "true"
+    assert await second.send() == ["in sub"]
+    assert second.context["queue"]["instructions"][0]["fn"] == bad
+
+
 async def test_empty_on_receive_waits_but_null_does_not(tmp_path: Path) -> None:
     waits = make_bot(tmp_path / "a", flows={"main": flow(
         node("a", say("A"), receive=[], next=[("true", "b")]), node("b", say("B")))})

@@ -8,7 +8,10 @@ import json
 import weakref
 from pathlib import Path
 
+import pytest
+
 from parley import heap
+from parley.http import app as app_module
 from tests.http.test_converse import make_data, say, serve, write_bot
 
 
@@ -46,13 +49,23 @@ def test_settled_objects_leave_the_passes_and_unsettled_garbage_is_collected() -
         gc.unfreeze()
 
 
-async def test_a_ready_server_keeps_its_bots_out_of_the_passes_and_again_after_a_reload(tmp_path: Path) -> None:
+async def test_a_ready_server_keeps_its_bots_out_of_the_passes_and_again_after_a_reload(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = make_data(tmp_path)
     beta = write_bot(data, "beta", texts={"hello": "I am beta"})
+    monkeypatch.setattr(app_module, "SETTLE_DELAY", 0)
     try:
         async with serve(data, PARLEY_NLU="on") as (client, app):
             registry = app.state.registry
             assert not _walked(registry.bots["beta"])
+            nlu_when_settled: list[str | None] = []
+
+            def settle() -> None:
+                nlu_when_settled.append(app.state.nlu.status().get("beta"))
+                real_settle()
+
+            real_settle = heap.settle
+            monkeypatch.setattr(heap, "settle", settle)
             config = json.loads((beta / "bot.config.json").read_text())
             (beta / "bot.config.json").write_text(json.dumps({**config, "description": "edited"}))
             registry.reload_folder(beta)  # what the file watcher does; the NLU trains the new bot
@@ -63,6 +76,7 @@ async def test_a_ready_server_keeps_its_bots_out_of_the_passes_and_again_after_a
                     break
                 await asyncio.sleep(0.02)
             assert not _walked(reloaded)
+            assert nlu_when_settled and "training" not in nlu_when_settled  # settled once the bot was trained
             assert reloaded.config.get("description") == "edited"
             assert await say(client, "beta", "u", "hi") == ["I am beta"]
     finally:
