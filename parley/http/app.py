@@ -43,14 +43,26 @@ from parley.store.sql import open_store
 log = logging.getLogger("parley.http")
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 class ExpressParam(Convertor[str]):
     """A route parameter as Express reads it: matched in the path as sent, then percent-decoded, so
-    an encoded slash stays inside its parameter (`/converse/team%2F42` is the user `team/42`)."""
+    an encoded slash stays inside its parameter (`/converse/team%2F42` is the user `team/42`). What
+    JavaScript's `decodeURIComponent` refuses (`%ZZ`, a `%` at the end, bytes that are not UTF-8)
+    Express answers with a 400, its error named `URIError`."""
 
     regex = "[^/]+"
 
     def convert(self, value: str) -> str:
-        return unquote(value) if "%" in value else value
+        if "%" not in value:
+            return value
+        try:
+            if _BAD_ESCAPE.search(value):
+                raise ValueError(value)
+            return unquote(value, errors="strict")
+        except ValueError:  # UnicodeDecodeError too
+            raise ApiError(400, "URIError", f"Failed to decode param '{value}'") from None
 
     def to_string(self, value: str) -> str:
         return quote(value, safe="")

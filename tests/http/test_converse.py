@@ -445,6 +445,20 @@ async def test_routes_ignore_case_as_in_express_but_bot_and_user_ids_keep_theirs
     assert_api_error(r, 404, "NotFoundError", "Not Found: Invalid Bot ID", "BP_0044")
 
 
+async def test_a_parameter_that_cannot_be_decoded_is_a_400_as_in_express(tmp_path: Path) -> None:
+    """Express decodes parameters with `decodeURIComponent`; what it refuses is a 400 `URIError`, and no
+    turn runs (parley used to take `%ZZ` as a user's name)."""
+    data = make_data(tmp_path)
+    write_bot(data, "who", texts={"hello": "You are {{{event.target}}}"})
+    async with serve(data) as (client, app):
+        for user in ("%ZZ", "ab%", "%E0%A4%A", "%C3%28"):
+            r = await client.post(converse_url("who", user), json={"text": "hi"})
+            assert_api_error(r, 400, "URIError", f"Failed to decode param '{user}'")
+        r = await client.post("/api/v1/bots/%ZZ/converse/u", json={"text": "hi"})
+        assert_api_error(r, 400, "URIError", "Failed to decode param '%ZZ'")
+        assert await say(client, "who", "%C3%A9", "hi") == ["You are é"]
+
+
 async def test_an_encoded_slash_stays_in_the_user_id_as_in_express(tmp_path: Path) -> None:
     """Express matches the path as sent and decodes each parameter: `team%2F42` is the user `team/42`
     (the server's decoded path would have five segments and no route)."""
