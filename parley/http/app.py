@@ -258,15 +258,13 @@ def create_app(settings: Settings) -> Starlette:
             registry.listeners.append(nlu.on_reload)
         await auth.ensure_admin(os.environ.get("PARLEY_ADMIN_EMAIL"), os.environ.get("PARLEY_ADMIN_PASSWORD"))
         heap.settle()
-        settling: set[asyncio.Task[None]] = set()
+        settling: list[asyncio.Task[None]] = []  # the settling after the latest reloads
 
         def resettle(_bot: object) -> None:
             heap.unsettle()
-            if any(not t.done() for t in settling):
+            if settling and not settling[0].done():
                 return  # the pending one settles after this reload too: it waits for every training
-            task = asyncio.get_running_loop().create_task(_settle_after(nlu))
-            settling.add(task)
-            task.add_done_callback(settling.discard)
+            settling[:] = [asyncio.get_running_loop().create_task(_settle_after(nlu))]
 
         registry.listeners.append(resettle)
         stop = asyncio.Event()

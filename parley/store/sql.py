@@ -479,17 +479,24 @@ class SQLiteStore:
                                    unschedule)
                 return ids
 
+        return await self._commit(tx)
+
+    async def _commit(self, tx: Callable[[sqlite3.Connection], T]) -> T:
+        """A write transaction: right here on the event loop's connection when the write lock is free
+        at once (always, with one process), else on the store's thread, which waits for it. Counted
+        for the background checkpoints."""
         if self._writer is not None:
             try:
-                ids = tx(self._writer)
-                self._writes += 1
-                return ids
+                result = tx(self._writer)
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):
                     raise
-        ids = await self._run(tx)
+            else:
+                self._writes += 1
+                return result
+        result = await self._run(tx)
         self._writes += 1
-        return ids
+        return result
 
     @staticmethod
     def _write_user(db: sqlite3.Connection, user: tuple[Any, ...]) -> None:
@@ -543,18 +550,8 @@ class SQLiteStore:
                     rows,
                 )
 
-        if not rows:
-            return
-        if self._writer is not None:
-            try:
-                tx(self._writer)
-                self._writes += 1
-                return
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise
-        await self._run(tx)
-        self._writes += 1
+        if rows:
+            await self._commit(tx)
 
     async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
         """Retention: drop a bot's old event log and outbox entries and stored retry answers."""
