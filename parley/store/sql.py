@@ -31,6 +31,7 @@ from parley.security import users as collaborators
 from parley.security.users import USERS_SCHEMA, User
 from parley.store.base import ConversationKey, EventRow, Loaded, Saved, user_changes
 from parley.store.locks import FileLocks
+from parley.store.rows import RowCache
 
 T = TypeVar("T")
 
@@ -40,6 +41,10 @@ CHECKPOINT_EVERY = 0.5  # seconds between background checkpoints, when something
 # The store's connections checkpoint by themselves only past this many WAL pages (40 MB): a safety
 # net for when the background ones fall behind (SQLite's default, 1000, is what they replace).
 AUTOCHECKPOINT_PAGES = 10_000
+# Each connection's page cache, in KiB (SQLite's default is 2 MB): a turn reads and rewrites its
+# conversation's page, and with the default a thousand conversations of 2 kB already outgrew it, so
+# most loads read their page again from the file.
+CACHE_KIB = 32_768
 
 MIGRATIONS: list[str] = [
     # 1: the initial schema
@@ -250,6 +255,7 @@ class SQLiteStore:
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._executor_closed = False
+        self._rows = RowCache()  # the rows of the conversations this process saved last
 
     def locks(self) -> FileLocks:
         """Conversation locks shared by every process using this file (`serve --workers N`, `chat`)."""
@@ -274,6 +280,7 @@ class SQLiteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
             db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # saves fall back to this one
+            db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._migrate(db)
             return db
 
@@ -295,6 +302,7 @@ class SQLiteStore:
         self._writer.execute("PRAGMA busy_timeout=0")
         self._writer.execute("PRAGMA synchronous=NORMAL")  # per connection, like the store thread's
         self._writer.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+        self._writer.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._checkpointer = loop.create_task(self._checkpoints())
 
     async def _checkpoints(self) -> None:
@@ -357,6 +365,7 @@ class SQLiteStore:
         if self._writer is not None:
             self._writer.close()
         self._reader = self._writer = None
+        self._rows.clear()
         db, self._db = self._db, None
         if db is not None:
             loop = asyncio.get_running_loop()
@@ -366,7 +375,12 @@ class SQLiteStore:
 
     async def load(self, key: ConversationKey) -> Loaded:
         def q(db: sqlite3.Connection) -> Loaded:
-            row = db.execute(_LOAD, (key.bot_id, key.channel, key.user_id)).fetchone()
+            rows = self._rows
+            rows.check(db.execute("PRAGMA data_version").fetchone()[0])
+            row = rows.take(key)
+            if row is None:
+                row = db.execute(_LOAD, (key.bot_id, key.channel, key.user_id)).fetchone()
+            rows.loaded(key, row)
             memory = Memory(user=_loads(row[7], {}), bot_kv=_loads(row[9], {}))
             if row[6] is None:
                 return Loaded(memory, user_found=row[8] is not None)
@@ -403,7 +417,8 @@ class SQLiteStore:
             # their buckets once due. Clearing it here, and writing it again when the next dialog starts,
             # moved the index entry between two pages on most turns of a short dialog.
             write_context_due = False
-        upsert = _SAVE_CONVERSATION[(write_context_due, before is None or before[1] != session_due)]
+        dues = (write_context_due, before is None or before[1] != session_due)
+        upsert = _SAVE_CONVERSATION[dues]
         conv = (
             key.bot_id, key.channel, key.user_id, _dumps(m.context), _dumps(m.session), _dumps(m.temp),
             _dumps(m.kv), saved.context_expiry, saved.session_expiry, now, context_due, session_due,
@@ -430,6 +445,8 @@ class SQLiteStore:
         alone = not (write_user or kv or kv_deleted or saved.message_id is not None or events or outbox
                      or schedule or unschedule)
 
+        user_written: list[str | None] = []  # the attributes the transaction wrote, as JSON
+
         def tx(db: sqlite3.Connection) -> list[int]:
             if alone:  # most turns: one statement, its own transaction (no BEGIN/COMMIT round)
                 db.execute(upsert, conv)
@@ -438,8 +455,9 @@ class SQLiteStore:
                 db.execute(upsert, conv)
                 if changes is None:
                     self._write_user(db, user)
+                    user_written[:] = [user[2]]
                 elif write_user:
-                    self._merge_user(db, key, *changes, now)
+                    user_written[:] = [self._merge_user(db, key, *changes, now)]
                 if kv:
                     db.executemany(
                         "INSERT INTO bot_kv (bot_id, key, value) VALUES (?,?,?) "
@@ -479,7 +497,9 @@ class SQLiteStore:
                                    unschedule)
                 return ids
 
-        return await self._commit(tx)
+        ids = await self._commit(tx)
+        self._rows.saved(key, conv, dues, user_written[0] if user_written else None, bool(kv or kv_deleted))
+        return ids
 
     async def _commit(self, tx: Callable[[sqlite3.Connection], T]) -> T:
         """A write transaction: right here on the event loop's connection when the write lock is free
@@ -509,21 +529,24 @@ class SQLiteStore:
 
     @staticmethod
     def _merge_user(db: sqlite3.Connection, key: ConversationKey, changed: dict[str, Any], removed: list[str],
-                    now: float) -> None:
+                    now: float) -> str | None:
         """Apply a turn's attribute changes to the row as it is now (inside the write transaction), so
-        a concurrent turn of another bot for the same user keeps what it wrote."""
+        a concurrent turn of another bot for the same user keeps what it wrote. Returns the attributes
+        written, as JSON (None: nothing to write)."""
         row = db.execute(
             "SELECT attributes FROM chat_users WHERE channel=? AND user_id=?", (key.channel, key.user_id)
         ).fetchone()
         if row is not None and not changed and not removed:
-            return
+            return None
         current = _loads(row[0], {}) if row else {}
         if not isinstance(current, dict):
             current = {}
         for k in removed:
             current.pop(k, None)
         current.update(changed)
-        SQLiteStore._write_user(db, (key.channel, key.user_id, _dumps(current), now, now))
+        attributes = _dumps(current)
+        SQLiteStore._write_user(db, (key.channel, key.user_id, attributes, now, now))
+        return attributes
 
     async def expired_contexts(self, now: float, limit: int = 250,
                                bot_ids: list[str] | None = None) -> list[ConversationKey]:

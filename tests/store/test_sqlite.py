@@ -378,6 +378,116 @@ async def test_the_wal_stays_bounded_by_background_checkpoints(tmp_path: Path) -
         await s.close()
 
 
+# ------------------------------------------------------------------------- rows kept between turns
+
+
+async def _turn(store: SQLiteStore, key: ConversationKey, **changes: object) -> None:
+    """A turn as the conversation layer runs it: load, change, save what it loaded plus `changes`."""
+    loaded = await store.load(key)
+    m = loaded.memory
+    before = dict(m.user)
+    for name, value in changes.items():
+        setattr(m, name, value)
+    await store.save(key, Saved(m, time.time() + 60, time.time() + 120, [], before, user_found=loaded.user_found,
+                                stored_dues=loaded.stored_dues))
+
+
+def _as_loaded(loaded: object) -> object:
+    from dataclasses import asdict
+
+    return asdict(loaded)  # type: ignore[call-overload]
+
+
+async def test_a_conversations_next_turn_does_not_read_its_row_again(store: SQLiteStore) -> None:
+    await _turn(store, KEY, context={"currentFlow": "main.flow.json", "currentNode": "a"})
+    statements: list[str] = []
+    assert store._writer is not None
+    store._writer.set_trace_callback(statements.append)
+    loaded = await store.load(KEY)
+    store._writer.set_trace_callback(None)
+    assert loaded.memory.context == {"currentFlow": "main.flow.json", "currentNode": "a"}
+    assert not [s for s in statements if "FROM (SELECT 1)" in s]
+
+
+async def test_kept_rows_load_exactly_what_the_database_holds(tmp_path: Path) -> None:
+    """Turns of two bots with two users, changing the user's attributes, the bot's key/values, expiries
+    and the dialog: what each turn loads equals what a second store on the file, which keeps nothing,
+    reads at that moment."""
+    path = tmp_path / "parley.sqlite"
+    s, truth = SQLiteStore(path), SQLiteStore(path)
+    await asyncio.gather(s.open(), truth.open())
+    try:
+        keys = [ConversationKey(b, "api", u) for b in ("bot-a", "bot-b") for u in ("u1", "u2")]
+        for i in range(60):
+            key = keys[(i * 7 + i // 5) % len(keys)]
+            loaded = await s.load(key)
+            assert _as_loaded(loaded) == _as_loaded(await truth.load(key)), i
+            m = loaded.memory
+            before = dict(m.user)
+            m.context = {"currentNode": f"n{i}"} if i % 5 else {}
+            if i % 3 == 0:
+                m.user = {**m.user, f"seen-{i % 2}": i}
+            if i % 4 == 0:
+                m.bot_kv_writes = {"k": i} if i % 8 else {"k": None}
+            expiry = time.time() + (3600 if i % 2 else -1)
+            await s.save(key, Saved(m, expiry, expiry + 60, [], before, user_found=loaded.user_found,
+                                    stored_dues=loaded.stored_dues))
+            m.bot_kv_writes = {}
+    finally:
+        await s.close()
+        await truth.close()
+
+
+async def test_a_kept_row_gives_way_to_another_connections_write(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite"
+    a, b = SQLiteStore(path), SQLiteStore(path)
+    await asyncio.gather(a.open(), b.open())
+    try:
+        await _turn(a, KEY, temp={"from": "a"})
+        await _turn(b, KEY, temp={"from": "b"}, user={"name": "Grace"})
+        loaded = (await a.load(KEY)).memory
+        assert loaded.temp == {"from": "b"} and loaded.user == {"name": "Grace"}
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_kept_row_gives_way_to_another_bots_change_of_the_users_attributes(store: SQLiteStore) -> None:
+    other_bot = ConversationKey("bot-b", "api", KEY.user_id)
+    await _turn(store, KEY)
+    await _turn(store, other_bot, user={"name": "Grace", "tags": ["a", "é", "😀"]})
+    assert (await store.load(KEY)).memory.user["name"] == "Grace"
+
+
+async def test_a_turn_that_loaded_before_another_bots_change_of_the_user_keeps_nothing_stale(
+        store: SQLiteStore) -> None:
+    other_bot = ConversationKey("bot-b", "api", KEY.user_id)
+    await _turn(store, KEY)
+    first = await store.load(KEY)  # a turn of bot-a is running ...
+    await _turn(store, other_bot, user={"name": "Grace"})  # ... when one of bot-b changes the user
+    await store.save(KEY, Saved(first.memory, time.time() + 60, time.time() + 120, [], dict(first.memory.user),
+                                user_found=True, stored_dues=first.stored_dues))
+    assert (await store.load(KEY)).memory.user == {"name": "Grace"}
+
+
+async def test_a_kept_row_gives_way_to_a_change_of_the_bots_key_values(store: SQLiteStore) -> None:
+    await _turn(store, KEY)
+    someone = ConversationKey(KEY.bot_id, "api", "someone-else")
+    loaded = await store.load(someone)
+    loaded.memory.bot_kv_writes = {"global": {"open": False}}
+    await store.save(someone, saved(loaded.memory))
+    assert (await store.load(KEY)).memory.bot_kv == {"global": {"open": False}}
+
+
+async def test_a_kept_row_gives_way_to_the_janitor(store: SQLiteStore) -> None:
+    loaded = await store.load(KEY)
+    await store.save(KEY, Saved(memory(), time.time() - 5000, time.time() - 4000, [], None,
+                                stored_dues=loaded.stored_dues))
+    assert await store.delete_expired_sessions(time.time()) == 1
+    forgotten = (await store.load(KEY)).memory
+    assert forgotten.context == {} and forgotten.temp == {} and forgotten.session == new_session()
+
+
 # ------------------------------------------------------------------------------------- atomicity
 
 
