@@ -20,12 +20,23 @@ DEFAULT_BODY_LIMIT = 10 * 1024 * 1024
 MAX_MESSAGE_ID = 128
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header `name` (lowercase, as ASGI gives header names), as Starlette's
+    `request.headers.get` finds it, without building its case-insensitive map for the two or three
+    headers the converse routes read (and raising and catching a KeyError for each one missing)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            found: str = value.decode("latin-1")
+            return found
+    return None
+
+
 def _too_large() -> ApiError:
     return ApiError(413, "entity.too.large", "request entity too large")
 
 
 async def read_body(request: Request, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large()
     chunks: list[bytes] = []
@@ -96,7 +107,7 @@ def parse_form(raw: bytes) -> dict[str, Any]:
 
 async def read_payload(request: Request, limit: int = DEFAULT_BODY_LIMIT) -> Any:
     raw = await read_body(request, limit)
-    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    ctype = (header(request, b"content-type") or "").split(";", 1)[0].strip().lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         return parse_json(raw)
     if ctype == "application/x-www-form-urlencoded":

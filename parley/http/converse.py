@@ -13,7 +13,7 @@ from parley.engine.expressions import js_truthy
 from parley.engine.state import JSONDict
 from parley.engine.turn import TurnResult
 from parley.http.auth import require_user
-from parley.http.body import MAX_MESSAGE_ID, read_payload, utf16_length, validate_public_body
+from parley.http.body import MAX_MESSAGE_ID, header, read_payload, utf16_length, validate_public_body
 from parley.http.errors import (
     ApiError,
     PlainError,
@@ -59,10 +59,10 @@ def message_id_of(request: Request, body: JSONDict) -> str | None:
     mid = body.get("messageId")
     if isinstance(mid, str) and mid:
         return mid
-    header = request.headers.get("idempotency-key", "").strip()
-    if len(header) > MAX_MESSAGE_ID:
+    key = (header(request, b"idempotency-key") or "").strip()
+    if len(key) > MAX_MESSAGE_ID:
         raise ApiError(400, "StandardError", f"Idempotency-Key is longer than {MAX_MESSAGE_ID} characters")
-    return header or None
+    return key or None
 
 
 async def run(conversations: Conversations, bot: Bot, user_id: str, body: JSONDict,
@@ -125,7 +125,8 @@ async def admit(request: Request, conversations: Conversations, bot: Bot, user_i
     """The per-bot switch and the throttles, before any turn runs."""
     check_enabled(conversations, bot)
     per_user, per_bot, max_queued = bot.derived("rate-limits", _limits, conversations, bot)
-    await request.app.state.limiter.check(bot.id, user_id, per_user, per_bot)
+    if per_user is not None or per_bot is not None:
+        await request.app.state.limiter.check(bot.id, user_id, per_user, per_bot)
     # a quick check in this process (also for proactive events); the lock enforces it across workers
     if conversations.locks.waiting(ConversationKey(bot.id, "api", user_id).session_id) >= max_queued:
         raise queue_full(max_queued)
