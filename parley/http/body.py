@@ -24,7 +24,10 @@ def header(request: Request, name: bytes) -> str | None:
     """The first value of the header `name` (lowercase, as ASGI gives header names), as Starlette's
     `request.headers.get` finds it, without building its case-insensitive map for the two or three
     headers the converse routes read (and raising and catching a KeyError for each one missing)."""
-    for key, value in request.scope["headers"]:
+    headers = request.scope["headers"]
+    if not isinstance(headers, list):  # any iterable in ASGI: read it once, as Starlette's `Headers` does
+        headers = request.scope["headers"] = list(headers)
+    for key, value in headers:
         if key == name:
             found: str = value.decode("latin-1")
             return found

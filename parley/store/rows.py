@@ -47,6 +47,7 @@ class RowCache:
         self._taken.clear()
         self._users.clear()
         self._bots.clear()
+        self._version = None
 
     def check(self, version: Any) -> None:
         """`PRAGMA data_version` as the loading connection reads it now: when another connection has

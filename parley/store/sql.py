@@ -41,9 +41,9 @@ CHECKPOINT_EVERY = 0.5  # seconds between background checkpoints, when something
 # The store's connections checkpoint by themselves only past this many WAL pages (40 MB): a safety
 # net for when the background ones fall behind (SQLite's default, 1000, is what they replace).
 AUTOCHECKPOINT_PAGES = 10_000
-# Each connection's page cache, in KiB (SQLite's default is 2 MB): a turn reads and rewrites its
-# conversation's page, and with the default a thousand conversations of 2 kB already outgrew it, so
-# most loads read their page again from the file.
+# The page cache of the event loop's connection, in KiB (SQLite's default is 2 MB): a turn reads and
+# rewrites its conversation's page, and with the default a thousand conversations of 2 kB already
+# outgrew it, so most loads read their page again from the file.
 CACHE_KIB = 32_768
 
 MIGRATIONS: list[str] = [
@@ -280,7 +280,6 @@ class SQLiteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
             db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # saves fall back to this one
-            db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._migrate(db)
             return db
 
@@ -497,14 +496,18 @@ class SQLiteStore:
                                    unschedule)
                 return ids
 
-        ids = await self._commit(tx)
+        # (the generations go up after the commit: on the store's thread, another connection, the commit
+        # changes `data_version`, which covers a load made before they do)
+        ids = await self._commit(tx, rows_kept=True)
         self._rows.saved(key, conv, dues, user_written[0] if user_written else None, bool(kv or kv_deleted))
         return ids
 
-    async def _commit(self, tx: Callable[[sqlite3.Connection], T]) -> T:
+    async def _commit(self, tx: Callable[[sqlite3.Connection], T], *, rows_kept: bool = False) -> T:
         """A write transaction: right here on the event loop's connection when the write lock is free
         at once (always, with one process), else on the store's thread, which waits for it. Counted
-        for the background checkpoints."""
+        for the background checkpoints. The rows kept for the next loads are dropped unless the caller
+        says it keeps them right (`rows_kept`): SQLite's `data_version` does not see a connection's
+        own writes, so one made here by anything else would go unseen."""
         if self._writer is not None:
             try:
                 result = tx(self._writer)
@@ -513,8 +516,10 @@ class SQLiteStore:
                     raise
             else:
                 self._writes += 1
+                if not rows_kept:
+                    self._rows.clear()
                 return result
-        result = await self._run(tx)
+        result = await self._run(tx)  # another connection: `data_version` tells the next load
         self._writes += 1
         return result
 
@@ -574,7 +579,7 @@ class SQLiteStore:
                 )
 
         if rows:
-            await self._commit(tx)
+            await self._commit(tx, rows_kept=True)  # the log's table only
 
     async def prune(self, bot_id: str, events_before: float, answers_before: float) -> int:
         """Retention: drop a bot's old event log and outbox entries and stored retry answers."""

@@ -479,6 +479,15 @@ async def test_a_kept_row_gives_way_to_a_change_of_the_bots_key_values(store: SQ
     assert (await store.load(KEY)).memory.bot_kv == {"global": {"open": False}}
 
 
+async def test_a_kept_row_gives_way_to_any_other_write_on_the_same_connection(store: SQLiteStore) -> None:
+    """`data_version` does not see the loading connection's own commits: a write made there other than a
+    turn's save (none today) must drop the kept rows itself."""
+    await _turn(store, KEY, user={"name": "Ada"})
+    await _turn(store, KEY)
+    await store._commit(lambda db: db.execute("UPDATE chat_users SET attributes='{\"name\":\"Grace\"}'"))
+    assert (await store.load(KEY)).memory.user == {"name": "Grace"}
+
+
 async def test_a_kept_row_gives_way_to_the_janitor(store: SQLiteStore) -> None:
     loaded = await store.load(KEY)
     await store.save(KEY, Saved(memory(), time.time() - 5000, time.time() - 4000, [], None,
