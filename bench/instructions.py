@@ -1,10 +1,15 @@
 """Instructions per converse turn, counted by valgrind's callgrind: `python bench/instructions.py`.
 
-Wall and CPU times drift on this shared machine; instruction counts do not (the same count to 0.05 %
-run after run), so this is how a change to the hot path is measured. The turns are welcome-bot's
-(NLU on, SQLite, the bench's repeated messages), sent in-process through the ASGI app: the HTTP
-server's own parsing is left out. Only the turns are counted: start-up and a warm-up run first,
-then counting is switched on with `callgrind_control`.
+Wall and CPU times drift on this shared machine; instruction counts do not, so this is how a change to
+the hot path is measured. The turns are welcome-bot's (NLU on, SQLite, the bench's repeated messages),
+sent in-process through the ASGI app: the HTTP server's own parsing is left out. Only the turns are
+counted: start-up and a warm-up run first, then counting is switched on with `callgrind_control`.
+
+Nothing here runs on a clock: the server's timed work (the event log's batches every second, SQLite's
+checkpoints every half second, the janitor) would otherwise fall on more or fewer turns as the machine
+runs valgrind slower or faster, which moved the count by ±1.5 % between identical runs. The log's batch
+is written every `FLUSH_EVERY` turns instead (about the share a second's batch has in a busy server), no
+checkpoint runs (the WAL stays under SQLite's own threshold) and the janitor waits an hour.
 
 With `--nlu`, what is counted is one understanding of a message never seen before (welcome-bot and
 small-talk, over `run.py`'s NLU_TEXTS, the kept understandings cleared before each): the NLU's own
@@ -33,6 +38,9 @@ REPO = BENCH.parent
 TEXTS = ("hello", "memory", "Ada", "hi", "context", "monkey")
 DEFAULT_TURNS = 600
 DEFAULT_NLU_ROUNDS = 10
+FLUSH_EVERY = 100  # turns per event-log batch (200 entries: one transaction of the log's)
+# the server's timers, pushed past the run (see above)
+NO_TIMERS = {"eventCollector": {"collectionInterval": "1h"}, "dialog": {"janitorInterval": "1h"}}
 
 
 def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
@@ -40,7 +48,10 @@ def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
     sys.path.insert(0, str(repo))
     from parley.http.app import create_app
     from parley.settings import Settings
+    from parley.store.sql import SQLiteStore
 
+    if SQLiteStore.__init__.__kwdefaults__ and "checkpoint_every" in SQLiteStore.__init__.__kwdefaults__:
+        SQLiteStore.__init__.__kwdefaults__["checkpoint_every"] = 3600.0  # no background checkpoint
     app = create_app(Settings.from_env(data, env={"PARLEY_WATCH": "off"}))
 
     sys.path.insert(0, str(BENCH))  # after parley is imported from `repo`
@@ -51,11 +62,14 @@ def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
 
     async def main() -> None:
         async with app.router.lifespan_context(app):
+            event_log = app.state.conversations.event_log
             n = 0
             for phase in phases(flags):
                 for _ in range(turns if phase == "measured" else 1200):
                     n += 1
                     await call(f"u{n % 200}", TEXTS[(n // 200) % len(TEXTS)])
+                    if n % FLUSH_EVERY == 0:
+                        await event_log.flush()
 
     asyncio.run(main())
 
@@ -108,7 +122,7 @@ def measure(repo: Path, turns: int, nlu: bool = False) -> dict[str, object]:
     from tests.conftest import make_template_data
 
     with tempfile.TemporaryDirectory() as tmp:
-        data = make_template_data(Path(tmp))
+        data = make_template_data(Path(tmp), NO_TIMERS if not nlu else None)
         flags = Path(tmp) / "flags"
         flags.mkdir()
         me = [sys.executable, __file__, "--child", "--repo", str(repo), "--data", str(data), "--flags", str(flags),
