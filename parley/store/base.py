@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from parley.engine.state import JSONDict, Memory
 
@@ -14,8 +14,10 @@ from parley.engine.state import JSONDict, Memory
 EventRow = tuple[str, str, str, str, str, str, float]
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationKey:
+class ConversationKey(NamedTuple):
+    """A tuple rather than a frozen dataclass: a turn makes a few and hashes them several times (the
+    SQLite store keeps rows by them), and a tuple's constructor, hash and equality are C code."""
+
     bot_id: str
     channel: str
     user_id: str
