@@ -171,7 +171,11 @@ class Bot:
         return value
 
     def find_flow(self, name: str) -> Flow | None:
-        """Botpress adds `.flow.json` when missing and compares names case-insensitively."""
+        """Botpress adds `.flow.json` when missing and compares names case-insensitively. (`flows` is keyed
+        by the lowercased name, which most look-ups, made with a flow's own name, already are.)"""
+        flow = self.flows.get(name)
+        if flow is not None:
+            return flow
         key = name if name.endswith(".flow.json") else name + ".flow.json"
         return self.flows.get(key.lower())
 
