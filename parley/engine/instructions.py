@@ -87,15 +87,20 @@ def _loads_object(raw: str) -> Any:
     return orjson.loads(packed) if packed else copy.deepcopy(value)
 
 
-def parse_say(fn: str) -> tuple[str, dict[str, Any]]:
-    """`say #!id {"skill":"choice"}` -> ("#!id", {"skill": "choice"})."""
+@functools.lru_cache(maxsize=4096)
+def _split_say(fn: str) -> tuple[str, str]:
+    """The content reference and the raw arguments of a `say` (a flow's few strings, split once)."""
     chunks = fn.split(" ")
     if len(chunks) < 2 or not chunks[1]:
         raise InstructionError(
             f"Invalid text instruction. Expected an instruction along 'say #text Something', got {fn!r}"
         )
-    ref = chunks[1]
-    raw = " ".join(chunks[2:]).strip()
+    return chunks[1], " ".join(chunks[2:]).strip()
+
+
+def parse_say(fn: str) -> tuple[str, dict[str, Any]]:
+    """`say #!id {"skill":"choice"}` -> ("#!id", {"skill": "choice"})."""
+    ref, raw = _split_say(fn)
     if not raw:
         return ref, {}
     try:
@@ -107,14 +112,19 @@ def parse_say(fn: str) -> tuple[str, dict[str, Any]]:
     return ref, args
 
 
-def parse_action(fn: str) -> tuple[str, str | None, dict[str, Any]]:
-    """`builtin/setVariable {...}` or `server:name {...}` -> (name, server or None, args)."""
-    fn = fn.strip()
-    head, _, raw = fn.partition(" ")
+@functools.lru_cache(maxsize=4096)
+def _split_action(fn: str) -> tuple[str, str | None, str]:
+    """The name, the action server (or None) and the raw arguments of an action (split once)."""
+    head, _, raw = fn.strip().partition(" ")
     server: str | None = None
     if ":" in head:
         server, _, head = head.partition(":")
-    raw = raw.strip()
+    return head, server, raw.strip()
+
+
+def parse_action(fn: str) -> tuple[str, str | None, dict[str, Any]]:
+    """`builtin/setVariable {...}` or `server:name {...}` -> (name, server or None, args)."""
+    head, server, raw = _split_action(fn)
     if not raw:
         return head, server, {}
     try:
