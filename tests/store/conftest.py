@@ -36,10 +36,15 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def check_log_read_by_conversation(store: Any) -> None:
-    """Entries of three conversations, interleaved: one conversation's are read back in order, the
-    newest `limit` of them with a limit (the log has no index by conversation: this reads through it)."""
-    rows = [("b", "api", f"u{i % 3}", f"e{i}", "incoming", f'{{"n":{i}}}', 1000.0 + i) for i in range(30)]
-    await store.append_events(rows)
-    key = ConversationKey("b", "api", "u1")
-    assert [e["payload"]["n"] for e in await store.events(key)] == list(range(1, 30, 3))
-    assert [e["payload"]["n"] for e in await store.events(key, limit=2)] == [25, 28]
+    """Open `store` (its migrations run), then entries of three conversations, interleaved: one
+    conversation's are read back in order, the newest `limit` of them with a limit (the log has no
+    index by conversation: this reads through it)."""
+    await store.open()
+    try:
+        rows = [("b", "api", f"u{i % 3}", f"e{i}", "incoming", f'{{"n":{i}}}', 1000.0 + i) for i in range(30)]
+        await store.append_events(rows)
+        key = ConversationKey("b", "api", "u1")
+        assert [e["payload"]["n"] for e in await store.events(key)] == list(range(1, 30, 3))
+        assert [e["payload"]["n"] for e in await store.events(key, limit=2)] == [25, 28]
+    finally:
+        await store.close()

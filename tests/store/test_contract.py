@@ -82,12 +82,7 @@ async def test_the_postgres_event_log_has_no_index_by_conversation_and_is_still_
             await conn.execute(sql)
             await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
         assert "events_conversation" in await _event_indexes(conn)
-        s = PostgresStore(pg_url)
-        await s.open()
-        try:
-            await check_log_read_by_conversation(s)
-        finally:
-            await s.close()
+        await check_log_read_by_conversation(PostgresStore(pg_url))
         assert await _event_indexes(conn) == {"events_pkey", "events_created"}
     finally:
         await conn.close()

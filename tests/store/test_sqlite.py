@@ -285,12 +285,7 @@ async def test_the_event_log_is_written_through_one_index_and_still_read_by_conv
         for version, sql in enumerate(MIGRATIONS[:6], start=1):
             db.executescript(sql)
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-    s = SQLiteStore(path)
-    await s.open()
-    try:
-        await check_log_read_by_conversation(s)
-    finally:
-        await s.close()
+    await check_log_read_by_conversation(SQLiteStore(path))
     with sqlite3.connect(path) as db:
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='events'")}
     assert indexes == {"events_created"}
