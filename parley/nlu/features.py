@@ -65,10 +65,13 @@ class Block:
         idf = np.array([math.log((1 + n) / (1 + df[g])) + 1 for g in kept], np.float32)
         return cls({g: i for i, g in enumerate(kept)}, idf)
 
-    def matrix(self, doc_indices: Sequence[Sequence[int]]) -> sparse.csr_matrix:
-        """Sublinear tf × idf, rows scaled to unit length, from each doc's feature indices."""
+    def matrix(self, doc_indices: Sequence[Sequence[int]], offset: int = 0) -> sparse.csr_matrix:
+        """Sublinear tf × idf, rows scaled to unit length, from each doc's feature indices (which
+        start at `offset`)."""
         lengths = np.fromiter((len(d) for d in doc_indices), np.int64, count=len(doc_indices))
         cols = np.fromiter((i for d in doc_indices for i in d), np.int32, count=int(lengths.sum()))
+        if offset:
+            cols -= offset
         rows = np.repeat(np.arange(len(doc_indices), dtype=np.int32), lengths)
         m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
                               shape=(len(doc_indices), len(self.vocab)))
@@ -78,27 +81,6 @@ class Block:
         norms[norms == 0] = 1.0
         m = sparse.csr_matrix(sparse.diags(1.0 / norms) @ m, dtype=np.float32)
         return m
-
-    @cached_property
-    def idf_values(self) -> list[float]:
-        """The idf as Python floats: one message has a few dozen features, and NumPy's per-call cost
-        on arrays that small is several times the arithmetic itself."""
-        return [float(x) for x in self.idf.tolist()]
-
-    def weigh(self, indices: Sequence[int], offset: int, out_idx: list[int], out_val: list[float]) -> None:
-        """Append one message's sublinear tf × idf features, scaled to unit length, shifted by `offset`."""
-        if not indices:
-            return
-        counts = Counter(indices)  # counted in C
-        idf = self.idf_values
-        if len(counts) == len(indices):  # each feature once, the usual case: tf is 1
-            vals = list(map(idf.__getitem__, indices))
-        else:
-            vals = [idf[i] if c == 1 else (1.0 + math.log(c)) * idf[i] for i, c in counts.items()]
-        norm = math.hypot(*vals)
-        scale = 1.0 / norm if norm > 0 else 1.0
-        out_idx.extend([i + offset for i in counts] if offset else counts)
-        out_val.extend([v * scale for v in vals])
 
 
 @dataclass(frozen=True)
@@ -133,35 +115,62 @@ class Featurizer:
     def fit(cls, docs: Sequence[Doc]) -> Featurizer:
         return cls.fit_matrix(docs, [])[0]
 
+    @cached_property
+    def _idf_list(self) -> list[float]:
+        """Both blocks' idf as Python floats, indexed as the features are (the characters after the
+        words): one message has a few dozen features, and NumPy's per-call cost on arrays that small
+        is several times the arithmetic."""
+        return [float(x) for x in (*self.words.idf.tolist(), *self.chars.idf.tolist())]
+
     def _char_indices(self, word: str) -> list[int]:
+        """The word's character n-grams' feature indices (after the words' block)."""
         cached = self._char_cache.get(word)
         if cached is None:
             vocab = self.chars.vocab
-            cached = [i for g in char_grams_of_word(word) if (i := vocab.get(g)) is not None]
+            offset = len(self.words.vocab)
+            cached = [i + offset for g in char_grams_of_word(word) if (i := vocab.get(g)) is not None]
             if len(self._char_cache) < 200_000:
                 self._char_cache[word] = cached
         return cached
 
     def _indices(self, normalized: str, extra: Sequence[str]) -> tuple[list[int], list[int]]:
         words = words_of(normalized)
-        vocab = self.words.vocab
-        wi = [i for g in (*word_grams(words), *extra) if (i := vocab.get(g)) is not None]
-        ci = [i for w in words for i in self._char_indices(w)]
+        wi = [i for i in map(self.words.vocab.get, [*word_grams(words), *extra]) if i is not None]
+        ci: list[int] = []
+        cache = self._char_cache
+        for w in words:
+            got = cache.get(w)
+            ci += self._char_indices(w) if got is None else got
         return wi, ci
 
-    def row(self, normalized: str, extra: Sequence[str] = ()) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
-        """Feature indices and values of one utterance."""
+    def row(self, normalized: str, extra: Sequence[str] = ()) -> tuple[list[int], list[float]]:
+        """Feature indices and values of one utterance: sublinear tf × idf, each block scaled to unit
+        length. Plain lists: NumPy takes them as they are (`take`, `fromiter`), cheaper than arrays
+        made first."""
         wi, ci = self._indices(normalized, extra)
-        idx: list[int] = []
-        val: list[float] = []
-        self.words.weigh(wi, 0, idx, val)
-        self.chars.weigh(ci, len(self.words.vocab), idx, val)
-        return np.array(idx, np.intp), np.array(val, np.float32)
+        idf = self._idf_list
+        wi, wv = _weighed(wi, idf)
+        ci, cv = _weighed(ci, idf)
+        return wi + ci, wv + cv
 
     def matrix(self, docs: Sequence[Doc]) -> sparse.csr_matrix:
         if not docs:
             return sparse.csr_matrix((0, self.size), dtype=np.float32)
         pairs = [self._indices(t, extra) for t, extra in docs]
         words = self.words.matrix([w for w, _ in pairs])
-        chars = self.chars.matrix([c for _, c in pairs])
+        chars = self.chars.matrix([c for _, c in pairs], len(self.words.vocab))
         return sparse.hstack([words, chars], format="csr", dtype=np.float32)
+
+
+def _weighed(indices: list[int], idf: list[float]) -> tuple[list[int], list[float]]:
+    """A block's distinct feature indices and their tf × idf, scaled to unit length."""
+    if len(set(indices)) == len(indices):  # each feature once: tf is 1
+        distinct = indices
+        vals = [idf[i] for i in indices]
+    else:
+        counts = Counter(indices)
+        distinct = list(counts)
+        vals = [idf[i] if c == 1 else (1.0 + math.log(c)) * idf[i] for i, c in counts.items()]
+    norm = math.hypot(*vals)
+    scale = 1.0 / norm if norm > 0 else 1.0
+    return distinct, [v * scale for v in vals]

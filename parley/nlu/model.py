@@ -14,12 +14,13 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -177,10 +178,13 @@ def markers(found: Sequence[Found]) -> tuple[str, ...]:
     return tuple(sorted({f"__ent_{f.name}" for f in found if not f.entity_id.startswith("system.")}))
 
 
-def _round6(x: float) -> float:
-    """`round(x, 6)` for the confidences Botpress shows, at a tenth of its cost (which formats the
-    number as decimal text); they differ only for a value within a rounding error of a tie."""
-    return round(x * 1e6) / 1e6
+class _Members(NamedTuple):
+    """A context's intents, for `LanguageModel._contexts`."""
+
+    context: str
+    names: list[str]
+    indices: frozenset[int]  # in the classifier's labels
+    pick: Callable[[list[float]], Sequence[float]]  # their probabilities, from a list over the labels
 
 
 @dataclass
@@ -197,8 +201,7 @@ class LanguageModel:
     embedder: Embedder | None = field(default=None, repr=False)
     # the second opinion's encoder, for a model that has one (loaded with the model, off the event loop)
     encoder: SentenceEncoder | None = field(default=None, repr=False)
-    _members_cache: dict[str, tuple[list[str], list[int]]] | None = field(
-        default=None, repr=False)
+    _members_cache: list[_Members] | None = field(default=None, repr=False)
     _speller: SpellChecker | None = field(default=None, repr=False)
 
     def speller(self) -> SpellChecker:
@@ -285,16 +288,21 @@ class LanguageModel:
                     top["slots"] = tagger.extract(text, tokens, found)
         return {"predictions": predictions, "entities": [f.to_botpress() for f in found]}
 
-    def _members(self) -> dict[str, tuple[list[str], list[int]]]:
-        """Per context: its intents' names and their indices in the classifier's labels (cached)."""
+    def _members(self) -> list[_Members]:
+        """Per context: its intents' names, their indices in the classifier's labels, and a function
+        picking their probabilities out of a list over the labels (cached)."""
         cached = self._members_cache
         if cached is None:
             assert self.classifier is not None
             index = {label: i for i, label in enumerate(self.classifier.labels)}
-            cached = {}
+            cached = []
             for c in self.contexts:
                 names = [n for n, ctxs in self.intent_contexts.items() if c in ctxs and n in index]
-                cached[c] = (names, [index[n] for n in names])
+                indices = [index[n] for n in names]
+                # a list or tuple either way (`itemgetter` of one index gives the item itself)
+                pick = itemgetter(*indices) if len(indices) > 1 else itemgetter(slice(indices[0], indices[0] + 1)
+                                                                                 if indices else slice(0, 0))
+                cached.append(_Members(c, names, frozenset(indices), pick))
             self._members_cache = cached
         return cached
 
@@ -302,7 +310,9 @@ class LanguageModel:
         """Per context: its confidence, its out-of-scope score and its intents, best first.
 
         Plain Python floats from here on: a bot has a handful of contexts and intents, and NumPy's
-        per-call cost on arrays that small is many times the arithmetic."""
+        per-call cost on arrays that small is many times the arithmetic. Confidences are rounded to
+        six decimals as Botpress shows them (`round(x * 1e6) / 1e6`: a tenth of `round(x, 6)`'s cost,
+        which formats the number as decimal text; they differ only within a rounding error of a tie)."""
         clf = self.classifier
         if clf is None:  # no utterance in this language: Botpress's NLU answers `none` in every context, as
             # an intent too (the election then weighs it against the out-of-scope `none`: 0.5 each, ambiguous)
@@ -310,7 +320,7 @@ class LanguageModel:
             return {c: {"confidence": 1.0 / len(self.contexts), "oos": 1.0, "intents": none} for c in self.contexts}
         normalized = normalize(text)
         vector = self.embedder.encode_one(text) if self.embedder is not None and clf.uses_embeddings else None
-        p: list[float] = clf.scores(normalized, markers(found), vector).tolist()
+        p = clf.scores(normalized, markers(found), vector)
         confirmed = None
         if clf.second is not None:
             p, confirmed = clf.rerank(p, lambda: self._encoded(text))
@@ -318,45 +328,41 @@ class LanguageModel:
         # Botpress's exact matcher: a message equal to a training utterance is that intent, with
         # confidence 1, in the contexts of that intent (the others keep the classifier's view)
         exact = clf.exact_match(normalized)
-        exact_contexts = set(self.intent_contexts.get(exact, ())) if exact is not None else set()
+        exact_contexts = frozenset(self.intent_contexts.get(exact, ())) if exact is not None else frozenset()
         members = self._members()
-        qs = {c: [p[i] for i in idx] for c, (_, idx) in members.items()}
-        masses = {c: sum(q) for c, q in qs.items()}
-        total_mass = sum(masses.values())
+        picked = [m.pick(p) for m in members]
+        masses = list(map(sum, picked))
+        total_mass = sum(masses)
         out: JSONDict = {}
-        for c, (names, indices) in members.items():
-            # waived where the second opinion confirmed the best intent: in the contexts holding it
-            threshold = 0.0 if confirmed is not None and confirmed in indices else clf.threshold
-            intents: list[JSONDict]
+        for m, q, mass in zip(members, picked, masses, strict=True):
+            c, names = m.context, m.names
             if c in exact_contexts:
-                intents = [{"label": n, "confidence": 1.0 if n == exact else 0.0, "slots": {},
-                            "extractor": "exact-matcher" if n == exact else "classifier"}
-                           for n in sorted(names, key=lambda n: n != exact)]
-                out[c] = {"confidence": 1.0, "oos": 0.0, "intents": intents}
+                out[c] = {"confidence": 1.0, "oos": 0.0, "intents": [
+                    {"label": n, "confidence": 1.0 if n == exact else 0.0, "slots": {},
+                     "extractor": "exact-matcher" if n == exact else "classifier"}
+                    for n in sorted(names, key=lambda n: n != exact)]}
                 continue
             if not names:
                 out[c] = {"confidence": 0.0, "oos": 1.0, "intents": []}
                 continue
-            q, mass = qs[c], masses[c]
+            # waived where the second opinion confirmed the best intent: in the contexts holding it
+            threshold = 0.0 if confirmed is not None and confirmed in m.indices else clf.threshold
             denom = mass + p_none
             if denom <= 0:
-                q, mass, q_none = [0.0] * len(q), 0.0, 1.0
+                q, share, q_none = [0.0] * len(q), 0.0, 1.0
             else:  # the context's intents and `none`, rescaled to sum to 1
-                q, mass, q_none = [x / denom for x in q], mass / denom, p_none / denom
+                q, share, q_none = [x / denom for x in q], mass / denom, p_none / denom
             # out of scope: the `none` class, or every intent under the calibrated threshold
             oos = max(q_none, threshold)
-            norm = mass + oos
+            norm = share + oos
             order = sorted(range(len(q)), key=q.__getitem__, reverse=True)  # stable: ties keep the file order
-            intents = [{"label": names[k], "confidence": _round6(q[k] / norm), "slots": {}, "extractor": "classifier"}
-                       for k in order]
             out[c] = {
-                "confidence": _round6(masses[c] / total_mass) if total_mass > 0 else 1.0 / len(self.contexts),
-                "oos": _round6(oos / norm),
-                "intents": intents,
+                "confidence": (round(mass / total_mass * 1e6) / 1e6 if total_mass > 0
+                               else 1.0 / len(self.contexts)) if not exact_contexts else 0.0,
+                "oos": round(oos / norm * 1e6) / 1e6,
+                "intents": [{"label": names[k], "confidence": round(q[k] / norm * 1e6) / 1e6, "slots": {},
+                             "extractor": "classifier"} for k in order],
             }
-        for c in out:  # the contexts of an exact match are the most confident ones
-            if exact_contexts and c not in exact_contexts:
-                out[c]["confidence"] = 0.0
         return out
 
     def _encoded(self, text: str) -> F32 | None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 # Botpress's utterance markup: `[Montréal](city)` marks the text "Montréal" as the slot `city`.
 _SLOT_MARKUP = re.compile(r"\[([^\[\]]+?)\]\(([\w.\-]+)\)")
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,5 +82,5 @@ def fold(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """The form the intent classifier sees: folded, single-spaced."""
-    return _SPACES.sub(" ", fold(text)).strip()
+    """The form the intent classifier sees: folded, single-spaced (`split` splits on what `\\s` matches)."""
+    return " ".join(fold(text).split())

@@ -151,3 +151,23 @@ def test_a_language_without_utterances_answers_none_twice_and_ambiguous() -> Non
     result = predict_elected(model, "annuler ma commande", ["global"])[1]
     assert [(i["name"], i["confidence"]) for i in result["intents"]] == [("none", 0.5), ("none", 0.5)]
     assert result["ambiguous"] is True
+
+
+def test_one_message_gets_the_features_training_gave_the_same_text() -> None:
+    """A message's features, built one at a time when predicting, are the row the training matrix has
+    for the same text: a word or character run seen twice counts 1 + ln 2, each block has unit length,
+    entity markers count as words. A prediction on other numbers than the model learnt on is wrong."""
+    from parley.nlu.features import Featurizer
+
+    docs = [("book a flight to paris", ()), ("cancel my flight", ()), ("bye bye bye", ()),
+            ("i want a pizza at noon", ("__ent_time",)), ("banana banana split", ())]
+    featurizer = Featurizer.fit(docs)
+    messages = [*docs, ("a flight a flight to to paris", ()), ("nana ban annan", ("__ent_time", "__ent_time")),
+                ("zzz qqq", ()), ("", ())]
+    matrix = featurizer.matrix(messages).toarray()
+    for (text, extra), expected in zip(messages, matrix, strict=True):
+        idx, vals = featurizer.row(text, extra)
+        got = np.zeros(featurizer.size, np.float32)
+        np.add.at(got, idx, vals)
+        assert len(set(idx)) == len(idx), text  # each feature once
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=text)
