@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -178,6 +179,12 @@ def markers(found: Sequence[Found]) -> tuple[str, ...]:
     return tuple(sorted({f"__ent_{f.name}" for f in found if not f.entity_id.startswith("system.")}))
 
 
+_FIRST = itemgetter(0)
+# `y + _ROUND - _ROUND` is `round(y)` (to the nearest integer, ties to even) for 0 <= y < 2**51, as a float,
+# in two additions instead of a call (a bot's confidences: a dozen a message)
+_ROUND = 1.5 * 2.0**52
+
+
 class _Members(NamedTuple):
     """A context's intents, for `LanguageModel._contexts`."""
 
@@ -311,8 +318,9 @@ class LanguageModel:
 
         Plain Python floats from here on: a bot has a handful of contexts and intents, and NumPy's
         per-call cost on arrays that small is many times the arithmetic. Confidences are rounded to
-        six decimals as Botpress shows them (`round(x * 1e6) / 1e6`: a tenth of `round(x, 6)`'s cost,
-        which formats the number as decimal text; they differ only within a rounding error of a tie)."""
+        six decimals as Botpress shows them: `round(x * 1e6) / 1e6` (a tenth of `round(x, 6)`'s cost,
+        which formats the number as decimal text; they differ only within a rounding error of a tie),
+        written with `_ROUND`."""
         clf = self.classifier
         if clf is None:  # no utterance in this language: Botpress's NLU answers `none` in every context, as
             # an intent too (the election then weighs it against the out-of-scope `none`: 0.5 each, ambiguous)
@@ -347,21 +355,23 @@ class LanguageModel:
                 continue
             # waived where the second opinion confirmed the best intent: in the contexts holding it
             threshold = 0.0 if confirmed is not None and confirmed in m.indices else clf.threshold
+            # the context's intents and `none`, rescaled to sum to 1 (nothing to rescale: all out of scope)
             denom = mass + p_none
+            share, q_none = (mass / denom, p_none / denom) if denom > 0 else (0.0, 1.0)
             if denom <= 0:
-                q, share, q_none = [0.0] * len(q), 0.0, 1.0
-            else:  # the context's intents and `none`, rescaled to sum to 1
-                q, share, q_none = [x / denom for x in q], mass / denom, p_none / denom
+                denom = math.inf  # each intent 0
             # out of scope: the `none` class, or every intent under the calibrated threshold
             oos = max(q_none, threshold)
             norm = share + oos
-            order = sorted(range(len(q)), key=q.__getitem__, reverse=True)  # stable: ties keep the file order
+            # best first; stable: ties keep the file order (and one intent, many a context's, needs no sort)
+            ranked = (zip(q, names, strict=True) if len(names) == 1
+                      else sorted(zip(q, names, strict=True), key=_FIRST, reverse=True))
             out[c] = {
-                "confidence": (round(mass / total_mass * 1e6) / 1e6 if total_mass > 0
+                "confidence": ((mass / total_mass * 1e6 + _ROUND - _ROUND) / 1e6 if total_mass > 0
                                else 1.0 / len(self.contexts)) if not exact_contexts else 0.0,
-                "oos": round(oos / norm * 1e6) / 1e6,
-                "intents": [{"label": names[k], "confidence": round(q[k] / norm * 1e6) / 1e6, "slots": {},
-                             "extractor": "classifier"} for k in order],
+                "oos": (oos / norm * 1e6 + _ROUND - _ROUND) / 1e6,
+                "intents": [{"label": n, "confidence": (x / denom / norm * 1e6 + _ROUND - _ROUND) / 1e6, "slots": {},
+                             "extractor": "classifier"} for x, n in ranked],
             }
         return out
 

@@ -171,3 +171,24 @@ def test_one_message_gets_the_features_training_gave_the_same_text() -> None:
         np.add.at(got, idx, vals)
         assert len(set(idx)) == len(idx), text  # each feature once
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=text)
+
+
+def test_prediction_confidences_are_rounded_to_six_decimals_and_ranked() -> None:
+    """As Botpress shows them: each context's confidence, out-of-scope score and intents' confidences
+    rounded to six decimals (the nearest such number), the intents best first."""
+    intents = (IntentData("book", ("global", "travel"), tuple(parse_utterance(u) for u in (
+                   "book a flight", "i need a plane ticket", "reserve a seat to paris")), ()),
+               IntentData("cancel", ("global", "travel"), tuple(parse_utterance(u) for u in (
+                   "cancel my booking", "i want to cancel the flight", "drop my reservation")), ()),
+               IntentData("hello", ("global",), tuple(parse_utterance(u) for u in ("hi", "hello there", "hey")), ()))
+    model = LanguageModel.train(TrainingSet("en", intents, seed=1), None)
+    seen = 0
+    for text in ("book me a flight please", "cancel it", "hey you", "what about a seat", "flight"):
+        for context in model.predict(text)["predictions"].values():
+            values = [context["confidence"], context["oos"], *(i["confidence"] for i in context["intents"])]
+            for v in values:
+                assert v == round(v, 6) and 0.0 <= v <= 1.0, (text, v)
+            seen += sum(0.0 < v < 1.0 for v in values)
+            confidences = [i["confidence"] for i in context["intents"]]
+            assert confidences == sorted(confidences, reverse=True), text
+    assert seen > 10  # the check saw real fractions, not only 0 and 1

@@ -76,7 +76,7 @@ def test_a_confirmed_intent_is_in_scope_in_its_own_contexts_only(monkeypatch: py
     probabilities[-1] = 0.05
     probabilities /= probabilities.sum()
     assert 0.05 / probabilities.sum() < clf.threshold
-    monkeypatch.setattr(IntentClassifier, "scores", lambda self, *a: probabilities.copy())
+    monkeypatch.setattr(IntentClassifier, "scores", lambda self, *a: probabilities.tolist())
 
     for confirmed in (None, names.index("music")):
         monkeypatch.setattr(IntentClassifier, "rerank", lambda self, p, v, c=confirmed: (p, c))
