@@ -43,8 +43,9 @@ class RepeatedPredictions:
     @staticmethod
     def key(models: str, text: str, included: Sequence[object], language: str | None) -> Key | None:
         """None when the contexts are not all strings (such a message is predicted, not kept)."""
-        if not all(isinstance(c, str) for c in included):
-            return None
+        for c in included:
+            if not isinstance(c, str):
+                return None
         return (models, text, tuple(included), language)  # type: ignore[arg-type]
 
     def get(self, key: Key | None) -> dict[str, Any] | None:

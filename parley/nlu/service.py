@@ -283,7 +283,8 @@ class NluService:
             result = self._understand(bot, models, text, anticipated, included, user_now(event))
             if not result["errored"] and moment_bound_count() == before:  # see parley.nlu.repeats
                 self.repeats.put(key, result)
-        result["ms"] = _ms(started)
+        # whole milliseconds, as Botpress's `Date.now() - t0` (0 for most of parley's understandings)
+        result["ms"] = int((time.perf_counter() - started) * 1000)
         return result
 
     @staticmethod
@@ -291,9 +292,12 @@ class NluService:
                     now: datetime | None) -> JSONDict:
         """Detect the language, then predict with the first model that works (Botpress's order)."""
         detected = detect_language(text, models.languages, models.vocabularies)
-        order = list(dict.fromkeys(x for x in (detected, anticipated, models.default_language) if x))
         tried = ""
-        for lang in order:
+        seen: list[str] = []
+        for lang in (detected, anticipated, models.default_language):
+            if not lang or lang in seen:
+                continue
+            seen.append(lang)
             model = models.models.get(lang)
             if model is None:
                 continue
@@ -330,8 +334,3 @@ def user_now(event: JSONDict) -> datetime | None:
         except (ZoneInfoNotFoundError, ValueError):
             tz = None
     return datetime.now(tz) if tz is not None else None
-
-
-def _ms(started: float) -> int:
-    """Whole milliseconds, as Botpress's `Date.now() - t0` (0 for most of parley's understandings)."""
-    return int((time.perf_counter() - started) * 1000)
