@@ -120,7 +120,7 @@ class Featurizer:
         """Both blocks' idf as Python floats, indexed as the features are (the characters after the
         words): one message has a few dozen features, and NumPy's per-call cost on arrays that small
         is several times the arithmetic."""
-        return [float(x) for x in (*self.words.idf.tolist(), *self.chars.idf.tolist())]
+        return [*self.words.idf.tolist(), *self.chars.idf.tolist()]
 
     def _char_indices(self, word: str) -> list[int]:
         """The word's character n-grams' feature indices (after the words' block)."""
