@@ -306,9 +306,12 @@ class LanguageModel:
             for c in self.contexts:
                 names = [n for n, ctxs in self.intent_contexts.items() if c in ctxs and n in index]
                 indices = [index[n] for n in names]
-                # a list or tuple either way (`itemgetter` of one index gives the item itself)
-                pick = itemgetter(*indices) if len(indices) > 1 else itemgetter(slice(indices[0], indices[0] + 1)
-                                                                                 if indices else slice(0, 0))
+                pick: Callable[[list[float]], Sequence[float]]
+                if len(indices) > 1:
+                    pick = itemgetter(*indices)
+                else:  # a slice: `itemgetter` of one index gives the item itself, not a sequence of it
+                    first = indices[0] if indices else 0
+                    pick = itemgetter(slice(first, first + len(indices)))
                 cached.append(_Members(c, names, frozenset(indices), pick))
             self._members_cache = cached
         return cached
@@ -357,9 +360,10 @@ class LanguageModel:
             threshold = 0.0 if confirmed is not None and confirmed in m.indices else clf.threshold
             # the context's intents and `none`, rescaled to sum to 1 (nothing to rescale: all out of scope)
             denom = mass + p_none
-            share, q_none = (mass / denom, p_none / denom) if denom > 0 else (0.0, 1.0)
-            if denom <= 0:
-                denom = math.inf  # each intent 0
+            if denom > 0:
+                share, q_none = mass / denom, p_none / denom
+            else:  # each intent 0, all out of scope
+                share, q_none, denom = 0.0, 1.0, math.inf
             # out of scope: the `none` class, or every intent under the calibrated threshold
             oos = max(q_none, threshold)
             norm = share + oos
