@@ -144,12 +144,15 @@ def render_content(
     lang: str | None,
     rng: random.Random,
     external_url: str = "",
+    scope: JSONDict | None = None,
 ) -> list[JSONDict]:
     """Render `#!element-id`, `@type` (say_something node) or `type` (inline args) into payloads.
 
     `args` holds the instruction's own arguments plus the context (`event`, `user`, `session`,
-    `temp`, `bot`). Every template is rendered exactly once: text a user typed that ends up in a
-    value is never interpreted as a template.
+    `temp`, `bot`), or, given `scope`, only its own arguments, the context being `scope` (which wins
+    over an argument of the same name): an element without templates then never needs the two
+    merged. Every template is rendered exactly once: text a user typed that ends up in a value is
+    never interpreted as a template.
     """
     ref = ref[1:] if ref.startswith("#") else ref
     default_lang = bot.config.default_language
@@ -176,6 +179,8 @@ def render_content(
             payload = _static_payload(ctype, args, static)
             if payload is not None:
                 return [fix_urls(payload, bot.id, external_url)] if external_url and urls else [payload]
+        if scope is not None:
+            args = {**args, **scope}
         form = render_data(translated, args) if dynamic else dict(translated)
         urls = urls or dynamic  # a rendered value may be a bot media path
         if "variations" in form:  # `_.sample([text, ...variations])`; a falsy pick keeps the text as it is
@@ -191,7 +196,7 @@ def render_content(
         ctype = CONTENT_TYPES.get(type_id)
         if ctype is None:
             raise ContentError(f'Content type "{type_id}" is not supported')
-        data = dict(args)
+        data = dict(args) if scope is None else {**args, **scope}
         if ref.startswith("@"):
             own = {k: v for k, v in args.items() if k not in CONTEXT_KEYS}
             data.update(dict.fromkeys(ctype.properties))

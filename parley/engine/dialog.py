@@ -221,10 +221,11 @@ class DialogEngine:
         payloads = render_content(
             self.turn.bot,
             ref,
-            {**args, **self.turn.scope()},
+            args,
             lang=self.turn.user_lang,
             rng=self.turn.rng,
             external_url=self.turn.options.external_url,
+            scope=self.turn.scope(),
         )
         self.turn.say(payloads)
 
