@@ -48,7 +48,6 @@ class TurnResult:
     nlu: JSONDict
     suggestions: list[JSONDict]
     decision: JSONDict
-    state: JSONDict
     event_id: str
     errors: list[JSONDict] = field(default_factory=list)
     replayed: bool = False
@@ -57,6 +56,16 @@ class TurnResult:
     # False when Botpress would save nothing for this turn (its error handler failed too, or the
     # dialog engine skipped the event): `memory` is then the memory the turn started from.
     persisted: bool = True
+    # The turn's `event.state`, of which `state` is what the secured route shows: made only when asked
+    # for (most answers do not show it), once the turn is over.
+    turn_state: JSONDict = field(default_factory=dict, repr=False)
+    shown_state: JSONDict | None = None
+
+    @property
+    def state(self) -> JSONDict:
+        if self.shown_state is None:
+            self.shown_state = public_state(self.turn_state) if self.turn_state else {}
+        return self.shown_state
 
     def answer(self) -> JSONDict:
         """What a client saw of this turn, kept for retries of the same message."""
@@ -71,7 +80,7 @@ class TurnResult:
             nlu=dict(answer.get("nlu") or {}),
             suggestions=list(answer.get("suggestions") or []),
             decision=dict(answer.get("decision") or {}),
-            state=dict(answer.get("state") or {}),
+            shown_state=dict(answer.get("state") or {}),
             event_id=str(answer.get("eventId", "")),
             replayed=True,
         )
@@ -204,7 +213,7 @@ def _finish(turn: Turn, decision: JSONDict, suggestions: list[JSONDict], kept: _
         nlu=turn.event["nlu"],
         suggestions=suggestions,
         decision=decision,
-        state=public_state(st),
+        turn_state=st,
         event_id=turn.event["id"],
         errors=turn.errors,
         later=turn.later,
