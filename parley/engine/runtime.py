@@ -37,7 +37,6 @@ class Turn:
     memory: Memory
     options: EngineOptions = field(default_factory=EngineOptions)
     rng: random.Random = field(default_factory=random.Random)
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
     outgoing: list[JSONDict] = field(default_factory=list)
     errors: list[JSONDict] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
@@ -48,8 +47,17 @@ class Turn:
     # `event.state`, which a turn mutates but never replaces: read dozens of times per turn
     state: JSONDict = field(init=False, repr=False)
 
+    _now: datetime | None = field(default=None, init=False, repr=False)
+
     def __post_init__(self) -> None:
         self.state = self.event["state"]
+
+    @property
+    def now(self) -> datetime:
+        """The moment the turn first asks what time it is (most turns never do), then the same one."""
+        if self._now is None:
+            self._now = datetime.now(UTC)
+        return self._now
 
     @property
     def user_lang(self) -> str | None:
