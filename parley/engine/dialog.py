@@ -36,17 +36,12 @@ class InfiniteLoopError(Exception):
     pass
 
 
-class _Transition:
-    __slots__ = ("target",)
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-
 def _as_is(instructions: list[Instruction]) -> list[Instruction]:
     return instructions
 
 
+# What an instruction leads to: on to the next one, wait, an action to await, or a transition, which is
+# its target itself (a string; "" ends the flow)
 _NONE = object()
 _WAIT = object()
 _ACTION = object()
@@ -143,14 +138,27 @@ class DialogEngine:
             if result is _WAIT:
                 context["queue"] = {"instructions": keep(queue[i + 1:])}
                 return
-            assert isinstance(result, _Transition)
-            if not result.target:
+            assert isinstance(result, str)
+            if not result:
                 if i:
                     context["queue"] = {"instructions": keep(queue[i:])}
                 await self._end_flow()
                 return
             context.pop("queue", None)
-            await self._transition_guarded(result.target)
+            # A transition is taken the way Botpress's node does, catching what it throws right here.
+            # An infinite loop cleans the dialog (context and temp) and ends the turn, saved, without the
+            # error flow: Botpress 12.31's dialog engine rethrows the loop from its transition's own `catch`
+            # into the `catch` of the same node, which only logs it ("we don't even want to transition to
+            # error handling flow as risk of another infinite loop is too high"), so the decision engine
+            # never sees it (SPEC 3.7 and 3.14 say it runs the error flow: the source says otherwise). Any
+            # other failure (a missing flow or node, further down too) leads to `temp.onErrorFlowTo` or the
+            # error flow; when that fails as well, the turn stops there, logged. The turn is saved.
+            try:
+                await self._transition(result)
+            except InfiniteLoopError as loop:
+                self._looped(loop)
+            except Exception as exc:
+                await self._transition_failed(result, exc)
             return
 
     async def jump_to(self, flow_name: str, node_name: str | None = None) -> None:
@@ -175,7 +183,7 @@ class DialogEngine:
             return _WAIT
         fn = str(ins.get("fn", ""))
         if kind == "transition":
-            return _Transition(str(ins.get("node") or "")) if self._condition(fn) else _NONE
+            return str(ins.get("node") or "") if self._condition(fn) else _NONE
         if fn.startswith("say "):
             self._say(fn, ins.get("args"))
             return _NONE
@@ -196,7 +204,7 @@ class DialogEngine:
             log.warning("bot %s: action failed in %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
             self.turn.add_error("action-execution", str(exc))
             target = self.state["temp"].get("onErrorFlowTo")
-            return _Transition(target if isinstance(target, str) and target else ERROR_FLOW)
+            return target if isinstance(target, str) and target else ERROR_FLOW
         return _NONE
 
     def _condition(self, source: str) -> bool:
@@ -272,33 +280,23 @@ class DialogEngine:
                 raise InfiniteLoopError(f"Infinite loop detected. ({path})")
         self._counted = len(stack)
 
-    async def _transition_guarded(self, target: str) -> None:
-        """Take a transition the way Botpress's node does, catching what it throws right there.
+    def _looped(self, exc: InfiniteLoopError) -> None:
+        """A transition found an infinite loop (see `_transition`'s guard in `process`)."""
+        log.warning("bot %s: %s", self.turn.bot.id, exc)
+        self.turn.add_error("dialog-transition", str(exc))
+        self.turn.add_error("dialog-engine", str(exc))
+        self._clean()
 
-        An infinite loop cleans the dialog (context and temp) and ends the turn, saved, without the error
-        flow: Botpress 12.31's dialog engine rethrows the loop from its transition's own `catch` into the
-        `catch` of the same node, which only logs it ("we don't even want to transition to error handling
-        flow as risk of another infinite loop is too high"), so the decision engine never sees it (SPEC 3.7
-        and 3.14 say it runs the error flow: the source says otherwise). Any other failure (a missing flow or
-        node, further down too) leads to `temp.onErrorFlowTo` or the error flow; when that fails as well,
-        the turn stops there, logged. The turn is saved.
-        """
+    async def _transition_failed(self, target: str, exc: Exception) -> None:
+        """A transition failed otherwise (see `_transition`'s guard in `process`)."""
+        self.turn.add_error("dialog-transition", str(exc))
+        log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)
+        fallback = self.state["temp"].get("onErrorFlowTo")
         try:
-            await self._transition(target)
-        except InfiniteLoopError as exc:
-            log.warning("bot %s: %s", self.turn.bot.id, exc)
-            self.turn.add_error("dialog-transition", str(exc))
-            self.turn.add_error("dialog-engine", str(exc))
-            self._clean()
-        except Exception as exc:
-            self.turn.add_error("dialog-transition", str(exc))
-            log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)
-            fallback = self.state["temp"].get("onErrorFlowTo")
-            try:
-                await self._transition(fallback if isinstance(fallback, str) and fallback else ERROR_FLOW)
-            except Exception as again:
-                log.warning("bot %s: the error flow failed too: %s", self.turn.bot.id, again)
-                self.turn.add_error("dialog-engine", str(again))
+            await self._transition(fallback if isinstance(fallback, str) and fallback else ERROR_FLOW)
+        except Exception as again:
+            log.warning("bot %s: the error flow failed too: %s", self.turn.bot.id, again)
+            self.turn.add_error("dialog-engine", str(again))
 
     async def _transition(self, target: str) -> None:
         self._check_loop()
