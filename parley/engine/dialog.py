@@ -157,8 +157,8 @@ class DialogEngine:
                 await self._transition(result)
             except InfiniteLoopError as loop:
                 self._looped(loop)
-            except Exception as exc:
-                await self._transition_failed(result, exc)
+            except Exception as failure:
+                await self._transition_failed(result, failure)
             return
 
     async def jump_to(self, flow_name: str, node_name: str | None = None) -> None:

@@ -51,6 +51,7 @@ class Turn:
 
     def __post_init__(self) -> None:
         self.state = self.event["state"]
+        self._now = None  # (compiled, a field out of `__init__` gets no default)
 
     @property
     def now(self) -> datetime:
@@ -82,9 +83,10 @@ class Turn:
     def say(self, payloads: list[JSONDict]) -> None:
         self.outgoing.extend(payloads)
 
-    def note_reply(self, source: str, preview: Any, confidence: float = 1) -> None:
+    def note_reply(self, source: str, preview: Any, confidence: float | int = 1) -> None:
         """Botpress's `session.lastMessages` bookkeeping, capped when the state is saved. A preview that is
-        undefined there (an event without text, a QnA that only redirects) is a key left out."""
+        undefined there (an event without text, a QnA that only redirects) is a key left out. The
+        confidence keeps its type (compiled, a `float` parameter turns 1 into 1.0, which JSON shows)."""
         entry = {
             "eventId": self.event["id"],
             "incomingPreview": self.event.get("preview"),

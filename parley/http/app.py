@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -153,6 +153,15 @@ class ParleyApp(Starlette):
         return sending
 
 
+def _endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """`handler` as Starlette's `Route` wants a request handler: a Python function. A compiled one
+    (`make` compiles `parley.http.converse`) is not, and `Route` would take it for an ASGI app."""
+    async def endpoint(request: Request) -> Response:
+        return await handler(request)
+
+    return endpoint
+
+
 # The Botpress release whose behaviour parley reproduces (what its `GET /version` answers).
 BOTPRESS_VERSION = "12.31.10"
 
@@ -293,13 +302,13 @@ def create_app(settings: Settings) -> Starlette:
 
     converse = "/api/v1/bots/{botId:param}/converse/{userId:param}"
     routes = [  # the converse route first: Starlette tries routes in order, and it takes most requests
-        Route(converse, public_converse, methods=["POST"]),
+        Route(converse, _endpoint(public_converse), methods=["POST"]),
         Route("/status", status, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
         Route("/api/v1/metrics", metrics, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Route(f"{converse}/secured", secured_converse, methods=["POST"]),
+        Route(f"{converse}/secured", _endpoint(secured_converse), methods=["POST"]),
         Route(f"{converse}/events", send_event, methods=["POST"]),
         Route(f"{converse}/stream", stream, methods=["GET"]),
         Route(f"{converse}/messages", messages, methods=["GET"]),

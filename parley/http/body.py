@@ -73,8 +73,8 @@ JSON_WHITESPACE = " \t\n\r"
 def parse_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "encoding.unsupported", "request body is not valid UTF-8") from exc
+    except UnicodeDecodeError as undecodable:
+        raise ApiError(400, "encoding.unsupported", "request body is not valid UTF-8") from undecodable
     if text.startswith("\ufeff"):  # body-parser decodes with iconv-lite, which drops a byte order mark
         text, raw = text[1:], raw[3:]
     body = text.lstrip(JSON_WHITESPACE)
@@ -92,8 +92,8 @@ def parse_json(raw: bytes) -> Any:
         json.loads(text)
     except json.JSONDecodeError as exc:
         raise _parse_error(text, exc) from exc
-    except RecursionError as exc:  # deeper than orjson's limit (1024): refuse rather than crash
-        raise ApiError(400, "entity.parse.failed", "request body is nested too deeply") from exc
+    except RecursionError as deep:  # deeper than orjson's limit (1024): refuse rather than crash
+        raise ApiError(400, "entity.parse.failed", "request body is nested too deeply") from deep
     raise ApiError(400, "entity.parse.failed", "Unexpected token in JSON")
 
 

@@ -153,8 +153,8 @@ class NluService:
             log.info("NLU model %s trained in %.2f s", model_id, time.perf_counter() - started)
             try:
                 model.save(self.cache_dir)
-            except OSError as exc:  # a read-only cache only costs a retraining next time
-                log.warning("cannot save NLU model %s: %s", model_id, exc)
+            except OSError as unsaved:  # a read-only cache only costs a retraining next time
+                log.warning("cannot save NLU model %s: %s", model_id, unsaved)
         return model
 
     def _identifier_loading(self) -> Future[Any]:

@@ -86,8 +86,8 @@ async def run_user_action(turn: Turn, name: str, fn: Any, args: dict[str, Any]) 
     kwargs = {k: v for k, v in available.items() if var_kw or k in names}
     try:
         await asyncio.wait_for(fn(**kwargs), timeout=turn.options.action_timeout)
-    except TimeoutError as exc:
-        raise ActionFailed(f'Action "{name}" timed out after {turn.options.action_timeout:g}s') from exc
+    except TimeoutError as late:
+        raise ActionFailed(f'Action "{name}" timed out after {turn.options.action_timeout:g}s') from late
     except Exception as exc:  # any bug in an author's action
         log.warning("action %s raised %s: %s", name, type(exc).__name__, exc)
         raise ActionFailed(f'Action "{name}" failed: {type(exc).__name__}: {exc}') from exc
