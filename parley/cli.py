@@ -12,6 +12,7 @@ from typing import Any
 
 from parley.bots.loader import discover, load_bot, load_global_actions
 from parley.bots.models import BrokenBot
+from parley.compiled import stale
 from parley.settings import Settings
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
@@ -25,6 +26,10 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(args.data, host=args.host, port=args.port)
     logging.basicConfig(level=os.environ.get("PARLEY_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    outdated = stale()
+    if outdated:
+        logging.getLogger("parley").warning("compiled modules older than their source (run `make` to compile them "
+                                            "again, or `make uncompile`): %s", ", ".join(outdated))
     # Open event streams never end by themselves: at shutdown they are closed after this many seconds
     # (clients reconnect elsewhere with Last-Event-ID); turns still running get as long to finish.
     graceful = GRACEFUL_SHUTDOWN_SECONDS

@@ -25,6 +25,16 @@ if TYPE_CHECKING:
     from parley.nlu.service import NluService
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test compiled modules older than their source (`make test` compiles them again)."""
+    from parley.compiled import stale
+
+    outdated = stale()
+    if outdated:
+        pytest.exit(f"compiled modules are older than their source: {', '.join(outdated)}; run `make test` "
+                    "(which compiles them again) or `make uncompile`", returncode=4)
 SHARED = REPO.parent / "shared"
 TEMPLATES = SHARED / "botpress-templates"
 TRANSCRIPTS = SHARED / "botpress-transcripts"

@@ -1,0 +1,34 @@
+"""`parley.compiled`: a compiled module older than its source is found (Python would run the old code)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from parley.compiled import compiled, stale
+
+
+def _module(package: Path, name: str, source_at: float, built_at: float | None) -> None:
+    source = package / f"{name}.py"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("X = 1\n")
+    os.utime(source, (source_at, source_at))
+    if built_at is not None:
+        so = package / f"{name}.cpython-311-x86_64-linux-gnu.so"
+        so.write_bytes(b"")
+        os.utime(so, (built_at, built_at))
+
+
+def test_a_source_changed_after_its_build_is_stale(tmp_path: Path) -> None:
+    package = tmp_path / "parley"
+    _module(package, "fresh", 1_000, 2_000)
+    _module(package, "engine/edited", 3_000, 2_000)
+    _module(package, "plain", 3_000, None)  # never compiled: Python runs its source
+    assert compiled(package) == [package / "engine" / "edited.py", package / "fresh.py"]
+    assert stale(package) == [str(Path("parley/engine/edited.py"))]
+
+
+def test_nothing_is_stale_in_a_plain_checkout(tmp_path: Path) -> None:
+    package = tmp_path / "parley"
+    _module(package, "plain", 3_000, None)
+    assert compiled(package) == [] and stale(package) == []
