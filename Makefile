@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # imports when it is built: `parley.conversations`, whose clock the tests move, stays Python.)
 COMPILED := parley/eventlog.py parley/outbox.py \
 	parley/engine/content.py parley/engine/decision.py parley/engine/dialog.py parley/engine/instructions.py \
-	parley/engine/runtime.py parley/engine/turn.py \
+	parley/engine/runtime.py parley/engine/state.py parley/engine/templating.py parley/engine/turn.py \
 	parley/engine/actions/__init__.py parley/engine/actions/base.py parley/engine/actions/skills.py \
 	parley/engine/actions/user.py \
 	parley/http/body.py parley/http/converse.py parley/http/errors.py \

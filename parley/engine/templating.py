@@ -76,7 +76,7 @@ _TAG_TYPES: Final = frozenset("#^/>{&=!")
 _INDEX_RE: Final = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
-_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE: Final = re.compile(f"[{chr(0xD800)}-{chr(0xDFFF)}]")  # (mypyc takes no surrogate in a literal)
 
 
 class _MalformedTemplate(ValueError):

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from parley.bots.models import Bot
+from parley.engine.dates import EventDate
 from parley.engine.runtime import EngineOptions
-from parley.engine.state import EventDate
 from parley.outbox import shape_responses
 from tests.unit.botfactory import Chat, flow, make_bot, nlu, node, say, set_var, text_element
 
