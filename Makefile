@@ -6,9 +6,8 @@ STAMP := $(VENV)/.installed
 # instructions a turn (README, Performance). Python loads a module's compiled `.so` before its source,
 # so the modules are compiled again whenever one of their sources changes (tests/conftest.py refuses
 # to run on a stale one). Only modules mypyc compiles as they are, and whose behaviour the suite
-# pins down, are listed; plain `pip install` runs them all as Python. (Compiled code binds what it
-# imports when it is built: `parley.conversations`, whose clock the tests move, stays Python.)
-COMPILED := parley/eventlog.py parley/outbox.py \
+# pins down, are listed; plain `pip install` runs them all as Python.
+COMPILED := parley/conversations.py parley/eventlog.py parley/outbox.py \
 	parley/engine/content.py parley/engine/decision.py parley/engine/dialog.py parley/engine/instructions.py \
 	parley/engine/runtime.py parley/engine/state.py parley/engine/templating.py parley/engine/turn.py \
 	parley/engine/actions/__init__.py parley/engine/actions/base.py parley/engine/actions/skills.py \

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from time import time as wall_clock  # a name of this module's own: tests move this clock (tests/conftest.py)
 from typing import Any
 
 from parley.bots.models import Bot
@@ -82,10 +83,10 @@ class _Outgoing:
         """Payloads sent outside a request: logged, and kept in the outbox (when there are any)."""
         self.events.append({"eventId": event_id, "direction": "proactive", "payload": payloads})
         if payloads:
-            self.outbox.append(new_entry(source, event_id, payloads, time.time()))
+            self.outbox.append(new_entry(source, event_id, payloads, wall_clock()))
 
     def later(self, result: TurnResult) -> None:
-        now = time.time()
+        now = wall_clock()
         self.schedule += [{"due": now + delay, "payloads": payloads} for delay, payloads in result.later]
 
 
@@ -194,7 +195,7 @@ class Conversations:
     async def _turn(self, bot: Bot, key: ConversationKey, payload: JSONDict, options: EngineOptions,
                     included_contexts: list[str] | None, credentials: Any, message_id: str | None) -> TurnResult:
         user_id = key.user_id
-        now = time.time()
+        now = wall_clock()
         if message_id is not None:
             stored = await self.store.find_answer(key, message_id)
             if stored is not None:
@@ -221,7 +222,7 @@ class Conversations:
         context_expiry: float | None
         session_expiry: float | None
         if result.persisted or not self._unexpired(loaded, now):
-            context_expiry, session_expiry = self._expiries(bot, time.time())
+            context_expiry, session_expiry = self._expiries(bot, wall_clock())
         else:  # Botpress saved nothing for this message: the conversation keeps its expiries
             context_expiry, session_expiry = loaded.context_expiry, loaded.session_expiry
         out.events += [
@@ -308,7 +309,7 @@ class Conversations:
                         event_id = str(stored.get("eventId", ""))
                         outbox_id = await self.store.outbox_id_of(key, event_id) if stored.get("responses") else None
                         return {**stored, "id": outbox_id}
-                now = time.time()
+                now = wall_clock()
                 loaded = await self.store.load(key)
                 user_before = json_copy(loaded.memory.user)
                 out = _Outgoing()
@@ -324,9 +325,9 @@ class Conversations:
                                                  node=node, options=options, rng=self.rng)
                     memory, event_id, responses = result.memory, result.event_id, result.responses
                     out.later(result)
-                    context_expiry, session_expiry = self._expiries(bot, time.time())
+                    context_expiry, session_expiry = self._expiries(bot, wall_clock())
                 out.proactive(SOURCE_EVENT, event_id, responses)  # the last outbox entry, if any
-                answer = out.outbox[-1] if responses else new_entry(SOURCE_EVENT, event_id, [], time.time())
+                answer = out.outbox[-1] if responses else new_entry(SOURCE_EVENT, event_id, [], wall_clock())
                 entries = await self._save(bot, key, Saved(memory, context_expiry, session_expiry, out.events,
                                                            user_before, user_found=loaded.user_found,
                                                            stored_dues=loaded.stored_dues,
@@ -345,7 +346,7 @@ class Conversations:
         an outbox entry and leaves the schedule in the same transaction, so it is delivered once
         even when several workers (timers, janitors) try at the same time. Returns how many."""
         async with self.locks.hold(key.session_id):
-            due = await self.store.due_messages(key, time.time() if now is None else now)
+            due = await self.store.due_messages(key, wall_clock() if now is None else now)
             if not due:
                 return 0
             loaded = await self.store.load(key)
@@ -361,7 +362,7 @@ class Conversations:
     async def deliver_scheduled(self, now: float | None = None) -> int:
         """The janitor's pass over scheduled messages: every due one, of every served bot (those
         whose timer was lost with a restart, or too far ahead to get one). Returns how many."""
-        now = time.time() if now is None else now
+        now = wall_clock() if now is None else now
         keys = await self.store.due_conversations(now, bot_ids=self._served())
         return await self._each_served(keys, lambda bot, key: self.deliver_due(bot, key, now),
                                        "delivering scheduled messages failed")
@@ -387,7 +388,7 @@ class Conversations:
 
     def _arm(self, bot_id: str, key: ConversationKey, due: float) -> None:
         """A timer in this process for a scheduled message due soon (the janitor is the fallback)."""
-        delay = due - time.time()
+        delay = due - wall_clock()
         if delay > TIMER_HORIZON:
             return
         loop = asyncio.get_running_loop()
@@ -406,7 +407,7 @@ class Conversations:
         if not isinstance(bot, Bot):
             return
         try:
-            await self.deliver_due(bot, key, time.time() + TIMER_SLACK)
+            await self.deliver_due(bot, key, wall_clock() + TIMER_SLACK)
         except Exception:  # the janitor will try again
             log.exception("%s: delivering scheduled messages failed", key.session_id)
 
@@ -432,7 +433,7 @@ class Conversations:
 
         One conversation failing (a handler or its memory that cannot be saved) is logged and
         does not keep the others from timing out."""
-        now = time.time() if now is None else now
+        now = wall_clock() if now is None else now
         await self.store.delete_expired_sessions(now)
         keys = await self.store.expired_contexts(now, bot_ids=self._served())
         return await self._each_served(keys, lambda bot, key: self._fire_timeout(bot, key, now),
@@ -446,7 +447,7 @@ class Conversations:
                 return 0  # a message arrived meanwhile
             result = await run_timeout(bot, loaded.memory, user_id=key.user_id, options=self.options(bot),
                                        rng=self.rng)
-            context_expiry, session_expiry = self._expiries(bot, time.time())
+            context_expiry, session_expiry = self._expiries(bot, wall_clock())
             out = _Outgoing()
             out.proactive(SOURCE_TIMEOUT, result.event_id, result.responses)
             out.later(result)
@@ -459,7 +460,7 @@ class Conversations:
     async def prune(self, now: float | None = None) -> int:
         """Apply the retention of the event log (`logs.expiration`, bot then global, default 1 week)
         and of stored retry answers (one day)."""
-        now = time.time() if now is None else now
+        now = wall_clock() if now is None else now
         removed = 0
         for bot in [b for b in self.registry.bots.values() if isinstance(b, Bot)]:
             keep = self.seconds(bot, "logs", "expiration", default=DEFAULT_LOG_RETENTION)

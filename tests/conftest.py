@@ -172,7 +172,7 @@ def template_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 
 
 class ShiftedClock:
-    """The `time` module as `parley.conversations` sees it, its wall clock moved forward on demand: a
+    """The wall clock as `parley.conversations` sees it (`wall_clock`), moved forward on demand: a
     test lets a context or session expire without waiting, and without a short timeout that a slow
     machine could pass between two of the test's own messages."""
 
@@ -185,9 +185,6 @@ class ShiftedClock:
     def advance(self, seconds: float) -> None:
         self.offset += seconds
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(time, name)
-
 
 # a global config for tests that move the clock: the janitor, which reads the same clock, stays out of the way
 NO_JANITOR = {"dialog": {"janitorInterval": "1h"}}
@@ -196,7 +193,7 @@ NO_JANITOR = {"dialog": {"janitorInterval": "1h"}}
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> ShiftedClock:
     shifted = ShiftedClock()
-    monkeypatch.setattr("parley.conversations.time", shifted)
+    monkeypatch.setattr("parley.conversations.wall_clock", shifted.time)
     return shifted
 
 
