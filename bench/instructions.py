@@ -15,7 +15,9 @@ With `--nlu`, what is counted is one understanding of a message never seen befor
 small-talk, over `run.py`'s NLU_TEXTS, the kept understandings cleared before each): the NLU's own
 cost, which a repeated message skips.
 
-Needs valgrind (Debian's package). Prints one JSON line; `--repo DIR` measures another checkout.
+It counts what the checkout runs: its compiled modules where `make` built them (`make uncompile` for the
+same code as Python). Needs valgrind (Debian's package). Prints one JSON line; `--repo DIR` measures another
+checkout.
 """
 
 from __future__ import annotations
