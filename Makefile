@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 COMPILED := parley/conversations.py parley/eventlog.py parley/outbox.py \
 	parley/engine/content.py parley/engine/decision.py parley/engine/dialog.py parley/engine/instructions.py \
 	parley/engine/runtime.py parley/engine/state.py parley/engine/templating.py parley/engine/turn.py \
-	parley/engine/actions/__init__.py parley/engine/actions/base.py parley/engine/actions/skills.py \
+	parley/engine/actions/base.py parley/engine/actions/skills.py \
 	parley/engine/actions/user.py \
 	parley/http/body.py parley/http/converse.py parley/http/errors.py \
 	parley/nlu/repeats.py parley/nlu/service.py parley/store/locks.py parley/store/rows.py
@@ -29,9 +29,9 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m compileall -q parley  # bytecode ahead of time: starts stay fast where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
-$(BUILT): $(STAMP) $(COMPILED)
+$(BUILT): $(STAMP) $(COMPILED) build_compiled.py
 	$(MAKE) -s uncompile
-	$(BIN)/mypyc $(COMPILED) > build-mypyc.log 2>&1 || (tail -40 build-mypyc.log; exit 1)
+	$(BIN)/python build_compiled.py $(COMPILED) > build-mypyc.log 2>&1 || (tail -40 build-mypyc.log; exit 1)
 	rm -f build-mypyc.log
 	touch $(BUILT)
 

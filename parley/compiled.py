@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent
 
 def compiled(package: Path = PACKAGE) -> list[Path]:
     """The sources of the package's compiled modules."""
-    return sorted(so.with_name(so.name.split(".", 1)[0] + ".py") for so in package.rglob("*.cpython-*.so"))
+    return sorted(so.with_name(so.name.split(".", 1)[0] + ".py") for so in package.rglob("*.cpython-*.so")
+                  if "__mypyc." not in so.name)  # (their shared runtime, `_compiled__mypyc`, has no source)
 
 
 def stale(package: Path = PACKAGE) -> list[str]:
