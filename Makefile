@@ -38,7 +38,7 @@ $(BUILT): $(STAMP) $(COMPILED) build_compiled.py
 # back to plain Python (the compiled modules and their build folder removed)
 uncompile:
 	find parley -name '*.cpython-*.so' -delete
-	rm -rf build *__mypyc.cpython-*.so $(BUILT)
+	rm -rf build $(BUILT)
 
 serve: $(BUILT)
 	$(BIN)/parley serve --data examples/data --host 127.0.0.1 --port 3000

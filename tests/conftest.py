@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from parley.nlu.service import NluService
 
 REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+TEMPLATES = SHARED / "botpress-templates"
+TRANSCRIPTS = SHARED / "botpress-transcripts"
+REPLAY = SHARED / "tools" / "replay.py"
+EXAMPLES = REPO / "examples" / "data"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,11 +40,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if outdated:
         pytest.exit(f"compiled modules are older than their source: {', '.join(outdated)}; run `make test` "
                     "(which compiles them again) or `make uncompile`", returncode=4)
-SHARED = REPO.parent / "shared"
-TEMPLATES = SHARED / "botpress-templates"
-TRANSCRIPTS = SHARED / "botpress-transcripts"
-REPLAY = SHARED / "tools" / "replay.py"
-EXAMPLES = REPO / "examples" / "data"
 
 
 @asynccontextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from parley.compiled import compiled, stale
@@ -39,9 +41,6 @@ def test_the_server_imports_from_anywhere(tmp_path: Path) -> None:
     """The installed `parley` command runs outside the checkout: whatever `make` compiled must import there
     too (mypyc's shared runtime once sat at the checkout's top, a compiled package `__init__` lost its
     submodules)."""
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-c", "import parley.http.app, parley.engine.dialog, parley.conversations"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
