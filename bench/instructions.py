@@ -50,10 +50,7 @@ def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
     sys.path.insert(0, str(repo))
     from parley.http.app import create_app
     from parley.settings import Settings
-    from parley.store.sql import SQLiteStore
 
-    if SQLiteStore.__init__.__kwdefaults__ and "checkpoint_every" in SQLiteStore.__init__.__kwdefaults__:
-        SQLiteStore.__init__.__kwdefaults__["checkpoint_every"] = 3600.0  # no background checkpoint
     app = create_app(Settings.from_env(data, env={"PARLEY_WATCH": "off"}))
 
     sys.path.insert(0, str(BENCH))  # after parley is imported from `repo`
@@ -64,6 +61,8 @@ def child(repo: Path, data: Path, turns: int, flags: Path) -> None:
 
     async def main() -> None:
         async with app.router.lifespan_context(app):
+            # no background checkpoint past the first round (due during the warm-up)
+            app.state.conversations.store.checkpoint_every = 3600.0
             event_log = app.state.conversations.event_log
             n = 0
             for phase in phases(flags):
@@ -119,7 +118,7 @@ def nlu_child(repo: Path, data: Path, rounds: int, flags: Path) -> None:
             once()
 
 
-def measure(repo: Path, turns: int, nlu: bool = False) -> dict[str, object]:
+def measure(repo: Path, turns: int, nlu: bool = False, keep: Path | None = None) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
     from tests.conftest import make_template_data
 
@@ -157,6 +156,8 @@ def measure(repo: Path, turns: int, nlu: bool = False) -> dict[str, object]:
         if totals is None:
             raise RuntimeError("callgrind wrote no totals")
         total = int(totals.group(1))
+        if keep is not None:  # for `callgrind_annotate --inclusive=yes`: which C functions the count went to
+            shutil.copyfile(out, keep)
     if nlu:
         sys.path.insert(0, str(BENCH))
         from run import NLU_TEXTS
@@ -172,6 +173,7 @@ def main() -> int:
                     f"(default {DEFAULT_NLU_ROUNDS})")
     ap.add_argument("--repo", type=Path, default=REPO, help="the checkout to measure (default: this one)")
     ap.add_argument("--nlu", action="store_true", help="count a new message's understanding instead of a turn")
+    ap.add_argument("--keep", type=Path, help="keep callgrind's output there (for callgrind_annotate)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--flags", type=Path, help=argparse.SUPPRESS)
@@ -187,7 +189,7 @@ def main() -> int:
         return 2
     os.environ.setdefault("PYTHONHASHSEED", "0")  # the same dict layouts run after run
     turns = args.turns if args.turns is not None else DEFAULT_NLU_ROUNDS if args.nlu else DEFAULT_TURNS
-    print(json.dumps(measure(args.repo.resolve(), turns, nlu=args.nlu)))
+    print(json.dumps(measure(args.repo.resolve(), turns, nlu=args.nlu, keep=args.keep)))
     return 0
 
 

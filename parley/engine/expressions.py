@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import random
 import re
 import sys
 import threading
-import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
+from time import time_ns
 from typing import Any, ClassVar, Final, NamedTuple
+
+from mypy_extensions import mypyc_attr
 
 from parley import bounded_regex
 
@@ -371,7 +374,7 @@ def _concat(a: str, b: str) -> str:
     """Joining the halves of a surrogate pair (e.g. from ``split('')``) must yield the real character."""
     if len(a) + len(b) > MAX_STRING:
         raise ExpressionError("RangeError: Invalid string length")
-    if a and b and "\ud800" <= a[-1] <= "\udbff" and "\udc00" <= b[0] <= "\udfff":
+    if a and b and 0xD800 <= ord(a[-1]) <= 0xDBFF and 0xDC00 <= ord(b[0]) <= 0xDFFF:
         return _from_u16(a + b)
     return a + b
 
@@ -441,10 +444,10 @@ _BINARY: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "!=": lambda a, b: not js_loose_equals(a, b),
     "===": js_strict_equals,
     "!==": lambda a, b: not js_strict_equals(a, b),
-    "<": lambda a, b: _compare(a, b, lambda x, y: x < y),
-    "<=": lambda a, b: _compare(a, b, lambda x, y: x <= y),
-    ">": lambda a, b: _compare(a, b, lambda x, y: x > y),
-    ">=": lambda a, b: _compare(a, b, lambda x, y: x >= y),
+    "<": lambda a, b: _compare(a, b, operator.lt),
+    "<=": lambda a, b: _compare(a, b, operator.le),
+    ">": lambda a, b: _compare(a, b, operator.gt),
+    ">=": lambda a, b: _compare(a, b, operator.ge),
 }
 
 # ---------------------------------------------------------------- builtins
@@ -541,6 +544,7 @@ def _to_regexp(v: Any) -> _JSRegExp:
     return _make_regexp("(?:)" if v is UNDEFINED else js_to_string(v), "")
 
 
+@mypyc_attr(native_class=False)  # compiled, a class cannot subclass `list` otherwise
 class _MatchArray(list[Any]):
     """What `match` (without `g`) and `exec` return: an array of the match and its groups that also has
     `index`, `input` and `groups` (the named groups, or undefined without any)."""
@@ -740,7 +744,7 @@ def _code_point_at(s: str, args: list[Any]) -> Any:
         return UNDEFINED
     i = int(i)
     pair = s[i : i + 2]
-    if len(pair) == 2 and "\ud800" <= pair[0] <= "\udbff" and "\udc00" <= pair[1] <= "\udfff":
+    if len(pair) == 2 and 0xD800 <= ord(pair[0]) <= 0xDBFF and 0xDC00 <= ord(pair[1]) <= 0xDFFF:
         return ord(_from_u16(pair))
     return ord(s[i])
 
@@ -1103,7 +1107,7 @@ _ARRAY_METHODS["toString"] = _JSFunction("toString", _to_string)
 _OBJECT_PROTO: Final[dict[str, Any]] = {"hasOwnProperty": _JSFunction("hasOwnProperty", _has_own_property),
                                         "toString": _JSFunction("toString", _to_string)}
 _DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
-_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE: Final = re.compile(f"[{chr(0xD800)}-{chr(0xDFFF)}]")  # (mypyc takes no surrogate in a literal)
 _PARSE_FLOAT_RE: Final = re.compile(_NUM_TEXT_RE.pattern, re.ASCII)
 
 
@@ -1438,7 +1442,7 @@ def _parse_date(text: str) -> int | float:
 
 
 def _now() -> int:
-    return time.time_ns() // 1_000_000
+    return time_ns() // 1_000_000  # (from-imported: a test can move this clock, compiled too)
 
 
 def _date_from_args(args: list[Any]) -> int | float:

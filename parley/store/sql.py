@@ -621,14 +621,14 @@ class SQLiteStore:
         """A conversation's last entries of the event log, for inspection: read newest first through
         the log, which has no index by conversation (migration 7), so never on a request's path."""
         def q(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(
+            rows: list[Any] = db.execute(
                 "SELECT id, event_id, direction, payload, created_at FROM events WHERE bot_id=? AND channel=? "
                 "AND user_id=? ORDER BY id DESC LIMIT ?",
                 (key.bot_id, key.channel, key.user_id, limit),
             ).fetchall()
             return [
                 {"id": r[0], "eventId": r[1], "direction": r[2], "payload": _loads(r[3], None), "createdAt": r[4]}
-                for r in reversed(rows)
+                for r in rows[::-1]
             ]
 
         return await self._run(q)

@@ -14,13 +14,14 @@ from parley.engine.runtime import FORCE_PERSIST_STATE, Turn
 from parley.engine.state import SESSION_KEEP_KEYS
 
 SCOPES = ("user", "session", "temp")
+_SCOPES_OR_BOT = (*SCOPES, "bot")
 CONVERSATION_COUNTER = "numberOfConversations"
 DEFAULT_CONTEXT_TTL = 1000
 
 
 def _scope_name(args: dict[str, Any]) -> str:
     scope = str(args.get("type") or "")
-    if scope not in (*SCOPES, "bot"):
+    if scope not in _SCOPES_OR_BOT:
         raise ActionFailed(f"Unknown variable type {scope!r} (expected user, session, temp or bot)")
     return scope
 
