@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import platform
-import random
 import re
 import resource
 import shutil
@@ -174,50 +173,12 @@ def alternating_ratio(data: Path, env: dict[str, str], *, rounds: int, seconds: 
 
 
 def stage_profile(data: Path, turns: int, nlu_env: str = "on") -> dict[str, float]:
-    """Mean µs per stage over many in-process turns (no HTTP): where a turn's time goes."""
-    from socket_stages import Clocks
-
-    from parley.bots.registry import BotRegistry
-    from parley.conversations import Conversations
-    from parley.engine import decision, dialog, turn
-    from parley.settings import Settings
-    from parley.store.sql import open_store
-
-    clocks = Clocks(time.perf_counter_ns)
-    timed = clocks.wrap
-
-    async def main() -> None:
-        settings = Settings.from_env(data, env={"PARLEY_NLU": nlu_env})
-        registry = BotRegistry(settings.data_dir)
-        registry.load_all()
-        understand = None
-        if settings.nlu_enabled:
-            from parley.nlu.service import NluService
-
-            nlu = NluService(data / "storage" / "nlu")
-            await nlu.train_all(list(registry.bots.values()))
-            understand = timed("NLU predict", nlu.understand)
-        store = open_store(f"sqlite:///{data / 'storage' / 'profile.sqlite'}")
-        await store.open()
-        store.load = timed("store load", store.load)  # type: ignore[method-assign]
-        store.save = timed("store save", store.save)  # type: ignore[method-assign]
-        dialog.DialogEngine.process = timed("dialog (incl. render)", dialog.DialogEngine.process)  # type: ignore[method-assign]
-        turn.elect = timed("decision", decision.elect)
-        turn.qna_suggestions = timed("suggestions", decision.qna_suggestions)
-        import parley.engine.dialog as dmod
-        dmod.render_content = timed("render", dmod.render_content)
-        conv = Conversations(settings, registry, store, rng=random.Random(1), understand=understand)
-        converse = timed("whole turn", conv.converse)  # (a compiled class takes no attribute of an instance's own)
-        bot = registry.get("welcome-bot")
-        texts = ["hello", "memory", "Ada", "hi", "context", "monkey"]
-        for i in range(turns):
-            await converse(bot, f"p{i % 200}", {"type": "text", "text": texts[(i // 200) % len(texts)]})  # type: ignore[arg-type]
-            await asyncio.sleep(0)  # the event loop's turn between requests: the event log's batch gets written
-        await conv.close()
-        await store.close()
-
-    asyncio.run(main())
-    return {k: v / turns / 1000 for k, v in clocks.ns.items()}
+    """Mean µs per stage over many in-process turns (no HTTP), in a process of its own that runs parley
+    as Python (bench/stage_profile.py)."""
+    out = subprocess.run([PY, str(BENCH / "stage_profile.py"), str(data), str(turns), nlu_env],
+                         check=True, capture_output=True, text=True).stdout
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return figures
 
 
 def socket_stages(data: Path, env: dict[str, str], seconds: float) -> dict[str, float]:
@@ -468,12 +429,13 @@ def main() -> None:
           f"after 10k conversations {results['rss_mb_after_10k_conversations']} MB; "
           f"{results['bytes_per_conversation']} bytes stored per conversation ({results['conversations_stored']})")
     if results.get("compiled_modules"):
-        print(f"\n{results['compiled_modules']} modules run compiled (make): the stages they call are not timed "
-              "below (`make uncompile` first for every stage)")
-    print(f"\ntime per stage inside a turn (µs, in-process, welcome-bot, SQLite, NLU {env['PARLEY_NLU']}):")
+        print(f"\n{results['compiled_modules']} modules run compiled (make) in the figures above; the stage profiles "
+              "below run the same code as Python, so that every stage can be timed (bench/python_build.py)")
+    print(f"\ntime per stage inside a turn (µs, in-process, welcome-bot, SQLite, NLU {env['PARLEY_NLU']}; Python):")
     for k, v in results["stages_us"].items():
         print(f"  {k:<24}{v:>10.1f}")
-    print("\nthe same through the socket (CPU µs per turn inside `parley serve`, 1 client; bench/socket_stages.py):")
+    print("\nthe same through the socket (CPU µs per turn inside `parley serve`, 1 client; Python; "
+          "bench/socket_stages.py):")
     for k, v in results["socket_stages_us"].items():
         print(f"  {k:<44}{v:>10.1f}")
     if "nlu" in results:

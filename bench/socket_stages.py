@@ -1,11 +1,15 @@
 """`parley serve` with a CPU clock on each stage of a turn: where a turn's time goes when the requests
 come through the socket (`make bench` runs it; it is not part of parley).
 
-The in-process stage profile (`run.py`'s `stage_profile`) calls turns back to back, with the CPU's caches
+The in-process stage profile (`bench/stage_profile.py`) calls turns back to back, with the CPU's caches
 warm; through the socket a turn costs about twice as much, and not evenly (SQLite's system calls and
 the event log's batches weigh more). This wraps the same functions as that profile, plus the HTTP
 handler's own steps and the event log's batch write, with the thread's CPU clock
 (`time.thread_time_ns`, ≈ 0.3 µs a reading), and serves as `parley serve` does.
+
+parley runs as Python here (bench/python_build.py): a function a compiled module calls is not the wrapper
+that replaced it, so compiled, most stages would go untimed. The stages' figures say where the time goes;
+`make bench`'s tables of the whole process say what a turn costs compiled.
 
 `SIGUSR1` writes the totals so far (ns and calls per stage, and the process's CPU) to the file named by
 `PARLEY_STAGES_OUT`; the bench takes one snapshot before and one after a wrk run and divides the
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 class Clocks:
     """Time per stage, summed over calls: `wrap(name, fn)` returns `fn` (sync or async) timed by `clock`
@@ -104,7 +109,7 @@ def install() -> None:
             owner = getattr(owner, part)
         try:
             setattr(owner, last, CLOCKS.wrap(name, getattr(owner, last)))
-        except (AttributeError, TypeError):  # a compiled class's own: not timed (left out of the table)
+        except (AttributeError, TypeError):  # a compiled class's own (not with python_build): left out
             continue
 
 
@@ -128,6 +133,9 @@ def per_turn(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
 
 
 def main() -> int:
+    import python_build
+
+    python_build.use()
     install()
     signal.signal(signal.SIGUSR1, snapshot)
     from parley.cli import main as cli
