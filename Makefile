@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 COMPILED := parley/conversations.py parley/eventlog.py parley/outbox.py \
 	parley/engine/content.py parley/engine/decision.py parley/engine/dialog.py parley/engine/instructions.py \
 	parley/engine/runtime.py parley/engine/state.py parley/engine/templating.py parley/engine/turn.py \
-	parley/engine/actions/base.py parley/engine/actions/skills.py \
+	parley/engine/actions/base.py parley/engine/actions/runner.py parley/engine/actions/skills.py \
 	parley/engine/actions/user.py \
 	parley/http/body.py parley/http/converse.py parley/http/errors.py \
 	parley/nlu/repeats.py parley/nlu/service.py parley/store/locks.py parley/store/rows.py \

@@ -11,7 +11,8 @@ import logging
 from typing import Any
 
 from parley.bots.models import Flow, Node
-from parley.engine.actions import ActionFailed, run_action
+from parley.engine.actions.base import ActionFailed
+from parley.engine.actions.runner import run_action
 from parley.engine.content import ContentError, render_content
 from parley.engine.expressions import ExpressionError, evaluate_condition
 from parley.engine.instructions import Instruction, InstructionError, build_queue, owned, parse_action, parse_say
