@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 # instructions a turn (README, Performance). Python loads a module's compiled `.so` before its source,
 # so the modules are compiled again whenever one of their sources changes (tests/conftest.py refuses
 # to run on a stale one). Only modules mypyc compiles as they are, and whose behaviour the suite
-# pins down, are listed; plain `pip install` runs them all as Python.
+# pins down, are listed; plain `pip install` runs them all as Python. Compiled code recurses on the C
+# stack with no RecursionError: engine/expressions.py stays Python (its callbacks build values as deep
+# as they run; README, Development).
 COMPILED := parley/conversations.py parley/eventlog.py parley/outbox.py \
 	parley/engine/content.py parley/engine/decision.py parley/engine/dialog.py parley/engine/instructions.py \
 	parley/engine/runtime.py parley/engine/state.py parley/engine/templating.py parley/engine/turn.py \
@@ -14,7 +16,7 @@ COMPILED := parley/conversations.py parley/eventlog.py parley/outbox.py \
 	parley/engine/actions/user.py \
 	parley/http/body.py parley/http/converse.py parley/http/errors.py \
 	parley/nlu/repeats.py parley/nlu/service.py parley/store/locks.py parley/store/rows.py \
-	parley/store/sql.py parley/store/base.py parley/engine/expressions.py parley/engine/actions/builtin.py \
+	parley/store/sql.py parley/store/base.py parley/engine/actions/builtin.py \
 	parley/bots/models.py
 BUILT := $(VENV)/.compiled
 

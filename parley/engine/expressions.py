@@ -25,8 +25,6 @@ from functools import lru_cache
 from time import time_ns
 from typing import Any, ClassVar, Final, NamedTuple
 
-from mypy_extensions import mypyc_attr
-
 from parley import bounded_regex
 
 MAX_SOURCE_LENGTH: Final = 2000
@@ -544,7 +542,6 @@ def _to_regexp(v: Any) -> _JSRegExp:
     return _make_regexp("(?:)" if v is UNDEFINED else js_to_string(v), "")
 
 
-@mypyc_attr(native_class=False)  # compiled, a class cannot subclass `list` otherwise
 class _MatchArray(list[Any]):
     """What `match` (without `g`) and `exec` return: an array of the match and its groups that also has
     `index`, `input` and `groups` (the named groups, or undefined without any)."""

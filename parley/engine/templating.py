@@ -30,8 +30,9 @@ Deliberate differences from Botpress:
   interpreted and never escaped twice.
 * mustache.js throws on a malformed template (unclosed tag or section, mismatched section, invalid
   delimiters).  We return the template text unchanged instead: the author sees their own text, and a
-  message is never lost to an exception.  The same fallback applies when a pathologically deep
-  template exhausts the interpreter stack.
+  message is never lost to an exception.  The same fallback applies to sections nested deeper than
+  ``MAX_NESTING``: compiled (``make``), this module recurses on the C stack, where no RecursionError
+  stops a pathological template before the process crashes.
 * Members JavaScript objects inherit from their prototype (``toString``, ``constructor``, ...) are not
   emulated; only own data is visible.  ``length`` of lists and strings is, since authors use it.
 """
@@ -71,6 +72,7 @@ _SPACE_SPLIT_RE: Final = re.compile(f"[{_JS_WS}]+")
 _EQUALS_RE: Final = re.compile(f"[{_JS_WS}]*=")
 _CURLY_RE: Final = re.compile(f"[{_JS_WS}]*\\}}")
 _TAG_TYPES: Final = frozenset("#^/>{&=!")
+MAX_NESTING: Final = 100  # sections within sections (real templates nest a few levels)
 # Canonical array indices only ("01" is a property name in JavaScript, not an index); the length cap
 # keeps int() clear of Python's limit on digits in a conversion.
 _INDEX_RE: Final = re.compile(r"0|[1-9][0-9]{0,17}")
@@ -428,6 +430,8 @@ def _tokenize(template: str) -> list[_Token]:
         tokens.append(token)
         if kind in ("#", "^"):
             sections.append(token)
+            if len(sections) > MAX_NESTING:
+                raise _MalformedTemplate(f"sections nested deeper than {MAX_NESTING} levels at {pos}")
         elif kind == "/":
             if not sections:
                 raise _MalformedTemplate(f"unopened section {value!r}")

@@ -1740,6 +1740,17 @@ def test_invalid_date_prints_and_serializes_as_node_does() -> None:
         ev("new Date(NaN).toISOString()")
 
 
+def test_values_nested_deeper_than_the_stack_fail_cleanly() -> None:
+    """Callbacks can build an array nested as deep as they run (here 50,000 levels from a 50,000-character
+    string); walking it runs out of stack, which must be a failed expression, never a crashed server. This
+    is why `make` does not compile this module: compiled code recurses on the C stack, where no
+    RecursionError comes before the process dies (it did, on this very expression)."""
+    deep = "'x'.repeat(50000).split('').reduce(a => [a], [])"
+    for walk in ("JSON.stringify", "String", "(v => v.flat(Infinity))", "(v => v == 'x')"):
+        with pytest.raises(ExpressionError, match="Maximum call stack size exceeded"):
+            ev(f"{walk}({deep})")
+
+
 def test_new_date_reads_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     from parley.engine import expressions
 
