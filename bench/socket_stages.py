@@ -75,7 +75,7 @@ class Clocks:
 CLOCKS = Clocks()
 
 
-TURN = "  turn under the lock"  # run once per turn (or, compiled, the handler): the figures are per turn
+TURN = "  turn under the lock"  # the stage run once per turn: the figures are per turn of it
 
 # (module, attribute, stage): where the server looks each stage up (a module global or a class attribute),
 # in the order the table shows them; a stage's time includes the stages indented under it in that table.
@@ -107,10 +107,7 @@ def install() -> None:
         *path, last = attr.split(".")
         for part in path:
             owner = getattr(owner, part)
-        try:
-            setattr(owner, last, CLOCKS.wrap(name, getattr(owner, last)))
-        except (AttributeError, TypeError):  # a compiled class's own (not with python_build): left out
-            continue
+        setattr(owner, last, CLOCKS.wrap(name, getattr(owner, last)))
 
 
 def snapshot(*_: Any) -> None:
@@ -122,12 +119,11 @@ def snapshot(*_: Any) -> None:
 
 def per_turn(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
     """µs of CPU per turn for each stage between two snapshots, and the whole process's."""
-    turns = max(after["calls"].get(name, 0) - before["calls"].get(name, 0) for name in (TURN, "handler"))
+    turns = after["calls"].get(TURN, 0) - before["calls"].get(TURN, 0)
     if turns <= 0:
         raise RuntimeError("no turn between the snapshots")
-    # a stage called from a compiled module is never timed (the wrapper is not what it calls): left out
     out = {name: round((after["ns"].get(name, 0) - before["ns"].get(name, 0)) / 1000 / turns, 1)
-           for _, _, name in STAGES if after["calls"].get(name, 0) > before["calls"].get(name, 0)}
+           for _, _, name in STAGES}
     out["whole process"] = round((after["process_ns"] - before["process_ns"]) / 1000 / turns, 1)
     return out
 

@@ -204,8 +204,7 @@ class DialogEngine:
         except ActionFailed as exc:
             log.warning("bot %s: action failed in %s:%s: %s", self.turn.bot.id, flow.name, node.name, exc)
             self.turn.add_error("action-execution", str(exc))
-            target = self.state["temp"].get("onErrorFlowTo")
-            return target if isinstance(target, str) and target else ERROR_FLOW
+            return self._error_target()
         return _NONE
 
     def _condition(self, source: str) -> bool:
@@ -281,6 +280,11 @@ class DialogEngine:
                 raise InfiniteLoopError(f"Infinite loop detected. ({path})")
         self._counted = len(stack)
 
+    def _error_target(self) -> str:
+        """Where a failure leads: `temp.onErrorFlowTo` when an action set it, else the error flow."""
+        target = self.state["temp"].get("onErrorFlowTo")
+        return target if isinstance(target, str) and target else ERROR_FLOW
+
     def _looped(self, exc: InfiniteLoopError) -> None:
         """A transition found an infinite loop (see `_transition`'s guard in `process`)."""
         log.warning("bot %s: %s", self.turn.bot.id, exc)
@@ -292,9 +296,8 @@ class DialogEngine:
         """A transition failed otherwise (see `_transition`'s guard in `process`)."""
         self.turn.add_error("dialog-transition", str(exc))
         log.warning("bot %s: transition to %r failed: %s", self.turn.bot.id, target, exc)
-        fallback = self.state["temp"].get("onErrorFlowTo")
         try:
-            await self._transition(fallback if isinstance(fallback, str) and fallback else ERROR_FLOW)
+            await self._transition(self._error_target())
         except Exception as again:
             log.warning("bot %s: the error flow failed too: %s", self.turn.bot.id, again)
             self.turn.add_error("dialog-engine", str(again))
